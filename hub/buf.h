@@ -1,0 +1,44 @@
+/*
+ * hub360 - a growable byte buffer.
+ *
+ * Used for everything that is built up piece by piece: encoded events,
+ * rendered JSON, HTTP bodies. The buffer keeps a terminating NUL after
+ * `len` bytes at all times, so text can be used as a C string. Appends
+ * return 0 or HUB_ENOMEM; once an append fails the buffer stays valid
+ * and holds what it held before.
+ */
+#ifndef HUB_BUF_H
+#define HUB_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hub_buf {
+    char *data;  /* NULL until the first append; owned by the buffer */
+    size_t len;  /* bytes in use, not counting the terminating NUL */
+    size_t cap;  /* bytes allocated */
+} hub_buf_t;
+
+#define HUB_BUF_INIT {NULL, 0, 0}
+
+/* Makes room for `extra` more bytes plus the NUL. */
+int hub_buf_reserve(hub_buf_t *b, size_t extra);
+int hub_buf_append(hub_buf_t *b, const void *data, size_t len);
+int hub_buf_puts(hub_buf_t *b, const char *s);
+int hub_buf_putc(hub_buf_t *b, char c);
+int hub_buf_printf(hub_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int hub_buf_vprintf(hub_buf_t *b, const char *fmt, va_list ap);
+/* Forgets the contents and keeps the memory. */
+void hub_buf_reset(hub_buf_t *b);
+/* Frees the memory; the buffer may be used again afterwards. */
+void hub_buf_free(hub_buf_t *b);
+/* Hands the data (NUL-terminated, malloc'd, caller frees) to the caller. */
+char *hub_buf_steal(hub_buf_t *b, size_t *len);
+
+/* Reads a whole file (at most `limit` bytes) into b. */
+int hub_buf_read_file(hub_buf_t *b, const char *path, size_t limit,
+                      char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,532 @@
+/*
+ * hub360 - the Kafka bus on librdkafka.
+ */
+#include "bus.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+#include "timefmt.h"
+
+/* ------------------------------------------------------------------ */
+/* Ack groups                                                          */
+/* ------------------------------------------------------------------ */
+
+struct hub_acks {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t pending, delivered, failed;
+    char first_error[256];
+};
+
+static void cond_init_monotonic(pthread_cond_t *c) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+/* Absolute CLOCK_MONOTONIC time ms from now. */
+static struct timespec deadline_in(int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
+hub_acks_t *hub_acks_new(void) {
+    hub_acks_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    pthread_mutex_init(&a->lock, NULL);
+    cond_init_monotonic(&a->cond);
+    return a;
+}
+
+void hub_acks_free(hub_acks_t *a) {
+    if (!a)
+        return;
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->cond);
+    free(a);
+}
+
+#define ACKS_GETTER(field)                                                     \
+    size_t hub_acks_##field(hub_acks_t *a) {                                   \
+        pthread_mutex_lock(&a->lock);                                          \
+        size_t v = a->field;                                                   \
+        pthread_mutex_unlock(&a->lock);                                        \
+        return v;                                                              \
+    }
+ACKS_GETTER(pending)
+ACKS_GETTER(failed)
+ACKS_GETTER(delivered)
+
+int hub_acks_wait(hub_acks_t *a, int64_t timeout_ms, char *err,
+                  size_t errlen) {
+    struct timespec until = deadline_in(timeout_ms < 0 ? 0 : timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&a->lock);
+    while (a->pending > 0) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&a->cond, &a->lock);
+        } else if (pthread_cond_timedwait(&a->cond, &a->lock, &until) ==
+                   ETIMEDOUT) {
+            break;
+        }
+    }
+    if (a->failed)
+        rc = hub_fail(err, errlen, HUB_EKAFKA,
+                      "%zu of %zu messages were not delivered: %s", a->failed,
+                      a->failed + a->delivered + a->pending, a->first_error);
+    else if (a->pending)
+        rc = hub_fail(err, errlen, HUB_ETIMEDOUT,
+                      "%zu messages still unacknowledged after %lld ms",
+                      a->pending, (long long)timeout_ms);
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+static void acks_add(hub_acks_t *a, long delta) {
+    pthread_mutex_lock(&a->lock);
+    a->pending = (size_t)((long)a->pending + delta);
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration shared by producers and consumers                     */
+/* ------------------------------------------------------------------ */
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+    (void)rk;
+    hub_log_level l = level <= 3   ? HUB_LOG_ERROR
+                      : level == 4 ? HUB_LOG_WARN
+                      : level <= 6 ? HUB_LOG_INFO
+                                   : HUB_LOG_DEBUG;
+    hub_log(l, "kafka", "%s: %s", fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int code, const char *reason,
+                     void *opaque) {
+    (void)opaque;
+    char fatal[512];
+    if (code == RD_KAFKA_RESP_ERR__FATAL &&
+        rd_kafka_fatal_error(rk, fatal, sizeof fatal))
+        hub_log_error("kafka", "fatal: %s", fatal);
+    else if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+             code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+             code == RD_KAFKA_RESP_ERR__RESOLVE)
+        hub_log_warn("kafka", "%s (retrying)", reason);
+    else
+        hub_log_error("kafka", "%s: %s", rd_kafka_err2name(code), reason);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
+                    const char *origin, char *err, size_t errlen) {
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, key, val, errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK)
+        return hub_fail(err, errlen, HUB_ECONFIG, "%s%s: %s", origin, key,
+                        errstr);
+    return 0;
+}
+
+static rd_kafka_conf_t *base_conf(const hub_config_t *cfg,
+                                  const char *bootstrap,
+                                  const char *const *defaults, char *err,
+                                  size_t errlen) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (conf_set(conf, "bootstrap.servers", bootstrap, "kafka.", err,
+                 errlen) ||
+        conf_set(conf, "client.id", "hub360", "", err, errlen))
+        goto fail;
+    for (size_t i = 0; defaults && defaults[i]; i += 2) {
+        if (conf_set(conf, defaults[i], defaults[i + 1], "", err, errlen))
+            goto fail;
+    }
+    /* The user's properties come last, so they win. */
+    for (size_t i = 0; i < cfg->kafka.properties.n; i++) {
+        if (conf_set(conf, cfg->kafka.properties.keys[i],
+                     cfg->kafka.properties.vals[i], "kafka.properties.", err,
+                     errlen))
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Producer                                                            */
+/* ------------------------------------------------------------------ */
+
+struct hub_producer {
+    rd_kafka_t *rk;
+    pthread_t poller;
+    int running;
+    int64_t delivery_timeout_ms;
+    pthread_mutex_t lock;
+    pthread_cond_t space; /* signalled on every delivery report */
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                        void *opaque) {
+    (void)rk;
+    hub_producer_t *p = opaque;
+    hub_acks_t *a = m->_private;
+    if (a) {
+        pthread_mutex_lock(&a->lock);
+        a->pending--;
+        if (m->err) {
+            if (a->failed++ == 0)
+                snprintf(a->first_error, sizeof a->first_error,
+                         "%s [%d]: %s", rd_kafka_topic_name(m->rkt),
+                         (int)m->partition, rd_kafka_err2str(m->err));
+        } else {
+            a->delivered++;
+        }
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+    } else if (m->err) {
+        hub_log_error("bus", "message to %s not delivered: %s",
+                      rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    }
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->space);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *poll_loop(void *arg) {
+    hub_producer_t *p = arg;
+    while (__atomic_load_n(&p->running, __ATOMIC_ACQUIRE))
+        rd_kafka_poll(p->rk, 100);
+    return NULL;
+}
+
+int hub_producer_new(const hub_config_t *cfg, const char *bootstrap,
+                     hub_producer_t **out, char *err, size_t errlen) {
+    *out = NULL;
+    char timeout[32], kbytes[32];
+    snprintf(timeout, sizeof timeout, "%lld",
+             (long long)cfg->kafka.delivery_timeout_ms);
+    long long kb = cfg->kafka.queue_max_bytes / 1024;
+    snprintf(kbytes, sizeof kbytes, "%lld", kb < 1 ? 1 : kb);
+    const char *defaults[] = {
+        "enable.idempotence", "true",
+        "acks", "all",
+        "compression.type", "lz4",
+        "linger.ms", "5",
+        "message.timeout.ms", timeout,
+        "queue.buffering.max.kbytes", kbytes,
+        "queue.buffering.max.messages", "1000000",
+        NULL,
+    };
+    hub_producer_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return HUB_ENOMEM;
+    pthread_mutex_init(&p->lock, NULL);
+    cond_init_monotonic(&p->space);
+    p->delivery_timeout_ms = cfg->kafka.delivery_timeout_ms;
+    rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
+    if (!conf) {
+        hub_producer_free(p);
+        return HUB_ECONFIG;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, p);
+    char errstr[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(conf); /* not taken over on failure */
+        hub_producer_free(p);
+        return hub_fail(err, errlen, HUB_ECONFIG, "kafka producer: %s",
+                        errstr);
+    }
+    p->running = 1;
+    if (pthread_create(&p->poller, NULL, poll_loop, p)) {
+        p->running = 0;
+        hub_producer_free(p);
+        return HUB_ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+void hub_producer_free(hub_producer_t *p) {
+    if (!p)
+        return;
+    if (p->running) {
+        __atomic_store_n(&p->running, 0, __ATOMIC_RELEASE);
+        pthread_join(p->poller, NULL);
+    }
+    if (p->rk) {
+        if (rd_kafka_flush(p->rk, (int)p->delivery_timeout_ms) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            hub_log_warn("bus", "%d messages still unsent at shutdown",
+                         rd_kafka_outq_len(p->rk));
+        rd_kafka_destroy(p->rk);
+    }
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->space);
+    free(p);
+}
+
+rd_kafka_t *hub_producer_handle(hub_producer_t *p) { return p->rk; }
+
+int hub_producer_send(hub_producer_t *p, const char *topic, int32_t partition,
+                      const void *key, size_t klen, const void *value,
+                      size_t vlen, const hub_header_t *headers,
+                      size_t nheaders, hub_acks_t *acks, int64_t block_ms,
+                      char *err, size_t errlen) {
+    int64_t deadline = hub_time_mono_ms() + (block_ms < 0 ? 0 : block_ms);
+    for (;;) {
+        rd_kafka_headers_t *hdrs = NULL;
+        if (nheaders) {
+            hdrs = rd_kafka_headers_new(nheaders);
+            for (size_t i = 0; i < nheaders; i++)
+                rd_kafka_header_add(hdrs, headers[i].name, -1,
+                                    headers[i].value, (ssize_t)headers[i].len);
+        }
+        if (acks)
+            acks_add(acks, 1);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY((void *)key, klen),
+            RD_KAFKA_V_VALUE((void *)value, vlen),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(acks),
+            RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        if (acks)
+            acks_add(acks, -1);
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs); /* still ours on failure */
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return hub_fail(err, errlen, HUB_EKAFKA, "producing to %s: %s",
+                            topic, rd_kafka_err2str(e));
+        int64_t left = deadline - hub_time_mono_ms();
+        if (left <= 0)
+            return hub_fail(err, errlen, HUB_EAGAIN,
+                            "producer queue full (kafka.queue_max_bytes) "
+                            "for %lld ms",
+                            (long long)block_ms);
+        struct timespec until = deadline_in(left < 100 ? left : 100);
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_timedwait(&p->space, &p->lock, &until);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+int hub_producer_flush(hub_producer_t *p, int64_t timeout_ms) {
+    return rd_kafka_flush(p->rk, (int)timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR
+               ? 0
+               : HUB_ETIMEDOUT;
+}
+
+/* ------------------------------------------------------------------ */
+/* Consumer                                                            */
+/* ------------------------------------------------------------------ */
+
+int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
+                     const char *group, int partition_eof, rd_kafka_t **out,
+                     char *err, size_t errlen) {
+    *out = NULL;
+    const char *defaults[] = {
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        "auto.offset.reset", "earliest",
+        "enable.partition.eof", partition_eof ? "true" : "false",
+        NULL, NULL, NULL,
+    };
+    /* librdkafka needs a group id even to assign(); a group-less
+     * consumer gets a private one it never joins or commits to. */
+    char private_group[64];
+    if (!group) {
+        snprintf(private_group, sizeof private_group, "hub360-private-%ld",
+                 (long)getpid());
+        group = private_group;
+    }
+    defaults[8] = "group.id";
+    defaults[9] = group;
+    rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
+    if (!conf)
+        return HUB_ECONFIG;
+    char errstr[512];
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return hub_fail(err, errlen, HUB_ECONFIG, "kafka consumer: %s",
+                        errstr);
+    }
+    rd_kafka_poll_set_consumer(rk);
+    *out = rk;
+    return 0;
+}
+
+int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
+                            size_t ntopics, int64_t offset,
+                            size_t *npartitions, char *err, size_t errlen) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (e)
+        return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
+                        rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new(16);
+    int rc = 0;
+    for (size_t t = 0; t < ntopics && !rc; t++) {
+        int found = 0;
+        for (int i = 0; i < md->topic_cnt; i++) {
+            const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+            if (strcmp(mt->topic, topics[t]) != 0 || mt->err)
+                continue;
+            found = 1;
+            for (int k = 0; k < mt->partition_cnt; k++)
+                rd_kafka_topic_partition_list_add(list, mt->topic,
+                                                  mt->partitions[k].id)
+                    ->offset = offset;
+        }
+        if (!found)
+            rc = hub_fail(err, errlen, HUB_ENOENT,
+                          "topic %s does not exist", topics[t]);
+    }
+    rd_kafka_metadata_destroy(md);
+    if (!rc && (e = rd_kafka_assign(rk, list)))
+        rc = hub_fail(err, errlen, HUB_EKAFKA, "assign: %s",
+                      rd_kafka_err2str(e));
+    if (!rc && npartitions)
+        *npartitions = (size_t)list->cnt;
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Topics                                                              */
+/* ------------------------------------------------------------------ */
+
+static const char *const topic_suffixes[HUB_BUS_NTOPICS] = {
+    "crm.events",   "erp.events",           "scrm.events",
+    "control.events", "customer360.changelog", "deadletter",
+};
+
+void hub_bus_topic_names(const hub_config_t *cfg,
+                         char out[HUB_BUS_NTOPICS][256]) {
+    for (int i = 0; i < HUB_BUS_NTOPICS; i++)
+        hub_config_topic(cfg, topic_suffixes[i], out[i], 256);
+}
+
+int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
+                          int64_t timeout_ms, char *err, size_t errlen) {
+    char names[HUB_BUS_NTOPICS][256];
+    hub_bus_topic_names(cfg, names);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e =
+        rd_kafka_metadata(rk, 1, NULL, &md, (int)timeout_ms);
+    if (e)
+        return hub_fail(err, errlen, HUB_EKAFKA,
+                        "kafka at %s: metadata: %s", cfg->kafka.brokers,
+                        rd_kafka_err2str(e));
+    int brokers = md->broker_cnt;
+    rd_kafka_NewTopic_t *create[HUB_BUS_NTOPICS];
+    size_t ncreate = 0;
+    int rc = 0;
+    long rf = cfg->kafka.replication_factor;
+    if (rf < 1) /* as the docs say: the broker count, at most 3 */
+        rf = brokers < 3 ? (brokers < 1 ? 1 : brokers) : 3;
+    for (int t = 0; t < HUB_BUS_NTOPICS && !rc; t++) {
+        int exists = 0;
+        for (int i = 0; i < md->topic_cnt; i++)
+            exists |= strcmp(md->topics[i].topic, names[t]) == 0 &&
+                      md->topics[i].err == 0;
+        if (exists)
+            continue;
+        char errstr[256];
+        rd_kafka_NewTopic_t *nt =
+            rd_kafka_NewTopic_new(names[t], (int)cfg->kafka.partitions,
+                                  (int)rf, errstr, sizeof errstr);
+        if (!nt) {
+            rc = hub_fail(err, errlen, HUB_EKAFKA, "topic %s: %s", names[t],
+                          errstr);
+            break;
+        }
+        if (t < 4) /* event topics are the record of truth: keep forever */
+            rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
+        else if (t == 4)
+            rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+        create[ncreate++] = nt;
+    }
+    rd_kafka_metadata_destroy(md);
+    if (rc || ncreate == 0)
+        goto done;
+
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    char errstr[256];
+    rd_kafka_AdminOptions_set_operation_timeout(opts, (int)timeout_ms, errstr,
+                                                sizeof errstr);
+    rd_kafka_CreateTopics(rk, create, ncreate, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)timeout_ms + 1000);
+    if (!ev) {
+        rc = hub_fail(err, errlen, HUB_ETIMEDOUT,
+                      "creating topics: no answer in %lld ms",
+                      (long long)timeout_ms);
+    } else if (rd_kafka_event_error(ev)) {
+        rc = hub_fail(err, errlen, HUB_EKAFKA, "creating topics: %s",
+                      rd_kafka_event_error_string(ev));
+    } else {
+        size_t n;
+        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+            rd_kafka_event_CreateTopics_result(ev), &n);
+        for (size_t i = 0; i < n && !rc; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
+            if (te == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                hub_log_info("bus", "created topic %s (%ld partitions, "
+                                    "replication %ld)",
+                             rd_kafka_topic_result_name(res[i]),
+                             cfg->kafka.partitions, rf);
+            } else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                rc = hub_fail(err, errlen, HUB_EKAFKA,
+                              "creating topic %s: %s",
+                              rd_kafka_topic_result_name(res[i]),
+                              rd_kafka_topic_result_error_string(res[i]));
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+done:
+    for (size_t i = 0; i < ncreate; i++)
+        rd_kafka_NewTopic_destroy(create[i]);
+    return rc;
+}
+
+char *hub_bus_cluster_id(rd_kafka_t *rk, int64_t timeout_ms) {
+    char *id = rd_kafka_clusterid(rk, (int)timeout_ms);
+    if (!id)
+        return NULL;
+    char *dup = strdup(id);
+    rd_kafka_mem_free(rk, id);
+    return dup;
+}

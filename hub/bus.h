@@ -1,0 +1,135 @@
+/*
+ * hub360 - the Kafka bus: an acknowledged producer and a consumer with
+ * manual offsets, on librdkafka.
+ *
+ * Producer: idempotent (enable.idempotence=true, so acks=all and no
+ * duplicates from retries). Nothing counts as sent before the brokers
+ * acknowledged it: callers group messages in a hub_acks_t and wait for
+ * it, which reports every failure. The queue is bounded
+ * (kafka.queue_max_bytes); a full queue makes the producer wait up to its
+ * deadline, then answer HUB_EAGAIN, so pressure reaches the caller instead
+ * of memory growing.
+ *
+ * Consumer: auto commit and auto offset store are off; whoever consumes
+ * owns the offsets (the projector stores them in LMDB).
+ *
+ * Every kafka.properties entry is passed to librdkafka as is, so TLS and
+ * SASL need nothing from hub360.
+ */
+#ifndef HUB_BUS_H
+#define HUB_BUS_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* ------------------------------------------------------------------ */
+/* Acknowledgement groups                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct hub_acks hub_acks_t;
+
+/* A counter of messages in flight; thread-safe. NULL on ENOMEM. */
+hub_acks_t *hub_acks_new(void);
+/* Frees an ack group. Only call once hub_acks_wait returned 0 or every
+ * message was reported (hub_acks_pending() == 0). */
+void hub_acks_free(hub_acks_t *a);
+size_t hub_acks_pending(hub_acks_t *a);
+size_t hub_acks_failed(hub_acks_t *a);
+size_t hub_acks_delivered(hub_acks_t *a);
+/*
+ * Waits until every message produced with a has been acknowledged or
+ * failed, or timeout_ms passed (-1: no limit). Returns 0 when all were
+ * delivered; HUB_EKAFKA when some failed (the first error in err);
+ * HUB_ETIMEDOUT when some are still in flight.
+ */
+int hub_acks_wait(hub_acks_t *a, int64_t timeout_ms, char *err,
+                  size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* Producer                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct hub_producer hub_producer_t;
+
+/*
+ * Creates a producer for bootstrap (a "host:port,..." list; resolve
+ * "embedded" first). Errors name the failing property. A background
+ * thread serves delivery reports until hub_producer_free.
+ */
+int hub_producer_new(const hub_config_t *cfg, const char *bootstrap,
+                     hub_producer_t **out, char *err, size_t errlen);
+/* Flushes (up to the delivery timeout) and frees. NULL is fine. */
+void hub_producer_free(hub_producer_t *p);
+
+typedef struct hub_header {
+    const char *name;
+    const void *value;
+    size_t len;
+} hub_header_t;
+
+/*
+ * Queues one message (key and value are copied; either may be NULL/0 for
+ * a null key or a tombstone). Its outcome is counted in acks (may be
+ * NULL: fire and forget, errors only logged). When the queue is full,
+ * waits up to block_ms for room, then returns HUB_EAGAIN. Other errors:
+ * HUB_EKAFKA (e.g. message too large).
+ */
+int hub_producer_send(hub_producer_t *p, const char *topic, int32_t partition,
+                      const void *key, size_t klen, const void *value,
+                      size_t vlen, const hub_header_t *headers,
+                      size_t nheaders, hub_acks_t *acks, int64_t block_ms,
+                      char *err, size_t errlen);
+
+/* Waits until nothing is in flight (or timeout). 0 or HUB_ETIMEDOUT. */
+int hub_producer_flush(hub_producer_t *p, int64_t timeout_ms);
+
+/* The underlying handle (borrowed), e.g. for metadata queries. */
+rd_kafka_t *hub_producer_handle(hub_producer_t *p);
+
+/* ------------------------------------------------------------------ */
+/* Consumer                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Creates a consumer with auto commit and offset store off. group may be
+ * NULL for a group-less consumer that assigns partitions itself (tail).
+ * The caller owns the handle: rd_kafka_consumer_close + rd_kafka_destroy.
+ */
+int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
+                     const char *group, int partition_eof, rd_kafka_t **out,
+                     char *err, size_t errlen);
+
+/*
+ * Assigns every partition of the given topics at `offset`
+ * (RD_KAFKA_OFFSET_BEGINNING or _END), so a group-less consumer reads
+ * them all. *npartitions is the number assigned. Unknown topics are an
+ * error (HUB_ENOENT).
+ */
+int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
+                            size_t ntopics, int64_t offset,
+                            size_t *npartitions, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* Topics                                                              */
+/* ------------------------------------------------------------------ */
+
+/* The hub's topics (prefixed) in out[0..HUB_BUS_NTOPICS). */
+#define HUB_BUS_NTOPICS 6
+void hub_bus_topic_names(const hub_config_t *cfg,
+                         char out[HUB_BUS_NTOPICS][256]);
+
+/*
+ * Creates the hub's topics that do not exist yet (event topics with
+ * unlimited retention, the changelog compacted), with kafka.partitions
+ * and kafka.replication_factor. Existing topics are left alone.
+ */
+int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
+                          int64_t timeout_ms, char *err, size_t errlen);
+
+/* The cluster id the brokers report (malloc'd), or NULL on timeout. */
+char *hub_bus_cluster_id(rd_kafka_t *rk, int64_t timeout_ms);
+
+#endif
