@@ -23,6 +23,7 @@ int hub_buf_reserve(hub_buf_t *b, size_t extra) {
     if (!p)
         return HUB_ENOMEM;
     b->data = p;
+    b->data[b->len] = '\0'; /* the invariant holds from the first byte */
     b->cap = cap;
     return 0;
 }

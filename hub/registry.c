@@ -40,7 +40,9 @@ static int request(const hub_registry_config_t *cfg, const char *path,
         ulen--;
     snprintf(url, sizeof url, "%.*s%s", (int)ulen, cfg->url, path);
     struct curl_slist *hdrs = NULL;
-    hdrs = curl_slist_append(hdrs, "Accept: application/vnd.schemaregistry.v1+json, application/json");
+    hdrs = curl_slist_append(
+        hdrs, "Accept: application/vnd.schemaregistry.v1+json, "
+              "application/json");
     if (post)
         hdrs = curl_slist_append(
             hdrs, "Content-Type: application/vnd.schemaregistry.v1+json");

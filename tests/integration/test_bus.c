@@ -1,0 +1,273 @@
+/*
+ * Integration tests: the Kafka bus against a broker. By default the
+ * embedded broker (librdkafka's mock cluster, in process); with
+ * HUB360_TEST_KAFKA set to a bootstrap file written by tests/kafka/kafka.sh
+ * the same cases run against a real Apache Kafka, on topics of their own.
+ * Cases that inject faults through the mock cluster's API skip there.
+ */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "bus.h"
+#include "catalog.h"
+#include "codec.h"
+#include "errors.h"
+#include "harness.h"
+
+#define API_PRODUCE 0 /* Kafka protocol ApiKey; librdkafka keeps the names
+                        * in a header it does not install */
+
+static hub_broker_t *broker;     /* NULL against a real Kafka */
+static hub_config_t *cfg;
+static char bootstrap[1024];
+static hub_catalog_t *cat;
+static hub_codec_t *codec;
+
+static void setup(void) {
+    if (cfg)
+        return;
+    char err[1024], yaml[2048];
+    const char *file = getenv("HUB360_TEST_KAFKA");
+    unsigned run = (unsigned)getpid() ^ (unsigned)time(NULL);
+    snprintf(yaml, sizeof yaml,
+             "kafka:\n  partitions: 3\n  topic_prefix: \"t%u.\"\n"
+             "  delivery_timeout: 20s\n",
+             run);
+    if (hub_config_parse("test.yaml", yaml, strlen(yaml), &cfg, err,
+                         sizeof err)) {
+        fprintf(stderr, "setup: %s\n", err);
+        exit(1);
+    }
+    if (file) {
+        FILE *f = fopen(file, "r");
+        if (!f || !fgets(bootstrap, sizeof bootstrap, f)) {
+            fprintf(stderr, "setup: cannot read %s\n", file);
+            exit(1);
+        }
+        fclose(f);
+        bootstrap[strcspn(bootstrap, "\r\n")] = '\0';
+    } else {
+        if (hub_broker_start(cfg, 3, 3, NULL, &broker, err, sizeof err)) {
+            fprintf(stderr, "setup: %s\n", err);
+            exit(1);
+        }
+        snprintf(bootstrap, sizeof bootstrap, "%s",
+                 hub_broker_bootstrap(broker));
+    }
+    hub_config_set_str(&cfg->kafka.brokers, bootstrap);
+    if (hub_catalog_open(NULL, &cat, err, sizeof err) ||
+        hub_codec_new(cat, cfg->kafka.topic_prefix, &codec, err,
+                      sizeof err)) {
+        fprintf(stderr, "setup: %s\n", err);
+        exit(1);
+    }
+    fprintf(stderr, "broker: %s (%s)\n", bootstrap,
+            broker ? "embedded" : "real Kafka");
+}
+
+static hub_producer_t *producer(hub_config_t *c) {
+    hub_producer_t *p = NULL;
+    char err[1024];
+    if (hub_producer_new(c, bootstrap, &p, err, sizeof err))
+        FAIL_AT("producer: %s", err);
+    return p;
+}
+
+/* Reads `want` messages from every partition of topic into lines. */
+static size_t consume(const char *topic, size_t want, hub_buf_t *lines,
+                      long timeout_ms) {
+    rd_kafka_t *rk = NULL;
+    char err[1024];
+    if (hub_consumer_new(cfg, bootstrap, NULL, 0, &rk, err, sizeof err)) {
+        FAIL_AT("consumer: %s", err);
+        return 0;
+    }
+    const char *topics[] = {topic};
+    if (hub_consumer_assign_all(rk, topics, 1, RD_KAFKA_OFFSET_BEGINNING,
+                                NULL, err, sizeof err)) {
+        FAIL_AT("assign: %s", err);
+        rd_kafka_destroy(rk);
+        return 0;
+    }
+    size_t got = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (got < want) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 > timeout_ms)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err) {
+            if (hub_codec_render(codec, m->payload, m->len, lines, err,
+                                 sizeof err) == 0)
+                hub_buf_putc(lines, '\n');
+            else
+                FAIL_AT("decode: %s", err);
+            got++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got;
+}
+
+static int cmp_lines(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts the lines of text in place; returns the count. */
+static size_t sort_lines(char *text, char **out, size_t max) {
+    size_t n = 0;
+    for (char *save, *l = strtok_r(text, "\n", &save); l && n < max;
+         l = strtok_r(NULL, "\n", &save))
+        out[n++] = l;
+    qsort(out, n, sizeof *out, cmp_lines);
+    return n;
+}
+
+TEST(produce_and_consume_every_example) {
+    setup();
+    char err[1024];
+    if (!broker) {
+        hub_producer_t *tp = producer(cfg);
+        REQUIRE(tp);
+        CHECK_INT(hub_bus_ensure_topics(hub_producer_handle(tp), cfg, 30000,
+                                        err, sizeof err),
+                  0);
+        hub_producer_free(tp);
+    }
+    hub_producer_t *p = producer(cfg);
+    REQUIRE(p);
+    hub_acks_t *acks = hub_acks_new();
+    size_t n;
+    const hub_event_type_t *types = hub_codec_types(codec, &n);
+    hub_encoded_t enc = {HUB_BUF_INIT, HUB_BUF_INIT, 0, NULL};
+    hub_buf_t sent = HUB_BUF_INIT;
+    char topic[300];
+    /* every example goes to one topic so one consumer sees them all */
+    hub_config_topic(cfg, "erp.events", topic, sizeof topic);
+    for (size_t i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "schemas/examples/%s.json", types[i].type);
+        size_t len;
+        char *text = hub_test_read(path, &len);
+        REQUIRE(text);
+        while (len && text[len - 1] == '\n')
+            text[--len] = '\0';
+        hub_buf_printf(&sent, "%s\n", text);
+        REQUIRE(hub_codec_encode_text(codec, text, len, &enc, err,
+                                      sizeof err) == 0);
+        CHECK_INT(hub_producer_send(p, topic, RD_KAFKA_PARTITION_UA,
+                                    enc.key.data, enc.key.len, enc.value.data,
+                                    enc.value.len, NULL, 0, acks, 5000, err,
+                                    sizeof err),
+                  0);
+        free(text);
+    }
+    CHECK_INT(hub_acks_wait(acks, 60000, err, sizeof err), 0);
+    CHECK_INT(hub_acks_delivered(acks), n);
+    hub_producer_free(p);
+    hub_acks_free(acks);
+
+    hub_buf_t got = HUB_BUF_INIT;
+    CHECK_INT(consume(topic, n, &got, 60000), n);
+    char *a[64], *b[64];
+    size_t na = sort_lines(got.data ? got.data : (char[]){0}, a, 64);
+    size_t nb = sort_lines(sent.data, b, 64);
+    CHECK_INT(na, nb);
+    for (size_t i = 0; i < na && i < nb; i++)
+        CHECK_STR(a[i], b[i]);
+    hub_buf_free(&got);
+    hub_buf_free(&sent);
+    hub_encoded_free(&enc);
+}
+
+TEST(a_refused_message_is_reported_not_counted) {
+    setup();
+    if (!broker) {
+        fprintf(stderr, "skipped: needs the mock cluster's error injection\n");
+        return;
+    }
+    hub_producer_t *p = producer(cfg);
+    REQUIRE(p);
+    char err[1024], topic[300];
+    hub_config_topic(cfg, "crm.events", topic, sizeof topic);
+    rd_kafka_mock_push_request_errors(hub_broker_mock(broker),
+                                      API_PRODUCE, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    hub_acks_t *acks = hub_acks_new();
+    CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, "v", 1, NULL, 0, acks,
+                                1000, err, sizeof err),
+              0);
+    CHECK_INT(hub_acks_wait(acks, 30000, err, sizeof err), HUB_EKAFKA);
+    CHECK_CONTAINS(err, "1 of 1 messages were not delivered");
+    CHECK_CONTAINS(err, "Topic authorization failed");
+    CHECK_INT(hub_acks_delivered(acks), 0);
+    hub_acks_free(acks);
+    /* a message the broker can never take fails at once, with its reason */
+    size_t big = 2 << 20;
+    char *huge = calloc(1, big);
+    CHECK_INT(hub_producer_send(p, topic, 0, NULL, 0, huge, big, NULL, 0,
+                                NULL, 1000, err, sizeof err),
+              HUB_EKAFKA);
+    CHECK_CONTAINS(err, "Broker: Message size too large");
+    free(huge);
+    hub_producer_free(p);
+}
+
+TEST(a_full_queue_pushes_back_and_loses_nothing) {
+    setup();
+    if (!broker) {
+        fprintf(stderr, "skipped: needs the mock cluster to take a broker "
+                        "down\n");
+        return;
+    }
+    char err[1024], topic[300];
+    hub_config_topic(cfg, "scrm.events", topic, sizeof topic);
+    /* every partition's leader down: nothing can leave the queue */
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_down(hub_broker_mock(broker), b);
+    hub_config_t small = *cfg;
+    small.kafka.queue_max_bytes = 4096;
+    hub_producer_t *p = producer(&small);
+    REQUIRE(p);
+    hub_acks_t *acks = hub_acks_new();
+    char value[512];
+    memset(value, 'x', sizeof value);
+    int rc = 0;
+    size_t accepted = 0;
+    while (accepted < 1000 &&
+           (rc = hub_producer_send(p, topic, RD_KAFKA_PARTITION_UA, NULL, 0,
+                                   value, sizeof value, NULL, 0, acks, 200,
+                                   err, sizeof err)) == 0)
+        accepted++;
+    CHECK_INT(rc, HUB_EAGAIN);
+    CHECK_CONTAINS(err, "producer queue full");
+    CHECK(accepted > 0 && accepted < 1000);
+    CHECK_INT(hub_acks_pending(acks), accepted);
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_up(hub_broker_mock(broker), b);
+    CHECK_INT(hub_acks_wait(acks, 60000, err, sizeof err), 0);
+    CHECK_INT(hub_acks_delivered(acks), accepted);
+    hub_producer_free(p);
+    hub_acks_free(acks);
+}
+
+TEST(topics_exist_and_the_cluster_has_an_id) {
+    setup();
+    hub_producer_t *p = producer(cfg);
+    REQUIRE(p);
+    char err[1024];
+    CHECK_INT(hub_bus_ensure_topics(hub_producer_handle(p), cfg, 30000, err,
+                                    sizeof err),
+              0);
+    char *id = hub_bus_cluster_id(hub_producer_handle(p), 10000);
+    CHECK(id && *id);
+    free(id);
+    hub_producer_free(p);
+}
