@@ -14,6 +14,7 @@
 #include "log.h"
 
 volatile sig_atomic_t hub_stop_requested;
+const char *hub_cli_program = "hub360";
 
 static void on_signal(int sig) {
     (void)sig;

@@ -76,7 +76,8 @@ int hub_cli_has(const hub_cli_t *cli, const char *name);
 long hub_cli_long(const hub_cli_t *cli, const char *name, long dflt);
 
 /* Loads the configuration with the command-line overrides, sets up
- * logging, and stores it in cli->cfg. Prints the error and returns
+ * logging, and stores it in cli->cfg (main frees it with hub_cli_done
+ * after the command returns). Prints the error and returns
  * HUB_EXIT_USAGE on failure. */
 int hub_cli_config(hub_cli_t *cli);
 void hub_cli_done(hub_cli_t *cli);
@@ -87,6 +88,9 @@ int hub_cli_usage_error(const hub_cli_t *cli, const char *fmt, ...)
 /* Failure: prints "hub360 CMD: message"; returns 1. */
 int hub_cli_fail(const hub_cli_t *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* How the user invoked hub360 (argv[0]), for messages that show commands. */
+extern const char *hub_cli_program;
 
 /* SIGINT/SIGTERM set this; long-running commands poll it. */
 extern volatile sig_atomic_t hub_stop_requested;

@@ -46,16 +46,13 @@ static int run_broker(hub_cli_t *cli) {
     if (rc)
         return rc;
     hub_broker_t *b = NULL;
-    if ((rc = start_broker(cli, &b))) {
-        hub_cli_done(cli);
+    if ((rc = start_broker(cli, &b)))
         return rc;
-    }
     printf("bootstrap: %s\n", hub_broker_bootstrap(b));
     fflush(stdout);
     wait_for_signal();
     hub_log_info("broker", "stopping; the embedded broker's events are gone");
     hub_broker_stop(b);
-    hub_cli_done(cli);
     return HUB_EXIT_OK;
 }
 
@@ -82,29 +79,26 @@ static int run_up(hub_cli_t *cli) {
     if (rc)
         return rc;
     if (!hub_config_embedded(cli->cfg)) {
-        rc = hub_cli_fail(cli, "only the embedded broker is supported by "
-                               "`up` in this version; run `hub360 publish` "
-                               "and `hub360 tail` against %s directly",
-                          cli->cfg->kafka.brokers);
-        hub_cli_done(cli);
-        return rc;
+        return hub_cli_fail(cli, "only the embedded broker is supported by "
+                                 "`up` in this version; run `hub360 publish` "
+                                 "and `hub360 tail` against %s directly",
+                            cli->cfg->kafka.brokers);
     }
     hub_broker_t *b = NULL;
-    if ((rc = start_broker(cli, &b))) {
-        hub_cli_done(cli);
+    if ((rc = start_broker(cli, &b)))
         return rc;
-    }
+    const char *me = hub_cli_program;
     printf("hub360 is up: embedded broker at %s (data dir %s)\n\n"
-           "Publish the example events:\n"
-           "  cat schemas/examples/*.json | hub360 publish\n"
-           "Watch them arrive, decoded:\n"
-           "  hub360 tail --from-beginning\n"
+           "In another terminal, in this directory, publish the example "
+           "events:\n"
+           "  cat schemas/examples/*.json | %s publish\n"
+           "and watch them arrive, decoded:\n"
+           "  %s tail --from-beginning\n"
            "Ctrl-C stops hub360; the embedded broker keeps nothing.\n",
-           hub_broker_bootstrap(b), cli->cfg->data_dir);
+           hub_broker_bootstrap(b), cli->cfg->data_dir, me, me);
     fflush(stdout);
     wait_for_signal();
     hub_broker_stop(b);
-    hub_cli_done(cli);
     return HUB_EXIT_OK;
 }
 

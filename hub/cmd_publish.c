@@ -129,7 +129,6 @@ static int run_publish(hub_cli_t *cli) {
         fclose(in);
     hub_session_close(&s); /* serves every last report, then */
     hub_acks_free(acks);   /* nothing refers to the ack group */
-    hub_cli_done(cli);
     return rejected || wait_rc || fatal || hub_stop_requested ? HUB_EXIT_FAIL
                                                                : HUB_EXIT_OK;
 }

@@ -404,18 +404,12 @@ static int run_schemas(hub_cli_t *cli) {
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;
-    if (strcmp(sub, "release") == 0) {
-        rc = cmd_release(cli);
-        hub_cli_done(cli);
-        return rc;
-    }
+    if (strcmp(sub, "release") == 0)
+        return cmd_release(cli);
     char err[1024];
     hub_catalog_t *cat;
-    if (hub_catalog_open(&cli->cfg->schema_registry, &cat, err, sizeof err)) {
-        rc = hub_cli_fail(cli, "%s", err);
-        hub_cli_done(cli);
-        return rc;
-    }
+    if (hub_catalog_open(&cli->cfg->schema_registry, &cat, err, sizeof err))
+        return hub_cli_fail(cli, "%s", err);
     if (strcmp(sub, "list") == 0)
         rc = cli->nargs == 1 ? cmd_list(cat)
                              : hub_cli_usage_error(cli, "list takes no "
@@ -429,7 +423,6 @@ static int run_schemas(hub_cli_t *cli) {
     else
         rc = hub_cli_usage_error(cli, "unknown subcommand \"%s\"", sub);
     hub_catalog_free(cat);
-    hub_cli_done(cli);
     return rc;
 }
 

@@ -89,7 +89,6 @@ static int run_tail(hub_cli_t *cli) {
         free(names);
         free(topics);
         hub_session_close(&s);
-        hub_cli_done(cli);
         return code;
     }
     hub_cli_handle_signals();
@@ -161,7 +160,6 @@ static int run_tail(hub_cli_t *cli) {
     free(names);
     free(topics);
     hub_session_close(&s);
-    hub_cli_done(cli);
     if (timed_out && count && printed < count) {
         fprintf(stderr, "hub360 tail: timed out after %ld of %ld events\n",
                 printed, count);

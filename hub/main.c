@@ -28,6 +28,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    hub_cli_program = argv[0];
     if (argc < 2) {
         usage(stderr);
         return HUB_EXIT_USAGE;
@@ -54,7 +55,10 @@ int main(int argc, char **argv) {
         if (strcmp(commands[i]->name, name) == 0) {
             hub_cli_t cli;
             int rc = hub_cli_parse(commands[i], argc - 1, argv + 1, &cli);
-            return rc ? rc : commands[i]->run(&cli);
+            if (rc == 0)
+                rc = commands[i]->run(&cli);
+            hub_cli_done(&cli); /* whatever the command loaded */
+            return rc;
         }
     }
     fprintf(stderr, "hub360: unknown command \"%s\"\n", name);

@@ -67,6 +67,13 @@ static void setup(void) {
             broker ? "embedded" : "real Kafka");
 }
 
+__attribute__((destructor)) static void teardown(void) {
+    hub_codec_free(codec);
+    hub_catalog_free(cat);
+    hub_broker_stop(broker);
+    hub_config_free(cfg);
+}
+
 static hub_producer_t *producer(hub_config_t *c) {
     hub_producer_t *p = NULL;
     char err[1024];

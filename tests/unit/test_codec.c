@@ -25,6 +25,11 @@ static void setup(void) {
     }
 }
 
+__attribute__((destructor)) static void teardown(void) {
+    hub_codec_free(codec);
+    hub_catalog_free(cat);
+}
+
 static char *example(const char *type) {
     char path[256];
     snprintf(path, sizeof path, "schemas/examples/%s.json", type);

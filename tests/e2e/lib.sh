@@ -1,0 +1,77 @@
+# Helpers for hub360's end-to-end tests: they run the hub360 binary the
+# way a user does and compare what it prints. Sourced by tests/e2e/*.sh.
+# Environment: HUB360 (the binary), HUB360_SOURCE_DIR (the repository).
+set -euo pipefail
+
+: "${HUB360:?set HUB360 to the hub360 binary}"
+: "${HUB360_SOURCE_DIR:?set HUB360_SOURCE_DIR to the source tree}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hub360-e2e.XXXXXX")
+PIDS=()
+FAILED=0
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$FAILED" -eq 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; FAILED=1; exit 1; }
+ok() { echo "ok: $*"; }
+
+# wait_for SECONDS COMMAND...: runs COMMAND until it succeeds, or fails
+# the test when SECONDS have passed.
+wait_for() {
+  local limit=$1; shift
+  local deadline=$(( $(date +%s%N) + limit * 1000000000 ))
+  until "$@" 2>/dev/null; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for: $*"
+    sleep 0.05
+  done
+}
+
+# expect_eq NAME ACTUAL EXPECTED
+expect_eq() {
+  if [ "$2" != "$3" ]; then
+    printf 'FAIL: %s\n--- expected\n%s\n--- got\n%s\n' "$1" "$3" "$2" >&2
+    FAILED=1
+    exit 1
+  fi
+  ok "$1"
+}
+
+# expect_file_eq NAME ACTUAL_FILE EXPECTED_FILE
+expect_file_eq() {
+  if ! diff -u "$3" "$2" >&2; then FAILED=1; fail "$1"; fi
+  ok "$1"
+}
+
+# start_broker DATA_DIR: runs `hub360 broker` in the background and sets
+# BOOTSTRAP from the first line it prints.
+start_broker() {
+  local out="$WORK/broker.out"
+  "$HUB360" broker --data "$1" --partitions "${PARTITIONS:-3}" >"$out" 2>"$WORK/broker.err" &
+  PIDS+=($!)
+  wait_for 20 grep -q '^bootstrap: ' "$out"
+  BOOTSTRAP=$(sed -n 's/^bootstrap: //p' "$out" | head -n1)
+}
+
+# The brokers this run uses: the embedded one started here, or a real
+# Kafka when HUB360_TEST_KAFKA names its bootstrap file. Writes a config
+# ($WORK/hub360.yaml) with topics of this run's own.
+use_brokers() {
+  local prefix="e2e$$-$RANDOM."
+  if [ -n "${HUB360_TEST_KAFKA:-}" ]; then
+    BOOTSTRAP=$(cat "$HUB360_TEST_KAFKA")
+  else
+    start_broker "$WORK/data"
+    prefix="hub360."
+  fi
+  cat >"$WORK/hub360.yaml" <<YAML
+kafka:
+  brokers: $BOOTSTRAP
+  partitions: 3
+  topic_prefix: "$prefix"
+data_dir: $WORK/data
+YAML
+}

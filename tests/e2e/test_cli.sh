@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End to end: the command line itself - help, usage errors, config
+# checks, the schema catalogue, and the embedded-broker conventions.
+source "$(dirname "$0")/lib.sh"
+cd "$WORK"
+
+# every command has --help that exits 0 and shows its usage
+for cmd in up broker publish tail schemas check; do
+  out=$("$HUB360" "$cmd" --help)
+  case "$out" in "Usage: hub360 $cmd"*) ;; *) fail "$cmd --help: $out" ;; esac
+done
+ok "every command has --help"
+"$HUB360" --help | grep -q '^  publish ' || fail "hub360 --help lists commands"
+ok "hub360 --help lists the commands"
+
+# unknown options and commands are usage errors (exit 2)
+set +e
+err=$("$HUB360" publish --bogus 2>&1); rc=$?
+set -e
+expect_eq "unknown option exit code" "$rc" 2
+expect_eq "unknown option message" "$err" "hub360 publish: unknown option --bogus
+Try 'hub360 publish --help'."
+set +e
+err=$("$HUB360" frobnicate 2>&1 | head -n1); "$HUB360" frobnicate >/dev/null 2>&1; rc=$?
+set -e
+expect_eq "unknown command" "$err/$rc" 'hub360: unknown command "frobnicate"/2'
+set +e
+err=$("$HUB360" tail --count many 2>&1); rc=$?
+set -e
+expect_eq "bad option value" "$err/$rc" "hub360 tail: --count: expected a non-negative integer, got \"many\"
+Try 'hub360 tail --help'./2"
+
+# check: good and broken configs, with file:line
+cat > good.yaml <<'YAML'
+kafka:
+  brokers: k1:9092,k2:9092
+  partitions: 6
+  properties: {security.protocol: SASL_SSL, sasl.mechanism: PLAIN}
+api: {listen: 0.0.0.0:8360, tokens: [{token: abc, scope: admin}]}
+YAML
+expect_eq "check accepts a good config" "$("$HUB360" check good.yaml)" "good.yaml: ok"
+printf 'kafka:\n  brokers: k1:9092\n  partitons: 6\n' > typo.yaml
+set +e
+err=$("$HUB360" check typo.yaml 2>&1); rc=$?
+set -e
+expect_eq "check names file:line and key" "$err/$rc" \
+  'typo.yaml:3: kafka.partitons: unknown key (did you mean "partitions"?)/1'
+printf 'log:\n  level: info\n  format: xml\n' > type.yaml
+set +e
+err=$("$HUB360" check type.yaml 2>&1); rc=$?
+set -e
+expect_eq "check names a bad value" "$err/$rc" \
+  'type.yaml:3: log.format: expected one of text|json, got "xml"/1'
+set +e
+err=$("$HUB360" tail --config type.yaml 2>&1); rc=$?
+set -e
+expect_eq "other commands refuse a broken config with exit 2" "$err/$rc" \
+  'hub360 tail: type.yaml:3: log.format: expected one of text|json, got "xml"/2'
+"$HUB360" check --reference | grep -q '^| `kafka.brokers` | string | `embedded` |' ||
+  fail "check --reference lists kafka.brokers"
+ok "check --reference prints the configuration reference"
+
+# the schema catalogue
+expect_eq "schemas list starts with the envelope" \
+  "$("$HUB360" schemas list | head -n2)" "1 hub360.Envelope
+2 hub360.Customer360"
+"$HUB360" schemas show 1 > envelope.json
+expect_file_eq "schemas show 1 is the released envelope" envelope.json \
+  "$HUB360_SOURCE_DIR/schemas/released/1.avsc"
+"$HUB360" schemas show hub360.Envelope | cmp -s - envelope.json ||
+  fail "show by name and by id differ"
+ok "schemas show NAME = schemas show ID"
+set +e
+err=$("$HUB360" schemas show 99999 2>&1); rc=$?
+set -e
+expect_eq "schemas show unknown" "$err/$rc" \
+  "hub360 schemas: no schema 99999 (see \`hub360 schemas list\`)/1"
+"$HUB360" schemas types | grep -q '^erp.order.placed  *hub360.erp.events hub360.erp.OrderPlaced$' ||
+  fail "schemas types lists erp.order.placed"
+ok "schemas types"
+
+# schemas check: a removed required field breaks old readers
+old="$HUB360_SOURCE_DIR/schemas/erp/payment_received.avsc"
+python3 - "$old" > new.avsc <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["fields"] = [f for f in s["fields"] if f["name"] != "amount"]
+s["fields"].append({"name": "fee", "type": "long", "default": 0})
+print(json.dumps(s))
+PY
+set +e
+out=$("$HUB360" schemas check "$old" new.avsc); rc=$?
+set -e
+expect_eq "schemas check names the removed required field" "$out/$rc" \
+"backward (NEW reads data written with OLD): compatible
+forward (OLD reads data written with NEW): 1 breaking change
+hub360.erp.PaymentReceived.amount: OLD has this field without a default and NEW does not write it/1"
+expect_eq "schemas check of identical files" \
+  "$("$HUB360" schemas check "$old" "$old")" \
+"backward (NEW reads data written with OLD): compatible
+forward (OLD reads data written with NEW): compatible"
+set +e
+out=$("$HUB360" schemas check --mode backward "$old" new.avsc); rc=$?
+set -e
+expect_eq "--mode backward ignores the forward break" "$rc" 0
+
+# with brokers: embedded and nothing running, commands say what to do
+set +e
+err=$("$HUB360" publish --data "$WORK/nothing" /dev/null 2>&1); rc=$?
+set -e
+expect_eq "no embedded broker running" "$err/$rc" \
+  "hub360 publish: kafka.brokers is \"embedded\" but no embedded broker is running for data dir $WORK/nothing: start one with \`hub360 broker\` or \`hub360 up\`, or pass --brokers HOST:PORT/1"
+
+# hub360 broker: prints its address first, other commands find it
+start_broker "$WORK/data"
+case "$BOOTSTRAP" in 127.0.0.1:[0-9]*) ;; *) fail "bootstrap line: $BOOTSTRAP" ;; esac
+ok "broker prints bootstrap: HOST:PORT first"
+"$HUB360" publish --data "$WORK/data" "$HUB360_SOURCE_DIR/schemas/examples/crm.lead.created.json" > p.out
+"$HUB360" tail --data "$WORK/data" --from-beginning --count 1 --timeout 30s > t.out
+expect_file_eq "publish and tail find the embedded broker of their data dir" t.out \
+  "$HUB360_SOURCE_DIR/schemas/examples/crm.lead.created.json"
+if command -v kcat >/dev/null; then
+  kcat -b "$BOOTSTRAP" -L -t hub360.crm.events | grep -q 'topic "hub360.crm.events" with 3 partitions' ||
+    fail "kcat sees the embedded broker's topics"
+  ok "kcat connects to the embedded broker"
+fi
