@@ -348,6 +348,14 @@ int hub_producer_flush(hub_producer_t *p, int64_t timeout_ms) {
 int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
                      const char *group, int partition_eof, rd_kafka_t **out,
                      char *err, size_t errlen) {
+    return hub_consumer_new_rebalance(cfg, bootstrap, group, partition_eof,
+                                      NULL, NULL, out, err, errlen);
+}
+
+int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
+                               const char *group, int partition_eof,
+                               hub_rebalance_fn rebalance, void *opaque,
+                               rd_kafka_t **out, char *err, size_t errlen) {
     *out = NULL;
     const char *defaults[] = {
         "enable.auto.commit", "false",
@@ -369,6 +377,10 @@ int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
     rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
     if (!conf)
         return HUB_ECONFIG;
+    if (rebalance) {
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+        rd_kafka_conf_set_opaque(conf, opaque);
+    }
     char errstr[512];
     rd_kafka_t *rk =
         rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);

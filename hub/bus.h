@@ -102,6 +102,16 @@ int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
                      const char *group, int partition_eof, rd_kafka_t **out,
                      char *err, size_t errlen);
 
+/* Same, with a rebalance callback (opaque is passed to it), for
+ * consumers that place their partitions at offsets of their own. */
+typedef void (*hub_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t *parts,
+                                 void *opaque);
+int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
+                               const char *group, int partition_eof,
+                               hub_rebalance_fn rebalance, void *opaque,
+                               rd_kafka_t **out, char *err, size_t errlen);
+
 /*
  * Assigns every partition of the given topics at `offset`
  * (RD_KAFKA_OFFSET_BEGINNING or _END), so a group-less consumer reads

@@ -41,6 +41,8 @@ struct hub_codec {
     resolver_slot *resolvers;
     size_t nresolvers, capresolvers;
     int32_t writer_ids[HUB_TOPIC_COUNT]; /* 0 until first needed */
+    hub_buf_t scratch;   /* re-encoded events of older schema versions */
+    int32_t same_id;     /* a writer id known to equal the reader, or 0 */
     char subjects[HUB_TOPIC_COUNT][256];
 };
 
@@ -70,6 +72,7 @@ void hub_codec_free(hub_codec_t *c) {
         hub_avro_resolver_free(c->resolvers[i].r);
     free(c->resolvers);
     free(c->types);
+    hub_buf_free(&c->scratch);
     free(c);
 }
 
@@ -391,4 +394,55 @@ int hub_codec_render(hub_codec_t *c, const void *buf, size_t len,
         avro_reader_free(r);
     avro_value_decref(&v);
     return rc;
+}
+
+int hub_codec_envelope_bytes(hub_codec_t *c, const void *buf, size_t len,
+                             const uint8_t **avro, size_t *avro_len,
+                             char *err, size_t errlen) {
+    const unsigned char *p = buf;
+    if (len < HEADER_LEN || p[0] != 0) {
+        avro_value_t *v; /* let the decoder name what is wrong */
+        return hub_codec_decode(c, buf, len, &v, err, errlen);
+    }
+    int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+                           (uint32_t)p[3] << 8 | p[4]);
+    if (id != c->same_id) {
+        const hub_schema_t *writer;
+        int rc = hub_catalog_get(c->cat, id, &writer, err, errlen);
+        if (rc)
+            return rc;
+        if (strcmp(hub_schema_text(writer), hub_schema_text(c->reader)) == 0)
+            c->same_id = id;
+    }
+    if (id == c->same_id) {
+        char verr[400];
+        int rc = hub_avro_validate(c->root, p + HEADER_LEN, len - HEADER_LEN,
+                                   verr, sizeof verr);
+        if (rc)
+            return hub_fail(err, errlen, rc, "schema id %d: %s", (int)id,
+                            verr);
+        *avro = p + HEADER_LEN;
+        *avro_len = len - HEADER_LEN;
+        return 0;
+    }
+    /* an older (or other) writer schema: resolve, then re-encode */
+    avro_value_t *v;
+    int rc = hub_codec_decode(c, buf, len, &v, err, errlen);
+    if (rc)
+        return rc;
+    size_t size = 0;
+    if (avro_value_sizeof(v, &size))
+        return hub_fail(err, errlen, HUB_EDECODE, "avro-c: %s",
+                        avro_strerror());
+    hub_buf_reset(&c->scratch);
+    if (hub_buf_reserve(&c->scratch, size))
+        return HUB_ENOMEM;
+    avro_writer_memory_set_dest(c->writer, c->scratch.data, (int64_t)size);
+    if (avro_value_write(c->writer, v))
+        return hub_fail(err, errlen, HUB_EDECODE, "avro-c: %s",
+                        avro_strerror());
+    c->scratch.len = size;
+    *avro = (const uint8_t *)c->scratch.data;
+    *avro_len = size;
+    return 0;
 }

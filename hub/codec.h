@@ -103,6 +103,17 @@ void hub_encoded_free(hub_encoded_t *e);
 int hub_codec_decode(hub_codec_t *c, const void *buf, size_t len,
                      avro_value_t **out, char *err, size_t errlen);
 
+/*
+ * The Avro binary of a framed Envelope in the newest (reader) schema, for
+ * readers that walk the bytes in place (hub_arec_t): the message's own
+ * bytes when it was written with that schema, else the decoded and
+ * re-encoded event in a buffer of the codec (valid until the next call).
+ * Validates the bytes; errors as hub_codec_decode.
+ */
+int hub_codec_envelope_bytes(hub_codec_t *c, const void *buf, size_t len,
+                             const uint8_t **avro, size_t *avro_len,
+                             char *err, size_t errlen);
+
 /* Appends the canonical JSON of a decoded Envelope to out. */
 int hub_codec_to_json(hub_codec_t *c, const avro_value_t *event,
                       hub_buf_t *out);

@@ -12,5 +12,10 @@ extern const hub_cmd_t hub_cmd_publish;
 extern const hub_cmd_t hub_cmd_tail;
 extern const hub_cmd_t hub_cmd_schemas;
 extern const hub_cmd_t hub_cmd_check;
+extern const hub_cmd_t hub_cmd_project;
+extern const hub_cmd_t hub_cmd_rebuild;
+extern const hub_cmd_t hub_cmd_get;
+extern const hub_cmd_t hub_cmd_export;
+extern const hub_cmd_t hub_cmd_digest;
 
 #endif

@@ -138,6 +138,16 @@ const hub_cfg_entry_t hub_config_map[] = {
             .sub = api_map),
     HUB_CFG(HUB_CFG_SECTION, "log", NULL, hub_config_t, log, NULL,
             .sub = log_map),
+    HUB_CFG(HUB_CFG_SECTION, "identity", NULL, hub_config_t, identity, NULL,
+            .sub = hub_identity_config_map),
+    HUB_CFG(HUB_CFG_SECTION, "profile", NULL, hub_config_t, profile, NULL,
+            .sub = hub_profile_config_map),
+    HUB_CFG(HUB_CFG_STRMAP, "segments", NULL, hub_config_t, segments,
+            "Segment rules by name, e.g. vip: \"orders.revenue.CNY >= "
+            "1000000\" (see projections/README.md).",
+            .check = hub_segments_check),
+    HUB_CFG(HUB_CFG_SECTION, "projector", NULL, hub_config_t, projector,
+            NULL, .sub = hub_projector_config_map),
     {0},
 };
 

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "c360_config.h"
 #include "cfgmap.h"
 
 typedef struct hub_kafka_config {
@@ -52,6 +53,10 @@ typedef struct hub_config {
     char *data_dir;
     hub_api_config_t api;
     hub_log_config_t log;
+    hub_identity_config_t identity;
+    hub_profile_config_t profile;
+    hub_strmap_t segments;           /* name -> rule */
+    hub_projector_config_t projector;
 } hub_config_t;
 
 /* The root table (for the reference in docs/CONFIGURATION.md). */

@@ -104,7 +104,22 @@ static const struct {
     {"data_dir: ''\n", "test.yaml:1: data_dir: must not be empty"},
     {"sourcez: []\n",
      "test.yaml:1: sourcez: unknown key (known here: kafka, schema_registry, "
-     "data_dir, api, log)"},
+     "data_dir, api, log, identity, profile, segments, projector)"},
+    {"identity:\n  default_region: XX\n",
+     "test.yaml:2: identity.default_region: unknown region \"XX\" (ISO "
+     "3166-1 alpha-2 codes such as CN, US, GB, DE, JP, SG)"},
+    {"identity:\n  link_kinds: [email, fax]\n",
+     "test.yaml:2: identity.link_kinds: unknown identity kind \"fax\" (item "
+     "1; kinds: email, phone, crm_contact, crm_lead, crm_account, "
+     "erp_customer, social_handle, wechat_openid, wechat_unionid, external)"},
+    {"identity:\n  blocklist: [\"(unclosed\"]\n",
+     "test.yaml:2: identity.blocklist: item 0, \"(unclosed\": Unmatched ( or \\("},
+    {"segments:\n  vip: orders.revenue.CNY >=\n",
+     "test.yaml:2: segments: vip: at column 22: expected a path, a number, "
+     "a 'string', true, false or null"},
+    {"profile:\n  rules: {name: newest}\n",
+     "test.yaml:2: profile.rules: name: expected \"most_recent\" or "
+     "\"source_priority: SOURCE, SOURCE...\", got \"newest\""},
     {"kafka:\n  brokers: a\n  brokers: b\n",
      "test.yaml:3: duplicate key \"brokers\" (first at line 2)"},
     {"kafka:\n  brokers: [a\n", "test.yaml:3: did not find expected ',' or "

@@ -1,0 +1,131 @@
+/*
+ * hub360 - the customer-360 projection: events in, views out, in LMDB.
+ *
+ * hub_c360_t owns the store and applies batches of events:
+ *
+ *     hub_c360_begin(c);
+ *     for each message: hub_c360_apply(c, &msg, &result);
+ *     hub_c360_commit(c, &stats);
+ *
+ * One write transaction per batch holds the events' effects and the next
+ * offset of every partition the batch touched, so a crash anywhere either
+ * keeps the whole batch or none of it. The projection's invariants
+ * (projections/README.md): duplicates change nothing, the views are a
+ * function of the set of events and not of their order, identities link
+ * entities into customers (connected components, under the configured
+ * guards), a forget erases a customer from every table.
+ *
+ * Not thread-safe: one writer. Readers use hub_c360_open_reader and the
+ * read functions, each in one short read transaction.
+ */
+#ifndef HUB_C360_H
+#define HUB_C360_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "codec.h"
+#include "config.h"
+
+typedef struct hub_c360 hub_c360_t;
+
+/*
+ * Opens (creating if needed) the store at `path` for writing. The codec
+ * (borrowed) decodes events; cfg supplies the identity rules, profile
+ * rules, segments and store settings.
+ */
+int hub_c360_open(const hub_config_t *cfg, const char *path,
+                  hub_codec_t *codec, hub_c360_t **out, char *err,
+                  size_t errlen);
+/* Opens an existing store read-only (get, export, digest, the API). */
+int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
+                         size_t errlen);
+void hub_c360_close(hub_c360_t *c);
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct hub_c360_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const void *key;
+    size_t keylen;
+    const void *value;
+    size_t len;
+} hub_c360_msg_t;
+
+typedef enum hub_c360_outcome {
+    HUB_C360_APPLIED,   /* changed (or confirmed) the views */
+    HUB_C360_DUPLICATE, /* its event_id was applied before */
+    HUB_C360_IGNORED,   /* not about a customer (stock, ...) or forgotten */
+    HUB_C360_DEAD,      /* undecodable or invalid: dead-letter it */
+} hub_c360_outcome;
+
+typedef struct hub_c360_result {
+    hub_c360_outcome outcome;
+    char error[512]; /* for HUB_C360_DEAD */
+} hub_c360_result_t;
+
+typedef struct hub_c360_stats {
+    uint64_t applied, duplicates, ignored, dead;
+    uint64_t entities_written, views_written, views_deleted;
+    uint64_t merges_refused, identities_rejected, forgotten;
+    uint64_t seq;       /* change sequence after the batch */
+} hub_c360_stats_t;
+
+/* Records which Kafka cluster the offsets belong to (see README). Logs
+ * and returns 1 when the store knew another cluster before. */
+int hub_c360_set_cluster(hub_c360_t *c, const char *cluster_id);
+
+/* The stored next offset of a partition of the current cluster, or -1. */
+int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition);
+
+int hub_c360_begin(hub_c360_t *c);
+/* Applies one message (a framed Envelope) inside the batch. Returns 0
+ * (outcome in res) or a hub error that must abort the batch. */
+int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *msg,
+                   hub_c360_result_t *res);
+/* Finishes the batch: identity graph, views, changes, offsets; commits.
+ * HUB_EFULL when the LMDB map is full (nothing of the batch is kept). */
+int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
+                    size_t errlen);
+void hub_c360_abort(hub_c360_t *c);
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Looks up a customer by id, alias or identity ("email:ann@x.com",
+ * "phone:+86...", any kind:value; normalized like the projector does)
+ * and appends its view as JSON to out. *resolved_from is set to the id
+ * or identity asked for when it was not the customer's own id.
+ * HUB_ENOENT when there is none.
+ */
+int hub_c360_get_json(hub_c360_t *c, const char *ref, hub_buf_t *out,
+                      char *id_out, size_t idlen);
+
+/* Calls fn for every customer in id order with its view JSON; stops when
+ * fn returns nonzero (and returns that). */
+int hub_c360_each(hub_c360_t *c,
+                  int (*fn)(const char *id, const char *json, size_t len,
+                            void *opaque),
+                  void *opaque);
+
+/* SHA-256 over every view in id order, as 64 hex digits, and the count. */
+int hub_c360_digest(hub_c360_t *c, char hex[65], uint64_t *customers);
+
+/* Changes after seq (up to limit): fn(seq, id) per change. */
+int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
+                     int (*fn)(uint64_t seq, const char *id, void *opaque),
+                     void *opaque);
+/* The view bytes (Avro) of a customer id, copied into out; HUB_ENOENT. */
+int hub_c360_view_bytes(hub_c360_t *c, const char *id, hub_buf_t *out);
+/* Where the changelog outbox stands, and marking it published. */
+uint64_t hub_c360_published_seq(hub_c360_t *c);
+int hub_c360_set_published_seq(hub_c360_t *c, uint64_t seq);
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * hub360 - the projector loop.
+ */
+#include "projector.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "c360.h"
+#include "catalog.h"
+#include "cli.h"
+#include "codec.h"
+#include "errors.h"
+#include "log.h"
+#include "store.h"
+#include "timefmt.h"
+
+#define NTOPICS 4 /* crm, erp, scrm, control */
+
+void hub_projector_store_path(const hub_config_t *cfg, char *out,
+                              size_t outlen) {
+    snprintf(out, outlen, "%s/customer360", cfg->data_dir);
+}
+
+typedef struct part {
+    char topic[256];
+    int32_t partition;
+    int64_t target;   /* once: end offset seen at start */
+    int64_t next;     /* next offset to apply */
+} part;
+
+typedef struct projector {
+    const hub_config_t *cfg;
+    const hub_projector_opts_t *o;
+    hub_catalog_t *cat;
+    hub_codec_t *codec;
+    hub_producer_t *producer;
+    hub_c360_t *c360;
+    rd_kafka_t *rk;
+    char topics[NTOPICS][256];
+    char dlq[256], changelog[256];
+    part *parts;
+    size_t nparts;
+    char store_target[PATH_MAX];
+    int32_t c360_id;
+    hub_projector_stats_t stats;
+    int64_t started;
+} projector;
+
+static part *find_part(projector *p, const char *topic, int32_t partition) {
+    for (size_t i = 0; i < p->nparts; i++) {
+        if (p->parts[i].partition == partition &&
+            strcmp(p->parts[i].topic, topic) == 0)
+            return &p->parts[i];
+    }
+    return NULL;
+}
+
+static int add_part(projector *p, const char *topic, int32_t partition,
+                    int64_t target, int64_t next) {
+    part *x = find_part(p, topic, partition);
+    if (!x) {
+        part *arr = realloc(p->parts, (p->nparts + 1) * sizeof *arr);
+        if (!arr)
+            return HUB_ENOMEM;
+        p->parts = arr;
+        x = &p->parts[p->nparts++];
+        snprintf(x->topic, sizeof x->topic, "%s", topic);
+        x->partition = partition;
+    }
+    x->target = target;
+    x->next = next;
+    return 0;
+}
+
+/* Places each partition at the offset the store holds for it. */
+static void place(projector *p, rd_kafka_topic_partition_list_t *parts) {
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t off = hub_c360_offset(p->c360, tp->topic, tp->partition);
+        tp->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+        add_part(p, tp->topic, tp->partition, -1, off >= 0 ? off : 0);
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+    projector *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        place(p, parts);
+        hub_log_info(p->o->label, "assigned %d partitions; resuming at the "
+                                  "offsets in the store",
+                     parts->cnt);
+        rd_kafka_assign(rk, parts);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* once: every partition, at the store's offsets, with its end offset. */
+static int assign_all(projector *p, char *err, size_t errlen) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 1, NULL, &md, 10000);
+    if (e)
+        return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
+                        rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new(64);
+    int rc = 0;
+    for (int t = 0; t < NTOPICS && !rc; t++) {
+        int found = 0;
+        for (int i = 0; i < md->topic_cnt && !rc; i++) {
+            const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+            if (strcmp(mt->topic, p->topics[t]) || mt->err)
+                continue;
+            found = 1;
+            for (int k = 0; k < mt->partition_cnt && !rc; k++) {
+                int32_t id = mt->partitions[k].id;
+                int64_t low = 0, high = 0;
+                e = rd_kafka_query_watermark_offsets(p->rk, mt->topic, id,
+                                                     &low, &high, 10000);
+                if (e) {
+                    rc = hub_fail(err, errlen, HUB_EKAFKA,
+                                  "end offset of %s [%d]: %s", mt->topic,
+                                  (int)id, rd_kafka_err2str(e));
+                    break;
+                }
+                int64_t off = hub_c360_offset(p->c360, mt->topic, id);
+                rd_kafka_topic_partition_list_add(list, mt->topic, id)->offset =
+                    off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+                rc = add_part(p, mt->topic, id, high,
+                              off >= 0 ? off : low);
+            }
+        }
+        if (!found && !rc)
+            rc = hub_fail(err, errlen, HUB_ENOENT,
+                          "topic %s does not exist (has anything been "
+                          "published?)",
+                          p->topics[t]);
+    }
+    rd_kafka_metadata_destroy(md);
+    if (!rc && (e = rd_kafka_assign(p->rk, list)))
+        rc = hub_fail(err, errlen, HUB_EKAFKA, "assign: %s",
+                      rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+static int caught_up(const projector *p) {
+    for (size_t i = 0; i < p->nparts; i++) {
+        if (p->parts[i].next < p->parts[i].target)
+            return 0;
+    }
+    return 1;
+}
+
+static int64_t lag(const projector *p) {
+    int64_t l = 0;
+    for (size_t i = 0; i < p->nparts; i++) {
+        if (p->parts[i].target > p->parts[i].next)
+            l += p->parts[i].target - p->parts[i].next;
+    }
+    return l;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dead letters and the changelog                                      */
+/* ------------------------------------------------------------------ */
+
+static int dead_letter(projector *p, const rd_kafka_message_t *m,
+                       const char *error, hub_acks_t *acks, char *err,
+                       size_t errlen) {
+    char part[16], off[24];
+    snprintf(part, sizeof part, "%d", (int)m->partition);
+    snprintf(off, sizeof off, "%" PRId64, m->offset);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    hub_header_t h[] = {
+        {"error", error, strlen(error)},
+        {"topic", topic, strlen(topic)},
+        {"partition", part, strlen(part)},
+        {"offset", off, strlen(off)},
+    };
+    hub_log_warn(p->o->label, "%s [%d] @%" PRId64 " to the dead-letter topic: %s",
+                 topic, (int)m->partition, m->offset, error);
+    return hub_producer_send(p->producer, p->dlq, RD_KAFKA_PARTITION_UA,
+                             m->key, m->key_len, m->payload, m->len, h, 4,
+                             acks, p->cfg->kafka.delivery_timeout_ms, err,
+                             errlen);
+}
+
+typedef struct outbox {
+    projector *p;
+    hub_acks_t *acks;
+    hub_buf_t value;
+    uint64_t last;
+    size_t sent;
+    int rc;
+    char err[512];
+} outbox;
+
+static int publish_one(uint64_t seq, const char *id, void *opaque) {
+    outbox *ob = opaque;
+    projector *p = ob->p;
+    hub_buf_reset(&ob->value);
+    uint8_t head[5] = {0};
+    hub_be32(head + 1, (uint32_t)p->c360_id);
+    hub_buf_append(&ob->value, head, 5);
+    int rc = hub_c360_view_bytes(p->c360, id, &ob->value);
+    const void *v = rc == 0 ? ob->value.data : NULL; /* gone: tombstone */
+    size_t vlen = rc == 0 ? ob->value.len : 0;
+    if (rc && rc != HUB_ENOENT)
+        return ob->rc = rc;
+    ob->rc = hub_producer_send(p->producer, p->changelog, RD_KAFKA_PARTITION_UA,
+                               id, strlen(id), v, vlen, NULL, 0, ob->acks,
+                               p->cfg->kafka.delivery_timeout_ms, ob->err,
+                               sizeof ob->err);
+    ob->last = seq;
+    ob->sent++;
+    return ob->rc;
+}
+
+/* Publishes the changes after the outbox mark, then moves the mark. */
+static int publish_changelog(projector *p, char *err, size_t errlen) {
+    outbox ob = {p, hub_acks_new(), HUB_BUF_INIT, 0, 0, 0, ""};
+    if (!ob.acks)
+        return HUB_ENOMEM;
+    uint64_t from = hub_c360_published_seq(p->c360);
+    int rc = 0;
+    for (;;) {
+        ob.last = 0;
+        ob.sent = 0;
+        rc = hub_c360_changes(p->c360, from, 10000, publish_one, &ob);
+        if (rc || ob.rc || ob.sent == 0)
+            break;
+        rc = hub_acks_wait(ob.acks, p->cfg->kafka.delivery_timeout_ms + 5000,
+                           err, errlen);
+        if (rc)
+            break;
+        if ((rc = hub_c360_set_published_seq(p->c360, ob.last)))
+            break;
+        p->stats.changelog_published += ob.sent;
+        from = ob.last;
+    }
+    if (!rc && ob.rc)
+        rc = hub_fail(err, errlen, ob.rc, "changelog: %s",
+                      ob.err[0] ? ob.err : hub_strerror(ob.rc));
+    if (hub_acks_pending(ob.acks))
+        hub_producer_flush(p->producer, p->cfg->kafka.delivery_timeout_ms);
+    hub_acks_free(ob.acks);
+    hub_buf_free(&ob.value);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches                                                             */
+/* ------------------------------------------------------------------ */
+
+static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
+                       char *err, size_t errlen) {
+    int rc = hub_c360_begin(p->c360);
+    if (rc)
+        return hub_fail(err, errlen, rc, "starting a batch: %s",
+                        hub_strerror(rc));
+    hub_acks_t *acks = NULL;
+    rd_kafka_topic_partition_list_t *commit =
+        rd_kafka_topic_partition_list_new((int)(n < 64 ? n : 64));
+    for (size_t i = 0; i < n && !rc; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        hub_c360_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition,
+                              m->offset, m->key, m->key_len, m->payload,
+                              m->len};
+        hub_c360_result_t res;
+        rc = hub_c360_apply(p->c360, &msg, &res);
+        if (rc) {
+            hub_fail(err, errlen, rc, "applying %s [%d] @%" PRId64 ": %s",
+                     msg.topic, (int)m->partition, m->offset,
+                     hub_strerror(rc));
+            break;
+        }
+        if (res.outcome == HUB_C360_DEAD) {
+            if (!acks && !(acks = hub_acks_new())) {
+                rc = HUB_ENOMEM;
+                break;
+            }
+            rc = dead_letter(p, m, res.error, acks, err, errlen);
+            p->stats.dead++;
+        }
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+            commit, msg.topic, m->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(commit, msg.topic,
+                                                   m->partition);
+        tp->offset = m->offset + 1;
+    }
+    /* dead letters must be safe before the batch moves past them */
+    if (!rc && acks)
+        rc = hub_acks_wait(acks, p->cfg->kafka.delivery_timeout_ms + 5000,
+                           err, errlen);
+    hub_c360_stats_t st;
+    if (rc) {
+        hub_c360_abort(p->c360);
+    } else {
+        rc = hub_c360_commit(p->c360, &st, err, errlen);
+    }
+    hub_acks_free(acks);
+    if (!rc) {
+        p->stats.batches++;
+        p->stats.events += n;
+        p->stats.applied += st.applied;
+        p->stats.duplicates += st.duplicates;
+        p->stats.ignored += st.ignored;
+        p->stats.views_written += st.views_written;
+        p->stats.views_deleted += st.views_deleted;
+        p->stats.merges_refused += st.merges_refused;
+        for (int i = 0; i < commit->cnt; i++) {
+            part *x = find_part(p, commit->elems[i].topic,
+                                commit->elems[i].partition);
+            if (x)
+                x->next = commit->elems[i].offset;
+        }
+        /* for lag monitoring only: the store holds the real offsets */
+        if (p->o->group)
+            rd_kafka_commit(p->rk, commit, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(commit);
+    return rc;
+}
+
+/* The daemon follows `hub360 rebuild`: a new generation behind the link. */
+static int follow_swap(projector *p, char *err, size_t errlen) {
+    char now[PATH_MAX];
+    if (hub_store_target(p->o->store, now, sizeof now) ||
+        strcmp(now, p->store_target) == 0)
+        return 0;
+    hub_log_info(p->o->label, "the store was rebuilt (%s); switching to it",
+                 now);
+    hub_c360_close(p->c360);
+    p->c360 = NULL;
+    int rc = hub_c360_open(p->cfg, p->o->store, p->codec, &p->c360, err,
+                           errlen);
+    if (rc)
+        return rc;
+    snprintf(p->store_target, sizeof p->store_target, "%s", now);
+    char *cluster = hub_bus_cluster_id(p->rk, 10000);
+    if (cluster)
+        hub_c360_set_cluster(p->c360, cluster);
+    free(cluster);
+    rd_kafka_topic_partition_list_t *asg = NULL;
+    if (rd_kafka_assignment(p->rk, &asg) == 0 && asg) {
+        place(p, asg);
+        rd_kafka_assign(p->rk, asg);
+        rd_kafka_topic_partition_list_destroy(asg);
+    }
+    return 0;
+}
+
+static void progress(projector *p, int final) {
+    double secs = (double)(hub_time_mono_ms() - p->started) / 1000.0;
+    double rate = secs > 0 ? (double)p->stats.events / secs : 0;
+    int64_t l = p->o->once ? lag(p) : -1;
+    char eta[32] = "";
+    if (l > 0 && rate > 0)
+        snprintf(eta, sizeof eta, ", ETA %.0fs", (double)l / rate);
+    fprintf(stderr, "\r[%s] %" PRIu64 " events, %.0f events/s", p->o->label,
+            p->stats.events, rate);
+    if (l >= 0)
+        fprintf(stderr, ", lag %" PRId64 "%s", l, eta);
+    fprintf(stderr, "   %s", final ? "\n" : "");
+}
+
+int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
+                      hub_projector_stats_t *stats, char *err,
+                      size_t errlen) {
+    projector pr = {.cfg = cfg, .o = o};
+    projector *p = &pr;
+    p->started = hub_time_mono_ms();
+    int rc = hub_catalog_open(&cfg->schema_registry, &p->cat, err, errlen);
+    if (!rc)
+        rc = hub_codec_new(p->cat, cfg->kafka.topic_prefix, &p->codec, err,
+                           errlen);
+    if (!rc)
+        rc = hub_producer_new(cfg, o->bootstrap, &p->producer, err, errlen);
+    if (!rc)
+        rc = hub_c360_open(cfg, o->store, p->codec, &p->c360, err, errlen);
+    if (!rc) {
+        hub_store_target(o->store, p->store_target, sizeof p->store_target);
+        char subject[300];
+        snprintf(subject, sizeof subject, "%scustomer360.changelog-value",
+                 cfg->kafka.topic_prefix);
+        rc = hub_catalog_writer_id(p->cat, HUB_SCHEMA_CUSTOMER360, subject,
+                                   &p->c360_id, err, errlen);
+    }
+    static const char *const names[NTOPICS] = {
+        "crm.events", "erp.events", "scrm.events", "control.events"};
+    for (int t = 0; t < NTOPICS; t++)
+        hub_config_topic(cfg, names[t], p->topics[t], sizeof p->topics[t]);
+    hub_config_topic(cfg, "deadletter", p->dlq, sizeof p->dlq);
+    hub_config_topic(cfg, "customer360.changelog", p->changelog,
+                     sizeof p->changelog);
+    if (!rc)
+        rc = hub_consumer_new_rebalance(
+            cfg, o->bootstrap, cfg->projector.group_id, o->once,
+            o->group ? on_rebalance : NULL, p, &p->rk, err, errlen);
+    if (!rc) {
+        char *cluster = hub_bus_cluster_id(p->rk, 10000);
+        if (!cluster)
+            rc = hub_fail(err, errlen, HUB_EKAFKA,
+                          "no answer from Kafka at %s", o->bootstrap);
+        else
+            hub_c360_set_cluster(p->c360, cluster);
+        free(cluster);
+    }
+    if (!rc && o->once) {
+        rc = assign_all(p, err, errlen);
+    } else if (!rc) {
+        rd_kafka_topic_partition_list_t *sub =
+            rd_kafka_topic_partition_list_new(NTOPICS);
+        for (int t = 0; t < NTOPICS; t++)
+            rd_kafka_topic_partition_list_add(sub, p->topics[t],
+                                              RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (e)
+            rc = hub_fail(err, errlen, HUB_EKAFKA, "subscribe: %s",
+                          rd_kafka_err2str(e));
+    }
+    /* changes a crash left unpublished */
+    if (!rc && o->changelog)
+        rc = publish_changelog(p, err, errlen);
+
+    size_t cap = (size_t)cfg->projector.batch_events;
+    rd_kafka_message_t **msgs = calloc(cap, sizeof *msgs);
+    rd_kafka_queue_t *q = p->rk ? rd_kafka_queue_get_consumer(p->rk) : NULL;
+    if (!rc && (!msgs || !q))
+        rc = HUB_ENOMEM;
+    int64_t last_progress = hub_time_mono_ms();
+    while (!rc && !hub_stop_requested && !(o->once && caught_up(p))) {
+        size_t n = 0;
+        int64_t deadline = hub_time_mono_ms() + cfg->projector.batch_ms;
+        while (n < cap && !hub_stop_requested) {
+            int64_t left = deadline - hub_time_mono_ms();
+            if (left <= 0)
+                break;
+            ssize_t got = rd_kafka_consume_batch_queue(
+                q, (int)(left < 100 ? left : 100), msgs + n, cap - n);
+            for (ssize_t i = 0; i < got; i++) {
+                rd_kafka_message_t *m = msgs[n + (size_t)i];
+                if (m->err) { /* not a message: an event of the consumer */
+                    part *x = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF
+                                  ? find_part(p, rd_kafka_topic_name(m->rkt),
+                                              m->partition)
+                                  : NULL;
+                    /* every message before an end is already collected */
+                    if (x && m->offset > x->next)
+                        x->next = m->offset;
+                    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        hub_log_warn(o->label, "%s", rd_kafka_message_errstr(m));
+                    rd_kafka_message_destroy(m);
+                    memmove(msgs + n + i, msgs + n + i + 1,
+                            (size_t)(got - i - 1) * sizeof *msgs);
+                    got--;
+                    i--;
+                }
+            }
+            if (got > 0)
+                n += (size_t)got;
+            if (o->once && n) { /* stop collecting once the ends are in */
+                int done = 1;
+                for (size_t i = 0; i < p->nparts && done; i++) {
+                    part *x = &p->parts[i];
+                    int64_t seen = x->next;
+                    for (size_t j = 0; j < n; j++)
+                        if (msgs[j]->partition == x->partition &&
+                            strcmp(rd_kafka_topic_name(msgs[j]->rkt),
+                                   x->topic) == 0 &&
+                            msgs[j]->offset + 1 > seen)
+                            seen = msgs[j]->offset + 1;
+                    done = seen >= x->target;
+                }
+                if (done)
+                    break;
+            }
+            if (o->once && caught_up(p))
+                break;
+        }
+        if (n) {
+            rc = apply_batch(p, msgs, n, err, errlen);
+            for (size_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+            if (!rc && o->changelog)
+                rc = publish_changelog(p, err, errlen);
+        }
+        if (!rc && o->group && !o->once)
+            rc = follow_swap(p, err, errlen);
+        int64_t now = hub_time_mono_ms();
+        if (o->progress && now - last_progress >= 1000) {
+            progress(p, 0);
+            last_progress = now;
+        }
+    }
+    if (o->progress)
+        progress(p, 1);
+    p->stats.seconds = (double)(hub_time_mono_ms() - p->started) / 1000.0;
+    if (stats)
+        *stats = p->stats;
+    if (q)
+        rd_kafka_queue_destroy(q);
+    free(msgs);
+    if (p->rk) {
+        rd_kafka_consumer_close(p->rk);
+        rd_kafka_destroy(p->rk);
+    }
+    hub_c360_close(p->c360);
+    hub_producer_free(p->producer);
+    hub_codec_free(p->codec);
+    hub_catalog_free(p->cat);
+    free(p->parts);
+    return rc;
+}

@@ -1,0 +1,265 @@
+/*
+ * hub360 - the LMDB store: environments, tables, generations.
+ */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+
+#define MAX_TABLES 32
+
+struct hub_store {
+    MDB_env *env;
+    MDB_dbi dbi[MAX_TABLES];
+    size_t ntables;
+    int lock_fd;
+    char dir[PATH_MAX];
+};
+
+int hub_store_err(int rc) {
+    switch (rc) {
+    case 0: return 0;
+    case MDB_MAP_FULL: return HUB_EFULL;
+    case MDB_NOTFOUND: return HUB_ENOENT;
+    case ENOMEM: return HUB_ENOMEM;
+    default: return HUB_EIO;
+    }
+}
+
+static int mkdir_p(const char *dir) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+int hub_store_target(const char *link, char *out, size_t outlen) {
+    char target[PATH_MAX];
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n < 0)
+        return HUB_ENOENT;
+    target[n] = '\0';
+    if (target[0] == '/') {
+        snprintf(out, outlen, "%s", target);
+    } else {
+        const char *slash = strrchr(link, '/');
+        int dirlen = slash ? (int)(slash - link) : 0;
+        if (slash)
+            snprintf(out, outlen, "%.*s/%s", dirlen, link, target);
+        else
+            snprintf(out, outlen, "%s", target);
+    }
+    return 0;
+}
+
+/* Highest generation number of link's siblings "<base>.<n>". */
+static long last_generation(const char *link) {
+    char parent[PATH_MAX];
+    const char *slash = strrchr(link, '/');
+    const char *base = slash ? slash + 1 : link;
+    if (slash)
+        snprintf(parent, sizeof parent, "%.*s", (int)(slash - link), link);
+    else
+        snprintf(parent, sizeof parent, ".");
+    DIR *d = opendir(parent);
+    long best = 0;
+    size_t blen = strlen(base);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, base, blen) || e->d_name[blen] != '.')
+            continue;
+        char *end;
+        long n = strtol(e->d_name + blen + 1, &end, 10);
+        if (!*end && n > best)
+            best = n;
+    }
+    if (d)
+        closedir(d);
+    return best;
+}
+
+int hub_store_next_generation(const char *link, char *out, size_t outlen,
+                              char *err, size_t errlen) {
+    long n = last_generation(link) + 1;
+    if (snprintf(out, outlen, "%s.%ld", link, n) >= (int)outlen)
+        return hub_fail(err, errlen, HUB_EINVAL, "%s: path too long", link);
+    if (mkdir_p(out))
+        return hub_fail(err, errlen, HUB_EIO, "%s: %s", out, strerror(errno));
+    return 0;
+}
+
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+int hub_store_swap(const char *link, const char *generation, char *err,
+                   size_t errlen) {
+    char old[PATH_MAX] = "", tmp[PATH_MAX + 8];
+    int had_old = hub_store_target(link, old, sizeof old) == 0;
+    const char *slash = strrchr(generation, '/');
+    const char *rel = slash ? slash + 1 : generation; /* link is a sibling */
+    snprintf(tmp, sizeof tmp, "%s.swap", link);
+    unlink(tmp);
+    if (symlink(rel, tmp) || rename(tmp, link))
+        return hub_fail(err, errlen, HUB_EIO, "swapping %s to %s: %s", link,
+                        rel, strerror(errno));
+    if (had_old && strcmp(old, generation) != 0)
+        remove_dir(old);
+    return 0;
+}
+
+/* Makes `link` exist: a fresh generation 1 when there is no store yet. */
+static int ensure_link(const char *link, char *err, size_t errlen) {
+    struct stat st;
+    if (lstat(link, &st) == 0)
+        return 0;
+    const char *slash = strrchr(link, '/');
+    if (slash) {
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%.*s", (int)(slash - link), link);
+        if (mkdir_p(parent))
+            return hub_fail(err, errlen, HUB_EIO, "%s: %s", parent,
+                            strerror(errno));
+    }
+    char gen[PATH_MAX];
+    int rc = hub_store_next_generation(link, gen, sizeof gen, err, errlen);
+    return rc ? rc : hub_store_swap(link, gen, err, errlen);
+}
+
+void hub_store_close(hub_store_t *s) {
+    if (!s)
+        return;
+    if (s->env)
+        mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    free(s);
+}
+
+int hub_store_open(const char *path, const hub_table_def_t *tables,
+                   size_t ntables, int64_t map_size, int flags,
+                   hub_store_t **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (ntables > MAX_TABLES)
+        return hub_fail(err, errlen, HUB_EINVAL, "too many tables");
+    int rc;
+    if ((flags & HUB_STORE_CREATE) && (rc = ensure_link(path, err, errlen)))
+        return rc;
+    hub_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return HUB_ENOMEM;
+    s->lock_fd = -1;
+    s->ntables = ntables;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        hub_store_target(path, s->dir, sizeof s->dir);
+    } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(s->dir, sizeof s->dir, "%s", path);
+    } else {
+        hub_store_close(s);
+        return hub_fail(err, errlen, HUB_ENOENT,
+                        "no store at %s (has `hub360 project` run with this "
+                        "data dir?)",
+                        path);
+    }
+    if (flags & HUB_STORE_WRITER) {
+        char lock[PATH_MAX + 16];
+        snprintf(lock, sizeof lock, "%s/writer.lock", s->dir);
+        s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+            char pid[32] = "?";
+            ssize_t n = s->lock_fd >= 0 ? pread(s->lock_fd, pid, 31, 0) : -1;
+            if (n > 0)
+                pid[strcspn(pid, "\n")] = '\0';
+            else
+                snprintf(pid, sizeof pid, "?");
+            hub_store_close(s);
+            return hub_fail(err, errlen, HUB_ESTATE,
+                            "another projector (pid %s) is writing the store "
+                            "at %s",
+                            pid, path);
+        }
+        char pid[32];
+        int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        if (ftruncate(s->lock_fd, 0) == 0 &&
+            pwrite(s->lock_fd, pid, (size_t)len, 0) < 0) {
+            /* the pid is only for the message above */
+        }
+    }
+    unsigned envflags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (flags & HUB_STORE_RDONLY)
+        envflags |= MDB_RDONLY;
+    if (flags & HUB_STORE_NOSYNC)
+        envflags |= MDB_NOSYNC;
+    if ((rc = mdb_env_create(&s->env)) ||
+        (rc = mdb_env_set_maxdbs(s->env, MAX_TABLES)) ||
+        (rc = mdb_env_set_maxreaders(s->env, 512)) ||
+        (!(flags & HUB_STORE_RDONLY) &&
+         (rc = mdb_env_set_mapsize(s->env, (size_t)map_size))) ||
+        (rc = mdb_env_open(s->env, s->dir, envflags, 0644))) {
+        int code = hub_store_err(rc);
+        hub_store_close(s);
+        return hub_fail(err, errlen, code == HUB_ENOENT ? HUB_ENOENT : code,
+                        "opening the store at %s: %s", path,
+                        mdb_strerror(rc));
+    }
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(s->env, NULL, flags & HUB_STORE_RDONLY ? MDB_RDONLY : 0,
+                            &txn))) {
+        hub_store_close(s);
+        return hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
+                        mdb_strerror(rc));
+    }
+    for (size_t i = 0; i < ntables; i++) {
+        unsigned f = tables[i].flags;
+        if (!(flags & HUB_STORE_RDONLY))
+            f |= MDB_CREATE;
+        if ((rc = mdb_dbi_open(txn, tables[i].name, f, &s->dbi[i]))) {
+            mdb_txn_abort(txn);
+            hub_store_close(s);
+            return hub_fail(err, errlen,
+                            rc == MDB_NOTFOUND ? HUB_ENOENT : hub_store_err(rc),
+                            "%s: table %s: %s", path, tables[i].name,
+                            mdb_strerror(rc));
+        }
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        hub_store_close(s);
+        return hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
+                        mdb_strerror(rc));
+    }
+    *out = s;
+    return 0;
+}
+
+MDB_env *hub_store_env(hub_store_t *s) { return s->env; }
+MDB_dbi hub_store_dbi(hub_store_t *s, size_t table) { return s->dbi[table]; }
+const char *hub_store_dir(const hub_store_t *s) { return s->dir; }

@@ -1,0 +1,82 @@
+/*
+ * hub360 - the LMDB store the projections keep their views in.
+ *
+ * One environment per store directory, reached through the symlink
+ * DATA_DIR/<name> that points at a generation directory
+ * (DATA_DIR/<name>.<n>). `hub360 rebuild` fills generation n+1 beside the
+ * live one and swaps the symlink atomically; readers open whatever the
+ * link names. One writer at a time per store (an flock on DIR/writer.lock
+ * makes a second projector fail fast instead of interleaving batches).
+ *
+ * Tables are LMDB named databases, opened once by name. All values that
+ * hold integers use big-endian encodings so keys sort numerically.
+ */
+#ifndef HUB_STORE_H
+#define HUB_STORE_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hub_store hub_store_t;
+
+typedef struct hub_table_def {
+    const char *name;
+    unsigned flags; /* MDB_DUPSORT, ... */
+} hub_table_def_t;
+
+enum {
+    HUB_STORE_RDONLY = 1,   /* readers: get, export, the API */
+    HUB_STORE_NOSYNC = 2,   /* no fsync on commit */
+    HUB_STORE_CREATE = 4,   /* create the directory and link if missing */
+    HUB_STORE_WRITER = 8,   /* take the writer lock */
+};
+
+/*
+ * Opens the store at `path` (the symlink, e.g. ./data/customer360, or a
+ * generation directory) with the given tables. Errors: HUB_ENOENT (no
+ * store, with a hint), HUB_ESTATE (another writer holds it), HUB_EIO.
+ */
+int hub_store_open(const char *path, const hub_table_def_t *tables,
+                   size_t ntables, int64_t map_size, int flags,
+                   hub_store_t **out, char *err, size_t errlen);
+void hub_store_close(hub_store_t *s);
+
+MDB_env *hub_store_env(hub_store_t *s);
+MDB_dbi hub_store_dbi(hub_store_t *s, size_t table);
+/* The directory the environment lives in (resolved from the link). */
+const char *hub_store_dir(const hub_store_t *s);
+
+/* Maps an LMDB error to a hub error code (MDB_MAP_FULL -> HUB_EFULL). */
+int hub_store_err(int mdb_rc);
+
+/*
+ * Generations. hub_store_next_generation creates an empty directory
+ * beside the link (DATA_DIR/<name>.<n+1>) and returns its path;
+ * hub_store_swap points the link at it atomically and removes the old
+ * generation. Both return 0 or a hub error with a message.
+ */
+int hub_store_next_generation(const char *link, char *out, size_t outlen,
+                              char *err, size_t errlen);
+int hub_store_swap(const char *link, const char *generation, char *err,
+                   size_t errlen);
+/* The generation directory a link points at now, into out. */
+int hub_store_target(const char *link, char *out, size_t outlen);
+
+/* Big-endian helpers for keys and values. */
+static inline void hub_be64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+static inline uint64_t hub_rd_be64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+static inline void hub_be32(uint8_t *p, uint32_t v) {
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+#endif
