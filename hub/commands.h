@@ -17,5 +17,6 @@ extern const hub_cmd_t hub_cmd_rebuild;
 extern const hub_cmd_t hub_cmd_get;
 extern const hub_cmd_t hub_cmd_export;
 extern const hub_cmd_t hub_cmd_digest;
+extern const hub_cmd_t hub_cmd_generate;
 
 #endif

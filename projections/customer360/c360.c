@@ -407,6 +407,49 @@ static int delete_prefix(hub_c360_t *c, int table, const char *prefix,
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : hub_store_err(rc);
 }
 
+/* A forgotten identity leaves the operators' links that name it. */
+static int unlink_forgotten(hub_c360_t *c, const char *ident) {
+    MDB_cursor *cur;
+    if (mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur))
+        return HUB_EIO;
+    hub_strlist_t links = {NULL, 0};
+    MDB_val k = val(ident, strlen(ident)), d;
+    for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
+         r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
+        if (d.mv_size < 12 || memcmp(d.mv_data, "hub360/link/", 12) != 0)
+            continue;
+        char **p = realloc(links.v, (links.n + 1) * sizeof *p);
+        if (!p || !(p[links.n] = strndup(d.mv_data, d.mv_size))) {
+            if (p)
+                links.v = p;
+            break;
+        }
+        links.v = p;
+        links.n++;
+    }
+    mdb_cursor_close(cur);
+    int rc = 0;
+    for (size_t i = 0; i < links.n && !rc; i++) {
+        cent *lk;
+        size_t ll = strlen(links.v[i]);
+        rc = hub_c360_load(c, links.v[i], ll, &lk);
+        if (!rc && lk->e && hub_ent_remove_id(lk->e, ident)) {
+            lk->dirty = 1;
+            hub_c360_mark(c->graph_dirty, links.v[i], ll);
+            rc = hub_c360_index(c, ident, links.v[i], ll, 0);
+        }
+        free(links.v[i]);
+    }
+    free(links.v);
+    return rc;
+}
+
+/* Marks an identity forgotten and takes it off the links that name it. */
+static int forget_identity(hub_c360_t *c, const char *key, int64_t at) {
+    int rc = hub_c360_forgotten(c, 'i', key, strlen(key), at, 1);
+    return rc ? rc : unlink_forgotten(c, key);
+}
+
 int hub_c360_forget_entity(hub_c360_t *c, const char *key, size_t len,
                            int64_t at) {
     cent *ce;
@@ -416,11 +459,12 @@ int hub_c360_forget_entity(hub_c360_t *c, const char *key, size_t len,
     if ((rc = hub_c360_forgotten(c, 'e', key, len, at, 1)))
         return rc;
     if (ce->e) {
+        int is_link = ce->e->kind == 3;
         for (uint32_t i = 0; i < ce->e->nids; i++) {
             const hub_eid_t *x = &ce->e->ids[i];
-            if (!(x->flags & HUB_EID_INTERNAL) && (x->flags & HUB_EID_LINKS) &&
-                (rc = hub_c360_forgotten(c, 'i', x->key, strlen(x->key), at,
-                                         1)))
+            if (!is_link && !(x->flags & HUB_EID_INTERNAL) &&
+                (x->flags & HUB_EID_LINKS) &&
+                (rc = forget_identity(c, x->key, at)))
                 return rc;
             if ((rc = hub_c360_index(c, x->key, key, len, 0)))
                 return rc;
@@ -453,36 +497,46 @@ int hub_c360_forget_entity(hub_c360_t *c, const char *key, size_t len,
     return 0;
 }
 
-/* Erases the customer an entity belongs to: every member. */
+/* Erases the customer an entity belongs to: everything connected to it
+ * now, including what arrived earlier in this batch. */
 static int forget_customer_of(hub_c360_t *c, const char *key, size_t len,
                               int64_t at) {
-    hub_buf_t anchor = HUB_BUF_INIT;
-    int rc = 0;
-    if (hub_c360_anchor(c, key, len, &anchor) != 0) {
-        hub_buf_free(&anchor);
-        return hub_c360_forget_entity(c, key, len, at);
-    }
-    /* collect the members first: forgetting edits the table */
     hub_hmap_t *members = hub_hmap_new();
-    MDB_cursor *cur;
-    if (!members || mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur)) {
-        hub_hmap_free(members, NULL);
-        hub_buf_free(&anchor);
-        return HUB_ENOMEM;
-    }
-    MDB_val k = val(anchor.data, anchor.len), d;
-    for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
-         r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP))
-        hub_hmap_put(members, d.mv_data, d.mv_size, NULL);
-    mdb_cursor_close(cur);
-    hub_c360_mark(members, key, len);
+    char *start = strndup(key, len);
+    int rc = members && start ? hub_c360_component(c, start, members)
+                              : HUB_ENOMEM;
+    free(start);
     size_t pos = 0, mlen;
     const char *m;
     while (!rc && hub_hmap_next(members, &pos, &m, &mlen, NULL))
         rc = hub_c360_forget_entity(c, m, mlen, at);
-    hub_c360_mark(c->cust_dirty, anchor.data, anchor.len);
     hub_hmap_free(members, NULL);
-    hub_buf_free(&anchor);
+    return rc;
+}
+
+/* Erases every customer that carries identity key. */
+static int forget_carriers(hub_c360_t *c, const char *key, int64_t at) {
+    hub_hmap_t *carriers = hub_hmap_new();
+    MDB_cursor *cur;
+    if (!carriers || mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur)) {
+        hub_hmap_free(carriers, NULL);
+        return HUB_ENOMEM;
+    }
+    MDB_val k = val(key, strlen(key)), d;
+    for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
+         r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP))
+        hub_hmap_put(carriers, d.mv_data, d.mv_size, NULL);
+    mdb_cursor_close(cur);
+    size_t pos = 0, mlen;
+    const char *m;
+    int rc = 0;
+    while (!rc && hub_hmap_next(carriers, &pos, &m, &mlen, NULL)) {
+        cent *ce;
+        rc = hub_c360_load(c, m, mlen, &ce);
+        if (!rc && ce->e && ce->e->kind != 3) /* links are not customers */
+            rc = forget_customer_of(c, m, mlen, at);
+    }
+    hub_hmap_free(carriers, NULL);
     return rc;
 }
 
@@ -741,6 +795,10 @@ static int apply_link(hub_c360_t *c, const hub_arec_t *p, int unlink,
             for (size_t i = 0; i < ids.n && !rc; i++) {
                 int kind = hub_ident_kind_parse(ids.v[i],
                                                 strcspn(ids.v[i], ":"));
+                if (c->any_forgotten &&
+                    hub_c360_forgotten(c, 'i', ids.v[i], strlen(ids.v[i]), 0,
+                                       0) == 1)
+                    continue; /* a forgotten person links nothing */
                 if (hub_ent_add_id(e, ids.v[i], strlen(ids.v[i]), kind,
                                    HUB_EID_LINKS, st) == 2)
                     rc = hub_c360_index(c, ids.v[i], e->key, e->keylen, 1);
@@ -802,28 +860,9 @@ static int apply_forget(hub_c360_t *c, const hub_arec_t *p,
             res->outcome = HUB_C360_DEAD;
             return 0;
         }
-        if ((rc = hub_c360_forgotten(c, 'i', key, strlen(key), st->at, 1)))
+        if ((rc = forget_identity(c, key, st->at)))
             return rc;
-        hub_hmap_t *carriers = hub_hmap_new();
-        MDB_cursor *cur;
-        if (!carriers || mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur)) {
-            hub_hmap_free(carriers, NULL);
-            return HUB_ENOMEM;
-        }
-        MDB_val k = val(key, strlen(key)), d;
-        for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
-             r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP))
-            hub_hmap_put(carriers, d.mv_data, d.mv_size, NULL);
-        mdb_cursor_close(cur);
-        size_t pos = 0, mlen;
-        const char *m;
-        while (!rc && hub_hmap_next(carriers, &pos, &m, &mlen, NULL)) {
-            cent *ce;
-            rc = hub_c360_load(c, m, mlen, &ce);
-            if (!rc && ce->e)
-                rc = forget_customer_of(c, m, mlen, st->at);
-        }
-        hub_hmap_free(carriers, NULL);
+        rc = forget_carriers(c, key, st->at);
     }
     return rc;
 }
@@ -1072,16 +1111,22 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     /* forgotten people stay forgotten */
     if (c->any_forgotten) {
         int gone = hub_c360_forgotten(c, 'e', ekey, ekeylen, 0, 0) == 1;
+        /* any identity a forget named, linking or not (a forget may name
+         * a shared mailbox); the linking identities of erased people */
         for (size_t i = 0; i < nids && !gone; i++)
-            gone = ids[i].links &&
-                   hub_c360_forgotten(c, 'i', ids[i].key, strlen(ids[i].key),
+            gone = hub_c360_forgotten(c, 'i', ids[i].key, strlen(ids[i].key),
                                       0, 0) == 1;
         if (gone) {
+            /* everything this event would have joined goes too, so the
+             * forgotten set is the same whatever the order of events */
             rc = forget_customer_of(c, ekey, ekeylen, occurred);
-            for (size_t i = 0; i < nids && !rc; i++)
-                if (ids[i].links)
-                    rc = hub_c360_forgotten(c, 'i', ids[i].key,
-                                            strlen(ids[i].key), occurred, 1);
+            for (size_t i = 0; i < nids && !rc; i++) {
+                if (!ids[i].links)
+                    continue;
+                rc = forget_carriers(c, ids[i].key, occurred);
+                if (!rc)
+                    rc = forget_identity(c, ids[i].key, occurred);
+            }
             free(ekey);
             res->outcome = HUB_C360_IGNORED;
             c->stats.ignored++;

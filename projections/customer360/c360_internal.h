@@ -97,6 +97,10 @@ int hub_c360_forget_entity(hub_c360_t *c, const char *key, size_t len,
 /* Identity graph and views, at the end of a batch (graph.c). */
 int hub_c360_update_graph(hub_c360_t *c);
 int hub_c360_update_views(hub_c360_t *c);
+/* Every source entity connected to start over active edges, not through
+ * link entities (what a forget erases: an operator's link joins views,
+ * it does not widen an erasure), with this batch's events counted. */
+int hub_c360_component(hub_c360_t *c, const char *start, hub_hmap_t *out);
 /* Is identity key active (links now): not excluded, not saturated? */
 int hub_c360_active(hub_c360_t *c, const char *ident);
 /* Records a change of customer id in the change feed. */

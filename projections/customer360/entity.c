@@ -132,6 +132,19 @@ const hub_eid_t *hub_ent_find_id(const hub_ent_t *e, const char *key) {
     return NULL;
 }
 
+int hub_ent_remove_id(hub_ent_t *e, const char *key) {
+    for (uint32_t i = 0; i < e->nids; i++) {
+        if (strcmp(e->ids[i].key, key) == 0) {
+            free(e->ids[i].key);
+            memmove(&e->ids[i], &e->ids[i + 1],
+                    (e->nids - i - 1) * sizeof *e->ids);
+            e->nids--;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int hub_ent_add_id(hub_ent_t *e, const char *key, size_t len, int kind,
                    uint8_t flags, const hub_stamp_t *st) {
     for (uint32_t i = 0; i < e->nids; i++) {

@@ -121,6 +121,8 @@ int hub_ent_min_int(hub_ent_t *e, int slot, const hub_stamp_t *st, int64_t v);
 int hub_ent_add_id(hub_ent_t *e, const char *key, size_t len, int kind,
                    uint8_t flags, const hub_stamp_t *st);
 const hub_eid_t *hub_ent_find_id(const hub_ent_t *e, const char *key);
+/* Removes an identity; returns 1 when it was there. */
+int hub_ent_remove_id(hub_ent_t *e, const char *key);
 
 /* Packs the entity into out (reset first); unpacks a packed value. */
 int hub_ent_pack(const hub_ent_t *e, hub_buf_t *out);

@@ -98,7 +98,7 @@ static void group_free(group *g) {
 
 /* Breadth-first walk from start over active edges; visited grows. */
 static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
-                hub_hmap_t *active, group *g) {
+                hub_hmap_t *active, int skip_links, group *g) {
     int rc = group_add(g, start, strlen(start));
     hub_c360_mark(visited, start, strlen(start));
     for (size_t q = 0; !rc && q < g->n; q++) {
@@ -131,7 +131,13 @@ static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
                 cent *other;
                 if ((rc = hub_c360_load(c, d.mv_data, d.mv_size, &other)))
                     break;
-                if (!other->e || cancelled_link(other->e))
+                if (!other->e || cancelled_link(other->e) ||
+                    (skip_links && other->e->kind == 3))
+                    continue;
+                /* an edge links both ways or not at all: the other entity
+                 * must hold this identity as a linking one too */
+                const hub_eid_t *back = hub_ent_find_id(other->e, x->key);
+                if (!back || !(back->flags & HUB_EID_LINKS))
                     continue;
                 hub_c360_mark(visited, d.mv_data, d.mv_size);
                 rc = group_add(g, d.mv_data, d.mv_size);
@@ -139,6 +145,15 @@ static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
             mdb_cursor_close(cur);
         }
     }
+    return rc;
+}
+
+int hub_c360_component(hub_c360_t *c, const char *start, hub_hmap_t *out) {
+    hub_hmap_t *active = hub_hmap_new();
+    group g = {0};
+    int rc = active ? walk(c, start, out, active, 1, &g) : HUB_ENOMEM;
+    group_free(&g);
+    hub_hmap_free(active, NULL);
     return rc;
 }
 
@@ -339,7 +354,7 @@ int hub_c360_update_graph(hub_c360_t *c) {
         if (!ce->e) /* forgotten: nothing to group */
             continue;
         group g = {0};
-        rc = walk(c, keys[i], visited, active, &g);
+        rc = walk(c, keys[i], visited, active, 0, &g);
         if (!rc && g.n > (size_t)c->rules.max_entities) {
             group *parts = NULL;
             size_t np = 0;

@@ -231,8 +231,17 @@ public final class PerEmailBench {
 
         // Interrupted (Ctrl-C): still close the client and remove the state directory.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            streams.close(java.time.Duration.ofSeconds(10));
-            deleteTree(stateDir);
+            if (!Files.exists(stateDir)) {
+                return; // finished normally
+            }
+            log("interrupted: closing Kafka Streams, removing %s", stateDir);
+            try {
+                streams.close(java.time.Duration.ofSeconds(10));
+            } catch (Throwable e) {
+                log("warning: close: %s", e);
+            } finally {
+                deleteTree(stateDir);
+            }
         }, "hub360-ks-peer-shutdown"));
 
         log("%s: %d thread(s), topics %s, state in %s, until %d events", appId, threads, topics, stateDir, events);

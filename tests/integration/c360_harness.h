@@ -1,0 +1,43 @@
+/*
+ * Test helpers: apply canonical JSON events straight to a customer-360
+ * store (no Kafka), in a given order and batch size, and read it back.
+ */
+#ifndef HUB_TEST_C360_HARNESS_H
+#define HUB_TEST_C360_HARNESS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "c360.h"
+#include "config.h"
+
+typedef struct events {
+    char **lines;
+    size_t n;
+} events_t;
+
+/* Reads NDJSON (a file under the source tree, or generated text). */
+int events_from_text(const char *text, events_t *out);
+void events_free(events_t *e);
+/* The generator's events (control: percent of link/unlink/forget). */
+int events_generate(size_t n, unsigned seed, int control, int dups,
+                    events_t *out);
+/* A random permutation of 0..n-1. */
+size_t *shuffled(size_t n, unsigned seed);
+
+/* A fresh store directory under the build tree; returns its path. */
+const char *fresh_store(const char *name);
+
+/* Applies events[order[i]] (order may be NULL) in batches. Counts of the
+ * outcomes go to the optional array (indexed by hub_c360_outcome). */
+int apply_events(const hub_config_t *cfg, const char *store,
+                 const events_t *ev, const size_t *order, size_t batch,
+                 size_t counts[4], hub_buf_t *dead_errors);
+
+/* NDJSON export and digest of a store. */
+int export_store(const char *store, hub_buf_t *out, char digest[65]);
+
+/* Configuration from YAML (defaults otherwise). */
+hub_config_t *config_from(const char *yaml);
+
+#endif
