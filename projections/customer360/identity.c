@@ -137,12 +137,15 @@ int hub_phone_e164(const char *raw, size_t len, int region, char *out,
     size_t fl = strlen(full);
     if (fl < 8 || fl > 15 || full[0] == '0')
         return -1;
-    /* placeholders: one digit repeated in the national part */
-    size_t same = 1;
-    for (size_t i = fl - 1; i > 0 && full[i - 1] == full[fl - 1]; i--)
-        same++;
-    if (same >= 7)
-        return -1;
+    /* placeholders: a national number of one digit repeated (0000000);
+     * the country code is 1 to 3 digits, so try each split */
+    for (size_t cc = 1; cc <= 3; cc++) {
+        size_t i = cc + 1;
+        while (i < fl && full[i] == full[cc])
+            i++;
+        if (i == fl)
+            return -1;
+    }
     int w = snprintf(out, outlen, "+%s", full);
     return w > 0 && (size_t)w < outlen ? w : -1;
 }

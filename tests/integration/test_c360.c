@@ -7,6 +7,7 @@
 #include "c360_harness.h"
 #include "errors.h"
 #include "harness.h"
+#include "view.h"
 
 static void dump(const char *name, const hub_buf_t *b) {
     char path[4200];
@@ -75,4 +76,431 @@ TEST(the_same_events_in_three_orders_give_identical_views) {
 
 TEST(with_duplicates_and_operators_the_orders_still_agree) {
     orders_agree(1, 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* The scripted scenario                                               */
+/* ------------------------------------------------------------------ */
+
+static char *get_view(const char *store, const char *ref, char *id,
+                      size_t idlen) {
+    hub_c360_t *c;
+    char err[512];
+    if (hub_c360_open_reader(store, &c, err, sizeof err)) {
+        FAIL_AT("%s", err);
+        return NULL;
+    }
+    hub_buf_t out = HUB_BUF_INIT;
+    int rc = hub_c360_get_json(c, ref, &out, id, idlen);
+    hub_c360_close(c);
+    if (rc) {
+        hub_buf_free(&out);
+        return NULL;
+    }
+    return hub_buf_steal(&out, NULL);
+}
+
+static char *expected(const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/scenario/%s", name);
+    size_t len;
+    char *s = hub_test_read(path, &len);
+    if (s && len && s[len - 1] == '\n')
+        s[len - 1] = '\0';
+    return s;
+}
+
+TEST(scenario_across_three_systems_gives_the_expected_views) {
+    char *text = hub_test_read("tests/fixtures/scenario/events.ndjson", NULL);
+    REQUIRE(text);
+    events_t ev;
+    events_from_text(text, &ev);
+    free(text);
+    hub_config_t *cfg = config_from(
+        "segments:\n"
+        "  vip: orders.revenue.CNY >= 100000\n"
+        "  at_risk: service.tickets_open > 0 and social.sentiment_mean < 0.5\n"
+        "  wechat_fan: social.messages_in > 0\n");
+    REQUIRE(cfg);
+    size_t *rev = malloc(ev.n * sizeof *rev);
+    for (size_t i = 0; i < ev.n; i++)
+        rev[i] = ev.n - 1 - i;
+    char forward[4096], backward[4096];
+    snprintf(forward, sizeof forward, "%s", fresh_store("scenario-fwd"));
+    snprintf(backward, sizeof backward, "%s", fresh_store("scenario-rev"));
+    size_t counts[4] = {0};
+    CHECK_INT(apply_events(cfg, forward, &ev, NULL, 5, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_APPLIED], ev.n);
+    CHECK_INT(apply_events(cfg, backward, &ev, rev, 1, NULL, NULL), 0);
+
+    char *mei = expected("mei.json"), *bo = expected("bo.json");
+    const char *stores[2] = {forward, backward};
+    for (int s = 0; s < 2; s++) {
+        char id[64] = "";
+        char *got = get_view(stores[s], "email:Mei.Chen@example.com", id,
+                             sizeof id);
+        CHECK_STR(got, mei);
+        /* the WeChat follower was a customer of its own before the merge;
+         * its id is now an alias that still resolves */
+        char follower[HUB_CUSTOMER_ID_LEN + 1];
+        hub_customer_id("wechat/follower/o-mei", 21, follower);
+        char resolved[64] = "";
+        char *via_alias = get_view(stores[s], follower, resolved,
+                                   sizeof resolved);
+        CHECK_STR(via_alias, mei);
+        CHECK_STR(resolved, id);
+        CHECK(strstr(mei, follower) != NULL); /* listed as an alias */
+        char *by_phone = get_view(stores[s], "phone:13812345678", NULL, 0);
+        CHECK_STR(by_phone, mei);
+        char *got_bo = get_view(stores[s], "email:bo.wang@example.com", NULL,
+                                0);
+        CHECK_STR(got_bo, bo);
+        CHECK(get_view(stores[s], "email:nobody@example.com", NULL, 0) ==
+              NULL);
+        free(got);
+        free(via_alias);
+        free(by_phone);
+        free(got_bo);
+    }
+    char d1[65], d2[65];
+    CHECK_INT(export_store(forward, NULL, d1), 0);
+    CHECK_INT(export_store(backward, NULL, d2), 0);
+    CHECK_STR(d1, d2);
+    free(mei);
+    free(bo);
+    free(rev);
+    hub_config_free(cfg);
+    events_free(&ev);
+}
+
+/* ------------------------------------------------------------------ */
+/* Each rule with its exact outcome                                    */
+/* ------------------------------------------------------------------ */
+
+#include "c360_internal.h"
+
+/* Entries in one table of a store. */
+static size_t table_entries(const char *store, int table) {
+    hub_c360_t *c;
+    char err[512];
+    if (hub_c360_open_reader(store, &c, err, sizeof err))
+        return (size_t)-1;
+    MDB_txn *txn;
+    MDB_stat st = {0};
+    if (mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, &txn) == 0) {
+        mdb_stat(txn, hub_store_dbi(c->store, (size_t)table), &st);
+        mdb_txn_abort(txn);
+    }
+    hub_c360_close(c);
+    return st.ms_entries;
+}
+
+/* An event line with a fresh id n, of the given type and payload. */
+static char *line(int n, const char *type, const char *at, const char *src,
+                  const char *ids, const char *payload) {
+    hub_buf_t b = HUB_BUF_INIT;
+    const char *kind = strncmp(type, "crm.", 4) == 0    ? "crm"
+                       : strncmp(type, "erp.", 4) == 0  ? "erp"
+                       : strncmp(type, "scrm.", 5) == 0 ? "scrm"
+                                                         : "hub";
+    hub_buf_printf(&b,
+                   "{\"event_id\":\"00000000-0000-5000-8000-%012d\","
+                   "\"type\":\"%s\",\"occurred_at\":\"%s\","
+                   "\"ingested_at\":\"%s\",\"source\":{%s,\"kind\":\"%s\"},"
+                   "\"identities\":[%s],\"payload\":%s}",
+                   n, type, at, at, src, kind, ids, payload);
+    return hub_buf_steal(&b, NULL);
+}
+
+#define SRC(sys, type, id)                                                     \
+    "\"system\":\"" sys "\",\"entity_type\":\"" type "\",\"entity_id\":\"" id  \
+    "\""
+#define EMAIL(v) "{\"kind\":\"email\",\"value\":\"" v "\"}"
+
+static void add(events_t *ev, char *l) {
+    ev->lines = realloc(ev->lines, (ev->n + 1) * sizeof *ev->lines);
+    ev->lines[ev->n++] = l;
+}
+
+static size_t count_customers(const char *store) {
+    return table_entries(store, T_VIEWS);
+}
+
+TEST(a_resent_event_changes_nothing) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = {0};
+    char *e1 = line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                    SRC("hubspot", "contact", "1"), EMAIL("a@example.com"),
+                    "{\"name\":\"Ann\"}");
+    add(&ev, e1);
+    add(&ev, strdup(e1)); /* in the same batch */
+    const char *store = fresh_store("dup");
+    size_t counts[4] = {0};
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_APPLIED], 1);
+    CHECK_INT(counts[HUB_C360_DUPLICATE], 1);
+    char d1[65], d2[65];
+    export_store(store, NULL, d1);
+    size_t changes = table_entries(store, T_CHANGES);
+    /* and in a later batch, with a different (older) payload but the same
+     * event_id: still nothing */
+    events_t again = {0};
+    add(&again, line(1, "crm.contact.upserted", "2026-02-01T00:00:00Z",
+                     SRC("hubspot", "contact", "1"), EMAIL("a@example.com"),
+                     "{\"name\":\"Changed\"}"));
+    memset(counts, 0, sizeof counts);
+    CHECK_INT(apply_events(cfg, store, &again, NULL, 10, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_DUPLICATE], 1);
+    export_store(store, NULL, d2);
+    CHECK_STR(d2, d1);
+    CHECK_INT(table_entries(store, T_CHANGES), changes);
+    events_free(&ev);
+    events_free(&again);
+    hub_config_free(cfg);
+}
+
+static events_t two_people(void) {
+    events_t ev = {0};
+    add(&ev, line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "1"), EMAIL("a@example.com"),
+                  "{\"name\":\"Ann\"}"));
+    add(&ev, line(2, "erp.order.placed", "2026-03-02T00:00:00Z",
+                  SRC("shop", "order", "7"), EMAIL("A@example.com "),
+                  "{\"lines\":[],\"total\":100,\"currency\":\"CNY\"}"));
+    add(&ev, line(3, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "2"), EMAIL("b@example.com"),
+                  "{\"name\":\"Bo\"}"));
+    return ev;
+}
+
+TEST(identity_link_joins_and_unlink_separates) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = two_people();
+    const char *store = fresh_store("link");
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(count_customers(store), 2); /* ann+order, bo */
+    events_t link = {0};
+    add(&link, line(4, "identity.link", "2026-03-03T00:00:00Z",
+                    SRC("hub360", "identity", "l1"), "",
+                    "{\"identities\":[" EMAIL("a@example.com") "," EMAIL(
+                        "B@example.com") "],\"requested_by\":\"ops\"}"));
+    CHECK_INT(apply_events(cfg, store, &link, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(count_customers(store), 1);
+    char *a = get_view(store, "email:a@example.com", NULL, 0);
+    char *b = get_view(store, "email:b@example.com", NULL, 0);
+    CHECK(a && b && strcmp(a, b) == 0);
+    CHECK_CONTAINS(a, "\"entity_type\":\"link\"");
+    free(a);
+    free(b);
+    /* unlink of the same set, later: apart again */
+    events_t unlink = {0};
+    add(&unlink, line(5, "identity.unlink", "2026-03-04T00:00:00Z",
+                      SRC("hub360", "identity", "u1"), "",
+                      "{\"identities\":[" EMAIL("b@example.com") "," EMAIL(
+                          "a@example.com") "],\"requested_by\":\"ops\"}"));
+    CHECK_INT(apply_events(cfg, store, &unlink, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(count_customers(store), 2);
+    /* an older link of that set does not undo the newer unlink */
+    events_t old = {0};
+    add(&old, line(6, "identity.link", "2026-03-02T12:00:00Z",
+                   SRC("hub360", "identity", "l0"), "",
+                   "{\"identities\":[" EMAIL("a@example.com") "," EMAIL(
+                       "b@example.com") "],\"requested_by\":\"ops\"}"));
+    CHECK_INT(apply_events(cfg, store, &old, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(count_customers(store), 2);
+    /* unlinking a single identity stops it linking anything */
+    events_t single = {0};
+    add(&single, line(7, "identity.unlink", "2026-03-05T00:00:00Z",
+                      SRC("hub360", "identity", "u2"), "",
+                      "{\"identities\":[" EMAIL("a@example.com")
+                      "],\"requested_by\":\"ops\"}"));
+    CHECK_INT(apply_events(cfg, store, &single, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(count_customers(store), 3); /* contact 1 and order 7 apart */
+    events_free(&ev);
+    events_free(&link);
+    events_free(&unlink);
+    events_free(&old);
+    events_free(&single);
+    hub_config_free(cfg);
+}
+
+TEST(forget_erases_the_customer_from_every_table) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = two_people();
+    const char *store = fresh_store("forget");
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, NULL, NULL), 0);
+    size_t entities = table_entries(store, T_ENTITIES);
+    size_t timeline = table_entries(store, T_TIMELINE);
+    CHECK_INT(entities, 3);
+    CHECK_INT(timeline, 3);
+    char ann[64];
+    char *v = get_view(store, "email:a@example.com", ann, sizeof ann);
+    REQUIRE(v);
+    free(v);
+    events_t forget = {0};
+    char payload[256];
+    snprintf(payload, sizeof payload,
+             "{\"customer_id\":\"%s\",\"requested_by\":\"dpo\"}", ann);
+    add(&forget, line(4, "customer.forget", "2026-03-10T00:00:00Z",
+                      SRC("hub360", "customer", "f1"), "", payload));
+    CHECK_INT(apply_events(cfg, store, &forget, NULL, 10, NULL, NULL), 0);
+    CHECK(get_view(store, "email:a@example.com", NULL, 0) == NULL);
+    CHECK(get_view(store, ann, NULL, 0) == NULL);
+    CHECK_INT(count_customers(store), 1); /* Bo stays */
+    CHECK_INT(table_entries(store, T_ENTITIES), 1);
+    CHECK_INT(table_entries(store, T_TIMELINE), 1);
+    CHECK_INT(table_entries(store, T_MEMBER), 1);
+    CHECK_INT(table_entries(store, T_MEMBERS), 1);
+    CHECK_INT(table_entries(store, T_IDS), 1);
+    CHECK_INT(table_entries(store, T_IDENT), 1); /* bo's e-mail only */
+    /* the change feed ends with Ann's id, whose view is gone: the
+     * changelog publishes a tombstone for it */
+    hub_c360_t *c;
+    char err[256];
+    REQUIRE(hub_c360_open_reader(store, &c, err, sizeof err) == 0);
+    hub_buf_t bytes = HUB_BUF_INIT;
+    CHECK_INT(hub_c360_view_bytes(c, ann, &bytes), HUB_ENOENT);
+    hub_c360_close(c);
+    hub_buf_free(&bytes);
+    /* Ann's data arriving again (a replay) stays forgotten */
+    events_t replay = two_people();
+    CHECK_INT(apply_events(cfg, store, &replay, NULL, 10, NULL, NULL), 0);
+    CHECK(get_view(store, "email:a@example.com", NULL, 0) == NULL);
+    CHECK_INT(table_entries(store, T_ENTITIES), 1);
+    events_free(&ev);
+    events_free(&forget);
+    events_free(&replay);
+    hub_config_free(cfg);
+}
+
+TEST(forget_before_the_events_gives_the_same_store) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = two_people();
+    add(&ev, line(4, "customer.forget", "2026-03-10T00:00:00Z",
+                  SRC("hub360", "identity", "f1"), "",
+                  "{\"identity\":" EMAIL("a@example.com")
+                  ",\"requested_by\":\"dpo\"}"));
+    size_t order[4] = {3, 2, 1, 0};
+    const char *s1 = strdup(fresh_store("forget-after"));
+    const char *s2 = strdup(fresh_store("forget-first"));
+    CHECK_INT(apply_events(cfg, s1, &ev, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(apply_events(cfg, s2, &ev, order, 1, NULL, NULL), 0);
+    char d1[65], d2[65];
+    export_store(s1, NULL, d1);
+    export_store(s2, NULL, d2);
+    CHECK_STR(d1, d2);
+    CHECK_INT(count_customers(s2), 1);
+    CHECK_INT(table_entries(s2, T_ENTITIES), table_entries(s1, T_ENTITIES));
+    free((void *)s1);
+    free((void *)s2);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
+TEST(blocklisted_and_invalid_identities_link_nothing) {
+    hub_config_t *cfg = config_from("identity: {blocklist: [\"^info@\", "
+                                    "\"^\\\\+8613800000000$\"]}\n");
+    REQUIRE(cfg);
+    events_t ev = {0};
+    /* two people behind one shared mailbox and one placeholder phone */
+    add(&ev, line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "1"),
+                  EMAIL("info@tea.example.com") ","
+                  "{\"kind\":\"phone\",\"value\":\"13800000000\"}",
+                  "{\"name\":\"Ann\"}"));
+    add(&ev, line(2, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "2"),
+                  EMAIL("Info@tea.example.com") ","
+                  "{\"kind\":\"phone\",\"value\":\"+86 138 0000 0000\"}",
+                  "{\"name\":\"Bo\"}"));
+    /* what cannot be a phone or an e-mail is not an identity at all */
+    add(&ev, line(3, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "3"),
+                  EMAIL("not-an-email") ","
+                  "{\"kind\":\"phone\",\"value\":\"0000000\"}",
+                  "{\"name\":\"Cy\"}"));
+    const char *store = fresh_store("blocklist");
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(count_customers(store), 3);
+    char *cy = get_view(store, "crm_contact:hubspot:3", NULL, 0);
+    CHECK(cy == NULL); /* contacts 1-3 carry no crm_contact identity */
+    char *ann = get_view(store, "email:info@tea.example.com", NULL, 0);
+    CHECK_CONTAINS(ann, "\"phones\":[{\"value\":\"+8613800000000\"");
+    free(ann);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
+TEST(a_merge_past_max_entities_is_refused_the_same_way_in_any_order) {
+    hub_config_t *cfg = config_from("identity: {max_entities: 3}\n");
+    REQUIRE(cfg);
+    events_t ev = {0};
+    /* a chain of five contacts: 1-a-2-b-3-c-4-d-5; stamps give the order
+     * in which links are taken */
+    static const char *mails[][2] = {
+        {"x1@example.com", "a@example.com"}, {"a@example.com", "b@example.com"},
+        {"b@example.com", "c@example.com"},  {"c@example.com", "d@example.com"},
+        {"d@example.com", "x5@example.com"}};
+    for (int i = 0; i < 5; i++) {
+        char src[96], ids[160], at[32];
+        snprintf(src, sizeof src, SRC("hubspot", "contact", "%d"), i + 1);
+        snprintf(ids, sizeof ids, EMAIL("%s") "," EMAIL("%s"), mails[i][0],
+                 mails[i][1]);
+        snprintf(at, sizeof at, "2026-03-0%dT00:00:00Z", i + 1);
+        add(&ev, line(i + 1, "crm.contact.upserted", at, src, ids,
+                      "{\"name\":\"n\"}"));
+    }
+    size_t rev[5] = {4, 3, 2, 1, 0}, mixed[5] = {2, 0, 4, 1, 3};
+    const size_t *orders[3] = {NULL, rev, mixed};
+    char digest[3][65];
+    for (int k = 0; k < 3; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "cap-%d", k);
+        const char *store = fresh_store(name);
+        CHECK_INT(apply_events(cfg, store, &ev, orders[k], 1, NULL, NULL), 0);
+        export_store(store, NULL, digest[k]);
+        /* contacts 1-3 (earliest links first) and 4-5 */
+        CHECK_INT(count_customers(store), 2);
+        char *first = get_view(store, "email:x1@example.com", NULL, 0);
+        char *last = get_view(store, "email:x5@example.com", NULL, 0);
+        CHECK_CONTAINS(first, "\"entity_id\":\"3\"");
+        CHECK(first && !strstr(first, "\"entity_id\":\"4\""));
+        CHECK_CONTAINS(last, "\"entity_id\":\"4\"");
+        free(first);
+        free(last);
+    }
+    CHECK_STR(digest[1], digest[0]);
+    CHECK_STR(digest[2], digest[0]);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
+TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = {0};
+    add(&ev, strdup("{\"this is\": \"json, not a framed event\"}"));
+    add(&ev, strdup("\x00\x00\x00\x00\x01garbage"));
+    add(&ev, line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "1"), EMAIL("a@example.com"),
+                  "{\"name\":\"Ann\"}"));
+    add(&ev, line(2, "identity.link", "2026-03-01T00:00:00Z",
+                  SRC("hub360", "identity", "l"), "",
+                  "{\"identities\":[" EMAIL("a@example.com")
+                  "],\"requested_by\":\"ops\"}"));
+    const char *store = fresh_store("dead");
+    size_t counts[4] = {0};
+    hub_buf_t errors = HUB_BUF_INIT;
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, counts, &errors), 0);
+    CHECK_INT(counts[HUB_C360_DEAD], 3);
+    CHECK_INT(counts[HUB_C360_APPLIED], 1);
+    CHECK_STR(errors.data,
+              "not Confluent-framed: first byte is 0x7b, expected 0x00 (it "
+              "looks like JSON)\n"
+              "message of 0 bytes is shorter than the 5-byte schema header\n"
+              "identity.link needs two or more identities or customer ids "
+              "(got 1 valid identities and 0 customer ids)\n");
+    CHECK_INT(count_customers(store), 1);
+    hub_buf_free(&errors);
+    events_free(&ev);
+    hub_config_free(cfg);
 }
