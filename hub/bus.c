@@ -349,20 +349,24 @@ int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
                      const char *group, int partition_eof, rd_kafka_t **out,
                      char *err, size_t errlen) {
     return hub_consumer_new_rebalance(cfg, bootstrap, group, partition_eof,
-                                      NULL, NULL, out, err, errlen);
+                                      NULL, NULL, 0, out, err, errlen);
 }
 
 int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                                const char *group, int partition_eof,
                                hub_rebalance_fn rebalance, void *opaque,
-                               rd_kafka_t **out, char *err, size_t errlen) {
+                               int static_member, rd_kafka_t **out, char *err,
+                               size_t errlen) {
     *out = NULL;
     const char *defaults[] = {
         "enable.auto.commit", "false",
         "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest",
         "enable.partition.eof", partition_eof ? "true" : "false",
-        NULL, NULL, NULL,
+        /* a crashed member is noticed in 10 s, not librdkafka's 45 s */
+        "session.timeout.ms", "10000",
+        "heartbeat.interval.ms", "3000",
+        NULL, NULL, NULL, NULL, NULL,
     };
     /* librdkafka needs a group id even to assign(); a group-less
      * consumer gets a private one it never joins or commits to. */
@@ -372,8 +376,12 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                  (long)getpid());
         group = private_group;
     }
-    defaults[8] = "group.id";
-    defaults[9] = group;
+    defaults[12] = "group.id";
+    defaults[13] = group;
+    if (static_member) {
+        defaults[14] = "group.instance.id";
+        defaults[15] = group;
+    }
     rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
     if (!conf)
         return HUB_ECONFIG;

@@ -103,14 +103,20 @@ int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
                      char *err, size_t errlen);
 
 /* Same, with a rebalance callback (opaque is passed to it), for
- * consumers that place their partitions at offsets of their own. */
+ * consumers that place their partitions at offsets of their own. With
+ * `static_member`, the group id doubles as group.instance.id (static
+ * membership, KIP-345): a process that restarts after a crash takes its
+ * partitions back at once instead of waiting for its old session to
+ * time out. Each projector replica has a group of its own, so the one
+ * instance id per group is right. */
 typedef void (*hub_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                  rd_kafka_topic_partition_list_t *parts,
                                  void *opaque);
 int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                                const char *group, int partition_eof,
                                hub_rebalance_fn rebalance, void *opaque,
-                               rd_kafka_t **out, char *err, size_t errlen);
+                               int static_member, rd_kafka_t **out, char *err,
+                               size_t errlen);
 
 /*
  * Assigns every partition of the given topics at `offset`

@@ -121,14 +121,6 @@ static int in_choices(const char *choices, const char *s) {
 /* Freeing                                                             */
 /* ------------------------------------------------------------------ */
 
-static void free_strlist(hub_strlist_t *l) {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 static void free_strmap(hub_strmap_t *m) {
     for (size_t i = 0; i < m->n; i++) {
         free(m->keys[i]);
@@ -147,7 +139,7 @@ static void free_value(const hub_cfg_entry_t *e, void *base) {
         free(*(char **)p);
         *(char **)p = NULL;
         break;
-    case HUB_CFG_STRLIST: free_strlist(p); break;
+    case HUB_CFG_STRLIST: hub_strlist_free(p); break;
     case HUB_CFG_STRMAP: free_strmap(p); break;
     case HUB_CFG_SECTION: hub_cfg_free(e->sub, p); break;
     case HUB_CFG_LIST: {
@@ -255,7 +247,7 @@ static int set_scalar(apply_ctx *c, const hub_cfg_entry_t *e, void *p,
 
 static int set_strlist(apply_ctx *c, hub_strlist_t *l, const hub_ynode_t *n,
                        const char *path) {
-    free_strlist(l);
+    hub_strlist_free(l);
     if (n->type == HUB_YSCALAR && n->null)
         return 0;
     if (n->type != HUB_YSEQ)
@@ -535,4 +527,24 @@ int hub_strlist_has(const hub_strlist_t *l, const char *s) {
             return 1;
     }
     return 0;
+}
+
+int hub_strlist_push(hub_strlist_t *l, const char *s, size_t n) {
+    char *copy = strndup(s, n);
+    char **v = copy ? realloc(l->v, (l->n + 1) * sizeof *v) : NULL;
+    if (!v) {
+        free(copy);
+        return HUB_ENOMEM;
+    }
+    v[l->n++] = copy;
+    l->v = v;
+    return 0;
+}
+
+void hub_strlist_free(hub_strlist_t *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }

@@ -102,5 +102,9 @@ int hub_cfg_parse_size(const char *s, int64_t *bytes);
 const char *hub_strmap_get(const hub_strmap_t *m, const char *key);
 /* Returns 1 if s is in l. */
 int hub_strlist_has(const hub_strlist_t *l, const char *s);
+/* Appends a copy of the n bytes at s; HUB_ENOMEM leaves l as it was. */
+int hub_strlist_push(hub_strlist_t *l, const char *s, size_t n);
+/* Frees every string and the array; l is empty afterwards. */
+void hub_strlist_free(hub_strlist_t *l);
 
 #endif

@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "commands.h"
 #include "errors.h"
+#include "sort.h"
 
 static const hub_cli_opt_t schemas_opts[] = {
     {"mode", 'm', "MODE",
@@ -306,7 +307,7 @@ static int cmd_release(hub_cli_t *cli) {
     const char *key;
     json_t *v;
     json_object_foreach(c.defs, key, v) names[k++] = key;
-    qsort(names, n, sizeof *names, name_order);
+    hub_sort(names, n, sizeof *names, name_order);
     char rdir[4096];
     snprintf(rdir, sizeof rdir, "%s/released", c.dir);
     if (!code && !dry)

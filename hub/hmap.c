@@ -2,6 +2,7 @@
  * hub360 - a string-keyed hash map (FNV-1a, linear probing).
  */
 #include "hmap.h"
+#include "sort.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -156,7 +157,7 @@ const char **hub_hmap_sorted_keys(const hub_hmap_t *m, size_t *n) {
         if (m->slots[i].key)
             tmp[k++] = &m->slots[i];
     }
-    qsort(tmp, k, sizeof *tmp, cmp_keys);
+    hub_sort(tmp, k, sizeof *tmp, cmp_keys);
     for (size_t i = 0; i < k; i++)
         out[i] = tmp[i]->key;
     free(tmp);

@@ -1,6 +1,11 @@
 /*
  * hub360 - what the customer-360 projection's files share: the tables,
  * the batch state and the helpers over LMDB. Not a public header.
+ *
+ * c360.c     the store, batches and domain events
+ * control.c  identity.link, identity.unlink and customer.forget
+ * graph.c    customers (components of the identity graph), views, changes
+ * c360_read.c  reading views, the change feed, the digest
  */
 #ifndef HUB_C360_INTERNAL_H
 #define HUB_C360_INTERNAL_H
@@ -18,32 +23,45 @@
 
 /* The tables (LMDB named databases) of the store; see README.md. */
 enum {
-    T_META,       /* string -> value: cluster_id, seq, published_seq, ... */
-    T_OFFSETS,    /* cluster \0 topic \0 be32 partition -> be64 next offset */
-    T_DEDUPE,     /* event_id (16) -> be64 wall-clock ms first seen */
-    T_ENTITIES,   /* entity key -> packed entity state */
-    T_IDENT,      /* identity key -> entity keys (dupsort) */
-    T_MEMBER,     /* entity key -> anchor entity key */
-    T_MEMBERS,    /* anchor entity key -> member entity keys (dupsort) */
-    T_VIEWS,      /* customer id -> Customer360 Avro binary */
-    T_IDS,        /* customer id of every entity -> entity key */
-    T_TIMELINE,   /* entity key \0 be64 occurred_at + event_id -> JSON */
-    T_CHANGES,    /* be64 seq -> customer id */
-    T_CHANGE_SEQ, /* customer id -> be64 seq of its latest change */
-    T_CTL,        /* "x:" identity -> stamp + excluded flag */
-    T_FORGOTTEN,  /* SHA-256 of "e:"/"i:"/"c:" + key -> be64 occurred_at */
-    T_PENDING,    /* customer id -> link entity keys waiting for it */
+    T_META,      /* string -> value: cluster_id, seq, next_comp, ... */
+    T_OFFSETS,   /* cluster \0 topic \0 be32 partition -> be64 next offset */
+    T_DEDUPE,    /* event_id (16) -> be64 wall-clock ms first seen */
+    T_ENTITIES,  /* entity key -> packed entity state */
+    T_IDENT,     /* identity key -> entity keys (dupsort) */
+    T_MEMBER,    /* entity key -> be64 component */
+    T_MEMBERS,   /* be64 component -> entity keys (dupsort) */
+    T_COMPS,     /* be64 component -> be32 size, flags, anchor entity key */
+    T_VIEWS,     /* customer id -> Customer360 Avro binary */
+    T_IDS,       /* customer id of every entity -> entity key */
+    T_TIMELINE,  /* entity key \0 be64 occurred_at + event_id -> JSON */
+    T_CHANGES,   /* be64 seq -> customer id (append-only, pruned) */
+    T_CTL,       /* "x:" identity -> stamp + excluded flag */
+    T_FORGOTTEN, /* SHA-256 of "e:"/"i:"/"c:" + key -> be64 occurred_at */
+    T_PENDING,   /* customer id -> link entity keys waiting for it */
     T_COUNT,
 };
 
 extern const hub_table_def_t hub_c360_tables[T_COUNT];
 
+#define HUB_KIND_HUB 3   /* hub360.SystemKind HUB: link entities */
+#define HUB_MAX_KEY 400  /* LMDB keys are at most 511 bytes */
+
 /* A cached entity of the current batch. */
 typedef struct cent {
     hub_ent_t *e;     /* NULL: no such entity */
     uint8_t dirty;    /* write at commit */
-    uint8_t deleted;  /* forgotten in this batch */
 } cent;
+
+/* A cached component (customer) of the current batch. */
+typedef struct comp {
+    uint64_t id;
+    uint32_t size;    /* member entities */
+    uint8_t flags;    /* COMP_CAPPED */
+    char *anchor;     /* smallest non-link member key; NULL: none */
+    uint8_t dirty;
+} comp;
+
+enum { COMP_CAPPED = 1 }; /* split by identity.max_entities */
 
 struct hub_c360 {
     const hub_config_t *cfg;
@@ -53,60 +71,89 @@ struct hub_c360 {
     hub_ident_rules_t rules;
     int have_rules;
     hub_view_rules_t *vrules;
-    /* envelope field indexes */
+    /* envelope and control payload field indexes */
     const hub_snode_t *env;
     int f_event_id, f_type, f_occurred, f_source, f_identities, f_payload;
     int s_system, s_kind, s_etype, s_eid, i_kind, i_value;
     int ctl_identities, ctl_customer_ids, ctl_customer_id, ctl_identity;
     int b_link, b_unlink, b_forget; /* payload branches */
     /* reading */
-    hub_catalog_t *cat;               /* readers: for Customer360 JSON */
+    hub_catalog_t *cat;
     const hub_schema_t *c360_schema;
     avro_value_t c360_value;
     int have_value;
-    /* batch */
+    /* the batch */
     MDB_txn *txn;
-    hub_hmap_t *ents;        /* entity key -> cent* */
-    hub_hmap_t *graph_dirty; /* entity keys whose links changed */
-    hub_hmap_t *cust_dirty;  /* anchor keys whose views may have changed */
-    hub_hmap_t *seen;        /* event ids applied in this batch */
-    hub_hmap_t *offsets;     /* topic \0 partition -> int64_t* next offset */
+    hub_hmap_t *ents;       /* entity key -> cent* */
+    hub_hmap_t *comps;      /* be64 component -> comp* */
+    hub_hmap_t *regraph;    /* entity keys whose customer must be regrouped */
+    hub_hmap_t *cust_dirty; /* anchors whose views may have changed */
+    hub_hmap_t *seen;       /* event ids applied in this batch */
+    hub_hmap_t *offsets;    /* topic \0 partition -> int64_t* next offset */
     hub_buf_t tmp, timeline, view, key;
     char cluster[256];
     hub_c360_stats_t stats;
-    uint64_t seq;
+    uint64_t seq, next_comp;
     int64_t now_ms;
     int any_forgotten, any_pending;
 };
 
-/* Loads an entity into the batch cache (e NULL when it does not exist). */
+static inline MDB_val hub_mval(const void *p, size_t n) {
+    MDB_val v = {n, (void *)p};
+    return v;
+}
+#define DBI(c, t) hub_store_dbi((c)->store, (t))
+
+/* Entities in the batch cache (e NULL when it does not exist). */
 int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out);
-/* Creates it when missing; *created says so. */
+/* Creates it when missing (and registers its id); *created says so. */
 int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
                         cent **out, int *created);
 void hub_c360_mark(hub_hmap_t *set, const char *key, size_t len);
-/* The anchor of an entity (into out), 0 when it has one. */
-int hub_c360_anchor(hub_c360_t *c, const char *key, size_t len,
-                    hub_buf_t *out);
 /* Adds (1) or removes (0) the index entry identity -> entity. */
 int hub_c360_index(hub_c360_t *c, const char *ident, const char *ekey,
                    size_t ekeylen, int add);
-/* Erases an entity and everything about it; marks it forgotten. */
-int hub_c360_forget_entity(hub_c360_t *c, const char *key, size_t len,
-                           int64_t at);
-/* Identity graph and views, at the end of a batch (graph.c). */
-int hub_c360_update_graph(hub_c360_t *c);
-int hub_c360_update_views(hub_c360_t *c);
-/* Every source entity connected to start over active edges, not through
- * link entities (what a forget erases: an operator's link joins views,
- * it does not widen an erasure), with this batch's events counted. */
-int hub_c360_component(hub_c360_t *c, const char *start, hub_hmap_t *out);
-/* Is identity key active (links now): not excluded, not saturated? */
-int hub_c360_active(hub_c360_t *c, const char *ident);
-/* Records a change of customer id in the change feed. */
-int hub_c360_change(hub_c360_t *c, const char *cid);
-/* Puts a forgotten marker (and reports whether one was there). */
+/* Every entity that carries ident, into the set out. */
+int hub_c360_carriers(hub_c360_t *c, const char *ident, hub_hmap_t *out);
+/* Reads (set 0) or writes (set 1) a forgotten marker. */
 int hub_c360_forgotten(hub_c360_t *c, char tag, const char *key, size_t len,
                        int64_t at, int set);
+
+/* control.c */
+int hub_c360_apply_link(hub_c360_t *c, const hub_arec_t *p, int unlink,
+                        const hub_stamp_t *st, hub_c360_result_t *res);
+int hub_c360_apply_forget(hub_c360_t *c, const hub_arec_t *p,
+                          const hub_stamp_t *st, hub_c360_result_t *res);
+/* An arriving event names a forgotten entity or identity: erases what it
+ * would have joined. Returns 1 when it did (the event is then ignored). */
+int hub_c360_forget_arrival(hub_c360_t *c, const char *ekey, size_t len,
+                            char (*ids)[512], const int *links, size_t nids,
+                            int64_t at);
+/* A new entity whose id a forget or a link named before it existed. */
+int hub_c360_new_id_pending(hub_c360_t *c, const char *key, size_t len,
+                            const char *cid, int *forgotten);
+
+/* graph.c */
+/* A new entity: a customer of its own until something links it. */
+int hub_graph_new_entity(hub_c360_t *c, cent *ce);
+/* The entity gained the linking identity ident: merge customers. */
+int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident);
+/* An identity's stamp moved earlier (matters to capped customers). */
+int hub_graph_restamped(hub_c360_t *c, cent *ce);
+/* Something removed edges around key: regroup its customer at commit. */
+void hub_graph_regraph(hub_c360_t *c, const char *key, size_t len);
+/* Every entity that carries the identity regroups at commit. */
+int hub_graph_regraph_carriers(hub_c360_t *c, const char *ident);
+/* The entity's state changed: its customer's view is recomputed. */
+int hub_graph_touch(hub_c360_t *c, const char *key, size_t len);
+/* The entity is being erased (forget): out of its customer. */
+int hub_graph_remove(hub_c360_t *c, const char *key, size_t len);
+/* Every source entity connected to start (not through links), into out. */
+int hub_graph_component(hub_c360_t *c, const char *start, hub_hmap_t *out);
+/* At commit: regroup, recompute the dirty views, record changes. */
+int hub_graph_finish(hub_c360_t *c);
+/* Writes the cached components back (at commit). */
+int hub_graph_flush(hub_c360_t *c);
+void hub_graph_clear(hub_c360_t *c);
 
 #endif

@@ -13,12 +13,7 @@
 #include "c360_internal.h"
 #include "errors.h"
 
-#define DBI(c, t) hub_store_dbi((c)->store, (t))
-
-static MDB_val val(const void *p, size_t n) {
-    MDB_val v = {n, (void *)p};
-    return v;
-}
+#define val hub_mval
 
 static int begin_read(hub_c360_t *c, MDB_txn **txn) {
     return hub_store_err(
@@ -63,9 +58,14 @@ static int render(hub_c360_t *c, const void *bytes, size_t len,
 static int customer_of(hub_c360_t *c, MDB_txn *txn, const void *ekey,
                        size_t len, char cid[HUB_CUSTOMER_ID_LEN + 1]) {
     MDB_val k = val(ekey, len), d;
-    if (mdb_get(txn, DBI(c, T_MEMBER), &k, &d))
+    if (mdb_get(txn, DBI(c, T_MEMBER), &k, &d) || d.mv_size != 8)
         return HUB_ENOENT;
-    hub_customer_id(d.mv_data, d.mv_size, cid);
+    uint8_t comp[8];
+    memcpy(comp, d.mv_data, 8);
+    k = val(comp, 8);
+    if (mdb_get(txn, DBI(c, T_COMPS), &k, &d) || d.mv_size <= 5)
+        return HUB_ENOENT; /* a component without an anchor: no customer */
+    hub_customer_id((const char *)d.mv_data + 5, d.mv_size - 5, cid);
     return 0;
 }
 

@@ -1,23 +1,32 @@
 /*
- * hub360 - the identity graph and the views, at the end of each batch.
+ * hub360 - customers as components of the identity graph; their views;
+ * the change feed.
  *
  * Entities and identities form a bipartite graph; a customer is a
- * connected component of it. An identity is an edge only while it is
- * active: its kind links, it is not blocklisted (both decided when it is
- * first seen), not excluded by identity.unlink, and not saturated (carried
- * by more than identity.max_entities entities: a shared mailbox that got
- * past the blocklist). A link entity cancelled by identity.unlink has no
- * edges.
+ * connected component of it. An identity is an edge between two entities
+ * only when both hold it as a linking identity (its kind links and no
+ * blocklist pattern matches; an operator's link entity holds its
+ * identities as linking) and it is active: not excluded by
+ * identity.unlink and not saturated (carried by more than
+ * identity.max_entities entities). A cancelled link entity has no edges.
  *
- * After a batch, the entities whose edges changed and every member of
- * their former customers are regrouped by a breadth-first walk. A group
- * larger than max_entities is split the same way whatever order its
- * events came in: its edges are taken in order of (earliest stamp,
- * identity, entity) and one is refused when it would make a group too
- * big (Kruskal's algorithm with a size cap). Each group's anchor is its
- * smallest entity key that is not a link; the customer id derives from
- * it. Then every customer whose members or member states changed gets
- * its view recomputed, and a changed view a new change sequence number.
+ * Components are kept incrementally. Each has an internal id (T_COMPS),
+ * its size and its anchor, the smallest member key that is not a link
+ * entity; the customer id derives from the anchor. When an entity gains
+ * a linking identity, its component and the one of the identity's other
+ * carriers merge at once: the smaller one's members move (union by size).
+ * Anything that removes edges (an unlink, a saturated identity, a
+ * forget), and any merge past max_entities, instead marks the customers
+ * involved for regrouping at commit: a breadth-first walk over the live
+ * graph, and when a group is too big, a split that takes its edges in
+ * order of (earliest stamp, identity, entity) and refuses an edge that
+ * would make a group too big (Kruskal's algorithm with a size cap), so
+ * the split is the same whatever order the events came in. The internal
+ * ids depend on that order; nothing outside this file sees them.
+ *
+ * At commit every customer whose members or member states changed gets
+ * its view recomputed from its members; a view whose bytes changed gets
+ * the next change sequence number.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,34 +36,194 @@
 #include "c360_internal.h"
 #include "errors.h"
 #include "log.h"
+#include "sort.h"
 
-#define DBI(c, t) hub_store_dbi((c)->store, (t))
+#define RETAIN_CHANGES 1000000 /* entries the change feed keeps */
 
-static MDB_val val(const void *p, size_t n) {
-    MDB_val v = {n, (void *)p};
-    return v;
+/* ------------------------------------------------------------------ */
+/* Components                                                          */
+/* ------------------------------------------------------------------ */
+
+static void free_comp(void *p) {
+    comp *k = p;
+    if (k) {
+        free(k->anchor);
+        free(k);
+    }
 }
 
-int hub_c360_active(hub_c360_t *c, const char *ident) {
-    size_t len = strlen(ident);
-    if (ident[0] != '@') { /* structural references are never excluded */
-        char key[520];
-        int n = snprintf(key, sizeof key, "x:%s", ident);
-        MDB_val k = val(key, (size_t)n), d;
-        if (n > 0 && (size_t)n < sizeof key &&
-            mdb_get(c->txn, DBI(c, T_CTL), &k, &d) == 0 && d.mv_size == 25 &&
-            ((const uint8_t *)d.mv_data)[24])
-            return 0;
+void hub_graph_clear(hub_c360_t *c) { hub_hmap_clear(c->comps, free_comp); }
+
+static int comp_get(hub_c360_t *c, uint64_t id, comp **out) {
+    uint8_t key[8];
+    hub_be64(key, id);
+    int created;
+    void **slot = hub_hmap_put(c->comps, key, 8, &created);
+    if (!slot)
+        return HUB_ENOMEM;
+    if (!created) {
+        *out = *slot;
+        return *out ? 0 : HUB_ENOENT;
     }
+    MDB_val k = hub_mval(key, 8), d;
+    int rc = mdb_get(c->txn, DBI(c, T_COMPS), &k, &d);
+    if (rc || d.mv_size < 5) {
+        *out = NULL; /* cached: no such component */
+        return rc == MDB_NOTFOUND || !rc ? HUB_ENOENT : hub_store_err(rc);
+    }
+    comp *k2 = calloc(1, sizeof *k2);
+    if (!k2)
+        return HUB_ENOMEM;
+    const uint8_t *p = d.mv_data;
+    k2->id = id;
+    k2->size = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+               (uint32_t)p[2] << 8 | p[3];
+    k2->flags = p[4];
+    if (d.mv_size > 5 && !(k2->anchor = strndup((const char *)p + 5,
+                                                d.mv_size - 5))) {
+        free(k2);
+        return HUB_ENOMEM;
+    }
+    *slot = k2;
+    *out = k2;
+    return 0;
+}
+
+static int comp_new(hub_c360_t *c, comp **out) {
+    comp *k = calloc(1, sizeof *k);
+    if (!k)
+        return HUB_ENOMEM;
+    k->id = ++c->next_comp;
+    k->dirty = 1;
+    uint8_t key[8];
+    hub_be64(key, k->id);
+    void **slot = hub_hmap_put(c->comps, key, 8, NULL);
+    if (!slot) {
+        free(k);
+        return HUB_ENOMEM;
+    }
+    *slot = k;
+    *out = k;
+    return 0;
+}
+
+/* Marks a component gone; it is deleted at flush. */
+static void comp_drop(comp *k) {
+    k->size = 0;
+    k->dirty = 1;
+    free(k->anchor);
+    k->anchor = NULL;
+}
+
+int hub_graph_flush(hub_c360_t *c) {
+    size_t pos = 0, klen;
+    const char *key;
+    void *v;
+    while (hub_hmap_next(c->comps, &pos, &key, &klen, &v)) {
+        comp *k = v;
+        if (!k || !k->dirty)
+            continue;
+        MDB_val mk = hub_mval(key, 8);
+        int rc;
+        if (k->size == 0) {
+            rc = mdb_del(c->txn, DBI(c, T_COMPS), &mk, NULL);
+            rc = rc == MDB_NOTFOUND ? 0 : rc;
+        } else {
+            size_t alen = k->anchor ? strlen(k->anchor) : 0;
+            hub_buf_reset(&c->tmp);
+            uint8_t head[5] = {(uint8_t)(k->size >> 24), (uint8_t)(k->size >> 16),
+                               (uint8_t)(k->size >> 8), (uint8_t)k->size,
+                               k->flags};
+            hub_buf_append(&c->tmp, head, 5);
+            hub_buf_append(&c->tmp, k->anchor, alen);
+            MDB_val mv = hub_mval(c->tmp.data, c->tmp.len);
+            rc = mdb_put(c->txn, DBI(c, T_COMPS), &mk, &mv, 0);
+        }
+        if (rc)
+            return hub_store_err(rc);
+        k->dirty = 0;
+    }
+    return 0;
+}
+
+static int member_of(hub_c360_t *c, const char *key, size_t len,
+                     uint64_t *id) {
+    MDB_val k = hub_mval(key, len), d;
+    int rc = mdb_get(c->txn, DBI(c, T_MEMBER), &k, &d);
+    if (rc)
+        return rc == MDB_NOTFOUND ? HUB_ENOENT : hub_store_err(rc);
+    if (d.mv_size != 8)
+        return HUB_EDECODE;
+    *id = hub_rd_be64(d.mv_data);
+    return 0;
+}
+
+/* Moves an entity from component `from` (0: none) to `to` (0: none). */
+static int move_member(hub_c360_t *c, const char *key, size_t len,
+                       uint64_t from, uint64_t to) {
+    uint8_t f[8], t[8];
+    MDB_val mk = hub_mval(key, len);
+    int rc = 0;
+    if (from) {
+        hub_be64(f, from);
+        MDB_val fk = hub_mval(f, 8);
+        rc = mdb_del(c->txn, DBI(c, T_MEMBERS), &fk, &mk);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    if (!rc && to) {
+        hub_be64(t, to);
+        MDB_val tk = hub_mval(t, 8);
+        rc = mdb_put(c->txn, DBI(c, T_MEMBER), &mk, &tk, 0);
+        if (!rc)
+            rc = mdb_put(c->txn, DBI(c, T_MEMBERS), &tk, &mk, MDB_NODUPDATA);
+        rc = rc == MDB_KEYEXIST ? 0 : rc;
+    } else if (!rc) {
+        rc = mdb_del(c->txn, DBI(c, T_MEMBER), &mk, NULL);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    return hub_store_err(rc);
+}
+
+/* The member keys of a component, into a set. */
+static int members_of(hub_c360_t *c, uint64_t id, hub_hmap_t *out) {
+    uint8_t b[8];
+    hub_be64(b, id);
     MDB_cursor *cur;
-    if (mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur))
-        return 0;
-    MDB_val k = val(ident, len), d;
-    size_t count = 0;
-    if (mdb_cursor_get(cur, &k, &d, MDB_SET_KEY) == 0)
-        mdb_cursor_count(cur, &count);
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
+    if (rc)
+        return hub_store_err(rc);
+    MDB_val k = hub_mval(b, 8), d;
+    for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
+         r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP))
+        hub_c360_mark(out, d.mv_data, d.mv_size);
     mdb_cursor_close(cur);
-    return count <= (size_t)c->rules.max_entities;
+    return 0;
+}
+
+static void mark_anchor(hub_c360_t *c, const comp *k) {
+    if (k && k->anchor)
+        hub_c360_mark(c->cust_dirty, k->anchor, strlen(k->anchor));
+}
+
+/* ------------------------------------------------------------------ */
+/* The incremental path                                                */
+/* ------------------------------------------------------------------ */
+
+int hub_graph_new_entity(hub_c360_t *c, cent *ce) {
+    comp *k;
+    int rc = comp_new(c, &k);
+    if (rc)
+        return rc;
+    k->size = 1;
+    if (ce->e->kind != HUB_KIND_HUB &&
+        !(k->anchor = strndup(ce->e->key, ce->e->keylen)))
+        return HUB_ENOMEM;
+    mark_anchor(c, k);
+    return move_member(c, ce->e->key, ce->e->keylen, 0, k->id);
+}
+
+void hub_graph_regraph(hub_c360_t *c, const char *key, size_t len) {
+    hub_c360_mark(c->regraph, key, len);
 }
 
 /* A link entity cancelled by identity.unlink joins nothing. */
@@ -64,8 +233,190 @@ static int cancelled_link(const hub_ent_t *e) {
            strcmp(e->regs[R_STATUS].s, "cancelled") == 0;
 }
 
+/* Does entity e hold ident as an edge? */
+static int holds(const hub_ent_t *e, const char *ident) {
+    if (!e || cancelled_link(e))
+        return 0;
+    const hub_eid_t *x = hub_ent_find_id(e, ident);
+    return x && (x->flags & HUB_EID_LINKS);
+}
+
+/* Carriers of an identity, and whether it is active (links now). */
+static int active(hub_c360_t *c, const char *ident, size_t *carriers) {
+    MDB_cursor *cur;
+    if (mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur))
+        return 0;
+    MDB_val k = hub_mval(ident, strlen(ident)), d;
+    size_t count = 0;
+    if (mdb_cursor_get(cur, &k, &d, MDB_SET_KEY) == 0)
+        mdb_cursor_count(cur, &count);
+    mdb_cursor_close(cur);
+    if (carriers)
+        *carriers = count;
+    if (count > (size_t)c->rules.max_entities)
+        return 0; /* saturated: a shared value, not a person's */
+    if (ident[0] == '@')
+        return 1; /* structural references are never excluded */
+    hub_buf_reset(&c->key);
+    hub_buf_puts(&c->key, "x:");
+    hub_buf_puts(&c->key, ident);
+    MDB_val xk = hub_mval(c->key.data, c->key.len), xd;
+    return !(c->key.len <= HUB_MAX_KEY &&
+             mdb_get(c->txn, DBI(c, T_CTL), &xk, &xd) == 0 &&
+             xd.mv_size == 25 && ((const uint8_t *)xd.mv_data)[24]);
+}
+
+int hub_graph_regraph_carriers(hub_c360_t *c, const char *ident) {
+    hub_hmap_t *carriers = hub_hmap_new();
+    int rc = carriers ? hub_c360_carriers(c, ident, carriers) : HUB_ENOMEM;
+    size_t pos = 0, klen;
+    const char *k;
+    while (!rc && hub_hmap_next(carriers, &pos, &k, &klen, NULL))
+        hub_graph_regraph(c, k, klen);
+    hub_hmap_free(carriers, NULL);
+    return rc;
+}
+
+int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident) {
+    hub_ent_t *e = ce->e;
+    size_t carriers = 0;
+    if (!active(c, ident, &carriers)) {
+        if (carriers == (size_t)c->rules.max_entities + 1) {
+            /* just saturated: the customer it held together may split */
+            return hub_graph_regraph_carriers(c, ident);
+        }
+        return 0;
+    }
+    /* one other carrier that holds it as an edge: all such carriers are
+     * in one component already */
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur);
+    if (rc)
+        return hub_store_err(rc);
+    MDB_val k = hub_mval(ident, strlen(ident)), d;
+    hub_buf_t other = HUB_BUF_INIT;
+    for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
+         r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
+        if (d.mv_size == e->keylen && memcmp(d.mv_data, e->key, d.mv_size) == 0)
+            continue;
+        cent *oc;
+        hub_buf_reset(&other);
+        hub_buf_append(&other, d.mv_data, d.mv_size);
+        if ((rc = hub_c360_load(c, other.data, other.len, &oc)))
+            break;
+        if (holds(oc->e, ident))
+            break;
+        hub_buf_reset(&other);
+    }
+    mdb_cursor_close(cur);
+    if (rc || !other.len) {
+        hub_buf_free(&other);
+        return rc;
+    }
+    uint64_t a = 0, b = 0;
+    if ((rc = member_of(c, e->key, e->keylen, &a)) ||
+        (rc = member_of(c, other.data, other.len, &b))) {
+        /* not grouped yet: leave it to the regrouping */
+        hub_graph_regraph(c, e->key, e->keylen);
+        hub_graph_regraph(c, other.data, other.len);
+        hub_buf_free(&other);
+        return rc == HUB_ENOENT ? 0 : rc;
+    }
+    comp *ka = NULL, *kb = NULL;
+    if (a != b && (rc = comp_get(c, a, &ka)) == 0)
+        rc = comp_get(c, b, &kb);
+    if (a == b || rc) {
+        hub_buf_free(&other);
+        return rc == HUB_ENOENT ? 0 : rc;
+    }
+    if (ka->size + kb->size > (uint32_t)c->rules.max_entities ||
+        (ka->flags | kb->flags) & COMP_CAPPED) {
+        /* past the cap the split must not depend on arrival order */
+        hub_graph_regraph(c, e->key, e->keylen);
+        hub_graph_regraph(c, other.data, other.len);
+        hub_buf_free(&other);
+        return 0;
+    }
+    hub_buf_free(&other);
+    /* union by size: the smaller component's members move */
+    comp *big = ka->size >= kb->size ? ka : kb, *small = big == ka ? kb : ka;
+    hub_hmap_t *moving = hub_hmap_new();
+    if (!moving || (rc = members_of(c, small->id, moving))) {
+        hub_hmap_free(moving, NULL);
+        return rc ? rc : HUB_ENOMEM;
+    }
+    size_t pos = 0, klen;
+    const char *m;
+    while (!rc && hub_hmap_next(moving, &pos, &m, &klen, NULL))
+        rc = move_member(c, m, klen, small->id, big->id);
+    hub_hmap_free(moving, NULL);
+    if (rc)
+        return rc;
+    mark_anchor(c, small);
+    mark_anchor(c, big);
+    big->size += small->size;
+    big->dirty = 1;
+    if (small->anchor &&
+        (!big->anchor || strcmp(small->anchor, big->anchor) < 0)) {
+        free(big->anchor);
+        big->anchor = small->anchor;
+        small->anchor = NULL;
+    }
+    comp_drop(small);
+    mark_anchor(c, big);
+    return 0;
+}
+
+int hub_graph_restamped(hub_c360_t *c, cent *ce) {
+    uint64_t id;
+    comp *k;
+    if (member_of(c, ce->e->key, ce->e->keylen, &id) == 0 &&
+        comp_get(c, id, &k) == 0 && (k->flags & COMP_CAPPED))
+        hub_graph_regraph(c, ce->e->key, ce->e->keylen);
+    return 0;
+}
+
+int hub_graph_touch(hub_c360_t *c, const char *key, size_t len) {
+    uint64_t id;
+    comp *k;
+    int rc = member_of(c, key, len, &id);
+    if (rc == 0 && (rc = comp_get(c, id, &k)) == 0) {
+        mark_anchor(c, k);
+        return 0;
+    }
+    hub_graph_regraph(c, key, len);
+    return rc == HUB_ENOENT ? 0 : rc;
+}
+
+int hub_graph_remove(hub_c360_t *c, const char *key, size_t len) {
+    uint64_t id;
+    comp *k;
+    int rc = member_of(c, key, len, &id);
+    if (rc)
+        return rc == HUB_ENOENT ? 0 : rc;
+    if ((rc = comp_get(c, id, &k)))
+        return rc == HUB_ENOENT ? move_member(c, key, len, id, 0) : rc;
+    mark_anchor(c, k);
+    if ((rc = move_member(c, key, len, id, 0)))
+        return rc;
+    if (--k->size == 0) {
+        comp_drop(k);
+        return 0;
+    }
+    k->dirty = 1;
+    /* what is left may no longer hang together, or need a new anchor */
+    hub_hmap_t *rest = hub_hmap_new();
+    rc = rest ? members_of(c, id, rest) : HUB_ENOMEM;
+    size_t pos = 0, klen;
+    const char *m;
+    if (!rc && hub_hmap_next(rest, &pos, &m, &klen, NULL))
+        hub_graph_regraph(c, m, klen);
+    hub_hmap_free(rest, NULL);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
-/* Grouping                                                            */
+/* Regrouping                                                          */
 /* ------------------------------------------------------------------ */
 
 typedef struct group {
@@ -96,9 +447,10 @@ static void group_free(group *g) {
     g->n = g->cap = 0;
 }
 
-/* Breadth-first walk from start over active edges; visited grows. */
+/* Breadth-first walk from start over edges; visited grows. With
+ * skip_links, link entities are neither entered nor walked through. */
 static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
-                hub_hmap_t *active, int skip_links, group *g) {
+                hub_hmap_t *act, int skip_links, group *g) {
     int rc = group_add(g, start, strlen(start));
     hub_c360_mark(visited, start, strlen(start));
     for (size_t q = 0; !rc && q < g->n; q++) {
@@ -113,17 +465,17 @@ static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
                 continue;
             size_t xl = strlen(x->key);
             int created;
-            void **slot = hub_hmap_put(active, x->key, xl, &created);
+            void **slot = hub_hmap_put(act, x->key, xl, &created);
             if (!slot)
                 return HUB_ENOMEM;
             if (created)
-                *slot = (void *)(intptr_t)(hub_c360_active(c, x->key) ? 1 : 2);
+                *slot = (void *)(intptr_t)(active(c, x->key, NULL) ? 1 : 2);
             if ((intptr_t)*slot != 1)
                 continue;
             MDB_cursor *cur;
             if (mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur))
                 return HUB_EIO;
-            MDB_val k = val(x->key, xl), d;
+            MDB_val k = hub_mval(x->key, xl), d;
             for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
                  r == 0 && !rc; r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
                 if (hub_hmap_get(visited, d.mv_data, d.mv_size))
@@ -131,13 +483,8 @@ static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
                 cent *other;
                 if ((rc = hub_c360_load(c, d.mv_data, d.mv_size, &other)))
                     break;
-                if (!other->e || cancelled_link(other->e) ||
-                    (skip_links && other->e->kind == 3))
-                    continue;
-                /* an edge links both ways or not at all: the other entity
-                 * must hold this identity as a linking one too */
-                const hub_eid_t *back = hub_ent_find_id(other->e, x->key);
-                if (!back || !(back->flags & HUB_EID_LINKS))
+                if (!holds(other->e, x->key) ||
+                    (skip_links && other->e->kind == HUB_KIND_HUB))
                     continue;
                 hub_c360_mark(visited, d.mv_data, d.mv_size);
                 rc = group_add(g, d.mv_data, d.mv_size);
@@ -148,12 +495,12 @@ static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
     return rc;
 }
 
-int hub_c360_component(hub_c360_t *c, const char *start, hub_hmap_t *out) {
-    hub_hmap_t *active = hub_hmap_new();
+int hub_graph_component(hub_c360_t *c, const char *start, hub_hmap_t *out) {
+    hub_hmap_t *act = hub_hmap_new();
     group g = {0};
-    int rc = active ? walk(c, start, out, active, 1, &g) : HUB_ENOMEM;
+    int rc = act ? walk(c, start, out, act, 1, &g) : HUB_ENOMEM;
     group_free(&g);
-    hub_hmap_free(active, NULL);
+    hub_hmap_free(act, NULL);
     return rc;
 }
 
@@ -182,7 +529,7 @@ static size_t find(size_t *parent, size_t x) {
     return x;
 }
 
-static int split(hub_c360_t *c, const group *g, hub_hmap_t *active,
+static int split(hub_c360_t *c, const group *g, hub_hmap_t *act,
                  group **out, size_t *nout) {
     size_t ne = 0;
     for (size_t i = 0; i < g->n; i++) {
@@ -199,9 +546,11 @@ static int split(hub_c360_t *c, const group *g, hub_hmap_t *active,
     }
     for (size_t i = 0; i < g->n; i++) {
         cent *ce = *hub_hmap_get(c->ents, g->keys[i], strlen(g->keys[i]));
-        for (uint32_t j = 0; ce->e && j < ce->e->nids; j++) {
+        if (!ce->e || cancelled_link(ce->e))
+            continue;
+        for (uint32_t j = 0; j < ce->e->nids; j++) {
             const hub_eid_t *x = &ce->e->ids[j];
-            void **a = hub_hmap_get(active, x->key, strlen(x->key));
+            void **a = hub_hmap_get(act, x->key, strlen(x->key));
             if (!(x->flags & HUB_EID_LINKS) || !a || (intptr_t)*a != 1)
                 continue;
             edges[k++] = (edge){x->st, x->key, i};
@@ -211,7 +560,7 @@ static int split(hub_c360_t *c, const group *g, hub_hmap_t *active,
                 *slot = (void *)(intptr_t)nodes++;
         }
     }
-    qsort(edges, k, sizeof *edges, cmp_edge);
+    hub_sort(edges, k, sizeof *edges, cmp_edge);
     size_t *parent = malloc(nodes * sizeof *parent);
     size_t *size = malloc(nodes * sizeof *size);
     for (size_t i = 0; parent && size && i < nodes; i++) {
@@ -237,7 +586,6 @@ static int split(hub_c360_t *c, const group *g, hub_hmap_t *active,
         parent[b] = a;
         size[a] += size[b];
     }
-    /* collect the groups by root */
     group *gs = calloc(g->n, sizeof *gs);
     size_t *slot_of = malloc(nodes * sizeof *slot_of);
     size_t ng = 0;
@@ -273,107 +621,110 @@ static int split(hub_c360_t *c, const group *g, hub_hmap_t *active,
     return 0;
 }
 
-/* Gives every entity of g the group's anchor. */
-static int assign(hub_c360_t *c, const group *g) {
+/* Makes g one component (reusing the one its members share when the
+ * membership did not change). */
+static int assign(hub_c360_t *c, const group *g, int capped) {
     const char *anchor = NULL;
+    uint64_t shared = 0;
+    int same = 1;
     for (size_t i = 0; i < g->n; i++) {
         cent *ce = *hub_hmap_get(c->ents, g->keys[i], strlen(g->keys[i]));
-        if (!ce->e || ce->e->kind == 3 /* links never anchor */)
-            continue;
-        if (!anchor || strcmp(g->keys[i], anchor) < 0)
+        uint64_t id = 0;
+        member_of(c, g->keys[i], strlen(g->keys[i]), &id);
+        if (i == 0)
+            shared = id;
+        same &= id == shared && id != 0;
+        if (ce->e && ce->e->kind != HUB_KIND_HUB &&
+            (!anchor || strcmp(g->keys[i], anchor) < 0))
             anchor = g->keys[i];
     }
-    size_t alen = anchor ? strlen(anchor) : 0;
-    if (anchor)
-        hub_c360_mark(c->cust_dirty, anchor, alen);
-    hub_buf_t old = HUB_BUF_INIT;
+    comp *k = NULL;
     int rc = 0;
-    for (size_t i = 0; !rc && i < g->n; i++) {
-        const char *k = g->keys[i];
-        size_t kl = strlen(k);
-        int had = hub_c360_anchor(c, k, kl, &old) == 0;
-        if (had && anchor && old.len == alen && memcmp(old.data, anchor, alen) == 0)
-            continue;
-        MDB_val mk = val(k, kl);
-        if (had) {
-            MDB_val ak = val(old.data, old.len);
-            mdb_del(c->txn, DBI(c, T_MEMBERS), &ak, &mk);
-            hub_c360_mark(c->cust_dirty, old.data, old.len);
+    if (same && comp_get(c, shared, &k) == 0 && k->size == g->n) {
+        /* the same members: only the anchor and the flag may change */
+        if (!k->anchor || !anchor || strcmp(k->anchor, anchor) != 0) {
+            mark_anchor(c, k);
+            free(k->anchor);
+            k->anchor = anchor ? strdup(anchor) : NULL;
+            k->dirty = 1;
         }
-        if (anchor) {
-            MDB_val av = val(anchor, alen);
-            int mrc = mdb_put(c->txn, DBI(c, T_MEMBER), &mk, &av, 0);
-            if (!mrc)
-                mrc = mdb_put(c->txn, DBI(c, T_MEMBERS), &av, &mk,
-                              MDB_NODUPDATA);
-            rc = mrc == MDB_KEYEXIST ? 0 : hub_store_err(mrc);
-        } else if (had) {
-            mdb_del(c->txn, DBI(c, T_MEMBER), &mk, NULL);
+        if ((k->flags & COMP_CAPPED) != (capped ? COMP_CAPPED : 0)) {
+            k->flags = capped ? COMP_CAPPED : 0;
+            k->dirty = 1;
         }
+        mark_anchor(c, k);
+        return 0;
     }
-    hub_buf_free(&old);
+    if ((rc = comp_new(c, &k)))
+        return rc;
+    k->size = (uint32_t)g->n;
+    k->flags = capped ? COMP_CAPPED : 0;
+    if (anchor && !(k->anchor = strdup(anchor)))
+        return HUB_ENOMEM;
+    for (size_t i = 0; !rc && i < g->n; i++) {
+        size_t kl = strlen(g->keys[i]);
+        uint64_t old = 0;
+        comp *ok;
+        if (member_of(c, g->keys[i], kl, &old) == 0 &&
+            comp_get(c, old, &ok) == 0) {
+            mark_anchor(c, ok);
+            if (ok->size && --ok->size == 0)
+                comp_drop(ok);
+            else
+                ok->dirty = 1;
+        }
+        rc = move_member(c, g->keys[i], kl, old, k->id);
+    }
+    mark_anchor(c, k);
     return rc;
 }
 
-int hub_c360_update_graph(hub_c360_t *c) {
-    if (!hub_hmap_count(c->graph_dirty))
+static int regroup(hub_c360_t *c) {
+    if (!hub_hmap_count(c->regraph))
         return 0;
-    /* the region: dirty entities and every member of their customers */
+    /* the region: the seeds and every member of their customers */
     hub_hmap_t *region = hub_hmap_new(), *visited = hub_hmap_new(),
-               *active = hub_hmap_new();
-    int rc = region && visited && active ? 0 : HUB_ENOMEM;
-    hub_buf_t anchor = HUB_BUF_INIT;
+               *act = hub_hmap_new();
+    int rc = region && visited && act ? 0 : HUB_ENOMEM;
     size_t pos = 0, klen;
     const char *k;
-    while (!rc && hub_hmap_next(c->graph_dirty, &pos, &k, &klen, NULL)) {
+    while (!rc && hub_hmap_next(c->regraph, &pos, &k, &klen, NULL)) {
         hub_c360_mark(region, k, klen);
-        if (hub_c360_anchor(c, k, klen, &anchor))
-            continue;
-        MDB_cursor *cur;
-        if (mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur)) {
-            rc = HUB_EIO;
-            break;
-        }
-        MDB_val ak = val(anchor.data, anchor.len), d;
-        for (int r = mdb_cursor_get(cur, &ak, &d, MDB_SET_KEY); r == 0;
-             r = mdb_cursor_get(cur, &ak, &d, MDB_NEXT_DUP))
-            hub_c360_mark(region, d.mv_data, d.mv_size);
-        mdb_cursor_close(cur);
+        uint64_t id;
+        if (member_of(c, k, klen, &id) == 0)
+            rc = members_of(c, id, region);
     }
-    hub_buf_free(&anchor);
-    size_t n = 0;
-    const char **keys = rc ? NULL : hub_hmap_sorted_keys(region, &n);
-    if (!rc && !keys)
-        rc = HUB_ENOMEM;
-    for (size_t i = 0; !rc && i < n; i++) {
-        if (hub_hmap_get(visited, keys[i], strlen(keys[i])))
+    pos = 0;
+    while (!rc && hub_hmap_next(region, &pos, &k, &klen, NULL)) {
+        if (hub_hmap_get(visited, k, klen))
             continue;
         cent *ce;
-        if ((rc = hub_c360_load(c, keys[i], strlen(keys[i]), &ce)))
+        if ((rc = hub_c360_load(c, k, klen, &ce)))
             break;
-        if (!ce->e) /* forgotten: nothing to group */
-            continue;
+        if (!ce->e)
+            continue; /* forgotten: nothing to group */
         group g = {0};
-        rc = walk(c, keys[i], visited, active, 0, &g);
+        char *start = strndup(k, klen);
+        rc = start ? walk(c, start, visited, act, 0, &g) : HUB_ENOMEM;
+        free(start);
         if (!rc && g.n > (size_t)c->rules.max_entities) {
             group *parts = NULL;
             size_t np = 0;
-            rc = split(c, &g, active, &parts, &np);
+            rc = split(c, &g, act, &parts, &np);
             for (size_t p = 0; p < np; p++) {
                 if (!rc)
-                    rc = assign(c, &parts[p]);
+                    rc = assign(c, &parts[p], 1);
                 group_free(&parts[p]);
             }
             free(parts);
         } else if (!rc) {
-            rc = assign(c, &g);
+            rc = assign(c, &g, 0);
         }
         group_free(&g);
     }
-    free(keys);
     hub_hmap_free(region, NULL);
     hub_hmap_free(visited, NULL);
-    hub_hmap_free(active, NULL);
+    hub_hmap_free(act, NULL);
     return rc;
 }
 
@@ -381,92 +732,108 @@ int hub_c360_update_graph(hub_c360_t *c) {
 /* Views and the change feed                                           */
 /* ------------------------------------------------------------------ */
 
-int hub_c360_change(hub_c360_t *c, const char *cid) {
-    size_t len = strlen(cid);
-    MDB_val k = val(cid, len), d;
-    if (mdb_get(c->txn, DBI(c, T_CHANGE_SEQ), &k, &d) == 0 && d.mv_size == 8) {
-        uint8_t old[8];
-        memcpy(old, d.mv_data, 8);
-        MDB_val ok = val(old, 8);
-        mdb_del(c->txn, DBI(c, T_CHANGES), &ok, NULL);
-    }
+static int change(hub_c360_t *c, const char *cid) {
     uint8_t seq[8];
     hub_be64(seq, ++c->seq);
-    MDB_val sk = val(seq, 8), sv = val(cid, len);
-    int rc = mdb_put(c->txn, DBI(c, T_CHANGES), &sk, &sv, MDB_APPEND);
-    if (!rc)
-        rc = mdb_put(c->txn, DBI(c, T_CHANGE_SEQ), &k, &sk, 0);
+    MDB_val sk = hub_mval(seq, 8), sv = hub_mval(cid, strlen(cid));
+    return hub_store_err(
+        mdb_put(c->txn, DBI(c, T_CHANGES), &sk, &sv, MDB_APPEND));
+}
+
+/* Keeps the change feed to its last RETAIN_CHANGES entries. */
+static int prune_changes(hub_c360_t *c) {
+    if (c->seq <= RETAIN_CHANGES)
+        return 0;
+    uint64_t cutoff = c->seq - RETAIN_CHANGES;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(c->txn, DBI(c, T_CHANGES), &cur))
+        return HUB_EIO;
+    MDB_val k, d;
+    int r = mdb_cursor_get(cur, &k, &d, MDB_FIRST), rc = 0;
+    for (int n = 0; r == 0 && n < 100000 && hub_rd_be64(k.mv_data) <= cutoff;
+         n++) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        r = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
+        if (r)
+            r = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    }
+    mdb_cursor_close(cur);
     return hub_store_err(rc);
 }
 
-int hub_c360_update_views(hub_c360_t *c) {
-    size_t n = 0;
-    const char **anchors = hub_hmap_sorted_keys(c->cust_dirty, &n);
-    if (!anchors)
-        return HUB_ENOMEM;
-    hub_buf_t cur_anchor = HUB_BUF_INIT;
-    hub_ent_t **members = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        const char *a = anchors[i];
-        size_t alen = strlen(a);
-        char cid[HUB_CUSTOMER_ID_LEN + 1];
-        hub_customer_id(a, alen, cid);
-        MDB_val ck = val(cid, HUB_CUSTOMER_ID_LEN), old;
-        int has_old = mdb_get(c->txn, DBI(c, T_VIEWS), &ck, &old) == 0;
-        int is_anchor = hub_c360_anchor(c, a, alen, &cur_anchor) == 0 &&
-                        cur_anchor.len == alen &&
-                        memcmp(cur_anchor.data, a, alen) == 0;
-        if (!is_anchor) { /* merged away, split off, or forgotten */
-            if (has_old) {
-                mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
-                rc = hub_c360_change(c, cid);
-                c->stats.views_deleted++;
-            }
-            continue;
-        }
-        size_t m = 0, anchor_at = 0;
-        MDB_cursor *cur;
-        if (mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur)) {
-            rc = HUB_EIO;
-            break;
-        }
-        MDB_val ak = val(a, alen), d;
-        for (int r = mdb_cursor_get(cur, &ak, &d, MDB_SET_KEY); r == 0 && !rc;
-             r = mdb_cursor_get(cur, &ak, &d, MDB_NEXT_DUP)) {
-            cent *ce;
-            if ((rc = hub_c360_load(c, d.mv_data, d.mv_size, &ce)) || !ce->e)
-                continue;
-            if (m == cap) {
-                cap = cap ? cap * 2 : 16;
-                hub_ent_t **p = realloc(members, cap * sizeof *p);
-                if (!p) {
-                    rc = HUB_ENOMEM;
-                    break;
-                }
-                members = p;
-            }
-            if (ce->e->keylen == alen && memcmp(ce->e->key, a, alen) == 0)
-                anchor_at = m;
-            members[m++] = ce->e;
-        }
-        mdb_cursor_close(cur);
-        if (rc || m == 0)
-            continue;
-        if ((rc = hub_view_build(c->vrules, members, m, anchor_at, &c->view)))
-            break;
-        if (has_old && old.mv_size == c->view.len &&
-            memcmp(old.mv_data, c->view.data, c->view.len) == 0)
-            continue; /* same bytes: no change */
-        MDB_val nv = val(c->view.data, c->view.len);
-        if ((rc = hub_store_err(mdb_put(c->txn, DBI(c, T_VIEWS), &ck, &nv, 0))))
-            break;
-        c->stats.views_written++;
-        rc = hub_c360_change(c, cid);
+static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
+                       size_t *cap) {
+    size_t alen = strlen(anchor);
+    char cid[HUB_CUSTOMER_ID_LEN + 1];
+    hub_customer_id(anchor, alen, cid);
+    MDB_val ck = hub_mval(cid, HUB_CUSTOMER_ID_LEN), old;
+    int has_old = mdb_get(c->txn, DBI(c, T_VIEWS), &ck, &old) == 0;
+    uint64_t id;
+    comp *k = NULL;
+    int is_anchor = member_of(c, anchor, alen, &id) == 0 &&
+                    comp_get(c, id, &k) == 0 && k->anchor &&
+                    strcmp(k->anchor, anchor) == 0;
+    if (!is_anchor) { /* merged away, split off, or forgotten */
+        if (!has_old)
+            return 0;
+        int rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
+        c->stats.views_deleted++;
+        return rc ? hub_store_err(rc) : change(c, cid);
     }
+    uint8_t kb[8];
+    hub_be64(kb, id);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
+    if (rc)
+        return hub_store_err(rc);
+    size_t m = 0, anchor_at = 0;
+    MDB_val mk = hub_mval(kb, 8), d;
+    for (int r = mdb_cursor_get(cur, &mk, &d, MDB_SET_KEY); r == 0 && !rc;
+         r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT_DUP)) {
+        cent *ce;
+        if ((rc = hub_c360_load(c, d.mv_data, d.mv_size, &ce)) || !ce->e)
+            continue;
+        if (m == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 16;
+            hub_ent_t **p = realloc(*members, ncap * sizeof *p);
+            if (!p) {
+                rc = HUB_ENOMEM;
+                break;
+            }
+            *members = p;
+            *cap = ncap;
+        }
+        if (ce->e->keylen == alen && memcmp(ce->e->key, anchor, alen) == 0)
+            anchor_at = m;
+        (*members)[m++] = ce->e;
+    }
+    mdb_cursor_close(cur);
+    if (rc || m == 0)
+        return rc;
+    if ((rc = hub_view_build(c->vrules, *members, m, anchor_at, &c->view)))
+        return rc;
+    if (has_old && old.mv_size == c->view.len &&
+        memcmp(old.mv_data, c->view.data, c->view.len) == 0)
+        return 0; /* the same bytes: no change */
+    MDB_val nv = hub_mval(c->view.data, c->view.len);
+    if ((rc = mdb_put(c->txn, DBI(c, T_VIEWS), &ck, &nv, 0)))
+        return hub_store_err(rc);
+    c->stats.views_written++;
+    return change(c, cid);
+}
+
+int hub_graph_finish(hub_c360_t *c) {
+    int rc = regroup(c);
+    hub_ent_t **members = NULL;
+    size_t cap = 0, pos = 0, klen;
+    const char *k;
+    while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
+        rc = update_view(c, k, &members, &cap);
     free(members);
-    free(anchors);
-    hub_buf_free(&cur_anchor);
+    if (!rc)
+        rc = hub_graph_flush(c);
+    if (!rc)
+        rc = prune_changes(c);
     return rc;
 }

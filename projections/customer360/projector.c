@@ -406,7 +406,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     if (!rc)
         rc = hub_consumer_new_rebalance(
             cfg, o->bootstrap, cfg->projector.group_id, o->once,
-            o->group ? on_rebalance : NULL, p, &p->rk, err, errlen);
+            o->group ? on_rebalance : NULL, p, o->group, &p->rk, err, errlen);
     if (!rc) {
         char *cluster = hub_bus_cluster_id(p->rk, 10000);
         if (!cluster)

@@ -5,13 +5,14 @@
  */
 #include "view.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
+#include "hash.h"
 #include "identity.h"
+#include "sort.h"
 
 /* ------------------------------------------------------------------ */
 /* Ids                                                                 */
@@ -20,9 +21,8 @@
 void hub_customer_id(const char *ekey, size_t len,
                      char out[HUB_CUSTOMER_ID_LEN + 1]) {
     static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(ekey, len, md, &mdlen, EVP_sha256(), NULL);
+    uint8_t md[32];
+    hub_sha256(ekey, len, NULL, 0, md);
     memcpy(out, "cus_", 4);
     /* 16 characters of 5 bits from the first 10 bytes */
     for (int i = 0; i < 16; i++) {
@@ -142,7 +142,7 @@ int hub_view_rules_new(const hub_profile_config_t *profile,
             return HUB_ECONFIG;
         }
     }
-    qsort(r->segs, r->nsegs, sizeof *r->segs, cmp_seg);
+    hub_sort(r->segs, r->nsegs, sizeof *r->segs, cmp_seg);
     *out = r;
     return 0;
 }
@@ -225,7 +225,7 @@ static int cmp_money(const void *a, const void *b) {
 }
 
 static void put_moneys(hub_buf_t *b, moneys *ms) {
-    qsort(ms->m, (size_t)ms->n, sizeof ms->m[0], cmp_money);
+    hub_sort(ms->m, (size_t)ms->n, sizeof ms->m[0], cmp_money);
     int n = 0;
     for (int i = 0; i < ms->n; i++)
         n += ms->m[i].amount != 0;
@@ -426,7 +426,7 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     }
     for (size_t i = 0; i < nal; i++)
         strs[i] = aliases[i];
-    qsort(strs, nal, sizeof *strs, cmp_str);
+    hub_sort(strs, nal, sizeof *strs, cmp_str);
     if (nal) {
         put_long(b, (int64_t)nal);
         for (size_t i = 0; i < nal; i++)
@@ -446,7 +446,7 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
                                x->st};
         }
     }
-    qsort(ids, k, sizeof *ids, cmp_idref);
+    hub_sort(ids, k, sizeof *ids, cmp_idref);
     size_t uniq = 0;
     for (size_t i = 0; i < k; i++) {
         if (uniq && ids[uniq - 1].kind == ids[i].kind &&
@@ -832,7 +832,7 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
         if ((e->roles & ROLE_MEMBERSHIP) && e->regs[R_COMMUNITY].set)
             strs[ncomm++] = e->regs[R_COMMUNITY].s;
     }
-    qsort(acc, na, sizeof *acc, cmp_account);
+    hub_sort(acc, na, sizeof *acc, cmp_account);
     size_t nacc = 0;
     for (size_t i = 0; i < na; i++) { /* merge duplicates */
         if (nacc && cmp_account(&acc[nacc - 1], &acc[i]) == 0) {
@@ -865,7 +865,7 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     put_long(b, shares);
     put_long(b, msg_in);
     put_long(b, msg_out);
-    qsort(strs, ncomm, sizeof *strs, cmp_str);
+    hub_sort(strs, ncomm, sizeof *strs, cmp_str);
     size_t ucomm = 0;
     for (size_t i = 0; i < ncomm; i++)
         if (!ucomm || strcmp(strs[ucomm - 1], strs[i]) != 0)

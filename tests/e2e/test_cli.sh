@@ -10,7 +10,7 @@ for cmd in up broker publish tail schemas check; do
   case "$out" in "Usage: hub360 $cmd"*) ;; *) fail "$cmd --help: $out" ;; esac
 done
 ok "every command has --help"
-"$HUB360" --help | grep -q '^  publish ' || fail "hub360 --help lists commands"
+"$HUB360" --help | grep >/dev/null '^  publish ' || fail "hub360 --help lists commands"
 ok "hub360 --help lists the commands"
 
 # unknown options and commands are usage errors (exit 2)
@@ -56,7 +56,7 @@ err=$("$HUB360" tail --config type.yaml 2>&1); rc=$?
 set -e
 expect_eq "other commands refuse a broken config with exit 2" "$err/$rc" \
   'hub360 tail: type.yaml:3: log.format: expected one of text|json, got "xml"/2'
-"$HUB360" check --reference | grep -q '^| `kafka.brokers` | string | `embedded` |' ||
+"$HUB360" check --reference | grep >/dev/null '^| `kafka.brokers` | string | `embedded` |' ||
   fail "check --reference lists kafka.brokers"
 ok "check --reference prints the configuration reference"
 
@@ -75,7 +75,7 @@ err=$("$HUB360" schemas show 99999 2>&1); rc=$?
 set -e
 expect_eq "schemas show unknown" "$err/$rc" \
   "hub360 schemas: no schema 99999 (see \`hub360 schemas list\`)/1"
-"$HUB360" schemas types | grep -q '^erp.order.placed  *hub360.erp.events hub360.erp.OrderPlaced$' ||
+"$HUB360" schemas types | grep >/dev/null '^erp.order.placed  *hub360.erp.events hub360.erp.OrderPlaced$' ||
   fail "schemas types lists erp.order.placed"
 ok "schemas types"
 
@@ -120,7 +120,7 @@ ok "broker prints bootstrap: HOST:PORT first"
 expect_file_eq "publish and tail find the embedded broker of their data dir" t.out \
   "$HUB360_SOURCE_DIR/schemas/examples/crm.lead.created.json"
 if command -v kcat >/dev/null; then
-  kcat -b "$BOOTSTRAP" -L -t hub360.crm.events | grep -q 'topic "hub360.crm.events" with 3 partitions' ||
+  kcat -b "$BOOTSTRAP" -L -t hub360.crm.events | grep >/dev/null 'topic "hub360.crm.events" with 3 partitions' ||
     fail "kcat sees the embedded broker's topics"
   ok "kcat connects to the embedded broker"
 fi

@@ -1,0 +1,18 @@
+/*
+ * hub360 - SHA-256 without OpenSSL's per-call setup.
+ *
+ * EVP_Digest fetches the algorithm and builds a context on every call;
+ * the projector hashes on every event (customer ids, forget markers), so
+ * this keeps one fetched algorithm and one context per thread.
+ */
+#ifndef HUB_HASH_H
+#define HUB_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* SHA-256 of the concatenation of a and b (b may be NULL). */
+void hub_sha256(const void *a, size_t alen, const void *b, size_t blen,
+                uint8_t out[32]);
+
+#endif
