@@ -20,7 +20,7 @@
 const hub_table_def_t hub_c360_tables[T_COUNT] = {
     {"meta", 0},      {"offsets", 0},  {"dedupe", 0},
     {"entities", 0},  {"ident", MDB_DUPSORT},
-    {"member", 0},    {"members", MDB_DUPSORT},
+    {"members", MDB_DUPSORT},
     {"comps", 0},     {"views", 0},    {"ids", 0},
     {"timeline", 0},  {"changes", 0},  {"ctl", 0},
     {"forgotten", 0}, {"pending", MDB_DUPSORT},
@@ -91,9 +91,8 @@ static int new_maps(hub_c360_t *c) {
     c->comps = hub_hmap_new();
     c->regraph = hub_hmap_new();
     c->cust_dirty = hub_hmap_new();
-    c->seen = hub_hmap_new();
     c->offsets = hub_hmap_new();
-    return c->ents && c->comps && c->regraph && c->cust_dirty && c->seen &&
+    return c->ents && c->comps && c->regraph && c->cust_dirty &&
                    c->offsets
                ? 0
                : HUB_ENOMEM;
@@ -194,7 +193,6 @@ void hub_c360_close(hub_c360_t *c) {
     hub_hmap_free(c->comps, NULL);
     hub_hmap_free(c->regraph, NULL);
     hub_hmap_free(c->cust_dirty, NULL);
-    hub_hmap_free(c->seen, NULL);
     hub_hmap_free(c->offsets, free);
     hub_buf_free(&c->tmp);
     hub_buf_free(&c->timeline);
@@ -332,7 +330,7 @@ int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
         return HUB_ENOMEM;
     *created = 1;
     char cid[HUB_CUSTOMER_ID_LEN + 1];
-    hub_customer_id(key, len, cid);
+    hub_ent_cid((*out)->e, cid);
     MDB_val k = val(cid, HUB_CUSTOMER_ID_LEN), d = val(key, len);
     if ((rc = mdb_put(c->txn, DBI(c, T_IDS), &k, &d, 0)))
         return hub_store_err(rc);
@@ -389,6 +387,7 @@ int hub_c360_begin(hub_c360_t *c) {
     memset(&c->stats, 0, sizeof c->stats);
     c->now_ms = hub_time_now_ms();
     c->seq = c->next_comp = 0;
+    c->dedupe_added = 0;
     meta_get_u64(c, c->txn, "seq", &c->seq);
     meta_get_u64(c, c->txn, "next_comp", &c->next_comp);
     MDB_stat st;
@@ -407,7 +406,6 @@ void hub_c360_abort(hub_c360_t *c) {
     hub_graph_clear(c);
     hub_hmap_clear(c->regraph, NULL);
     hub_hmap_clear(c->cust_dirty, NULL);
-    hub_hmap_clear(c->seen, NULL);
     hub_hmap_clear(c->offsets, free);
 }
 
@@ -488,6 +486,25 @@ static int put_timeline(hub_c360_t *c, const hub_ent_t *e,
     return hub_store_err(mdb_put(c->txn, DBI(c, T_TIMELINE), &mk, &mv, 0));
 }
 
+/* Records the event id: 1 the first time, 0 for a duplicate (which
+ * changes nothing), or an error. */
+static int first_time(hub_c360_t *c, const hub_uuid_t *id,
+                      hub_c360_result_t *res) {
+    uint8_t now[8];
+    hub_be64(now, (uint64_t)c->now_ms);
+    MDB_val k = val(id->b, 16), v = val(now, 8);
+    int rc = mdb_put(c->txn, DBI(c, T_DEDUPE), &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        res->outcome = HUB_C360_DUPLICATE;
+        c->stats.duplicates++;
+        return 0;
+    }
+    if (rc)
+        return hub_store_err(rc);
+    c->dedupe_added++;
+    return 1;
+}
+
 #define MAX_IDS 32 /* identities kept from one event */
 
 int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
@@ -529,27 +546,20 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
         return dead(res, "event_id: expected UUID string, got \"%.*s\"",
                     (int)uidlen, uid);
 
-    /* duplicates change nothing */
-    MDB_val dk = val(id.b, 16), dv;
-    int created;
-    if (hub_hmap_get(c->seen, id.b, 16) ||
-        mdb_get(c->txn, DBI(c, T_DEDUPE), &dk, &dv) == 0) {
-        res->outcome = HUB_C360_DUPLICATE;
-        c->stats.duplicates++;
-        return 0;
-    }
-    if (!hub_hmap_put(c->seen, id.b, 16, &created))
-        return HUB_ENOMEM;
     hub_stamp_t st;
     st.at = occurred;
     memcpy(st.id, id.b, 16);
 
     if (branch == c->b_link || branch == c->b_unlink) {
+        if ((rc = first_time(c, &id, res)) != 1)
+            return rc;
         c->stats.applied++;
         return hub_c360_apply_link(c, &payload, branch == c->b_unlink, &st,
                                    res);
     }
     if (branch == c->b_forget) {
+        if ((rc = first_time(c, &id, res)) != 1)
+            return rc;
         c->stats.applied++;
         return hub_c360_apply_forget(c, &payload, &st, res);
     }
@@ -618,6 +628,9 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     if (r < 0)
         return dead(res, "malformed identities");
 
+    if ((rc = first_time(c, &id, res)) != 1)
+        return rc;
+
     /* a forgotten person stays forgotten */
     if (c->any_forgotten &&
         (rc = hub_c360_forget_arrival(c, ekey, ekeylen, ids, kinds, nids,
@@ -629,12 +642,13 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     }
 
     cent *ce;
+    int created;
     if ((rc = hub_c360_get_or_new(c, ekey, ekeylen, &ce, &created)))
         return rc;
     if (created && (c->any_forgotten || c->any_pending)) {
         char cid[HUB_CUSTOMER_ID_LEN + 1];
         int gone = 0;
-        hub_customer_id(ekey, ekeylen, cid);
+        hub_ent_cid(ce->e, cid);
         if ((rc = hub_c360_new_id_pending(c, ekey, ekeylen, cid, &gone)))
             return rc;
         if (gone) {
@@ -756,19 +770,12 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
         c->stats.entities_written++;
     }
     free(keys);
-    /* dedupe: the ids of this batch, then a slice of old ones */
-    uint8_t now[8];
-    hub_be64(now, (uint64_t)c->now_ms);
+    /* dedupe: a slice of the old ids, twice as many as came in */
+    if (!rc)
+        rc = prune_dedupe(c, 2 * c->dedupe_added + 64);
+    /* offsets */
     size_t pos = 0, klen;
     const char *k;
-    while (!rc && hub_hmap_next(c->seen, &pos, &k, &klen, NULL)) {
-        MDB_val mk = val(k, klen), mv = val(now, 8);
-        rc = hub_store_err(mdb_put(c->txn, DBI(c, T_DEDUPE), &mk, &mv, 0));
-    }
-    if (!rc)
-        rc = prune_dedupe(c, 2 * hub_hmap_count(c->seen) + 64);
-    /* offsets */
-    pos = 0;
     void *v;
     while (!rc && hub_hmap_next(c->offsets, &pos, &k, &klen, &v)) {
         uint8_t kb[512], ob[8];

@@ -118,9 +118,12 @@ int hub_c360_each(hub_c360_t *c,
 /* SHA-256 over every view in id order, as 64 hex digits, and the count. */
 int hub_c360_digest(hub_c360_t *c, char hex[65], uint64_t *customers);
 
-/* Changes after seq (up to limit): fn(seq, id) per change. */
+/* Changes after seq (up to limit): fn(seq, id, view, len) per change,
+ * with the customer's view bytes (Avro) as they are now, or NULL when it
+ * is gone (merged away or forgotten). One read snapshot for them all. */
 int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
-                     int (*fn)(uint64_t seq, const char *id, void *opaque),
+                     int (*fn)(uint64_t seq, const char *id,
+                               const void *view, size_t len, void *opaque),
                      void *opaque);
 /* The view bytes (Avro) of a customer id, copied into out; HUB_ENOENT. */
 int hub_c360_view_bytes(hub_c360_t *c, const char *id, hub_buf_t *out);

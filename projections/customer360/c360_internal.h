@@ -26,9 +26,8 @@ enum {
     T_META,      /* string -> value: cluster_id, seq, next_comp, ... */
     T_OFFSETS,   /* cluster \0 topic \0 be32 partition -> be64 next offset */
     T_DEDUPE,    /* event_id (16) -> be64 wall-clock ms first seen */
-    T_ENTITIES,  /* entity key -> packed entity state */
+    T_ENTITIES,  /* entity key -> packed entity state (and its component) */
     T_IDENT,     /* identity key -> entity keys (dupsort) */
-    T_MEMBER,    /* entity key -> be64 component */
     T_MEMBERS,   /* be64 component -> entity keys (dupsort) */
     T_COMPS,     /* be64 component -> be32 size, flags, anchor entity key */
     T_VIEWS,     /* customer id -> Customer360 Avro binary */
@@ -88,12 +87,12 @@ struct hub_c360 {
     hub_hmap_t *comps;      /* be64 component -> comp* */
     hub_hmap_t *regraph;    /* entity keys whose customer must be regrouped */
     hub_hmap_t *cust_dirty; /* anchors whose views may have changed */
-    hub_hmap_t *seen;       /* event ids applied in this batch */
     hub_hmap_t *offsets;    /* topic \0 partition -> int64_t* next offset */
     hub_buf_t tmp, timeline, view, key;
     char cluster[256];
     hub_c360_stats_t stats;
     uint64_t seq, next_comp;
+    size_t dedupe_added;    /* event ids recorded in this batch */
     int64_t now_ms;
     int any_forgotten, any_pending;
 };

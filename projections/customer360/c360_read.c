@@ -58,10 +58,13 @@ static int render(hub_c360_t *c, const void *bytes, size_t len,
 static int customer_of(hub_c360_t *c, MDB_txn *txn, const void *ekey,
                        size_t len, char cid[HUB_CUSTOMER_ID_LEN + 1]) {
     MDB_val k = val(ekey, len), d;
-    if (mdb_get(txn, DBI(c, T_MEMBER), &k, &d) || d.mv_size != 8)
+    if (mdb_get(txn, DBI(c, T_ENTITIES), &k, &d))
+        return HUB_ENOENT;
+    uint64_t id = hub_ent_packed_comp(d.mv_data, d.mv_size);
+    if (!id)
         return HUB_ENOENT;
     uint8_t comp[8];
-    memcpy(comp, d.mv_data, 8);
+    hub_be64(comp, id);
     k = val(comp, 8);
     if (mdb_get(txn, DBI(c, T_COMPS), &k, &d) || d.mv_size <= 5)
         return HUB_ENOENT; /* a component without an anchor: no customer */
@@ -180,7 +183,8 @@ int hub_c360_digest(hub_c360_t *c, char hex[65], uint64_t *customers) {
 }
 
 int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
-                     int (*fn)(uint64_t seq, const char *id, void *opaque),
+                     int (*fn)(uint64_t seq, const char *id,
+                               const void *view, size_t len, void *opaque),
                      void *opaque) {
     MDB_txn *txn;
     int rc = begin_read(c, &txn);
@@ -198,8 +202,14 @@ int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
     char id[HUB_CUSTOMER_ID_LEN + 1];
     for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
          r == 0 && n < limit && !rc; r = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        snprintf(id, sizeof id, "%.*s", (int)d.mv_size, (const char *)d.mv_data);
-        rc = fn(hub_rd_be64(k.mv_data), id, opaque);
+        if (d.mv_size != HUB_CUSTOMER_ID_LEN)
+            continue;
+        memcpy(id, d.mv_data, HUB_CUSTOMER_ID_LEN);
+        id[HUB_CUSTOMER_ID_LEN] = '\0';
+        MDB_val vk = val(id, HUB_CUSTOMER_ID_LEN), v;
+        int found = mdb_get(txn, DBI(c, T_VIEWS), &vk, &v) == 0;
+        rc = fn(hub_rd_be64(k.mv_data), id, found ? v.mv_data : NULL,
+                found ? v.mv_size : 0, opaque);
         n++;
     }
     mdb_cursor_close(cur);

@@ -2,8 +2,9 @@
  * hub360 - entity state: registers, accumulators, identities, and a
  * compact binary packing for LMDB.
  *
- * Packed form (version 1): u8 version, u8 kind, varint roles, varint
- * events, stamp first, stamp last, then the set registers (u8 slot, u8
+ * Packed form (version 2): u8 version, be64 comp, u8 has_cidh and the 10
+ * bytes of cidh when set, u8 kind, varint roles, varint events, stamp
+ * first, stamp last, then the set registers (u8 slot, u8
  * is_str, stamp, value: zig-zag varint or length + bytes), a 0xff end
  * mark, the non-zero accumulators (u8 slot, zig-zag varint) and 0xff,
  * then varint count of identities (u8 flags, i8 kind, stamp, length +
@@ -16,7 +17,7 @@
 
 #include "errors.h"
 
-#define PACK_VERSION 1
+#define PACK_VERSION 2
 
 int hub_stamp_cmp(const hub_stamp_t *a, const hub_stamp_t *b) {
     if (a->at != b->at)
@@ -210,8 +211,18 @@ static int put_stamp(hub_buf_t *b, const hub_stamp_t *st) {
 int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     hub_buf_reset(b);
     int rc = 0;
-    uint8_t head[2] = {PACK_VERSION, e->kind};
-    rc |= hub_buf_append(b, head, 2);
+    uint8_t head[20];
+    size_t hl = 0;
+    head[hl++] = PACK_VERSION;
+    for (int i = 7; i >= 0; i--)
+        head[hl++] = (uint8_t)(e->comp >> (i * 8));
+    head[hl++] = e->has_cidh;
+    if (e->has_cidh) {
+        memcpy(head + hl, e->cidh, 10);
+        hl += 10;
+    }
+    head[hl++] = e->kind;
+    rc |= hub_buf_append(b, head, hl);
     rc |= put_varint(b, e->roles);
     rc |= put_varint(b, e->events);
     rc |= put_stamp(b, &e->first);
@@ -320,6 +331,15 @@ int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
     hub_ent_t *e = hub_ent_new(key, keylen);
     if (!e)
         return HUB_ENOMEM;
+    for (int i = 0; i < 8; i++)
+        e->comp = e->comp << 8 | get_u8(&r);
+    if ((e->has_cidh = get_u8(&r)) != 0) {
+        if (r.len - r.pos < 10 || r.pos > r.len)
+            r.bad = 1;
+        else
+            memcpy(e->cidh, r.p + r.pos, 10);
+        r.pos += 10;
+    }
     e->kind = get_u8(&r);
     e->roles = (uint32_t)get_varint(&r);
     e->events = get_varint(&r);
@@ -379,4 +399,14 @@ int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
     }
     *out = e;
     return 0;
+}
+
+uint64_t hub_ent_packed_comp(const void *buf, size_t len) {
+    const uint8_t *p = buf;
+    if (len < 9 || p[0] != PACK_VERSION)
+        return 0;
+    uint64_t comp = 0;
+    for (int i = 1; i <= 8; i++)
+        comp = comp << 8 | p[i];
+    return comp;
 }

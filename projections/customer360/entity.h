@@ -92,6 +92,10 @@ typedef struct hub_eid {
 typedef struct hub_ent {
     char *key;        /* owned */
     uint32_t keylen;
+    uint64_t comp;    /* the customer (graph component) it belongs to; 0:
+                         none. Internal: depends on arrival order */
+    uint8_t cidh[10]; /* its customer id's hash, once has_cidh */
+    uint8_t has_cidh;
     uint8_t kind;     /* hub360.SystemKind index (CRM, ERP, SCRM, HUB) */
     uint32_t roles;
     hub_stamp_t first, last;
@@ -124,9 +128,13 @@ const hub_eid_t *hub_ent_find_id(const hub_ent_t *e, const char *key);
 /* Removes an identity; returns 1 when it was there. */
 int hub_ent_remove_id(hub_ent_t *e, const char *key);
 
-/* Packs the entity into out (reset first); unpacks a packed value. */
+/* Packs the entity into out (reset first); unpacks a packed value. The
+ * packed form starts with u8 version and be64 comp, so that readers find
+ * an entity's customer without unpacking it. */
 int hub_ent_pack(const hub_ent_t *e, hub_buf_t *out);
 int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
                    size_t len, hub_ent_t **out);
+/* The comp of a packed entity; 0 when it has none or is not one. */
+uint64_t hub_ent_packed_comp(const void *buf, size_t len);
 
 #endif

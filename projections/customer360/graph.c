@@ -148,22 +148,29 @@ int hub_graph_flush(hub_c360_t *c) {
 
 static int member_of(hub_c360_t *c, const char *key, size_t len,
                      uint64_t *id) {
-    MDB_val k = hub_mval(key, len), d;
-    int rc = mdb_get(c->txn, DBI(c, T_MEMBER), &k, &d);
+    cent *ce;
+    int rc = hub_c360_load(c, key, len, &ce);
     if (rc)
-        return rc == MDB_NOTFOUND ? HUB_ENOENT : hub_store_err(rc);
-    if (d.mv_size != 8)
-        return HUB_EDECODE;
-    *id = hub_rd_be64(d.mv_data);
+        return rc;
+    if (!ce->e || !ce->e->comp)
+        return HUB_ENOENT;
+    *id = ce->e->comp;
     return 0;
 }
 
 /* Moves an entity from component `from` (0: none) to `to` (0: none). */
 static int move_member(hub_c360_t *c, const char *key, size_t len,
                        uint64_t from, uint64_t to) {
+    cent *ce;
+    int rc = hub_c360_load(c, key, len, &ce);
+    if (rc)
+        return rc;
+    if (ce->e && ce->e->comp != to) {
+        ce->e->comp = to;
+        ce->dirty = 1;
+    }
     uint8_t f[8], t[8];
     MDB_val mk = hub_mval(key, len);
-    int rc = 0;
     if (from) {
         hub_be64(f, from);
         MDB_val fk = hub_mval(f, 8);
@@ -173,13 +180,8 @@ static int move_member(hub_c360_t *c, const char *key, size_t len,
     if (!rc && to) {
         hub_be64(t, to);
         MDB_val tk = hub_mval(t, 8);
-        rc = mdb_put(c->txn, DBI(c, T_MEMBER), &mk, &tk, 0);
-        if (!rc)
-            rc = mdb_put(c->txn, DBI(c, T_MEMBERS), &tk, &mk, MDB_NODUPDATA);
+        rc = mdb_put(c->txn, DBI(c, T_MEMBERS), &tk, &mk, MDB_NODUPDATA);
         rc = rc == MDB_KEYEXIST ? 0 : rc;
-    } else if (!rc) {
-        rc = mdb_del(c->txn, DBI(c, T_MEMBER), &mk, NULL);
-        rc = rc == MDB_NOTFOUND ? 0 : rc;
     }
     return hub_store_err(rc);
 }
@@ -766,7 +768,14 @@ static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
                        size_t *cap) {
     size_t alen = strlen(anchor);
     char cid[HUB_CUSTOMER_ID_LEN + 1];
-    hub_customer_id(anchor, alen, cid);
+    cent *ace;
+    int lrc = hub_c360_load(c, anchor, alen, &ace);
+    if (lrc)
+        return lrc;
+    if (ace->e)
+        hub_ent_cid(ace->e, cid);
+    else
+        hub_customer_id(anchor, alen, cid);
     MDB_val ck = hub_mval(cid, HUB_CUSTOMER_ID_LEN), old;
     int has_old = mdb_get(c->txn, DBI(c, T_VIEWS), &ck, &old) == 0;
     uint64_t id;

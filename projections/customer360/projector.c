@@ -28,11 +28,19 @@ void hub_projector_store_path(const hub_config_t *cfg, char *out,
 }
 
 typedef struct part {
-    char topic[256];
-    int32_t partition;
-    int64_t target;   /* once: end offset seen at start */
-    int64_t next;     /* next offset to apply */
+    int64_t target;   /* once: end offset seen at start; -1: none */
+    int64_t next;     /* next offset to apply (as committed) */
+    int64_t seen;     /* next offset after the messages collected */
+    uint8_t known;    /* assigned */
+    uint8_t touched;  /* in the batch being applied */
 } part;
+
+/* The partitions of one topic, indexed by partition number. */
+typedef struct topic_parts {
+    part *v;
+    int32_t n;
+    rd_kafka_topic_t *rkt; /* the handle its messages carry, once seen */
+} topic_parts;
 
 typedef struct projector {
     const hub_config_t *cfg;
@@ -44,38 +52,73 @@ typedef struct projector {
     rd_kafka_t *rk;
     char topics[NTOPICS][256];
     char dlq[256], changelog[256];
-    part *parts;
-    size_t nparts;
+    topic_parts tp[NTOPICS];
+    size_t behind;    /* once: partitions whose collected end is short of
+                         their target */
     char store_target[PATH_MAX];
     int32_t c360_id;
     hub_projector_stats_t stats;
     int64_t started;
 } projector;
 
-static part *find_part(projector *p, const char *topic, int32_t partition) {
-    for (size_t i = 0; i < p->nparts; i++) {
-        if (p->parts[i].partition == partition &&
-            strcmp(p->parts[i].topic, topic) == 0)
-            return &p->parts[i];
+static int topic_index(const projector *p, const char *topic) {
+    for (int t = 0; t < NTOPICS; t++)
+        if (strcmp(p->topics[t], topic) == 0)
+            return t;
+    return -1;
+}
+
+/* The partition of a message: by its topic handle, without strcmp once
+ * the handle is known. */
+static part *msg_part(projector *p, const rd_kafka_message_t *m, int *topic) {
+    for (int t = 0; t < NTOPICS; t++) {
+        if (p->tp[t].rkt == m->rkt) {
+            *topic = t;
+            return m->partition >= 0 && m->partition < p->tp[t].n &&
+                           p->tp[t].v[m->partition].known
+                       ? &p->tp[t].v[m->partition]
+                       : NULL;
+        }
     }
-    return NULL;
+    int t = topic_index(p, rd_kafka_topic_name(m->rkt));
+    if (t < 0)
+        return NULL;
+    p->tp[t].rkt = m->rkt;
+    return msg_part(p, m, topic);
 }
 
 static int add_part(projector *p, const char *topic, int32_t partition,
                     int64_t target, int64_t next) {
-    part *x = find_part(p, topic, partition);
-    if (!x) {
-        part *arr = realloc(p->parts, (p->nparts + 1) * sizeof *arr);
-        if (!arr)
+    int t = topic_index(p, topic);
+    if (t < 0 || partition < 0)
+        return 0;
+    topic_parts *tp = &p->tp[t];
+    if (partition >= tp->n) {
+        part *v = realloc(tp->v, (size_t)(partition + 1) * sizeof *v);
+        if (!v)
             return HUB_ENOMEM;
-        p->parts = arr;
-        x = &p->parts[p->nparts++];
-        snprintf(x->topic, sizeof x->topic, "%s", topic);
-        x->partition = partition;
+        memset(v + tp->n, 0, (size_t)(partition + 1 - tp->n) * sizeof *v);
+        tp->v = v;
+        tp->n = partition + 1;
     }
+    part *x = &tp->v[partition];
+    if (x->known && x->seen < x->target)
+        p->behind--;
+    x->known = 1;
     x->target = target;
-    x->next = next;
+    x->next = x->seen = next;
+    if (x->seen < x->target)
+        p->behind++;
     return 0;
+}
+
+/* A message (or an end of partition at offset `end`) was collected. */
+static void collected(projector *p, part *x, int64_t end) {
+    if (end <= x->seen)
+        return;
+    if (x->seen < x->target && end >= x->target)
+        p->behind--;
+    x->seen = end;
 }
 
 /* Places each partition at the offset the store holds for it. */
@@ -152,19 +195,16 @@ static int assign_all(projector *p, char *err, size_t errlen) {
     return rc;
 }
 
-static int caught_up(const projector *p) {
-    for (size_t i = 0; i < p->nparts; i++) {
-        if (p->parts[i].next < p->parts[i].target)
-            return 0;
-    }
-    return 1;
-}
+static int caught_up(const projector *p) { return p->behind == 0; }
 
 static int64_t lag(const projector *p) {
     int64_t l = 0;
-    for (size_t i = 0; i < p->nparts; i++) {
-        if (p->parts[i].target > p->parts[i].next)
-            l += p->parts[i].target - p->parts[i].next;
+    for (int t = 0; t < NTOPICS; t++) {
+        for (int32_t i = 0; i < p->tp[t].n; i++) {
+            const part *x = &p->tp[t].v[i];
+            if (x->known && x->target > x->next)
+                l += x->target - x->next;
+        }
     }
     return l;
 }
@@ -204,20 +244,23 @@ typedef struct outbox {
     char err[512];
 } outbox;
 
-static int publish_one(uint64_t seq, const char *id, void *opaque) {
+static int publish_one(uint64_t seq, const char *id, const void *view,
+                       size_t len, void *opaque) {
     outbox *ob = opaque;
     projector *p = ob->p;
-    hub_buf_reset(&ob->value);
-    uint8_t head[5] = {0};
-    hub_be32(head + 1, (uint32_t)p->c360_id);
-    hub_buf_append(&ob->value, head, 5);
-    int rc = hub_c360_view_bytes(p->c360, id, &ob->value);
-    const void *v = rc == 0 ? ob->value.data : NULL; /* gone: tombstone */
-    size_t vlen = rc == 0 ? ob->value.len : 0;
-    if (rc && rc != HUB_ENOENT)
-        return ob->rc = rc;
+    const void *v = NULL; /* gone: a tombstone */
+    if (view) {
+        hub_buf_reset(&ob->value);
+        uint8_t head[5] = {0};
+        hub_be32(head + 1, (uint32_t)p->c360_id);
+        hub_buf_append(&ob->value, head, 5);
+        if (hub_buf_append(&ob->value, view, len))
+            return ob->rc = HUB_ENOMEM;
+        v = ob->value.data;
+        len = ob->value.len;
+    }
     ob->rc = hub_producer_send(p->producer, p->changelog, RD_KAFKA_PARTITION_UA,
-                               id, strlen(id), v, vlen, NULL, 0, ob->acks,
+                               id, strlen(id), v, len, NULL, 0, ob->acks,
                                p->cfg->kafka.delivery_timeout_ms, ob->err,
                                sizeof ob->err);
     ob->last = seq;
@@ -268,8 +311,6 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
         return hub_fail(err, errlen, rc, "starting a batch: %s",
                         hub_strerror(rc));
     hub_acks_t *acks = NULL;
-    rd_kafka_topic_partition_list_t *commit =
-        rd_kafka_topic_partition_list_new((int)(n < 64 ? n : 64));
     for (size_t i = 0; i < n && !rc; i++) {
         rd_kafka_message_t *m = msgs[i];
         hub_c360_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition,
@@ -291,12 +332,6 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
             rc = dead_letter(p, m, res.error, acks, err, errlen);
             p->stats.dead++;
         }
-        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
-            commit, msg.topic, m->partition);
-        if (!tp)
-            tp = rd_kafka_topic_partition_list_add(commit, msg.topic,
-                                                   m->partition);
-        tp->offset = m->offset + 1;
     }
     /* dead letters must be safe before the batch moves past them */
     if (!rc && acks)
@@ -309,27 +344,35 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
         rc = hub_c360_commit(p->c360, &st, err, errlen);
     }
     hub_acks_free(acks);
-    if (!rc) {
-        p->stats.batches++;
-        p->stats.events += n;
-        p->stats.applied += st.applied;
-        p->stats.duplicates += st.duplicates;
-        p->stats.ignored += st.ignored;
-        p->stats.views_written += st.views_written;
-        p->stats.views_deleted += st.views_deleted;
-        p->stats.merges_refused += st.merges_refused;
-        for (int i = 0; i < commit->cnt; i++) {
-            part *x = find_part(p, commit->elems[i].topic,
-                                commit->elems[i].partition);
-            if (x)
-                x->next = commit->elems[i].offset;
+    if (rc)
+        return rc;
+    p->stats.batches++;
+    p->stats.events += n;
+    p->stats.applied += st.applied;
+    p->stats.duplicates += st.duplicates;
+    p->stats.ignored += st.ignored;
+    p->stats.views_written += st.views_written;
+    p->stats.views_deleted += st.views_deleted;
+    p->stats.merges_refused += st.merges_refused;
+    /* for lag monitoring only: the store holds the real offsets */
+    rd_kafka_topic_partition_list_t *commit =
+        p->o->group ? rd_kafka_topic_partition_list_new(64) : NULL;
+    for (int t = 0; t < NTOPICS; t++) {
+        for (int32_t i = 0; i < p->tp[t].n; i++) {
+            part *x = &p->tp[t].v[i];
+            if (commit && x->touched)
+                rd_kafka_topic_partition_list_add(commit, p->topics[t], i)
+                    ->offset = x->seen;
+            x->touched = 0;
+            x->next = x->seen;
         }
-        /* for lag monitoring only: the store holds the real offsets */
-        if (p->o->group)
-            rd_kafka_commit(p->rk, commit, 1);
     }
-    rd_kafka_topic_partition_list_destroy(commit);
-    return rc;
+    if (commit) {
+        if (commit->cnt)
+            rd_kafka_commit(p->rk, commit, 1);
+        rd_kafka_topic_partition_list_destroy(commit);
+    }
+    return 0;
 }
 
 /* The daemon follows `hub360 rebuild`: a new generation behind the link. */
@@ -451,43 +494,31 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
                 q, (int)(left < 100 ? left : 100), msgs + n, cap - n);
             for (ssize_t i = 0; i < got; i++) {
                 rd_kafka_message_t *m = msgs[n + (size_t)i];
-                if (m->err) { /* not a message: an event of the consumer */
-                    part *x = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF
-                                  ? find_part(p, rd_kafka_topic_name(m->rkt),
-                                              m->partition)
-                                  : NULL;
-                    /* every message before an end is already collected */
-                    if (x && m->offset > x->next)
-                        x->next = m->offset;
-                    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        hub_log_warn(o->label, "%s", rd_kafka_message_errstr(m));
-                    rd_kafka_message_destroy(m);
-                    memmove(msgs + n + i, msgs + n + i + 1,
-                            (size_t)(got - i - 1) * sizeof *msgs);
-                    got--;
-                    i--;
+                int t;
+                part *x = msg_part(p, m, &t);
+                if (!m->err) {
+                    if (x) {
+                        collected(p, x, m->offset + 1);
+                        x->touched = 1;
+                    }
+                    continue;
                 }
+                /* not a message: an event of the consumer; at an end,
+                 * every message before it is already collected */
+                if (x && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    collected(p, x, m->offset);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    hub_log_warn(o->label, "%s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                memmove(msgs + n + i, msgs + n + i + 1,
+                        (size_t)(got - i - 1) * sizeof *msgs);
+                got--;
+                i--;
             }
             if (got > 0)
                 n += (size_t)got;
-            if (o->once && n) { /* stop collecting once the ends are in */
-                int done = 1;
-                for (size_t i = 0; i < p->nparts && done; i++) {
-                    part *x = &p->parts[i];
-                    int64_t seen = x->next;
-                    for (size_t j = 0; j < n; j++)
-                        if (msgs[j]->partition == x->partition &&
-                            strcmp(rd_kafka_topic_name(msgs[j]->rkt),
-                                   x->topic) == 0 &&
-                            msgs[j]->offset + 1 > seen)
-                            seen = msgs[j]->offset + 1;
-                    done = seen >= x->target;
-                }
-                if (done)
-                    break;
-            }
             if (o->once && caught_up(p))
-                break;
+                break; /* the ends are in */
         }
         if (n) {
             rc = apply_batch(p, msgs, n, err, errlen);
@@ -520,6 +551,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     hub_producer_free(p->producer);
     hub_codec_free(p->codec);
     hub_catalog_free(p->cat);
-    free(p->parts);
+    for (int t = 0; t < NTOPICS; t++)
+        free(p->tp[t].v);
     return rc;
 }

@@ -18,19 +18,35 @@
 /* Ids                                                                 */
 /* ------------------------------------------------------------------ */
 
-void hub_customer_id(const char *ekey, size_t len,
-                     char out[HUB_CUSTOMER_ID_LEN + 1]) {
+static void format_cid(const uint8_t md[10],
+                       char out[HUB_CUSTOMER_ID_LEN + 1]) {
     static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-    uint8_t md[32];
-    hub_sha256(ekey, len, NULL, 0, md);
     memcpy(out, "cus_", 4);
     /* 16 characters of 5 bits from the first 10 bytes */
     for (int i = 0; i < 16; i++) {
         int bit = i * 5, byte = bit / 8, shift = bit % 8;
-        unsigned v = (unsigned)md[byte] << 8 | md[byte + 1];
+        unsigned v = (unsigned)md[byte] << 8 |
+                     (byte + 1 < 10 ? md[byte + 1] : 0);
         out[4 + i] = b32[(v >> (11 - shift)) & 31];
     }
     out[HUB_CUSTOMER_ID_LEN] = '\0';
+}
+
+void hub_customer_id(const char *ekey, size_t len,
+                     char out[HUB_CUSTOMER_ID_LEN + 1]) {
+    uint8_t md[32];
+    hub_sha256(ekey, len, NULL, 0, md);
+    format_cid(md, out);
+}
+
+void hub_ent_cid(hub_ent_t *e, char out[HUB_CUSTOMER_ID_LEN + 1]) {
+    if (!e->has_cidh) {
+        uint8_t md[32];
+        hub_sha256(e->key, e->keylen, NULL, 0, md);
+        memcpy(e->cidh, md, 10);
+        e->has_cidh = 1;
+    }
+    format_cid(e->cidh, out);
 }
 
 int hub_ent_alias_eligible(const hub_ent_t *e) {
@@ -415,14 +431,14 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
 
     /* id, aliases */
     char cid[HUB_CUSTOMER_ID_LEN + 1];
-    hub_customer_id(m[anchor]->key, m[anchor]->keylen, cid);
+    hub_ent_cid(m[anchor], cid);
     put_str(b, cid, HUB_CUSTOMER_ID_LEN);
     char (*aliases)[HUB_CUSTOMER_ID_LEN + 1] =
         malloc((n ? n : 1) * sizeof *aliases);
     size_t nal = 0;
     for (size_t i = 0; aliases && i < n; i++) {
         if (i != anchor && hub_ent_alias_eligible(m[i]))
-            hub_customer_id(m[i]->key, m[i]->keylen, aliases[nal++]);
+            hub_ent_cid(m[i], aliases[nal++]);
     }
     for (size_t i = 0; i < nal; i++)
         strs[i] = aliases[i];

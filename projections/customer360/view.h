@@ -21,6 +21,8 @@
 /* The customer id derived from an entity key, into out (NUL-terminated). */
 void hub_customer_id(const char *ekey, size_t len,
                      char out[HUB_CUSTOMER_ID_LEN + 1]);
+/* The same for an entity, hashing its key only the first time. */
+void hub_ent_cid(hub_ent_t *e, char out[HUB_CUSTOMER_ID_LEN + 1]);
 
 typedef struct hub_view_rules hub_view_rules_t;
 
