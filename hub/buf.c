@@ -28,7 +28,7 @@ int hub_buf_reserve(hub_buf_t *b, size_t extra) {
     return 0;
 }
 
-int hub_buf_append(hub_buf_t *b, const void *data, size_t len) {
+int hub_buf_append_slow(hub_buf_t *b, const void *data, size_t len) {
     if (hub_buf_reserve(b, len))
         return HUB_ENOMEM;
     if (len)

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct hub_buf {
     char *data;  /* NULL until the first append; owned by the buffer */
@@ -24,7 +25,18 @@ typedef struct hub_buf {
 
 /* Makes room for `extra` more bytes plus the NUL. */
 int hub_buf_reserve(hub_buf_t *b, size_t extra);
-int hub_buf_append(hub_buf_t *b, const void *data, size_t len);
+int hub_buf_append_slow(hub_buf_t *b, const void *data, size_t len);
+/* Appends len bytes; inline for the common case of enough room. */
+static inline int hub_buf_append(hub_buf_t *b, const void *data,
+                                 size_t len) {
+    if (b->len + len < b->cap && len) {
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return hub_buf_append_slow(b, data, len);
+}
 int hub_buf_puts(hub_buf_t *b, const char *s);
 int hub_buf_putc(hub_buf_t *b, char c);
 int hub_buf_printf(hub_buf_t *b, const char *fmt, ...)

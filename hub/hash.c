@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <string.h>
 #include <stdlib.h>
 
 static EVP_MD *sha256;
@@ -34,4 +35,21 @@ void hub_sha256(const void *a, size_t alen, const void *b, size_t blen,
         (b && !EVP_DigestUpdate(ctx, b, blen)) ||
         !EVP_DigestFinal_ex(ctx, out, &n))
         abort();
+}
+
+uint64_t hub_hash64(const void *data, size_t len) {
+    const unsigned char *p = data;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        p += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, len);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
 }

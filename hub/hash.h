@@ -15,4 +15,8 @@
 void hub_sha256(const void *a, size_t alen, const void *b, size_t blen,
                 uint8_t out[32]);
 
+/* A fast 64-bit hash of bytes (not cryptographic): change detection and
+ * hash tables. */
+uint64_t hub_hash64(const void *data, size_t len);
+
 #endif

@@ -2,6 +2,9 @@
  * hub360 - a string-keyed hash map (FNV-1a, linear probing).
  */
 #include "hmap.h"
+
+#include "arena.h"
+#include "hash.h"
 #include "sort.h"
 
 #include <stdint.h>
@@ -18,16 +21,11 @@ typedef struct slot {
 struct hub_hmap {
     slot *slots;
     size_t cap, count;
+    hub_arena_t keys; /* the copies of the keys */
 };
 
 static uint64_t hash(const void *key, size_t len) {
-    const unsigned char *p = key;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
+    return hub_hash64(key, len);
 }
 
 hub_hmap_t *hub_hmap_new(void) {
@@ -48,16 +46,17 @@ void hub_hmap_clear(hub_hmap_t *m, void (*free_val)(void *)) {
             continue;
         if (free_val && m->slots[i].val)
             free_val(m->slots[i].val);
-        free(m->slots[i].key);
         m->slots[i].key = NULL;
     }
     m->count = 0;
+    hub_arena_reset(&m->keys);
 }
 
 void hub_hmap_free(hub_hmap_t *m, void (*free_val)(void *)) {
     if (!m)
         return;
     hub_hmap_clear(m, free_val);
+    hub_arena_free(&m->keys);
     free(m->slots);
     free(m);
 }
@@ -107,10 +106,8 @@ void **hub_hmap_put(hub_hmap_t *m, const void *key, size_t len,
             *created = 0;
         return &s->val;
     }
-    if (!(s->key = malloc(len + 1)))
+    if (!(s->key = hub_arena_strndup(&m->keys, key, len)))
         return NULL;
-    memcpy(s->key, key, len);
-    s->key[len] = '\0';
     s->len = len;
     s->hash = h;
     s->val = NULL;

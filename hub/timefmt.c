@@ -121,17 +121,46 @@ size_t hub_time_format(int64_t ms, char out[HUB_TIME_MAXLEN]) {
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    int n;
-    if (frac)
-        n = snprintf(out, HUB_TIME_MAXLEN,
-                     "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m,
-                     d, (int)(rem / 3600), (int)(rem / 60 % 60),
-                     (int)(rem % 60), (int)frac);
-    else
-        n = snprintf(out, HUB_TIME_MAXLEN, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
-                     (long long)y, m, d, (int)(rem / 3600),
-                     (int)(rem / 60 % 60), (int)(rem % 60));
-    return n > 0 ? (size_t)n : 0;
+    if (y < 0 || y > 9999) { /* outside the four-digit years */
+        int n = snprintf(out, HUB_TIME_MAXLEN,
+                         "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y,
+                         m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
+                         (int)(rem % 60), (int)frac);
+        return n > 0 ? (size_t)n : 0;
+    }
+    /* the common case by hand: this runs for every timeline entry */
+    unsigned yy = (unsigned)y, hh = (unsigned)(rem / 3600),
+             mi = (unsigned)(rem / 60 % 60), ss = (unsigned)(rem % 60);
+    char *p = out;
+    *p++ = (char)('0' + yy / 1000);
+    *p++ = (char)('0' + yy / 100 % 10);
+    *p++ = (char)('0' + yy / 10 % 10);
+    *p++ = (char)('0' + yy % 10);
+    *p++ = '-';
+    *p++ = (char)('0' + m / 10);
+    *p++ = (char)('0' + m % 10);
+    *p++ = '-';
+    *p++ = (char)('0' + d / 10);
+    *p++ = (char)('0' + d % 10);
+    *p++ = 'T';
+    *p++ = (char)('0' + hh / 10);
+    *p++ = (char)('0' + hh % 10);
+    *p++ = ':';
+    *p++ = (char)('0' + mi / 10);
+    *p++ = (char)('0' + mi % 10);
+    *p++ = ':';
+    *p++ = (char)('0' + ss / 10);
+    *p++ = (char)('0' + ss % 10);
+    if (frac) {
+        unsigned f = (unsigned)frac;
+        *p++ = '.';
+        *p++ = (char)('0' + f / 100);
+        *p++ = (char)('0' + f / 10 % 10);
+        *p++ = (char)('0' + f % 10);
+    }
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - out);
 }
 
 int64_t hub_time_now_ms(void) {

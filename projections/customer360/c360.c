@@ -20,7 +20,6 @@
 const hub_table_def_t hub_c360_tables[T_COUNT] = {
     {"meta", 0},      {"offsets", 0},  {"dedupe", 0},
     {"entities", 0},  {"ident", MDB_DUPSORT},
-    {"members", MDB_DUPSORT},
     {"comps", 0},     {"views", 0},    {"ids", 0},
     {"timeline", 0},  {"changes", 0},  {"ctl", 0},
     {"forgotten", 0}, {"pending", MDB_DUPSORT},
@@ -174,12 +173,12 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
     return 0;
 }
 
+/* Cached entities live in the batch arena; those made with malloc (the
+ * control paths may) are freed here. */
 static void free_cent(void *p) {
     cent *ce = p;
-    if (ce) {
+    if (ce)
         hub_ent_free(ce->e);
-        free(ce);
-    }
 }
 
 void hub_c360_close(hub_c360_t *c) {
@@ -188,6 +187,8 @@ void hub_c360_close(hub_c360_t *c) {
     if (c->txn)
         mdb_txn_abort(c->txn);
     hub_hmap_free(c->ents, free_cent);
+    free(c->fresh);
+    hub_arena_free(&c->arena);
     if (c->comps)
         hub_graph_clear(c);
     hub_hmap_free(c->comps, NULL);
@@ -303,21 +304,25 @@ int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out) {
         *out = *slot;
         return 0;
     }
-    cent *ce = calloc(1, sizeof *ce);
+    cent *ce = hub_arena_calloc(&c->arena, sizeof *ce);
     if (!ce)
         return HUB_ENOMEM;
-    *slot = ce;
+    *slot = ce; /* the slot moves when the map grows: not used below */
+    *out = ce;
     MDB_val k = val(key, len), d;
     int rc = mdb_get(c->txn, DBI(c, T_ENTITIES), &k, &d);
-    if (rc == 0) {
-        rc = hub_ent_unpack(key, len, d.mv_data, d.mv_size, &ce->e);
-        if (rc)
-            return rc;
-    } else if (rc != MDB_NOTFOUND) {
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
         return hub_store_err(rc);
-    }
-    *out = ce;
-    return 0;
+    if (d.mv_size != 8)
+        return HUB_EDECODE;
+    /* its state is in its component's record: loading that fills ce */
+    comp *comp;
+    rc = hub_graph_comp(c, hub_rd_be64(d.mv_data), &comp);
+    if (rc == 0 && !ce->e)
+        rc = HUB_EDECODE; /* the index and the record disagree */
+    return rc;
 }
 
 int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
@@ -326,15 +331,23 @@ int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
     *created = 0;
     if (rc || (*out)->e)
         return rc;
-    if (!((*out)->e = hub_ent_new(key, len)))
+    if (!((*out)->e = hub_ent_new(&c->arena, key, len)))
         return HUB_ENOMEM;
     *created = 1;
+    (*out)->dirty = (*out)->moved = 1;
+    if (c->nfresh == c->capfresh) {
+        size_t cap = c->capfresh ? c->capfresh * 2 : 256;
+        cent **f = realloc(c->fresh, cap * sizeof *f);
+        if (!f)
+            return HUB_ENOMEM;
+        c->fresh = f;
+        c->capfresh = cap;
+    }
+    c->fresh[c->nfresh++] = *out;
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     hub_ent_cid((*out)->e, cid);
     MDB_val k = val(cid, HUB_CUSTOMER_ID_LEN), d = val(key, len);
-    if ((rc = mdb_put(c->txn, DBI(c, T_IDS), &k, &d, 0)))
-        return hub_store_err(rc);
-    return hub_graph_new_entity(c, *out);
+    return hub_store_err(mdb_put(c->txn, DBI(c, T_IDS), &k, &d, 0));
 }
 
 int hub_c360_index(hub_c360_t *c, const char *ident, const char *ekey,
@@ -395,6 +408,8 @@ int hub_c360_begin(hub_c360_t *c) {
         mdb_stat(c->txn, DBI(c, T_FORGOTTEN), &st) == 0 && st.ms_entries > 0;
     c->any_pending =
         mdb_stat(c->txn, DBI(c, T_PENDING), &st) == 0 && st.ms_entries > 0;
+    c->any_excluded =
+        mdb_stat(c->txn, DBI(c, T_CTL), &st) == 0 && st.ms_entries > 0;
     return 0;
 }
 
@@ -407,6 +422,8 @@ void hub_c360_abort(hub_c360_t *c) {
     hub_hmap_clear(c->regraph, NULL);
     hub_hmap_clear(c->cust_dirty, NULL);
     hub_hmap_clear(c->offsets, free);
+    c->nfresh = 0;
+    hub_arena_reset(&c->arena);
 }
 
 static int dead(hub_c360_result_t *res, const char *fmt, ...)
@@ -692,12 +709,18 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
                    &c->timeline);
     for (uint32_t i = before; i < e->nids; i++) { /* new references */
         char ref[512];
-        snprintf(ref, sizeof ref, "%s", e->ids[i].key);
+        size_t rl = strlen(e->ids[i].key);
+        if (rl >= sizeof ref)
+            continue;
+        memcpy(ref, e->ids[i].key, rl + 1);
         if ((rc = hub_c360_index(c, ref, ekey, ekeylen, 1)) ||
             (rc = hub_graph_linked(c, ce, ref)))
             return rc;
     }
     ce->dirty = 1;
+    /* linked to nobody: a customer of its own */
+    if (!e->comp && (rc = hub_graph_new_entity(c, ce)))
+        return rc;
     if ((rc = put_timeline(c, e, &st, type, typelen)) ||
         (rc = hub_graph_touch(c, ekey, ekeylen)))
         return rc;
@@ -706,14 +729,36 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     return 0;
 }
 
-/* Removes dedupe entries older than the window, a slice per batch. */
+/*
+ * Removes dedupe entries first seen before the window, a slice per batch:
+ * a scan through the table that carries its position (meta dedupe_scan)
+ * from batch to batch. meta dedupe_floor is a lower bound of every
+ * entry's first-seen time, so while the whole table is younger than the
+ * window nothing is scanned. A pass that reaches the end raises the floor
+ * to the oldest entry it kept, or to the time the pass began (for entries
+ * added behind it), whichever is older (meta dedupe_pass: start, oldest).
+ */
 static int prune_dedupe(hub_c360_t *c, size_t budget) {
+    int64_t cutoff = c->now_ms - c->cfg->projector.dedupe_window_ms;
+    uint64_t floor;
+    if (meta_get_u64(c, c->txn, "dedupe_floor", &floor))
+        return meta_put_u64(c, c->txn, "dedupe_floor", (uint64_t)c->now_ms);
+    if ((int64_t)floor > cutoff)
+        return 0; /* nothing can be that old */
     MDB_cursor *cur;
     if (mdb_cursor_open(c->txn, DBI(c, T_DEDUPE), &cur))
         return HUB_EIO;
-    MDB_val mk = val("dedupe_scan", 11), pos, k, d;
+    MDB_val mk = val("dedupe_scan", 11), pk = val("dedupe_pass", 11), pos, k,
+            d;
     int r;
-    uint8_t start[16];
+    uint8_t start[16], pass[16];
+    if (mdb_get(c->txn, DBI(c, T_META), &pk, &pos) == 0 && pos.mv_size == 16) {
+        memcpy(pass, pos.mv_data, 16);
+    } else {
+        hub_be64(pass, (uint64_t)c->now_ms);
+        hub_be64(pass + 8, (uint64_t)INT64_MAX);
+    }
+    int64_t oldest = (int64_t)hub_rd_be64(pass + 8);
     if (mdb_get(c->txn, DBI(c, T_META), &mk, &pos) == 0 && pos.mv_size == 16) {
         memcpy(start, pos.mv_data, 16);
         k = val(start, 16);
@@ -721,10 +766,10 @@ static int prune_dedupe(hub_c360_t *c, size_t budget) {
     } else {
         r = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
     }
-    int64_t cutoff = c->now_ms - c->cfg->projector.dedupe_window_ms;
     size_t seen = 0;
     while (r == 0 && seen++ < budget) {
-        if (d.mv_size == 8 && (int64_t)hub_rd_be64(d.mv_data) < cutoff) {
+        int64_t at = d.mv_size == 8 ? (int64_t)hub_rd_be64(d.mv_data) : 0;
+        if (at < cutoff) {
             if (mdb_cursor_del(cur, 0))
                 break;
             r = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
@@ -733,16 +778,31 @@ static int prune_dedupe(hub_c360_t *c, size_t budget) {
             r = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
             continue;
         }
+        if (at < oldest)
+            oldest = at;
         r = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
     }
     int rc = 0;
     if (r == 0 && k.mv_size == 16) {
         memcpy(start, k.mv_data, 16);
         MDB_val v = val(start, 16);
+        hub_be64(pass + 8, (uint64_t)oldest);
+        MDB_val pv = val(pass, 16);
         rc = mdb_put(c->txn, DBI(c, T_META), &mk, &v, 0);
-    } else {
-        rc = mdb_del(c->txn, DBI(c, T_META), &mk, NULL); /* wrap around */
-        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        if (!rc)
+            rc = mdb_put(c->txn, DBI(c, T_META), &pk, &pv, 0);
+    } else { /* the end: a new floor, and the next pass from the start */
+        int64_t began = (int64_t)hub_rd_be64(pass);
+        uint8_t fb[8];
+        hub_be64(fb, (uint64_t)(oldest < began ? oldest : began));
+        MDB_val fk = val("dedupe_floor", 12), fv = val(fb, 8);
+        rc = mdb_put(c->txn, DBI(c, T_META), &fk, &fv, 0);
+        int r1 = mdb_del(c->txn, DBI(c, T_META), &mk, NULL);
+        int r2 = mdb_del(c->txn, DBI(c, T_META), &pk, NULL);
+        if (!rc && r1 != MDB_NOTFOUND)
+            rc = r1;
+        if (!rc && r2 != MDB_NOTFOUND)
+            rc = r2;
     }
     mdb_cursor_close(cur);
     return hub_store_err(rc);
@@ -753,23 +813,6 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
     if (!c->txn)
         return HUB_ESTATE;
     int rc = hub_graph_finish(c);
-    /* entities, in key order */
-    size_t n = 0;
-    const char **keys = rc ? NULL : hub_hmap_sorted_keys(c->ents, &n);
-    if (!rc && !keys)
-        rc = HUB_ENOMEM;
-    for (size_t i = 0; !rc && i < n; i++) {
-        cent *ce = *hub_hmap_get(c->ents, keys[i], strlen(keys[i]));
-        if (!ce->dirty || !ce->e)
-            continue;
-        if ((rc = hub_ent_pack(ce->e, &c->tmp)))
-            break;
-        MDB_val k = val(ce->e->key, ce->e->keylen),
-                d = val(c->tmp.data, c->tmp.len);
-        rc = hub_store_err(mdb_put(c->txn, DBI(c, T_ENTITIES), &k, &d, 0));
-        c->stats.entities_written++;
-    }
-    free(keys);
     /* dedupe: a slice of the old ids, twice as many as came in */
     if (!rc)
         rc = prune_dedupe(c, 2 * c->dedupe_added + 64);

@@ -71,7 +71,7 @@ typedef struct hub_c360_result {
 
 typedef struct hub_c360_stats {
     uint64_t applied, duplicates, ignored, dead;
-    uint64_t entities_written, views_written, views_deleted;
+    uint64_t views_written, views_deleted;
     uint64_t merges_refused, identities_rejected, forgotten;
     uint64_t seq;       /* change sequence after the batch */
 } hub_c360_stats_t;

@@ -26,10 +26,10 @@ enum {
     T_META,      /* string -> value: cluster_id, seq, next_comp, ... */
     T_OFFSETS,   /* cluster \0 topic \0 be32 partition -> be64 next offset */
     T_DEDUPE,    /* event_id (16) -> be64 wall-clock ms first seen */
-    T_ENTITIES,  /* entity key -> packed entity state (and its component) */
+    T_ENTITIES,  /* entity key -> be64 component (its state lives there) */
     T_IDENT,     /* identity key -> entity keys (dupsort) */
-    T_MEMBERS,   /* be64 component -> entity keys (dupsort) */
-    T_COMPS,     /* be64 component -> be32 size, flags, anchor entity key */
+    T_COMPS,     /* be64 component -> flags, view hash, anchor, members'
+                    packed states (graph.c) */
     T_VIEWS,     /* customer id -> Customer360 Avro binary */
     T_IDS,       /* customer id of every entity -> entity key */
     T_TIMELINE,  /* entity key \0 be64 occurred_at + event_id -> JSON */
@@ -48,16 +48,20 @@ extern const hub_table_def_t hub_c360_tables[T_COUNT];
 /* A cached entity of the current batch. */
 typedef struct cent {
     hub_ent_t *e;     /* NULL: no such entity */
-    uint8_t dirty;    /* write at commit */
+    uint8_t dirty;    /* its component's record is written at commit */
+    uint8_t moved;    /* its T_ENTITIES entry is written at commit */
 } cent;
 
-/* A cached component (customer) of the current batch. */
+/* A cached component (customer) of the current batch, with its members
+ * (in the entity cache). */
 typedef struct comp {
     uint64_t id;
-    uint32_t size;    /* member entities */
     uint8_t flags;    /* COMP_CAPPED */
-    char *anchor;     /* smallest non-link member key; NULL: none */
     uint8_t dirty;
+    char *anchor;     /* smallest non-link member key; NULL: none */
+    uint64_t vhash;   /* hash of the view last written for the anchor */
+    struct cent **m;  /* members, unordered */
+    uint32_t nm, capm;
 } comp;
 
 enum { COMP_CAPPED = 1 }; /* split by identity.max_entities */
@@ -83,7 +87,10 @@ struct hub_c360 {
     int have_value;
     /* the batch */
     MDB_txn *txn;
+    hub_arena_t arena;      /* the batch's entities and their strings */
     hub_hmap_t *ents;       /* entity key -> cent* */
+    cent **fresh;           /* entities created in this batch */
+    size_t nfresh, capfresh;
     hub_hmap_t *comps;      /* be64 component -> comp* */
     hub_hmap_t *regraph;    /* entity keys whose customer must be regrouped */
     hub_hmap_t *cust_dirty; /* anchors whose views may have changed */
@@ -94,7 +101,7 @@ struct hub_c360 {
     uint64_t seq, next_comp;
     size_t dedupe_added;    /* event ids recorded in this batch */
     int64_t now_ms;
-    int any_forgotten, any_pending;
+    int any_forgotten, any_pending, any_excluded; /* tables not empty */
 };
 
 static inline MDB_val hub_mval(const void *p, size_t n) {
@@ -105,7 +112,9 @@ static inline MDB_val hub_mval(const void *p, size_t n) {
 
 /* Entities in the batch cache (e NULL when it does not exist). */
 int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out);
-/* Creates it when missing (and registers its id); *created says so. */
+/* Creates it when missing (and registers its id; it belongs to no
+ * customer until linked or given one by hub_graph_new_entity); *created
+ * says so. */
 int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
                         cent **out, int *created);
 void hub_c360_mark(hub_hmap_t *set, const char *key, size_t len);
@@ -133,6 +142,11 @@ int hub_c360_new_id_pending(hub_c360_t *c, const char *key, size_t len,
                             const char *cid, int *forgotten);
 
 /* graph.c */
+/* The anchor in a component record (alen 0: none); -1 if malformed. */
+int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
+                            size_t *alen);
+/* A component by id, loaded with its members; HUB_ENOENT. */
+int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out);
 /* A new entity: a customer of its own until something links it. */
 int hub_graph_new_entity(hub_c360_t *c, cent *ce);
 /* The entity gained the linking identity ident: merge customers. */

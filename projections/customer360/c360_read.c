@@ -58,17 +58,19 @@ static int render(hub_c360_t *c, const void *bytes, size_t len,
 static int customer_of(hub_c360_t *c, MDB_txn *txn, const void *ekey,
                        size_t len, char cid[HUB_CUSTOMER_ID_LEN + 1]) {
     MDB_val k = val(ekey, len), d;
-    if (mdb_get(txn, DBI(c, T_ENTITIES), &k, &d))
-        return HUB_ENOENT;
-    uint64_t id = hub_ent_packed_comp(d.mv_data, d.mv_size);
-    if (!id)
+    if (mdb_get(txn, DBI(c, T_ENTITIES), &k, &d) || d.mv_size != 8)
         return HUB_ENOENT;
     uint8_t comp[8];
-    hub_be64(comp, id);
+    memcpy(comp, d.mv_data, 8);
     k = val(comp, 8);
-    if (mdb_get(txn, DBI(c, T_COMPS), &k, &d) || d.mv_size <= 5)
+    if (mdb_get(txn, DBI(c, T_COMPS), &k, &d))
+        return HUB_ENOENT;
+    const char *anchor;
+    size_t alen;
+    if (hub_graph_record_anchor(d.mv_data, d.mv_size, &anchor, &alen) ||
+        alen == 0)
         return HUB_ENOENT; /* a component without an anchor: no customer */
-    hub_customer_id((const char *)d.mv_data + 5, d.mv_size - 5, cid);
+    hub_customer_id(anchor, alen, cid);
     return 0;
 }
 

@@ -230,6 +230,7 @@ static int set_excluded(hub_c360_t *c, const char *ident,
     b[24] = (uint8_t)excluded;
     d = val(b, 25);
     int rc = mdb_put(c->txn, DBI(c, T_CTL), &k, &d, 0);
+    c->any_excluded = 1;
     return rc ? hub_store_err(rc) : hub_graph_regraph_carriers(c, ident);
 }
 
@@ -384,6 +385,8 @@ int hub_c360_apply_link(hub_c360_t *c, const hub_arec_t *p, int unlink,
             const char *status = unlink ? "cancelled" : "active";
             hub_ent_set_str(e, R_STATUS, st, status, strlen(status));
             ce->dirty = 1;
+            if (created)
+                rc = hub_graph_new_entity(c, ce);
             hub_graph_regraph(c, lkey, strlen(lkey));
             for (size_t i = 0; i < ids.n && !rc; i++) {
                 int kind = hub_ident_kind_parse(ids.v[i],

@@ -2,13 +2,17 @@
  * hub360 - entity state: registers, accumulators, identities, and a
  * compact binary packing for LMDB.
  *
- * Packed form (version 2): u8 version, be64 comp, u8 has_cidh and the 10
- * bytes of cidh when set, u8 kind, varint roles, varint events, stamp
- * first, stamp last, then the set registers (u8 slot, u8
- * is_str, stamp, value: zig-zag varint or length + bytes), a 0xff end
- * mark, the non-zero accumulators (u8 slot, zig-zag varint) and 0xff,
- * then varint count of identities (u8 flags, i8 kind, stamp, length +
- * bytes). A stamp is 8 bytes big-endian occurred_at + 16 bytes id.
+ * Packed form (version 4; stored inside its customer's record, graph.c):
+ *   u8 version, u8 has_cidh [10 bytes cidh],
+ *   u8 kind, varint roles, varint events,
+ *   varint n, then n distinct stamps (zig-zag varint occurred_at, 16 bytes
+ *     event id): every stamp below is a varint index into this table,
+ *     since most registers of an entity are set by the same few events;
+ *   stamp first, stamp last,
+ *   the set registers: u8 slot, u8 is_str, stamp, value (zig-zag varint,
+ *     or length + bytes), ended by 0xff;
+ *   the non-zero accumulators: u8 slot, zig-zag varint, ended by 0xff;
+ *   varint count of identities: u8 flags, i8 kind, stamp, length + bytes.
  */
 #include "entity.h"
 
@@ -17,7 +21,7 @@
 
 #include "errors.h"
 
-#define PACK_VERSION 2
+#define PACK_VERSION 4
 
 int hub_stamp_cmp(const hub_stamp_t *a, const hub_stamp_t *b) {
     if (a->at != b->at)
@@ -25,14 +29,35 @@ int hub_stamp_cmp(const hub_stamp_t *a, const hub_stamp_t *b) {
     return memcmp(a->id, b->id, 16);
 }
 
-hub_ent_t *hub_ent_new(const char *key, size_t keylen) {
-    hub_ent_t *e = calloc(1, sizeof *e);
-    if (!e || !(e->key = malloc(keylen + 1))) {
-        free(e);
+static void *ent_alloc(hub_ent_t *e, size_t n) {
+    return e->arena ? hub_arena_alloc(e->arena, n) : malloc(n);
+}
+
+static void ent_release(hub_ent_t *e, void *p) {
+    if (!e->arena)
+        free(p);
+}
+
+static char *ent_strndup(hub_ent_t *e, const char *s, size_t n) {
+    char *p = ent_alloc(e, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+hub_ent_t *hub_ent_new(hub_arena_t *arena, const char *key, size_t keylen) {
+    hub_ent_t *e = arena ? hub_arena_calloc(arena, sizeof *e)
+                         : calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->arena = arena;
+    if (!(e->key = ent_strndup(e, key, keylen))) {
+        if (!arena)
+            free(e);
         return NULL;
     }
-    memcpy(e->key, key, keylen);
-    e->key[keylen] = '\0';
     e->keylen = (uint32_t)keylen;
     e->first.at = INT64_MAX;
     e->last.at = INT64_MIN;
@@ -40,8 +65,8 @@ hub_ent_t *hub_ent_new(const char *key, size_t keylen) {
 }
 
 void hub_ent_free(hub_ent_t *e) {
-    if (!e)
-        return;
+    if (!e || e->arena)
+        return; /* arena memory goes with the arena */
     for (int i = 0; i < HUB_NREGS; i++)
         if (e->regs[i].is_str)
             free(e->regs[i].s);
@@ -84,7 +109,7 @@ int hub_ent_set_int(hub_ent_t *e, int slot, const hub_stamp_t *st,
     if (!wins(r, st))
         return 0;
     if (r->is_str)
-        free(r->s);
+        ent_release(e, r->s);
     r->s = NULL;
     r->is_str = 0;
     r->set = 1;
@@ -98,13 +123,16 @@ int hub_ent_set_str(hub_ent_t *e, int slot, const hub_stamp_t *st,
     hub_reg_t *r = &e->regs[slot];
     if (!wins(r, st))
         return 0;
-    char *copy = malloc(len + 1);
+    if (r->set && r->is_str && (size_t)r->i == len &&
+        memcmp(r->s, s, len) == 0) {
+        r->st = *st; /* the same value, newer */
+        return 1;
+    }
+    char *copy = ent_strndup(e, s, len);
     if (!copy)
         return HUB_ENOMEM;
-    memcpy(copy, s, len);
-    copy[len] = '\0';
     if (r->is_str)
-        free(r->s);
+        ent_release(e, r->s);
     r->s = copy;
     r->i = (int64_t)len;
     r->is_str = 1;
@@ -136,7 +164,7 @@ const hub_eid_t *hub_ent_find_id(const hub_ent_t *e, const char *key) {
 int hub_ent_remove_id(hub_ent_t *e, const char *key) {
     for (uint32_t i = 0; i < e->nids; i++) {
         if (strcmp(e->ids[i].key, key) == 0) {
-            free(e->ids[i].key);
+            ent_release(e, e->ids[i].key);
             memmove(&e->ids[i], &e->ids[i + 1],
                     (e->nids - i - 1) * sizeof *e->ids);
             e->nids--;
@@ -160,17 +188,21 @@ int hub_ent_add_id(hub_ent_t *e, const char *key, size_t len, int kind,
     }
     if (e->nids == e->capids) {
         uint32_t cap = e->capids ? e->capids * 2 : 4;
-        hub_eid_t *p = realloc(e->ids, cap * sizeof *p);
+        hub_eid_t *p;
+        if (e->arena) {
+            if ((p = hub_arena_alloc(e->arena, cap * sizeof *p)) && e->nids)
+                memcpy(p, e->ids, e->nids * sizeof *p);
+        } else {
+            p = realloc(e->ids, cap * sizeof *p);
+        }
         if (!p)
             return HUB_ENOMEM;
         e->ids = p;
         e->capids = cap;
     }
     hub_eid_t *x = &e->ids[e->nids];
-    if (!(x->key = malloc(len + 1)))
+    if (!(x->key = ent_strndup(e, key, len)))
         return HUB_ENOMEM;
-    memcpy(x->key, key, len);
-    x->key[len] = '\0';
     x->flags = flags;
     x->kind = (int8_t)kind;
     x->st = *st;
@@ -199,23 +231,64 @@ static int put_zz(hub_buf_t *b, int64_t v) {
     return put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
-static int put_stamp(hub_buf_t *b, const hub_stamp_t *st) {
-    uint8_t tmp[24];
-    uint64_t at = (uint64_t)st->at;
-    for (int i = 7; i >= 0; i--, at >>= 8)
-        tmp[i] = (uint8_t)at;
-    memcpy(tmp + 8, st->id, 16);
-    return hub_buf_append(b, tmp, 24);
+/* The distinct stamps of an entity, in order of first use. */
+typedef struct stamps {
+    const hub_stamp_t *v[64];
+    const hub_stamp_t **more; /* beyond 64 */
+    size_t n, cap;
+} stamps;
+
+static int stamp_index(stamps *t, const hub_stamp_t *st, size_t *out) {
+    for (size_t i = 0; i < t->n; i++) {
+        const hub_stamp_t *x = i < 64 ? t->v[i] : t->more[i - 64];
+        if (x->at == st->at && memcmp(x->id, st->id, 16) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    if (t->n >= 64) {
+        if (t->n - 64 == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 64;
+            const hub_stamp_t **m = realloc(t->more, cap * sizeof *m);
+            if (!m)
+                return HUB_ENOMEM;
+            t->more = m;
+            t->cap = cap;
+        }
+        t->more[t->n - 64] = st;
+    } else {
+        t->v[t->n] = st;
+    }
+    *out = t->n++;
+    return 0;
+}
+
+static const hub_stamp_t *stamp_at(const stamps *t, size_t i) {
+    return i < 64 ? t->v[i] : t->more[i - 64];
 }
 
 int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     hub_buf_reset(b);
-    int rc = 0;
-    uint8_t head[20];
+    stamps t = {.n = 0};
+    /* the table first: every stamp in the order it is used below */
+    size_t ix[2 + HUB_NREGS], *idix = NULL, k = 0;
+    int rc = stamp_index(&t, &e->first, &ix[k++]);
+    rc |= stamp_index(&t, &e->last, &ix[k++]);
+    for (int i = 0; i < HUB_NREGS; i++)
+        if (e->regs[i].set)
+            rc |= stamp_index(&t, &e->regs[i].st, &ix[k++]);
+    if (e->nids && !(idix = malloc(e->nids * sizeof *idix)))
+        rc = HUB_ENOMEM;
+    for (uint32_t i = 0; !rc && i < e->nids; i++)
+        rc = stamp_index(&t, &e->ids[i].st, &idix[i]);
+    if (rc) {
+        free(idix);
+        free(t.more);
+        return HUB_ENOMEM;
+    }
+    uint8_t head[21];
     size_t hl = 0;
     head[hl++] = PACK_VERSION;
-    for (int i = 7; i >= 0; i--)
-        head[hl++] = (uint8_t)(e->comp >> (i * 8));
     head[hl++] = e->has_cidh;
     if (e->has_cidh) {
         memcpy(head + hl, e->cidh, 10);
@@ -225,15 +298,22 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     rc |= hub_buf_append(b, head, hl);
     rc |= put_varint(b, e->roles);
     rc |= put_varint(b, e->events);
-    rc |= put_stamp(b, &e->first);
-    rc |= put_stamp(b, &e->last);
+    rc |= put_varint(b, t.n);
+    for (size_t i = 0; i < t.n; i++) {
+        const hub_stamp_t *st = stamp_at(&t, i);
+        rc |= put_zz(b, st->at);
+        rc |= hub_buf_append(b, st->id, 16);
+    }
+    k = 0;
+    rc |= put_varint(b, ix[k++]);
+    rc |= put_varint(b, ix[k++]);
     for (int i = 0; i < HUB_NREGS; i++) {
         const hub_reg_t *r = &e->regs[i];
         if (!r->set)
             continue;
         uint8_t h[2] = {(uint8_t)i, r->is_str};
         rc |= hub_buf_append(b, h, 2);
-        rc |= put_stamp(b, &r->st);
+        rc |= put_varint(b, ix[k++]);
         if (r->is_str) {
             rc |= put_varint(b, (uint64_t)r->i);
             rc |= hub_buf_append(b, r->s, (size_t)r->i);
@@ -255,10 +335,12 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
         uint8_t h[2] = {x->flags, (uint8_t)x->kind};
         size_t len = strlen(x->key);
         rc |= hub_buf_append(b, h, 2);
-        rc |= put_stamp(b, &x->st);
+        rc |= put_varint(b, idix[i]);
         rc |= put_varint(b, len);
         rc |= hub_buf_append(b, x->key, len);
     }
+    free(idix);
+    free(t.more);
     return rc ? HUB_ENOMEM : 0;
 }
 
@@ -297,17 +379,15 @@ static uint8_t get_u8(rd *r) {
     return r->p[r->pos++];
 }
 
-static void get_stamp(rd *r, hub_stamp_t *st) {
-    if (r->len - r->pos < 24 || r->pos > r->len) {
+/* A stamp by its index into the table read first. */
+static void get_stamp(rd *r, const hub_stamp_t *table, size_t n,
+                      hub_stamp_t *st) {
+    uint64_t i = get_varint(r);
+    if (r->bad || i >= n) {
         r->bad = 1;
         return;
     }
-    uint64_t at = 0;
-    for (int i = 0; i < 8; i++)
-        at = at << 8 | r->p[r->pos + (size_t)i];
-    st->at = (int64_t)at;
-    memcpy(st->id, r->p + r->pos + 8, 16);
-    r->pos += 24;
+    *st = table[i];
 }
 
 static const char *get_bytes(rd *r, size_t *len) {
@@ -322,19 +402,17 @@ static const char *get_bytes(rd *r, size_t *len) {
     return s;
 }
 
-int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
-                   size_t len, hub_ent_t **out) {
+int hub_ent_unpack(hub_arena_t *arena, const char *key, size_t keylen,
+                   const void *buf, size_t len, hub_ent_t **out) {
     *out = NULL;
     rd r = {buf, len, 0, 0};
     if (get_u8(&r) != PACK_VERSION)
-        return HUB_EDECODE;
-    hub_ent_t *e = hub_ent_new(key, keylen);
+        return HUB_EDECODE; /* another version: rebuild the store */
+    hub_ent_t *e = hub_ent_new(arena, key, keylen);
     if (!e)
         return HUB_ENOMEM;
-    for (int i = 0; i < 8; i++)
-        e->comp = e->comp << 8 | get_u8(&r);
     if ((e->has_cidh = get_u8(&r)) != 0) {
-        if (r.len - r.pos < 10 || r.pos > r.len)
+        if (r.pos > r.len || r.len - r.pos < 10)
             r.bad = 1;
         else
             memcpy(e->cidh, r.p + r.pos, 10);
@@ -343,8 +421,23 @@ int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
     e->kind = get_u8(&r);
     e->roles = (uint32_t)get_varint(&r);
     e->events = get_varint(&r);
-    get_stamp(&r, &e->first);
-    get_stamp(&r, &e->last);
+    uint64_t nst = get_varint(&r);
+    hub_stamp_t small[16], *table = small;
+    if (!r.bad && nst > 16) {
+        if (nst > len || !(table = malloc(nst * sizeof *table)))
+            r.bad = 1, table = small, nst = 0;
+    }
+    for (uint64_t i = 0; i < nst && !r.bad; i++) {
+        table[i].at = get_zz(&r);
+        if (r.pos > r.len || r.len - r.pos < 16) {
+            r.bad = 1;
+            break;
+        }
+        memcpy(table[i].id, r.p + r.pos, 16);
+        r.pos += 16;
+    }
+    get_stamp(&r, table, nst, &e->first);
+    get_stamp(&r, table, nst, &e->last);
     for (;;) {
         uint8_t slot = get_u8(&r);
         if (r.bad || slot == 0xff)
@@ -356,17 +449,15 @@ int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
         hub_reg_t *reg = &e->regs[slot];
         reg->set = 1;
         reg->is_str = get_u8(&r);
-        get_stamp(&r, &reg->st);
+        get_stamp(&r, table, nst, &reg->st);
         if (reg->is_str) {
             size_t n;
             const char *s = get_bytes(&r, &n);
-            if (!s || !(reg->s = malloc(n + 1))) {
+            if (!s || !(reg->s = ent_strndup(e, s, n))) {
                 reg->is_str = 0;
                 r.bad = 1;
                 break;
             }
-            memcpy(reg->s, s, n);
-            reg->s[n] = '\0';
             reg->i = (int64_t)n;
         } else {
             reg->i = get_zz(&r);
@@ -383,30 +474,33 @@ int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
         e->acc[slot] = get_zz(&r);
     }
     uint64_t n = get_varint(&r);
-    for (uint64_t i = 0; i < n && !r.bad; i++) {
-        uint8_t flags = get_u8(&r);
-        int8_t kind = (int8_t)get_u8(&r);
-        hub_stamp_t st;
-        size_t klen;
-        get_stamp(&r, &st);
-        const char *k = get_bytes(&r, &klen);
-        if (!k || hub_ent_add_id(e, k, klen, kind, flags, &st) < 0)
+    if (!r.bad && n > len)
+        r.bad = 1;
+    if (!r.bad && n) {
+        e->ids = ent_alloc(e, n * sizeof *e->ids);
+        if (!e->ids)
             r.bad = 1;
+        else
+            e->capids = (uint32_t)n;
     }
+    for (uint64_t i = 0; i < n && !r.bad; i++) {
+        hub_eid_t *x = &e->ids[i];
+        x->flags = get_u8(&r);
+        x->kind = (int8_t)get_u8(&r);
+        get_stamp(&r, table, nst, &x->st);
+        size_t klen;
+        const char *k = get_bytes(&r, &klen);
+        if (!k || !(x->key = ent_strndup(e, k, klen)))
+            r.bad = 1;
+        else
+            e->nids++;
+    }
+    if (table != small)
+        free(table);
     if (r.bad) {
         hub_ent_free(e);
         return HUB_EDECODE;
     }
     *out = e;
     return 0;
-}
-
-uint64_t hub_ent_packed_comp(const void *buf, size_t len) {
-    const uint8_t *p = buf;
-    if (len < 9 || p[0] != PACK_VERSION)
-        return 0;
-    uint64_t comp = 0;
-    for (int i = 1; i <= 8; i++)
-        comp = comp << 8 | p[i];
-    return comp;
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "buf.h"
 
 typedef struct hub_stamp {
@@ -90,10 +91,11 @@ typedef struct hub_eid {
 } hub_eid_t;
 
 typedef struct hub_ent {
-    char *key;        /* owned */
+    hub_arena_t *arena; /* where its memory comes from; NULL: malloc */
+    char *key;
     uint32_t keylen;
     uint64_t comp;    /* the customer (graph component) it belongs to; 0:
-                         none. Internal: depends on arrival order */
+                         none. Not packed: it is the record it is in */
     uint8_t cidh[10]; /* its customer id's hash, once has_cidh */
     uint8_t has_cidh;
     uint8_t kind;     /* hub360.SystemKind index (CRM, ERP, SCRM, HUB) */
@@ -106,8 +108,9 @@ typedef struct hub_ent {
     uint32_t nids, capids;
 } hub_ent_t;
 
-/* A new, empty entity for key (copied). NULL on ENOMEM. */
-hub_ent_t *hub_ent_new(const char *key, size_t keylen);
+/* A new, empty entity for key (copied), its memory from arena (NULL:
+ * malloc; hub_ent_free then frees it). NULL on ENOMEM. */
+hub_ent_t *hub_ent_new(hub_arena_t *arena, const char *key, size_t keylen);
 void hub_ent_free(hub_ent_t *e);
 
 /* The parts of the key: system, entity type, entity id. */
@@ -128,13 +131,9 @@ const hub_eid_t *hub_ent_find_id(const hub_ent_t *e, const char *key);
 /* Removes an identity; returns 1 when it was there. */
 int hub_ent_remove_id(hub_ent_t *e, const char *key);
 
-/* Packs the entity into out (reset first); unpacks a packed value. The
- * packed form starts with u8 version and be64 comp, so that readers find
- * an entity's customer without unpacking it. */
+/* Packs the entity into out (reset first); unpacks a packed value. */
 int hub_ent_pack(const hub_ent_t *e, hub_buf_t *out);
-int hub_ent_unpack(const char *key, size_t keylen, const void *buf,
-                   size_t len, hub_ent_t **out);
-/* The comp of a packed entity; 0 when it has none or is not one. */
-uint64_t hub_ent_packed_comp(const void *buf, size_t len);
+int hub_ent_unpack(hub_arena_t *arena, const char *key, size_t keylen,
+                   const void *buf, size_t len, hub_ent_t **out);
 
 #endif

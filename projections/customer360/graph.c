@@ -35,6 +35,7 @@
 
 #include "c360_internal.h"
 #include "errors.h"
+#include "hash.h"
 #include "log.h"
 #include "sort.h"
 
@@ -48,13 +49,120 @@ static void free_comp(void *p) {
     comp *k = p;
     if (k) {
         free(k->anchor);
+        free(k->m);
         free(k);
     }
 }
 
 void hub_graph_clear(hub_c360_t *c) { hub_hmap_clear(c->comps, free_comp); }
 
-static int comp_get(hub_c360_t *c, uint64_t id, comp **out) {
+static int add_member(comp *k, cent *ce) {
+    if (k->nm == k->capm) {
+        uint32_t cap = k->capm ? k->capm * 2 : 4;
+        cent **m = realloc(k->m, cap * sizeof *m);
+        if (!m)
+            return HUB_ENOMEM;
+        k->m = m;
+        k->capm = cap;
+    }
+    k->m[k->nm++] = ce;
+    return 0;
+}
+
+static void remove_member(comp *k, const cent *ce) {
+    for (uint32_t i = 0; i < k->nm; i++) {
+        if (k->m[i] == ce) {
+            k->m[i] = k->m[--k->nm];
+            return;
+        }
+    }
+}
+
+/*
+ * A component record (T_COMPS): u8 version, u8 flags, be64 hash of the
+ * view last written for it, varint anchor length + anchor, varint member
+ * count, then per member varint key length + key and varint state length
+ * + the packed entity (entity.c). Members are stored with their customer
+ * so that its view is computed from one record.
+ */
+#define COMP_VERSION 1
+
+static int put_varint(hub_buf_t *b, uint64_t v) {
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return hub_buf_append(b, tmp, n);
+}
+
+static int get_varint(const uint8_t *p, size_t len, size_t *pos,
+                      uint64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
+        uint8_t b = p[(*pos)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Unpacks a record's members into the entity cache. */
+static int load_members(hub_c360_t *c, comp *k, const uint8_t *p, size_t len,
+                        size_t pos, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t kl, sl;
+        if (get_varint(p, len, &pos, &kl) || kl > len - pos)
+            return HUB_EDECODE;
+        const char *key = (const char *)p + pos;
+        pos += kl;
+        if (get_varint(p, len, &pos, &sl) || sl > len - pos)
+            return HUB_EDECODE;
+        int created;
+        void **slot = hub_hmap_put(c->ents, key, kl, &created);
+        if (!slot)
+            return HUB_ENOMEM;
+        cent *ce = *slot;
+        if (!ce) {
+            if (!(ce = hub_arena_calloc(&c->arena, sizeof *ce)))
+                return HUB_ENOMEM;
+            *slot = ce;
+        }
+        if (!ce->e) { /* else the cache holds it already: it wins */
+            int rc = hub_ent_unpack(&c->arena, key, kl, p + pos, sl, &ce->e);
+            if (rc)
+                return rc;
+            ce->e->comp = k->id;
+            int rc2 = add_member(k, ce);
+            if (rc2)
+                return rc2;
+        }
+        pos += sl;
+    }
+    return 0;
+}
+
+int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
+                            size_t *alen) {
+    const uint8_t *p = rec;
+    size_t pos = 10;
+    uint64_t n;
+    if (len < 10 || p[0] != COMP_VERSION || get_varint(p, len, &pos, &n) ||
+        n > len - pos)
+        return -1;
+    *anchor = (const char *)p + pos;
+    *alen = (size_t)n;
+    return 0;
+}
+
+int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out) {
     uint8_t key[8];
     hub_be64(key, id);
     int created;
@@ -67,24 +175,31 @@ static int comp_get(hub_c360_t *c, uint64_t id, comp **out) {
     }
     MDB_val k = hub_mval(key, 8), d;
     int rc = mdb_get(c->txn, DBI(c, T_COMPS), &k, &d);
-    if (rc || d.mv_size < 5) {
+    const uint8_t *p = d.mv_data;
+    if (rc || d.mv_size < 10 || p[0] != COMP_VERSION) {
         *out = NULL; /* cached: no such component */
-        return rc == MDB_NOTFOUND || !rc ? HUB_ENOENT : hub_store_err(rc);
+        if (rc && rc != MDB_NOTFOUND)
+            return hub_store_err(rc);
+        return rc ? HUB_ENOENT : HUB_EDECODE;
     }
     comp *k2 = calloc(1, sizeof *k2);
     if (!k2)
         return HUB_ENOMEM;
-    const uint8_t *p = d.mv_data;
+    *slot = k2; /* before loading members: the map may grow */
     k2->id = id;
-    k2->size = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-               (uint32_t)p[2] << 8 | p[3];
-    k2->flags = p[4];
-    if (d.mv_size > 5 && !(k2->anchor = strndup((const char *)p + 5,
-                                                d.mv_size - 5))) {
-        free(k2);
+    k2->flags = p[1];
+    k2->vhash = hub_rd_be64(p + 2);
+    size_t pos = 10;
+    uint64_t alen, n;
+    if (get_varint(p, d.mv_size, &pos, &alen) || alen > d.mv_size - pos)
+        return HUB_EDECODE;
+    if (alen && !(k2->anchor = strndup((const char *)p + pos, alen)))
         return HUB_ENOMEM;
-    }
-    *slot = k2;
+    pos += alen;
+    if (get_varint(p, d.mv_size, &pos, &n) || n > d.mv_size)
+        return HUB_EDECODE;
+    if ((rc = load_members(c, k2, p, d.mv_size, pos, n)))
+        return rc;
     *out = k2;
     return 0;
 }
@@ -107,43 +222,95 @@ static int comp_new(hub_c360_t *c, comp **out) {
     return 0;
 }
 
-/* Marks a component gone; it is deleted at flush. */
+/* Marks a component gone (it has no members left); deleted at flush. */
 static void comp_drop(comp *k) {
-    k->size = 0;
     k->dirty = 1;
     free(k->anchor);
     k->anchor = NULL;
+}
+
+static void set_anchor(comp *k, char *anchor) {
+    free(k->anchor);
+    k->anchor = anchor;
+    k->vhash = 0; /* another customer id: its view is written anew */
+    k->dirty = 1;
+}
+
+static int write_comp(hub_c360_t *c, comp *k, hub_buf_t *b, hub_buf_t *tmp) {
+    hub_buf_reset(b);
+    uint8_t head[10];
+    head[0] = COMP_VERSION;
+    head[1] = k->flags;
+    hub_be64(head + 2, k->vhash);
+    int rc = hub_buf_append(b, head, 10);
+    size_t alen = k->anchor ? strlen(k->anchor) : 0;
+    rc |= put_varint(b, alen);
+    rc |= hub_buf_append(b, k->anchor, alen);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < k->nm; i++)
+        n += k->m[i]->e != NULL;
+    rc |= put_varint(b, n);
+    for (uint32_t i = 0; i < k->nm && !rc; i++) {
+        const hub_ent_t *e = k->m[i]->e;
+        if (!e)
+            continue;
+        if ((rc = hub_ent_pack(e, tmp)))
+            break;
+        rc |= put_varint(b, e->keylen);
+        rc |= hub_buf_append(b, e->key, e->keylen);
+        rc |= put_varint(b, tmp->len);
+        rc |= hub_buf_append(b, tmp->data, tmp->len);
+    }
+    if (rc)
+        return HUB_ENOMEM;
+    uint8_t key[8];
+    hub_be64(key, k->id);
+    MDB_val mk = hub_mval(key, 8), mv = hub_mval(b->data, b->len);
+    return hub_store_err(mdb_put(c->txn, DBI(c, T_COMPS), &mk, &mv, 0));
 }
 
 int hub_graph_flush(hub_c360_t *c) {
     size_t pos = 0, klen;
     const char *key;
     void *v;
-    while (hub_hmap_next(c->comps, &pos, &key, &klen, &v)) {
+    hub_buf_t tmp = HUB_BUF_INIT;
+    int rc = 0;
+    while (!rc && hub_hmap_next(c->comps, &pos, &key, &klen, &v)) {
         comp *k = v;
-        if (!k || !k->dirty)
+        if (!k)
             continue;
-        MDB_val mk = hub_mval(key, 8);
-        int rc;
-        if (k->size == 0) {
-            rc = mdb_del(c->txn, DBI(c, T_COMPS), &mk, NULL);
-            rc = rc == MDB_NOTFOUND ? 0 : rc;
+        int dirty = k->dirty;
+        for (uint32_t i = 0; i < k->nm && !dirty; i++)
+            dirty = k->m[i]->dirty;
+        if (!dirty)
+            continue;
+        uint32_t live = 0;
+        for (uint32_t i = 0; i < k->nm; i++)
+            live += k->m[i]->e != NULL;
+        if (live == 0) {
+            MDB_val mk = hub_mval(key, 8);
+            int r = mdb_del(c->txn, DBI(c, T_COMPS), &mk, NULL);
+            rc = r == MDB_NOTFOUND ? 0 : hub_store_err(r);
         } else {
-            size_t alen = k->anchor ? strlen(k->anchor) : 0;
-            hub_buf_reset(&c->tmp);
-            uint8_t head[5] = {(uint8_t)(k->size >> 24), (uint8_t)(k->size >> 16),
-                               (uint8_t)(k->size >> 8), (uint8_t)k->size,
-                               k->flags};
-            hub_buf_append(&c->tmp, head, 5);
-            hub_buf_append(&c->tmp, k->anchor, alen);
-            MDB_val mv = hub_mval(c->tmp.data, c->tmp.len);
-            rc = mdb_put(c->txn, DBI(c, T_COMPS), &mk, &mv, 0);
+            rc = write_comp(c, k, &c->tmp, &tmp);
         }
-        if (rc)
-            return hub_store_err(rc);
+        /* the entity index: where the new and moved entities are now */
+        for (uint32_t i = 0; !rc && i < k->nm; i++) {
+            cent *ce = k->m[i];
+            if (!ce->moved || !ce->e)
+                continue;
+            uint8_t b[8];
+            hub_be64(b, k->id);
+            MDB_val ek = hub_mval(ce->e->key, ce->e->keylen),
+                    ev = hub_mval(b, 8);
+            rc = hub_store_err(
+                mdb_put(c->txn, DBI(c, T_ENTITIES), &ek, &ev, 0));
+            ce->moved = 0;
+        }
         k->dirty = 0;
     }
-    return 0;
+    hub_buf_free(&tmp);
+    return rc;
 }
 
 static int member_of(hub_c360_t *c, const char *key, size_t len,
@@ -158,47 +325,42 @@ static int member_of(hub_c360_t *c, const char *key, size_t len,
     return 0;
 }
 
-/* Moves an entity from component `from` (0: none) to `to` (0: none). */
+/* Moves an entity from its component (if any) to `to` (0: none). */
 static int move_member(hub_c360_t *c, const char *key, size_t len,
-                       uint64_t from, uint64_t to) {
+                       uint64_t to) {
     cent *ce;
     int rc = hub_c360_load(c, key, len, &ce);
-    if (rc)
+    if (rc || !ce->e || ce->e->comp == to)
         return rc;
-    if (ce->e && ce->e->comp != to) {
-        ce->e->comp = to;
-        ce->dirty = 1;
-    }
-    uint8_t f[8], t[8];
-    MDB_val mk = hub_mval(key, len);
+    comp *from = NULL, *dest = NULL;
+    if (ce->e->comp && (rc = hub_graph_comp(c, ce->e->comp, &from)) &&
+        rc != HUB_ENOENT)
+        return rc;
+    if (to && (rc = hub_graph_comp(c, to, &dest)))
+        return rc;
     if (from) {
-        hub_be64(f, from);
-        MDB_val fk = hub_mval(f, 8);
-        rc = mdb_del(c->txn, DBI(c, T_MEMBERS), &fk, &mk);
-        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        remove_member(from, ce);
+        from->dirty = 1;
     }
-    if (!rc && to) {
-        hub_be64(t, to);
-        MDB_val tk = hub_mval(t, 8);
-        rc = mdb_put(c->txn, DBI(c, T_MEMBERS), &tk, &mk, MDB_NODUPDATA);
-        rc = rc == MDB_KEYEXIST ? 0 : rc;
+    if (dest) {
+        if ((rc = add_member(dest, ce)))
+            return rc;
+        dest->dirty = 1;
     }
-    return hub_store_err(rc);
+    ce->e->comp = to;
+    ce->dirty = ce->moved = 1;
+    return 0;
 }
 
 /* The member keys of a component, into a set. */
 static int members_of(hub_c360_t *c, uint64_t id, hub_hmap_t *out) {
-    uint8_t b[8];
-    hub_be64(b, id);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
+    comp *k;
+    int rc = hub_graph_comp(c, id, &k);
     if (rc)
-        return hub_store_err(rc);
-    MDB_val k = hub_mval(b, 8), d;
-    for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
-         r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP))
-        hub_c360_mark(out, d.mv_data, d.mv_size);
-    mdb_cursor_close(cur);
+        return rc == HUB_ENOENT ? 0 : rc;
+    for (uint32_t i = 0; i < k->nm; i++)
+        if (k->m[i]->e)
+            hub_c360_mark(out, k->m[i]->e->key, k->m[i]->e->keylen);
     return 0;
 }
 
@@ -216,12 +378,11 @@ int hub_graph_new_entity(hub_c360_t *c, cent *ce) {
     int rc = comp_new(c, &k);
     if (rc)
         return rc;
-    k->size = 1;
     if (ce->e->kind != HUB_KIND_HUB &&
         !(k->anchor = strndup(ce->e->key, ce->e->keylen)))
         return HUB_ENOMEM;
     mark_anchor(c, k);
-    return move_member(c, ce->e->key, ce->e->keylen, 0, k->id);
+    return move_member(c, ce->e->key, ce->e->keylen, k->id);
 }
 
 void hub_graph_regraph(hub_c360_t *c, const char *key, size_t len) {
@@ -257,7 +418,7 @@ static int active(hub_c360_t *c, const char *ident, size_t *carriers) {
         *carriers = count;
     if (count > (size_t)c->rules.max_entities)
         return 0; /* saturated: a shared value, not a person's */
-    if (ident[0] == '@')
+    if (ident[0] == '@' || !c->any_excluded)
         return 1; /* structural references are never excluded */
     hub_buf_reset(&c->key);
     hub_buf_puts(&c->key, "x:");
@@ -281,6 +442,7 @@ int hub_graph_regraph_carriers(hub_c360_t *c, const char *ident) {
 
 int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident) {
     hub_ent_t *e = ce->e;
+    comp *kb0;
     size_t carriers = 0;
     if (!active(c, ident, &carriers)) {
         if (carriers == (size_t)c->rules.max_entities + 1) {
@@ -316,6 +478,23 @@ int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident) {
         return rc;
     }
     uint64_t a = 0, b = 0;
+    if (!e->comp && member_of(c, other.data, other.len, &b) == 0 &&
+        hub_graph_comp(c, b, &kb0) == 0 &&
+        kb0->nm + 1 <= (uint32_t)c->rules.max_entities &&
+        !(kb0->flags & COMP_CAPPED)) {
+        /* a new entity joins the customer it links to */
+        hub_buf_free(&other);
+        mark_anchor(c, kb0);
+        if (e->kind != HUB_KIND_HUB &&
+            (!kb0->anchor || strcmp(e->key, kb0->anchor) < 0)) {
+            char *a2 = strndup(e->key, e->keylen);
+            if (!a2)
+                return HUB_ENOMEM;
+            set_anchor(kb0, a2);
+        }
+        mark_anchor(c, kb0);
+        return move_member(c, e->key, e->keylen, b);
+    }
     if ((rc = member_of(c, e->key, e->keylen, &a)) ||
         (rc = member_of(c, other.data, other.len, &b))) {
         /* not grouped yet: leave it to the regrouping */
@@ -325,13 +504,13 @@ int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident) {
         return rc == HUB_ENOENT ? 0 : rc;
     }
     comp *ka = NULL, *kb = NULL;
-    if (a != b && (rc = comp_get(c, a, &ka)) == 0)
-        rc = comp_get(c, b, &kb);
+    if (a != b && (rc = hub_graph_comp(c, a, &ka)) == 0)
+        rc = hub_graph_comp(c, b, &kb);
     if (a == b || rc) {
         hub_buf_free(&other);
         return rc == HUB_ENOENT ? 0 : rc;
     }
-    if (ka->size + kb->size > (uint32_t)c->rules.max_entities ||
+    if (ka->nm + kb->nm > (uint32_t)c->rules.max_entities ||
         (ka->flags | kb->flags) & COMP_CAPPED) {
         /* past the cap the split must not depend on arrival order */
         hub_graph_regraph(c, e->key, e->keylen);
@@ -341,27 +520,20 @@ int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident) {
     }
     hub_buf_free(&other);
     /* union by size: the smaller component's members move */
-    comp *big = ka->size >= kb->size ? ka : kb, *small = big == ka ? kb : ka;
-    hub_hmap_t *moving = hub_hmap_new();
-    if (!moving || (rc = members_of(c, small->id, moving))) {
-        hub_hmap_free(moving, NULL);
-        return rc ? rc : HUB_ENOMEM;
-    }
-    size_t pos = 0, klen;
-    const char *m;
-    while (!rc && hub_hmap_next(moving, &pos, &m, &klen, NULL))
-        rc = move_member(c, m, klen, small->id, big->id);
-    hub_hmap_free(moving, NULL);
-    if (rc)
-        return rc;
+    comp *big = ka->nm >= kb->nm ? ka : kb, *small = big == ka ? kb : ka;
     mark_anchor(c, small);
     mark_anchor(c, big);
-    big->size += small->size;
+    while (!rc && small->nm) {
+        hub_ent_t *m = small->m[small->nm - 1]->e;
+        rc = m ? move_member(c, m->key, m->keylen, big->id)
+               : (small->nm--, 0);
+    }
+    if (rc)
+        return rc;
     big->dirty = 1;
     if (small->anchor &&
         (!big->anchor || strcmp(small->anchor, big->anchor) < 0)) {
-        free(big->anchor);
-        big->anchor = small->anchor;
+        set_anchor(big, small->anchor);
         small->anchor = NULL;
     }
     comp_drop(small);
@@ -373,7 +545,7 @@ int hub_graph_restamped(hub_c360_t *c, cent *ce) {
     uint64_t id;
     comp *k;
     if (member_of(c, ce->e->key, ce->e->keylen, &id) == 0 &&
-        comp_get(c, id, &k) == 0 && (k->flags & COMP_CAPPED))
+        hub_graph_comp(c, id, &k) == 0 && (k->flags & COMP_CAPPED))
         hub_graph_regraph(c, ce->e->key, ce->e->keylen);
     return 0;
 }
@@ -382,7 +554,7 @@ int hub_graph_touch(hub_c360_t *c, const char *key, size_t len) {
     uint64_t id;
     comp *k;
     int rc = member_of(c, key, len, &id);
-    if (rc == 0 && (rc = comp_get(c, id, &k)) == 0) {
+    if (rc == 0 && (rc = hub_graph_comp(c, id, &k)) == 0) {
         mark_anchor(c, k);
         return 0;
     }
@@ -396,16 +568,15 @@ int hub_graph_remove(hub_c360_t *c, const char *key, size_t len) {
     int rc = member_of(c, key, len, &id);
     if (rc)
         return rc == HUB_ENOENT ? 0 : rc;
-    if ((rc = comp_get(c, id, &k)))
-        return rc == HUB_ENOENT ? move_member(c, key, len, id, 0) : rc;
+    if ((rc = hub_graph_comp(c, id, &k)))
+        return rc == HUB_ENOENT ? move_member(c, key, len, 0) : rc;
     mark_anchor(c, k);
-    if ((rc = move_member(c, key, len, id, 0)))
+    if ((rc = move_member(c, key, len, 0)))
         return rc;
-    if (--k->size == 0) {
+    if (k->nm == 0) {
         comp_drop(k);
         return 0;
     }
-    k->dirty = 1;
     /* what is left may no longer hang together, or need a new anchor */
     hub_hmap_t *rest = hub_hmap_new();
     rc = rest ? members_of(c, id, rest) : HUB_ENOMEM;
@@ -642,13 +813,14 @@ static int assign(hub_c360_t *c, const group *g, int capped) {
     }
     comp *k = NULL;
     int rc = 0;
-    if (same && comp_get(c, shared, &k) == 0 && k->size == g->n) {
+    if (same && hub_graph_comp(c, shared, &k) == 0 && k->nm == g->n) {
         /* the same members: only the anchor and the flag may change */
         if (!k->anchor || !anchor || strcmp(k->anchor, anchor) != 0) {
             mark_anchor(c, k);
-            free(k->anchor);
-            k->anchor = anchor ? strdup(anchor) : NULL;
-            k->dirty = 1;
+            char *a2 = anchor ? strdup(anchor) : NULL;
+            if (anchor && !a2)
+                return HUB_ENOMEM;
+            set_anchor(k, a2);
         }
         if ((k->flags & COMP_CAPPED) != (capped ? COMP_CAPPED : 0)) {
             k->flags = capped ? COMP_CAPPED : 0;
@@ -659,23 +831,19 @@ static int assign(hub_c360_t *c, const group *g, int capped) {
     }
     if ((rc = comp_new(c, &k)))
         return rc;
-    k->size = (uint32_t)g->n;
     k->flags = capped ? COMP_CAPPED : 0;
     if (anchor && !(k->anchor = strdup(anchor)))
         return HUB_ENOMEM;
     for (size_t i = 0; !rc && i < g->n; i++) {
         size_t kl = strlen(g->keys[i]);
         uint64_t old = 0;
-        comp *ok;
+        comp *ok = NULL;
         if (member_of(c, g->keys[i], kl, &old) == 0 &&
-            comp_get(c, old, &ok) == 0) {
+            hub_graph_comp(c, old, &ok) == 0)
             mark_anchor(c, ok);
-            if (ok->size && --ok->size == 0)
-                comp_drop(ok);
-            else
-                ok->dirty = 1;
-        }
-        rc = move_member(c, g->keys[i], kl, old, k->id);
+        rc = move_member(c, g->keys[i], kl, k->id);
+        if (!rc && ok && ok->nm == 0)
+            comp_drop(ok);
     }
     mark_anchor(c, k);
     return rc;
@@ -764,76 +932,78 @@ static int prune_changes(hub_c360_t *c) {
     return hub_store_err(rc);
 }
 
+static int cmp_ent_key(const void *a, const void *b) {
+    const hub_ent_t *x = *(hub_ent_t *const *)a, *y = *(hub_ent_t *const *)b;
+    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int r = memcmp(x->key, y->key, n);
+    return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+}
+
 static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
                        size_t *cap) {
     size_t alen = strlen(anchor);
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     cent *ace;
-    int lrc = hub_c360_load(c, anchor, alen, &ace);
-    if (lrc)
-        return lrc;
+    int rc = hub_c360_load(c, anchor, alen, &ace);
+    if (rc)
+        return rc;
     if (ace->e)
         hub_ent_cid(ace->e, cid);
     else
         hub_customer_id(anchor, alen, cid);
-    MDB_val ck = hub_mval(cid, HUB_CUSTOMER_ID_LEN), old;
-    int has_old = mdb_get(c->txn, DBI(c, T_VIEWS), &ck, &old) == 0;
-    uint64_t id;
+    MDB_val ck = hub_mval(cid, HUB_CUSTOMER_ID_LEN);
     comp *k = NULL;
-    int is_anchor = member_of(c, anchor, alen, &id) == 0 &&
-                    comp_get(c, id, &k) == 0 && k->anchor &&
+    int is_anchor = ace->e && ace->e->comp &&
+                    hub_graph_comp(c, ace->e->comp, &k) == 0 && k->anchor &&
                     strcmp(k->anchor, anchor) == 0;
     if (!is_anchor) { /* merged away, split off, or forgotten */
-        if (!has_old)
+        rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
+        if (rc == MDB_NOTFOUND)
             return 0;
-        int rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
         c->stats.views_deleted++;
         return rc ? hub_store_err(rc) : change(c, cid);
     }
-    uint8_t kb[8];
-    hub_be64(kb, id);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
-    if (rc)
-        return hub_store_err(rc);
-    size_t m = 0, anchor_at = 0;
-    MDB_val mk = hub_mval(kb, 8), d;
-    for (int r = mdb_cursor_get(cur, &mk, &d, MDB_SET_KEY); r == 0 && !rc;
-         r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT_DUP)) {
-        cent *ce;
-        if ((rc = hub_c360_load(c, d.mv_data, d.mv_size, &ce)) || !ce->e)
-            continue;
-        if (m == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 16;
-            hub_ent_t **p = realloc(*members, ncap * sizeof *p);
-            if (!p) {
-                rc = HUB_ENOMEM;
-                break;
-            }
-            *members = p;
-            *cap = ncap;
-        }
-        if (ce->e->keylen == alen && memcmp(ce->e->key, anchor, alen) == 0)
-            anchor_at = m;
-        (*members)[m++] = ce->e;
+    if (k->nm > *cap) {
+        hub_ent_t **p = realloc(*members, k->nm * sizeof *p);
+        if (!p)
+            return HUB_ENOMEM;
+        *members = p;
+        *cap = k->nm;
     }
-    mdb_cursor_close(cur);
-    if (rc || m == 0)
-        return rc;
+    size_t m = 0, anchor_at = 0;
+    for (uint32_t i = 0; i < k->nm; i++)
+        if (k->m[i]->e)
+            (*members)[m++] = k->m[i]->e;
+    if (m == 0)
+        return 0;
+    hub_sort(*members, m, sizeof **members, cmp_ent_key);
+    for (size_t i = 0; i < m; i++)
+        if ((*members)[i] == ace->e)
+            anchor_at = i;
     if ((rc = hub_view_build(c->vrules, *members, m, anchor_at, &c->view)))
         return rc;
-    if (has_old && old.mv_size == c->view.len &&
-        memcmp(old.mv_data, c->view.data, c->view.len) == 0)
+    uint64_t h = hub_hash64(c->view.data, c->view.len);
+    if (h == 0)
+        h = 1; /* 0 means "none written" */
+    if (h == k->vhash)
         return 0; /* the same bytes: no change */
     MDB_val nv = hub_mval(c->view.data, c->view.len);
     if ((rc = mdb_put(c->txn, DBI(c, T_VIEWS), &ck, &nv, 0)))
         return hub_store_err(rc);
+    k->vhash = h;
+    k->dirty = 1;
     c->stats.views_written++;
     return change(c, cid);
 }
 
 int hub_graph_finish(hub_c360_t *c) {
-    int rc = regroup(c);
+    int rc = 0;
+    /* every entity belongs to a customer, if only its own */
+    for (size_t i = 0; i < c->nfresh && !rc; i++)
+        if (c->fresh[i]->e && !c->fresh[i]->e->comp)
+            rc = hub_graph_new_entity(c, c->fresh[i]);
+    if (!rc)
+        rc = regroup(c);
     hub_ent_t **members = NULL;
     size_t cap = 0, pos = 0, klen;
     const char *k;

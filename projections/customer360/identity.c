@@ -228,6 +228,18 @@ static int valid_email(const char *v, size_t len) {
     return 1;
 }
 
+/* Appends s and the character sep at out+*o; -1 when it does not fit. */
+static int put_part(char *out, size_t outlen, size_t *o, const char *s,
+                    char sep) {
+    size_t n = strlen(s);
+    if (*o + n + 1 >= outlen)
+        return -1;
+    memcpy(out + *o, s, n);
+    out[*o + n] = sep;
+    *o += n + 1;
+    return 0;
+}
+
 int hub_ident_normalize(const hub_ident_rules_t *r, int kind,
                         const char *value, size_t len, const char *system,
                         char *out, size_t outlen) {
@@ -236,10 +248,9 @@ int hub_ident_normalize(const hub_ident_rules_t *r, int kind,
     const char *kn = hub_ident_kind_name(kind);
     if (!kn || len == 0)
         return -1;
-    int w = snprintf(out, outlen, "%s:", kn);
-    if (w < 0 || (size_t)w >= outlen)
+    size_t o = 0;
+    if (put_part(out, outlen, &o, kn, ':'))
         return -1;
-    size_t o = (size_t)w;
     switch (kind) {
     case HUB_ID_EMAIL:
         if (!valid_email(v, len) || o + len >= outlen)
@@ -257,12 +268,8 @@ int hub_ident_normalize(const hub_ident_rules_t *r, int kind,
     case HUB_ID_SOCIAL_HANDLE: {
         const char *colon = memchr(v, ':', len);
         size_t start = o;
-        if (!colon) { /* no platform: the source is the platform */
-            w = snprintf(out + o, outlen - o, "%s:", system);
-            if (w < 0 || o + (size_t)w >= outlen)
-                return -1;
-            o += (size_t)w;
-        }
+        if (!colon && put_part(out, outlen, &o, system, ':'))
+            return -1; /* no platform: the source is the platform */
         for (size_t i = 0; i < len && o + 1 < outlen; i++) {
             if (v[i] == '@' && (i == 0 || v[i - 1] == ':'))
                 continue; /* "@handle" is "handle" */
@@ -282,12 +289,8 @@ int hub_ident_normalize(const hub_ident_rules_t *r, int kind,
         o += len;
         break;
     default: /* ids: namespaced by source system unless already */
-        if (!memchr(v, ':', len)) {
-            w = snprintf(out + o, outlen - o, "%s:", system);
-            if (w < 0 || o + (size_t)w >= outlen)
-                return -1;
-            o += (size_t)w;
-        }
+        if (!memchr(v, ':', len) && put_part(out, outlen, &o, system, ':'))
+            return -1;
         if (o + len >= outlen)
             return -1;
         memcpy(out + o, v, len);
@@ -303,10 +306,15 @@ int hub_ident_links(const hub_ident_rules_t *r, int kind, const char *key,
         return 0;
     const char *value = strchr(key, ':');
     value = value ? value + 1 : key;
+    if (!r->nblock)
+        return 1;
     char rawz[512];
     const char *t = raw;
     rawlen = trim(&t, rawlen);
-    snprintf(rawz, sizeof rawz, "%.*s", (int)rawlen, t);
+    if (rawlen >= sizeof rawz)
+        rawlen = sizeof rawz - 1;
+    memcpy(rawz, t, rawlen);
+    rawz[rawlen] = '\0';
     for (size_t i = 0; i < r->nblock; i++) {
         if (regexec(&r->block[i], value, 0, NULL, 0) == 0 ||
             regexec(&r->block[i], rawz, 0, NULL, 0) == 0)

@@ -224,14 +224,20 @@ typedef struct moneys {
 
 static void money_add(moneys *ms, const hub_reg_t *cur, int64_t v) {
     const char *c = cur && cur->set && cur->is_str ? cur->s : "";
+    char code[sizeof ms->m[0].cur];
+    size_t cl = strlen(c);
+    if (cl >= sizeof code)
+        cl = sizeof code - 1; /* not a currency code anyway */
+    memcpy(code, c, cl);
+    code[cl] = '\0';
     for (int i = 0; i < ms->n; i++) {
-        if (strcmp(ms->m[i].cur, c) == 0) {
+        if (strcmp(ms->m[i].cur, code) == 0) {
             ms->m[i].amount += v;
             return;
         }
     }
     if (ms->n < 16) {
-        snprintf(ms->m[ms->n].cur, sizeof ms->m[0].cur, "%s", c);
+        memcpy(ms->m[ms->n].cur, code, cl + 1);
         ms->m[ms->n++].amount = v;
     }
 }
@@ -371,10 +377,18 @@ typedef struct seg_env {
     char paths[96][48];
 } seg_env;
 
+static void set_path(seg_env *env, const char *path) {
+    size_t n = strlen(path);
+    if (n >= sizeof env->paths[0])
+        n = sizeof env->paths[0] - 1;
+    memcpy(env->paths[env->n], path, n);
+    env->paths[env->n][n] = '\0';
+}
+
 static void env_num(seg_env *env, const char *path, double v) {
     if (env->n >= 96)
         return;
-    snprintf(env->paths[env->n], sizeof env->paths[0], "%s", path);
+    set_path(env, path);
     env->v[env->n] = (hub_seg_value_t){env->paths[env->n], 1, v, NULL};
     env->n++;
 }
@@ -382,15 +396,21 @@ static void env_num(seg_env *env, const char *path, double v) {
 static void env_str(seg_env *env, const char *path, const char *s) {
     if (env->n >= 96 || !s)
         return;
-    snprintf(env->paths[env->n], sizeof env->paths[0], "%s", path);
+    set_path(env, path);
     env->v[env->n] = (hub_seg_value_t){env->paths[env->n], 0, 0, s};
     env->n++;
 }
 
 static void env_moneys(seg_env *env, const char *prefix, const moneys *ms) {
+    size_t pl = strlen(prefix);
     for (int i = 0; i < ms->n; i++) {
         char path[48];
-        snprintf(path, sizeof path, "%s.%s", prefix, ms->m[i].cur);
+        size_t cl = strlen(ms->m[i].cur);
+        if (pl + 1 + cl >= sizeof path)
+            continue;
+        memcpy(path, prefix, pl);
+        path[pl] = '.';
+        memcpy(path + pl + 1, ms->m[i].cur, cl + 1);
         env_num(env, path, (double)ms->m[i].amount);
     }
 }
@@ -412,20 +432,30 @@ static int refers_to(const hub_ent_t *ref_holder, const hub_reg_t *ref,
 int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
                    size_t n, size_t anchor, hub_buf_t *b) {
     hub_buf_reset(b);
-    seg_env *env = calloc(1, sizeof *env);
+    /* scratch: on the stack for the usual small customer */
+    enum { SMALL = 32 };
+    seg_env env_s;
+    seg_env *env = &env_s;
+    env->n = 0;
     size_t nid = 0;
     for (size_t i = 0; i < n; i++)
         nid += m[i]->nids;
-    idref *ids = malloc((nid ? nid : 1) * sizeof *ids);
-    account *acc = malloc((nid + n + 1) * sizeof *acc);
-    const char **strs = malloc((n + 1) * sizeof *strs);
-    char *names = malloc(n * 512 + 1); /* first + last combinations */
-    if (!env || !ids || !acc || !strs || !names) {
-        free(env);
-        free(ids);
-        free(acc);
-        free(strs);
-        free(names);
+    idref ids_s[4 * SMALL];
+    account acc_s[4 * SMALL + SMALL + 1];
+    const char *strs_s[SMALL + 1];
+    char names_s[SMALL * 512 + 1];
+    int big = n > SMALL || nid > 4 * SMALL;
+    idref *ids = big ? malloc((nid ? nid : 1) * sizeof *ids) : ids_s;
+    account *acc = big ? malloc((nid + n + 1) * sizeof *acc) : acc_s;
+    const char **strs = big ? malloc((n + 1) * sizeof *strs) : strs_s;
+    char *names = big ? malloc(n * 512 + 1) : names_s; /* first + last */
+    if (!ids || !acc || !strs || !names) {
+        if (big) {
+            free(ids);
+            free(acc);
+            free(strs);
+            free(names);
+        }
         return HUB_ENOMEM;
     }
 
@@ -433,8 +463,9 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     hub_ent_cid(m[anchor], cid);
     put_str(b, cid, HUB_CUSTOMER_ID_LEN);
+    char aliases_s[SMALL][HUB_CUSTOMER_ID_LEN + 1];
     char (*aliases)[HUB_CUSTOMER_ID_LEN + 1] =
-        malloc((n ? n : 1) * sizeof *aliases);
+        n > SMALL ? malloc(n * sizeof *aliases) : aliases_s;
     size_t nal = 0;
     for (size_t i = 0; aliases && i < n; i++) {
         if (i != anchor && hub_ent_alias_eligible(m[i]))
@@ -921,11 +952,13 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     put_long(b, 0);
     put_long(b, updated_at);
 
-    free(aliases);
-    free(env);
-    free(ids);
-    free(acc);
-    free(strs);
-    free(names);
+    if (aliases != aliases_s)
+        free(aliases);
+    if (big) {
+        free(ids);
+        free(acc);
+        free(strs);
+        free(names);
+    }
     return b->data ? 0 : HUB_ENOMEM;
 }
