@@ -199,6 +199,8 @@ void hub_c360_close(hub_c360_t *c) {
     hub_buf_free(&c->timeline);
     hub_buf_free(&c->view);
     hub_buf_free(&c->key);
+    free(c->chg);
+    hub_buf_free(&c->chg_views);
     hub_folder_free(c->folder);
     if (c->have_rules)
         hub_ident_rules_free(&c->rules);
@@ -401,6 +403,8 @@ int hub_c360_begin(hub_c360_t *c) {
     c->now_ms = hub_time_now_ms();
     c->seq = c->next_comp = 0;
     c->dedupe_added = 0;
+    c->nchg = 0;
+    hub_buf_reset(&c->chg_views);
     meta_get_u64(c, c->txn, "seq", &c->seq);
     meta_get_u64(c, c->txn, "next_comp", &c->next_comp);
     MDB_stat st;
@@ -698,8 +702,7 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
         if (hub_ent_add_id(e, ids[i], strlen(ids[i]), kinds[i],
                            links ? HUB_EID_LINKS : 0, &st) < 0)
             return HUB_ENOMEM;
-        if ((rc = hub_c360_index(c, ids[i], ekey, ekeylen, 1)) ||
-            (links && (rc = hub_graph_linked(c, ce, ids[i]))))
+        if ((rc = hub_graph_add_identity(c, ce, ids[i], links)))
             return rc;
     }
     uint32_t before = e->nids;
@@ -713,8 +716,7 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
         if (rl >= sizeof ref)
             continue;
         memcpy(ref, e->ids[i].key, rl + 1);
-        if ((rc = hub_c360_index(c, ref, ekey, ekeylen, 1)) ||
-            (rc = hub_graph_linked(c, ce, ref)))
+        if ((rc = hub_graph_add_identity(c, ce, ref, 1)))
             return rc;
     }
     ce->dirty = 1;
@@ -849,9 +851,23 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
                        "of this batch was kept; raise map_size and restart"
                      : hub_strerror(rc));
     }
+    if (rc) {
+        c->nchg = 0;
+    } else {
+        for (size_t i = 0; i < c->nchg; i++)
+            if (c->chg[i].view)
+                c->chg[i].view = c->chg_views.data +
+                                 ((uintptr_t)c->chg[i].view - 1);
+    }
     c->stats.seq = c->seq;
     if (stats)
         *stats = c->stats;
     hub_c360_abort(c); /* clears the caches; the txn is already gone */
     return rc;
+}
+
+size_t hub_c360_last_changes(const hub_c360_t *c,
+                             const hub_c360_change_t **out) {
+    *out = c->chg;
+    return c->nchg;
 }

@@ -94,6 +94,22 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
                     size_t errlen);
 void hub_c360_abort(hub_c360_t *c);
 
+/* A change the last committed batch made: the customer's view bytes (the
+ * Customer360 Avro binary), or view NULL when the customer is gone. */
+typedef struct hub_c360_change {
+    uint64_t seq;
+    char id[21]; /* the customer id, NUL-terminated */
+    const void *view;
+    size_t len;
+} hub_c360_change_t;
+
+/* The changes of the last committed batch, in sequence order, so that
+ * the changelog need not read them back; valid until the next begin.
+ * Changes of earlier batches not yet published are read with
+ * hub_c360_changes. */
+size_t hub_c360_last_changes(const hub_c360_t *c,
+                             const hub_c360_change_t **out);
+
 /* ------------------------------------------------------------------ */
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
@@ -127,7 +143,8 @@ int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
                      void *opaque);
 /* The view bytes (Avro) of a customer id, copied into out; HUB_ENOENT. */
 int hub_c360_view_bytes(hub_c360_t *c, const char *id, hub_buf_t *out);
-/* Where the changelog outbox stands, and marking it published. */
+/* Where the changelog outbox stands, and marking it published (inside
+ * the open batch when there is one, so that it costs no commit). */
 uint64_t hub_c360_published_seq(hub_c360_t *c);
 int hub_c360_set_published_seq(hub_c360_t *c, uint64_t seq);
 

@@ -96,6 +96,10 @@ struct hub_c360 {
     hub_hmap_t *cust_dirty; /* anchors whose views may have changed */
     hub_hmap_t *offsets;    /* topic \0 partition -> int64_t* next offset */
     hub_buf_t tmp, timeline, view, key;
+    /* the batch's changes, kept past its commit for the changelog */
+    hub_c360_change_t *chg;
+    size_t nchg, capchg;
+    hub_buf_t chg_views;    /* their view bytes, back to back */
     char cluster[256];
     hub_c360_stats_t stats;
     uint64_t seq, next_comp;
@@ -149,8 +153,10 @@ int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
 int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out);
 /* A new entity: a customer of its own until something links it. */
 int hub_graph_new_entity(hub_c360_t *c, cent *ce);
-/* The entity gained the linking identity ident: merge customers. */
-int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident);
+/* The entity gained the identity: indexes it and, when it links (links:
+ * the kind links and no blocklist pattern matches), merges customers. */
+int hub_graph_add_identity(hub_c360_t *c, cent *ce, const char *ident,
+                           int links);
 /* An identity's stamp moved earlier (matters to capped customers). */
 int hub_graph_restamped(hub_c360_t *c, cent *ce);
 /* Something removed edges around key: regroup its customer at commit. */

@@ -245,13 +245,15 @@ uint64_t hub_c360_published_seq(hub_c360_t *c) {
 }
 
 int hub_c360_set_published_seq(hub_c360_t *c, uint64_t seq) {
+    uint8_t b[8];
+    hub_be64(b, seq);
+    MDB_val k = val("published_seq", 13), d = val(b, 8);
+    if (c->txn) /* a batch is open: the mark commits with it */
+        return hub_store_err(mdb_put(c->txn, DBI(c, T_META), &k, &d, 0));
     MDB_txn *txn;
     int rc = hub_store_err(mdb_txn_begin(hub_store_env(c->store), NULL, 0, &txn));
     if (rc)
         return rc;
-    uint8_t b[8];
-    hub_be64(b, seq);
-    MDB_val k = val("published_seq", 13), d = val(b, 8);
     rc = mdb_put(txn, DBI(c, T_META), &k, &d, 0);
     if (rc) {
         mdb_txn_abort(txn);

@@ -405,6 +405,23 @@ static int holds(const hub_ent_t *e, const char *ident) {
 }
 
 /* Carriers of an identity, and whether it is active (links now). */
+/* Does an identity with that many carriers link now? Not when saturated
+ * (a shared value, not a person's) or excluded by identity.unlink. */
+static int links_now(hub_c360_t *c, const char *ident, size_t count) {
+    if (count > (size_t)c->rules.max_entities)
+        return 0;
+    if (ident[0] == '@' || !c->any_excluded)
+        return 1; /* structural references are never excluded */
+    hub_buf_reset(&c->key);
+    hub_buf_puts(&c->key, "x:");
+    hub_buf_puts(&c->key, ident);
+    MDB_val xk = hub_mval(c->key.data, c->key.len), xd;
+    return !(c->key.len <= HUB_MAX_KEY &&
+             mdb_get(c->txn, DBI(c, T_CTL), &xk, &xd) == 0 &&
+             xd.mv_size == 25 && ((const uint8_t *)xd.mv_data)[24]);
+}
+
+/* Carriers of an identity, and whether it is active (links now). */
 static int active(hub_c360_t *c, const char *ident, size_t *carriers) {
     MDB_cursor *cur;
     if (mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur))
@@ -416,17 +433,7 @@ static int active(hub_c360_t *c, const char *ident, size_t *carriers) {
     mdb_cursor_close(cur);
     if (carriers)
         *carriers = count;
-    if (count > (size_t)c->rules.max_entities)
-        return 0; /* saturated: a shared value, not a person's */
-    if (ident[0] == '@' || !c->any_excluded)
-        return 1; /* structural references are never excluded */
-    hub_buf_reset(&c->key);
-    hub_buf_puts(&c->key, "x:");
-    hub_buf_puts(&c->key, ident);
-    MDB_val xk = hub_mval(c->key.data, c->key.len), xd;
-    return !(c->key.len <= HUB_MAX_KEY &&
-             mdb_get(c->txn, DBI(c, T_CTL), &xk, &xd) == 0 &&
-             xd.mv_size == 25 && ((const uint8_t *)xd.mv_data)[24]);
+    return links_now(c, ident, count);
 }
 
 int hub_graph_regraph_carriers(hub_c360_t *c, const char *ident) {
@@ -440,11 +447,35 @@ int hub_graph_regraph_carriers(hub_c360_t *c, const char *ident) {
     return rc;
 }
 
-int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident) {
+/* Indexes the identity on the entity; with cur left on its carriers. */
+static int index_at(MDB_cursor *cur, const hub_ent_t *e, const char *ident,
+                    size_t *count) {
+    MDB_val k = hub_mval(ident, strlen(ident)),
+            d = hub_mval(e->key, e->keylen);
+    int rc = mdb_cursor_put(cur, &k, &d, MDB_NODUPDATA);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
+    if (rc)
+        return hub_store_err(rc);
+    return hub_store_err(mdb_cursor_count(cur, count));
+}
+
+int hub_graph_add_identity(hub_c360_t *c, cent *ce, const char *ident,
+                           int links) {
     hub_ent_t *e = ce->e;
-    comp *kb0;
+    if (strlen(ident) > HUB_MAX_KEY)
+        return 0; /* too long to index: it links nothing */
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur);
+    if (rc)
+        return hub_store_err(rc);
     size_t carriers = 0;
-    if (!active(c, ident, &carriers)) {
+    if ((rc = index_at(cur, e, ident, &carriers)) || !links) {
+        mdb_cursor_close(cur);
+        return rc;
+    }
+    if (!links_now(c, ident, carriers)) {
+        mdb_cursor_close(cur);
         if (carriers == (size_t)c->rules.max_entities + 1) {
             /* just saturated: the customer it held together may split */
             return hub_graph_regraph_carriers(c, ident);
@@ -453,13 +484,10 @@ int hub_graph_linked(hub_c360_t *c, cent *ce, const char *ident) {
     }
     /* one other carrier that holds it as an edge: all such carriers are
      * in one component already */
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur);
-    if (rc)
-        return hub_store_err(rc);
-    MDB_val k = hub_mval(ident, strlen(ident)), d;
+    comp *kb0;
+    MDB_val k, d;
     hub_buf_t other = HUB_BUF_INIT;
-    for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
+    for (int r = mdb_cursor_get(cur, &k, &d, MDB_FIRST_DUP); r == 0;
          r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
         if (d.mv_size == e->keylen && memcmp(d.mv_data, e->key, d.mv_size) == 0)
             continue;
@@ -902,12 +930,35 @@ static int regroup(hub_c360_t *c) {
 /* Views and the change feed                                           */
 /* ------------------------------------------------------------------ */
 
-static int change(hub_c360_t *c, const char *cid) {
+/* Records a change of customer cid: the next sequence number in the
+ * change feed, and the view (NULL: gone) for the changelog. */
+static int change(hub_c360_t *c, const char *cid, const hub_buf_t *view) {
     uint8_t seq[8];
     hub_be64(seq, ++c->seq);
     MDB_val sk = hub_mval(seq, 8), sv = hub_mval(cid, strlen(cid));
-    return hub_store_err(
-        mdb_put(c->txn, DBI(c, T_CHANGES), &sk, &sv, MDB_APPEND));
+    int rc = mdb_put(c->txn, DBI(c, T_CHANGES), &sk, &sv, MDB_APPEND);
+    if (rc)
+        return hub_store_err(rc);
+    if (c->nchg == c->capchg) {
+        size_t cap = c->capchg ? c->capchg * 2 : 256;
+        hub_c360_change_t *p = realloc(c->chg, cap * sizeof *p);
+        if (!p)
+            return HUB_ENOMEM;
+        c->chg = p;
+        c->capchg = cap;
+    }
+    hub_c360_change_t *x = &c->chg[c->nchg++];
+    x->seq = c->seq;
+    memcpy(x->id, cid, HUB_CUSTOMER_ID_LEN + 1);
+    x->view = NULL;
+    x->len = 0;
+    if (view) { /* an offset until the batch is done: the buffer moves */
+        x->view = (const void *)(uintptr_t)(c->chg_views.len + 1);
+        x->len = view->len;
+        if (hub_buf_append(&c->chg_views, view->data, view->len))
+            return HUB_ENOMEM;
+    }
+    return 0;
 }
 
 /* Keeps the change feed to its last RETAIN_CHANGES entries. */
@@ -961,7 +1012,7 @@ static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
         if (rc == MDB_NOTFOUND)
             return 0;
         c->stats.views_deleted++;
-        return rc ? hub_store_err(rc) : change(c, cid);
+        return rc ? hub_store_err(rc) : change(c, cid, NULL);
     }
     if (k->nm > *cap) {
         hub_ent_t **p = realloc(*members, k->nm * sizeof *p);
@@ -993,7 +1044,7 @@ static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
     k->vhash = h;
     k->dirty = 1;
     c->stats.views_written++;
-    return change(c, cid);
+    return change(c, cid, &c->view);
 }
 
 int hub_graph_finish(hub_c360_t *c) {

@@ -42,6 +42,17 @@ typedef struct topic_parts {
     rd_kafka_topic_t *rkt; /* the handle its messages carry, once seen */
 } topic_parts;
 
+/* Changelog records produced and not yet acknowledged. */
+typedef struct outbox {
+    struct projector *p;
+    hub_acks_t *acks;
+    hub_buf_t value;
+    uint64_t last;  /* the last change sequence number produced */
+    size_t sent;
+    int rc;
+    char err[512];
+} outbox;
+
 typedef struct projector {
     const hub_config_t *cfg;
     const hub_projector_opts_t *o;
@@ -59,6 +70,8 @@ typedef struct projector {
     int32_t c360_id;
     hub_projector_stats_t stats;
     int64_t started;
+    outbox out;               /* changelog records in flight */
+    uint64_t acked, stored;   /* changes acknowledged; the mark stored */
 } projector;
 
 static int topic_index(const projector *p, const char *topic) {
@@ -234,16 +247,6 @@ static int dead_letter(projector *p, const rd_kafka_message_t *m,
                              errlen);
 }
 
-typedef struct outbox {
-    projector *p;
-    hub_acks_t *acks;
-    hub_buf_t value;
-    uint64_t last;
-    size_t sent;
-    int rc;
-    char err[512];
-} outbox;
-
 static int publish_one(uint64_t seq, const char *id, const void *view,
                        size_t len, void *opaque) {
     outbox *ob = opaque;
@@ -268,36 +271,87 @@ static int publish_one(uint64_t seq, const char *id, const void *view,
     return ob->rc;
 }
 
-/* Publishes the changes after the outbox mark, then moves the mark. */
-static int publish_changelog(projector *p, char *err, size_t errlen) {
-    outbox ob = {p, hub_acks_new(), HUB_BUF_INIT, 0, 0, 0, ""};
-    if (!ob.acks)
-        return HUB_ENOMEM;
-    uint64_t from = hub_c360_published_seq(p->c360);
-    int rc = 0;
-    for (;;) {
-        ob.last = 0;
-        ob.sent = 0;
-        rc = hub_c360_changes(p->c360, from, 10000, publish_one, &ob);
-        if (rc || ob.rc || ob.sent == 0)
-            break;
-        rc = hub_acks_wait(ob.acks, p->cfg->kafka.delivery_timeout_ms + 5000,
-                           err, errlen);
-        if (rc)
-            break;
-        if ((rc = hub_c360_set_published_seq(p->c360, ob.last)))
-            break;
-        p->stats.changelog_published += ob.sent;
-        from = ob.last;
+/* Waits for the records in flight; on success they count as published
+ * (the mark is stored with the next batch, or by settle()). */
+static int await_outbox(projector *p, char *err, size_t errlen) {
+    outbox *ob = &p->out;
+    if (!ob->acks)
+        return 0;
+    int rc = ob->rc ? hub_fail(err, errlen, ob->rc, "changelog: %s",
+                               ob->err[0] ? ob->err : hub_strerror(ob->rc))
+                    : hub_acks_wait(ob->acks,
+                                    p->cfg->kafka.delivery_timeout_ms + 5000,
+                                    err, errlen);
+    if (rc) {
+        if (hub_acks_pending(ob->acks))
+            hub_producer_flush(p->producer, p->cfg->kafka.delivery_timeout_ms);
+        hub_acks_free(ob->acks);
+        ob->acks = NULL;
+        return rc;
     }
-    if (!rc && ob.rc)
-        rc = hub_fail(err, errlen, ob.rc, "changelog: %s",
-                      ob.err[0] ? ob.err : hub_strerror(ob.rc));
-    if (hub_acks_pending(ob.acks))
-        hub_producer_flush(p->producer, p->cfg->kafka.delivery_timeout_ms);
-    hub_acks_free(ob.acks);
-    hub_buf_free(&ob.value);
+    if (ob->last > p->acked)
+        p->acked = ob->last;
+    p->stats.changelog_published += ob->sent;
+    hub_acks_free(ob->acks);
+    ob->acks = NULL;
+    ob->sent = 0;
+    return 0;
+}
+
+/* Stores the published mark when it moved and no batch will. */
+static int settle(projector *p) {
+    if (p->acked <= p->stored)
+        return 0;
+    int rc = hub_c360_set_published_seq(p->c360, p->acked);
+    if (!rc)
+        p->stored = p->acked;
     return rc;
+}
+
+/*
+ * Produces the changes after the published mark. The usual case is the
+ * batch just committed: its changes come from memory and are left in
+ * flight while the next batch is applied (acknowledged before the one
+ * after is produced); a backlog (after a restart) is read from the
+ * change table and waited for. A crash between producing and storing
+ * the mark produces those changes again: the topic is compacted and the
+ * records are the same.
+ */
+static int publish_changelog(projector *p, char *err, size_t errlen) {
+    int rc = await_outbox(p, err, errlen);
+    if (rc)
+        return rc;
+    outbox *ob = &p->out;
+    ob->rc = 0;
+    ob->err[0] = '\0';
+    const hub_c360_change_t *chg;
+    size_t n = hub_c360_last_changes(p->c360, &chg);
+    if (n && chg[0].seq == p->acked + 1) {
+        if (!(ob->acks = hub_acks_new()))
+            return HUB_ENOMEM;
+        for (size_t i = 0; i < n && !ob->rc; i++)
+            publish_one(chg[i].seq, chg[i].id, chg[i].view, chg[i].len, ob);
+        return 0; /* in flight */
+    }
+    for (uint64_t from = p->acked;;) {
+        if (!(ob->acks = hub_acks_new()))
+            return HUB_ENOMEM;
+        ob->last = from;
+        rc = hub_c360_changes(p->c360, from, 10000, publish_one, ob);
+        size_t sent = ob->sent;
+        if (!rc)
+            rc = await_outbox(p, err, errlen);
+        if (!rc)
+            rc = settle(p);
+        if (rc || sent == 0) {
+            if (ob->acks) {
+                hub_acks_free(ob->acks);
+                ob->acks = NULL;
+            }
+            return rc;
+        }
+        from = p->acked;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -338,10 +392,15 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
         rc = hub_acks_wait(acks, p->cfg->kafka.delivery_timeout_ms + 5000,
                            err, errlen);
     hub_c360_stats_t st;
+    uint64_t mark = p->acked;
+    if (!rc && mark > p->stored) /* the changelog's mark rides along */
+        rc = hub_c360_set_published_seq(p->c360, mark);
     if (rc) {
         hub_c360_abort(p->c360);
     } else {
         rc = hub_c360_commit(p->c360, &st, err, errlen);
+        if (!rc)
+            p->stored = mark;
     }
     hub_acks_free(acks);
     if (rc)
@@ -383,12 +442,17 @@ static int follow_swap(projector *p, char *err, size_t errlen) {
         return 0;
     hub_log_info(p->o->label, "the store was rebuilt (%s); switching to it",
                  now);
-    hub_c360_close(p->c360);
-    p->c360 = NULL;
-    int rc = hub_c360_open(p->cfg, p->o->store, p->codec, &p->c360, err,
-                           errlen);
+    int rc = await_outbox(p, err, errlen);
+    if (!rc)
+        rc = settle(p);
     if (rc)
         return rc;
+    hub_c360_close(p->c360);
+    p->c360 = NULL;
+    rc = hub_c360_open(p->cfg, p->o->store, p->codec, &p->c360, err, errlen);
+    if (rc)
+        return rc;
+    p->acked = p->stored = hub_c360_published_seq(p->c360);
     snprintf(p->store_target, sizeof p->store_target, "%s", now);
     char *cluster = hub_bus_cluster_id(p->rk, 10000);
     if (cluster)
@@ -422,6 +486,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
                       size_t errlen) {
     projector pr = {.cfg = cfg, .o = o};
     projector *p = &pr;
+    p->out.p = p;
     p->started = hub_time_mono_ms();
     int rc = hub_catalog_open(&cfg->schema_registry, &p->cat, err, errlen);
     if (!rc)
@@ -432,6 +497,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     if (!rc)
         rc = hub_c360_open(cfg, o->store, p->codec, &p->c360, err, errlen);
     if (!rc) {
+        p->acked = p->stored = hub_c360_published_seq(p->c360);
         hub_store_target(o->store, p->store_target, sizeof p->store_target);
         char subject[300];
         snprintf(subject, sizeof subject, "%scustomer360.changelog-value",
@@ -535,6 +601,14 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
             last_progress = now;
         }
     }
+    if (o->changelog) { /* what is in flight, acknowledged and marked */
+        char e2[512];
+        int rc2 = await_outbox(p, rc ? e2 : err, rc ? sizeof e2 : errlen);
+        if (!rc2 && p->c360)
+            rc2 = settle(p);
+        if (!rc)
+            rc = rc2;
+    }
     if (o->progress)
         progress(p, 1);
     p->stats.seconds = (double)(hub_time_mono_ms() - p->started) / 1000.0;
@@ -548,6 +622,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
         rd_kafka_destroy(p->rk);
     }
     hub_c360_close(p->c360);
+    hub_buf_free(&p->out.value);
     hub_producer_free(p->producer);
     hub_codec_free(p->codec);
     hub_catalog_free(p->cat);
