@@ -26,22 +26,64 @@ static int open_store(hub_cli_t *cli, hub_c360_t **c) {
 
 /* get ------------------------------------------------------------------ */
 
+static const hub_cli_opt_t get_opts[] = {
+    {"timeline", 't', NULL, "print the customer's timeline instead, newest first"},
+    {"limit", 'n', "N", "with --timeline: at most N items (default 50)"},
+    {"before", 0, "CURSOR", "with --timeline: the page after the one whose "
+                            "\"next\" was CURSOR"},
+    {0},
+};
+
 static int run_get(hub_cli_t *cli) {
     if (cli->nargs != 1)
         return hub_cli_usage_error(cli, "expected one ID or KIND:VALUE");
+    int timeline = hub_cli_has(cli, "timeline");
+    long limit = hub_cli_long(cli, "limit", 50);
+    if (limit < 0)
+        return HUB_EXIT_USAGE; /* said already */
+    if (limit < 1 || limit > 10000)
+        return hub_cli_usage_error(cli, "--limit: expected 1 to 10000");
+    if (!timeline && (hub_cli_has(cli, "limit") || hub_cli_has(cli, "before")))
+        return hub_cli_usage_error(cli, "--limit and --before go with "
+                                        "--timeline");
     hub_c360_t *c;
     int rc = open_store(cli, &c);
     if (rc)
         return rc;
     hub_buf_t out = HUB_BUF_INIT;
     char id[64];
-    rc = hub_c360_get_json(c, cli->args[0], &out, id, sizeof id);
-    if (rc == HUB_ENOENT)
-        rc = hub_cli_fail(cli, "no customer %s", cli->args[0]);
-    else if (rc)
-        rc = hub_cli_fail(cli, "%s", hub_strerror(rc));
+    if (timeline)
+        rc = hub_c360_timeline_json(c, cli->args[0], hub_cli_get(cli, "before"),
+                                    (size_t)limit, &out, id, sizeof id);
     else
+        rc = hub_c360_get_json(c, cli->args[0], &out, id, sizeof id);
+    if (rc == HUB_ENOENT) {
+        rc = hub_cli_fail(cli, "no customer %s", cli->args[0]);
+    } else if (rc == HUB_EINVAL) {
+        rc = hub_cli_usage_error(cli, "--before: expected a cursor as printed "
+                                      "in \"next\"");
+    } else if (rc) {
+        rc = hub_cli_fail(cli, "%s", hub_strerror(rc));
+    } else if (timeline) {
+        const char *next = hub_c360_timeline_next(c);
+        hub_buf_t doc = HUB_BUF_INIT;
+        int first = 1;
+        hub_buf_putc(&doc, '{');
+        hub_json_put_key(&doc, "customer_id", &first);
+        hub_json_put_str(&doc, id, strlen(id));
+        hub_json_put_key(&doc, "items", &first);
+        hub_buf_append(&doc, out.data, out.len);
+        hub_json_put_key(&doc, "next", &first);
+        if (next)
+            hub_json_put_str(&doc, next, strlen(next));
+        else
+            hub_buf_puts(&doc, "null");
+        hub_buf_putc(&doc, '}');
+        printf("%s\n", doc.data);
+        hub_buf_free(&doc);
+    } else {
         printf("%s\n", out.data);
+    }
     hub_buf_free(&out);
     hub_c360_close(c);
     return rc;
@@ -50,13 +92,16 @@ static int run_get(hub_cli_t *cli) {
 const hub_cmd_t hub_cmd_get = {
     "get",
     "ID | KIND:VALUE",
-    "Print a customer's view as JSON.",
+    "Print a customer's view, or its timeline, as JSON.",
     "ID is a customer id or an alias of one (an id a merge absorbed);\n"
     "KIND:VALUE is any identity (email:ann@example.com, phone:+8613800138000,\n"
     "wechat_openid:o6_...), normalized the way the projector normalizes.\n"
+    "With --timeline it prints {\"customer_id\", \"items\": [...], \"next\"}:\n"
+    "the events of every entity merged into the customer, newest first; pass\n"
+    "\"next\" to --before for the following page (null: none left).\n"
     "Exits 1 with a message when there is no such customer.",
     HUB_CLI_CONFIG,
-    NULL,
+    get_opts,
     run_get,
 };
 

@@ -461,7 +461,13 @@ static int record_offset(hub_c360_t *c, const hub_c360_msg_t *m) {
     return 0;
 }
 
-/* Writes the timeline entry of an event. */
+/*
+ * Writes the timeline entry of an event: key entity key, NUL, be64
+ * occurred_at, 16-byte event id (so an entity's entries sort by time);
+ * value u8 version, varint type length, type, and the fold's summary as
+ * JSON members without braces. Everything else a timeline item shows
+ * comes from the key; c360_read.c renders it.
+ */
 static int put_timeline(hub_c360_t *c, const hub_ent_t *e,
                         const hub_stamp_t *st, const char *type,
                         size_t typelen) {
@@ -475,34 +481,19 @@ static int put_timeline(hub_c360_t *c, const hub_ent_t *e,
     hub_buf_append(k, tail, 24);
     if (k->len > HUB_MAX_KEY)
         return 0;
-    const char *sys, *et, *id;
-    size_t syslen, etlen, idlen;
-    hub_ent_parts(e, &sys, &syslen, &et, &etlen, &id, &idlen);
     hub_buf_t *v = &c->tmp;
     hub_buf_reset(v);
-    char ts[HUB_TIME_MAXLEN];
-    size_t tslen = hub_time_format(st->at, ts);
-    char uid[HUB_UUID_STRLEN + 1];
-    hub_uuid_format((const hub_uuid_t *)st->id, uid);
-    int first = 1;
-    hub_buf_putc(v, '{');
-    hub_json_put_key(v, "at", &first);
-    hub_json_put_str(v, ts, tslen);
-    hub_json_put_key(v, "event_id", &first);
-    hub_json_put_str(v, uid, HUB_UUID_STRLEN);
-    hub_json_put_key(v, "type", &first);
-    hub_json_put_str(v, type, typelen);
-    hub_json_put_key(v, "source", &first);
-    hub_json_put_str(v, sys, syslen);
-    hub_json_put_key(v, "entity_type", &first);
-    hub_json_put_str(v, et, etlen);
-    hub_json_put_key(v, "entity_id", &first);
-    hub_json_put_str(v, id, idlen);
-    if (c->timeline.len > 2) { /* the fold's summary, without braces */
-        hub_buf_putc(v, ',');
-        hub_buf_append(v, c->timeline.data + 1, c->timeline.len - 2);
+    uint8_t head[3] = {HUB_TIMELINE_VERSION, (uint8_t)(typelen & 0x7f), 0};
+    size_t hl = 2;
+    if (typelen > 0x7f) { /* a two-byte varint: types are short */
+        head[1] |= 0x80;
+        head[2] = (uint8_t)(typelen >> 7);
+        hl = 3;
     }
-    hub_buf_putc(v, '}');
+    hub_buf_append(v, head, hl);
+    hub_buf_append(v, type, typelen);
+    if (c->timeline.len > 2) /* the fold's summary, without braces */
+        hub_buf_append(v, c->timeline.data + 1, c->timeline.len - 2);
     MDB_val mk = val(k->data, k->len), mv = val(v->data, v->len);
     return hub_store_err(mdb_put(c->txn, DBI(c, T_TIMELINE), &mk, &mv, 0));
 }

@@ -32,7 +32,8 @@ enum {
                     packed states (graph.c) */
     T_VIEWS,     /* customer id -> Customer360 Avro binary */
     T_IDS,       /* customer id of every entity -> entity key */
-    T_TIMELINE,  /* entity key \0 be64 occurred_at + event_id -> JSON */
+    T_TIMELINE,  /* entity key \0 be64 occurred_at + event_id -> type and
+                    the fold's summary (c360.c put_timeline) */
     T_CHANGES,   /* be64 seq -> customer id (append-only, pruned) */
     T_CTL,       /* "x:" identity -> stamp + excluded flag */
     T_FORGOTTEN, /* SHA-256 of "e:"/"i:"/"c:" + key -> be64 occurred_at */
@@ -44,6 +45,7 @@ extern const hub_table_def_t hub_c360_tables[T_COUNT];
 
 #define HUB_KIND_HUB 3   /* hub360.SystemKind HUB: link entities */
 #define HUB_MAX_KEY 400  /* LMDB keys are at most 511 bytes */
+#define HUB_TIMELINE_VERSION 1
 
 /* A cached entity of the current batch. */
 typedef struct cent {
@@ -102,6 +104,7 @@ struct hub_c360 {
     hub_buf_t chg_views;    /* their view bytes, back to back */
     char cluster[256];
     hub_c360_stats_t stats;
+    char timeline_next[64];  /* the last timeline page's next cursor */
     uint64_t seq, next_comp;
     size_t dedupe_added;    /* event ids recorded in this batch */
     int64_t now_ms;
@@ -149,6 +152,10 @@ int hub_c360_new_id_pending(hub_c360_t *c, const char *key, size_t len,
 /* The anchor in a component record (alen 0: none); -1 if malformed. */
 int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
                             size_t *alen);
+/* The member keys in a component record: up to *n into keys/lens (NULL:
+ * only count them); *n gets the count. -1 if malformed. */
+int hub_graph_record_members(const void *rec, size_t len, const char **keys,
+                             size_t *lens, size_t *n);
 /* A component by id, loaded with its members; HUB_ENOENT. */
 int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out);
 /* A new entity: a customer of its own until something links it. */

@@ -4,6 +4,8 @@
  * Each call runs in one read transaction and copies what it returns
  * before the transaction ends.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,9 @@
 #include "avrojson.h"
 #include "c360_internal.h"
 #include "errors.h"
+#include "json.h"
+#include "timefmt.h"
+#include "uuid.h"
 
 #define val hub_mval
 
@@ -54,24 +59,56 @@ static int render(hub_c360_t *c, const void *bytes, size_t len,
                                  &c->c360_value, out);
 }
 
-/* The customer id an entity belongs to now, into cid. */
+/* The customer an entity belongs to now: its id into cid, and its
+ * component record (valid in txn) into rec. */
 static int customer_of(hub_c360_t *c, MDB_txn *txn, const void *ekey,
-                       size_t len, char cid[HUB_CUSTOMER_ID_LEN + 1]) {
+                       size_t len, char cid[HUB_CUSTOMER_ID_LEN + 1],
+                       MDB_val *rec) {
     MDB_val k = val(ekey, len), d;
     if (mdb_get(txn, DBI(c, T_ENTITIES), &k, &d) || d.mv_size != 8)
         return HUB_ENOENT;
     uint8_t comp[8];
     memcpy(comp, d.mv_data, 8);
     k = val(comp, 8);
-    if (mdb_get(txn, DBI(c, T_COMPS), &k, &d))
+    if (mdb_get(txn, DBI(c, T_COMPS), &k, rec))
         return HUB_ENOENT;
     const char *anchor;
     size_t alen;
-    if (hub_graph_record_anchor(d.mv_data, d.mv_size, &anchor, &alen) ||
+    if (hub_graph_record_anchor(rec->mv_data, rec->mv_size, &anchor, &alen) ||
         alen == 0)
         return HUB_ENOENT; /* a component without an anchor: no customer */
     hub_customer_id(anchor, alen, cid);
     return 0;
+}
+
+/* A customer by id, alias or KIND:VALUE identity. */
+static int resolve(hub_c360_t *c, MDB_txn *txn, const char *ref,
+                   char cid[HUB_CUSTOMER_ID_LEN + 1], MDB_val *rec) {
+    size_t rlen = strlen(ref);
+    MDB_val k, d;
+    int rc = HUB_ENOENT;
+    if (rlen == HUB_CUSTOMER_ID_LEN && strncmp(ref, "cus_", 4) == 0) {
+        k = val(ref, rlen);
+        if (mdb_get(txn, DBI(c, T_IDS), &k, &d) == 0)
+            rc = customer_of(c, txn, d.mv_data, d.mv_size, cid, rec);
+        return rc;
+    }
+    const char *colon = strchr(ref, ':');
+    int kind = colon ? hub_ident_kind_parse(ref, (size_t)(colon - ref)) : -1;
+    char key[512];
+    if (kind >= 0 && hub_ident_normalize(&c->rules, kind, colon + 1,
+                                         strlen(colon + 1), "", key,
+                                         sizeof key) >= 0) {
+        /* the first entity that carries it, in key order */
+        MDB_cursor *cur;
+        if (mdb_cursor_open(txn, DBI(c, T_IDENT), &cur) == 0) {
+            k = val(key, strlen(key));
+            if (mdb_cursor_get(cur, &k, &d, MDB_SET_KEY) == 0)
+                rc = customer_of(c, txn, d.mv_data, d.mv_size, cid, rec);
+            mdb_cursor_close(cur);
+        }
+    }
+    return rc;
 }
 
 int hub_c360_get_json(hub_c360_t *c, const char *ref, hub_buf_t *out,
@@ -81,31 +118,8 @@ int hub_c360_get_json(hub_c360_t *c, const char *ref, hub_buf_t *out,
     if (rc)
         return rc;
     char cid[HUB_CUSTOMER_ID_LEN + 1] = "";
-    size_t rlen = strlen(ref);
-    MDB_val k, d;
-    rc = HUB_ENOENT;
-    if (rlen == HUB_CUSTOMER_ID_LEN && strncmp(ref, "cus_", 4) == 0) {
-        k = val(ref, rlen);
-        if (mdb_get(txn, DBI(c, T_IDS), &k, &d) == 0)
-            rc = customer_of(c, txn, d.mv_data, d.mv_size, cid);
-    } else {
-        const char *colon = strchr(ref, ':');
-        int kind = colon ? hub_ident_kind_parse(ref, (size_t)(colon - ref))
-                         : -1;
-        char key[512];
-        if (kind >= 0 && hub_ident_normalize(&c->rules, kind, colon + 1,
-                                             strlen(colon + 1), "", key,
-                                             sizeof key) >= 0) {
-            /* the first entity that carries it, in key order */
-            MDB_cursor *cur;
-            if (mdb_cursor_open(txn, DBI(c, T_IDENT), &cur) == 0) {
-                k = val(key, strlen(key));
-                if (mdb_cursor_get(cur, &k, &d, MDB_SET_KEY) == 0)
-                    rc = customer_of(c, txn, d.mv_data, d.mv_size, cid);
-                mdb_cursor_close(cur);
-            }
-        }
-    }
+    MDB_val rec, k, d;
+    rc = resolve(c, txn, ref, cid, &rec);
     if (rc == 0) {
         k = val(cid, HUB_CUSTOMER_ID_LEN);
         rc = mdb_get(txn, DBI(c, T_VIEWS), &k, &d) ? HUB_ENOENT
@@ -116,6 +130,215 @@ int hub_c360_get_json(hub_c360_t *c, const char *ref, hub_buf_t *out,
     if (rc == 0 && id_out)
         snprintf(id_out, idlen, "%s", cid);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The timeline                                                        */
+/* ------------------------------------------------------------------ */
+
+/* One member's entries, walked newest first. */
+typedef struct tl_walk {
+    MDB_cursor *cur;
+    const char *key; /* the member's entity key, in the record */
+    size_t klen;
+    MDB_val k, d;    /* the current entry; k.mv_data NULL when done */
+} tl_walk;
+
+/* Is the cursor's entry one of this member's? */
+static int tl_mine(const tl_walk *w) {
+    return w->k.mv_size == w->klen + 25 &&
+           memcmp(w->k.mv_data, w->key, w->klen) == 0 &&
+           ((const char *)w->k.mv_data)[w->klen] == '\0';
+}
+
+/* Positions w on its newest entry before (at, id). */
+static void tl_seek(tl_walk *w, const uint8_t before[24]) {
+    uint8_t kb[HUB_MAX_KEY + 32];
+    memcpy(kb, w->key, w->klen);
+    kb[w->klen] = 0;
+    memcpy(kb + w->klen + 1, before, 24);
+    w->k = val(kb, w->klen + 25);
+    int r = mdb_cursor_get(w->cur, &w->k, &w->d, MDB_SET_RANGE);
+    r = r == 0 ? mdb_cursor_get(w->cur, &w->k, &w->d, MDB_PREV)
+               : mdb_cursor_get(w->cur, &w->k, &w->d, MDB_LAST);
+    if (r || !tl_mine(w))
+        w->k.mv_data = NULL;
+}
+
+static void tl_step(tl_walk *w) {
+    if (mdb_cursor_get(w->cur, &w->k, &w->d, MDB_PREV) || !tl_mine(w))
+        w->k.mv_data = NULL;
+}
+
+/* Renders one entry: the key gives when, what event and which entity. */
+static int tl_render(const tl_walk *w, hub_buf_t *out) {
+    const uint8_t *kt = (const uint8_t *)w->k.mv_data + w->klen + 1;
+    const uint8_t *v = w->d.mv_data;
+    size_t vlen = w->d.mv_size, pos = 1, tlen;
+    if (vlen < 2 || v[0] != HUB_TIMELINE_VERSION)
+        return HUB_EDECODE;
+    tlen = v[1] & 0x7f;
+    if (v[1] & 0x80) {
+        if (vlen < 3)
+            return HUB_EDECODE;
+        tlen |= (size_t)v[2] << 7;
+        pos = 2;
+    }
+    pos++;
+    if (tlen > vlen - pos)
+        return HUB_EDECODE;
+    char ts[HUB_TIME_MAXLEN], uid[HUB_UUID_STRLEN + 1];
+    size_t tslen = hub_time_format((int64_t)hub_rd_be64(kt), ts);
+    hub_uuid_format((const hub_uuid_t *)(kt + 8), uid);
+    const char *k = w->key, *s1 = memchr(k, '/', w->klen),
+               *s2 = s1 ? memchr(s1 + 1, '/', w->klen - (size_t)(s1 + 1 - k))
+                        : NULL;
+    int first = 1;
+    hub_buf_putc(out, '{');
+    hub_json_put_key(out, "at", &first);
+    hub_json_put_str(out, ts, tslen);
+    hub_json_put_key(out, "event_id", &first);
+    hub_json_put_str(out, uid, HUB_UUID_STRLEN);
+    hub_json_put_key(out, "type", &first);
+    hub_json_put_str(out, (const char *)v + pos, tlen);
+    if (s1 && s2) {
+        hub_json_put_key(out, "source", &first);
+        hub_json_put_str(out, k, (size_t)(s1 - k));
+        hub_json_put_key(out, "entity_type", &first);
+        hub_json_put_str(out, s1 + 1, (size_t)(s2 - s1 - 1));
+        hub_json_put_key(out, "entity_id", &first);
+        hub_json_put_str(out, s2 + 1, w->klen - (size_t)(s2 + 1 - k));
+    }
+    pos += tlen;
+    if (pos < vlen) { /* the fold's summary: JSON members */
+        hub_buf_putc(out, ',');
+        hub_buf_append(out, v + pos, vlen - pos);
+    }
+    return hub_buf_putc(out, '}');
+}
+
+int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
+                           const char *before, size_t limit, hub_buf_t *out,
+                           char *id_out, size_t idlen) {
+    uint8_t bound[24];
+    memset(bound, 0xff, sizeof bound); /* no bound: from the newest */
+    if (before && *before &&
+        hub_c360_timeline_cursor_parse(before, bound))
+        return HUB_EINVAL;
+    MDB_txn *txn;
+    int rc = begin_read(c, &txn);
+    if (rc)
+        return rc;
+    char cid[HUB_CUSTOMER_ID_LEN + 1] = "";
+    MDB_val rec;
+    tl_walk *w = NULL;
+    size_t n = 0;
+    if ((rc = resolve(c, txn, ref, cid, &rec)) == 0 &&
+        (rc = hub_graph_record_members(rec.mv_data, rec.mv_size, NULL, 0,
+                                       &n) ? HUB_EDECODE : 0) == 0 &&
+        !(w = calloc(n ? n : 1, sizeof *w)))
+        rc = HUB_ENOMEM;
+    const char **keys = NULL;
+    size_t *lens = NULL;
+    if (!rc && (!(keys = calloc(n ? n : 1, sizeof *keys)) ||
+                !(lens = calloc(n ? n : 1, sizeof *lens))))
+        rc = HUB_ENOMEM;
+    if (!rc && hub_graph_record_members(rec.mv_data, rec.mv_size, keys, lens,
+                                        &n))
+        rc = HUB_EDECODE;
+    for (size_t i = 0; !rc && i < n; i++) {
+        w[i].key = keys[i];
+        w[i].klen = lens[i];
+        if (lens[i] > HUB_MAX_KEY ||
+            mdb_cursor_open(txn, DBI(c, T_TIMELINE), &w[i].cur)) {
+            w[i].k.mv_data = NULL;
+            continue;
+        }
+        tl_seek(&w[i], bound);
+    }
+    /* merge the members' entries, newest first */
+    size_t got = 0;
+    uint8_t last[24];
+    if (!rc)
+        rc = hub_buf_putc(out, '[');
+    while (!rc && got < limit) {
+        tl_walk *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (!w[i].k.mv_data)
+                continue;
+            if (!best ||
+                memcmp((const uint8_t *)w[i].k.mv_data + w[i].klen + 1,
+                       (const uint8_t *)best->k.mv_data + best->klen + 1,
+                       24) > 0)
+                best = &w[i];
+        }
+        if (!best)
+            break;
+        if (got)
+            hub_buf_putc(out, ',');
+        rc = tl_render(best, out);
+        memcpy(last, (const uint8_t *)best->k.mv_data + best->klen + 1, 24);
+        got++;
+        tl_step(best);
+    }
+    int more = 0;
+    for (size_t i = 0; i < n && !more; i++)
+        more = w[i].k.mv_data != NULL;
+    if (!rc)
+        rc = hub_buf_putc(out, ']');
+    for (size_t i = 0; w && i < n; i++)
+        if (w[i].cur)
+            mdb_cursor_close(w[i].cur);
+    free(w);
+    free(keys);
+    free(lens);
+    mdb_txn_abort(txn);
+    if (rc)
+        return rc;
+    if (id_out)
+        snprintf(id_out, idlen, "%s", cid);
+    c->timeline_next[0] = '\0';
+    if (more && got)
+        hub_c360_timeline_cursor_format(last, c->timeline_next);
+    return 0;
+}
+
+const char *hub_c360_timeline_next(const hub_c360_t *c) {
+    return c->timeline_next[0] ? c->timeline_next : NULL;
+}
+
+/* Page cursors: "<occurred_at ms>-<event id as 32 hex digits>". */
+void hub_c360_timeline_cursor_format(const uint8_t st[24], char out[64]) {
+    static const char hex[] = "0123456789abcdef";
+    int n = snprintf(out, 64, "%" PRId64 "-", (int64_t)hub_rd_be64(st));
+    for (int i = 0; i < 16 && n > 0 && n + 2 * i + 2 < 64; i++) {
+        out[n + 2 * i] = hex[st[8 + i] >> 4];
+        out[n + 2 * i + 1] = hex[st[8 + i] & 15];
+    }
+    out[n + 32] = '\0';
+}
+
+int hub_c360_timeline_cursor_parse(const char *s, uint8_t st[24]) {
+    char *end;
+    errno = 0;
+    long long at = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '-' || strlen(end + 1) != 32)
+        return HUB_EINVAL;
+    hub_be64(st, (uint64_t)at);
+    for (int i = 0; i < 16; i++) {
+        int v = 0;
+        for (int j = 0; j < 2; j++) {
+            char ch = end[1 + 2 * i + j];
+            int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                             : -1;
+            if (d < 0)
+                return HUB_EINVAL;
+            v = v * 16 + d;
+        }
+        st[8 + i] = (uint8_t)v;
+    }
+    return 0;
 }
 
 int hub_c360_each(hub_c360_t *c,

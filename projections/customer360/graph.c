@@ -162,6 +162,34 @@ int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
     return 0;
 }
 
+int hub_graph_record_members(const void *rec, size_t len, const char **keys,
+                             size_t *lens, size_t *n) {
+    const uint8_t *p = rec;
+    const char *anchor;
+    size_t alen, pos, max = keys ? *n : 0;
+    uint64_t count;
+    if (hub_graph_record_anchor(rec, len, &anchor, &alen))
+        return -1;
+    pos = (size_t)((const uint8_t *)anchor - p) + alen;
+    if (get_varint(p, len, &pos, &count) || count > len)
+        return -1;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t kl, sl;
+        if (get_varint(p, len, &pos, &kl) || kl > len - pos)
+            return -1;
+        if (keys && i < max) {
+            keys[i] = (const char *)p + pos;
+            lens[i] = (size_t)kl;
+        }
+        pos += kl;
+        if (get_varint(p, len, &pos, &sl) || sl > len - pos)
+            return -1;
+        pos += sl;
+    }
+    *n = (size_t)count;
+    return 0;
+}
+
 int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out) {
     uint8_t key[8];
     hub_be64(key, id);
