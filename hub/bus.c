@@ -454,6 +454,51 @@ void hub_bus_topic_names(const hub_config_t *cfg,
         hub_config_topic(cfg, topic_suffixes[i], out[i], 256);
 }
 
+/* Without a controller: asking for a topic's metadata creates it, with
+ * the broker's own partition count (`hub360 broker --partitions`). */
+static int auto_create(rd_kafka_t *rk, const char *const *names, size_t n,
+                       int64_t timeout_ms, char *err, size_t errlen) {
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *name = names[i];
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e =
+            rkt ? rd_kafka_metadata(rk, 0, rkt, &md, (int)timeout_ms)
+                : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        if (!e && (md->topic_cnt != 1 || md->topics[0].err))
+            e = md->topic_cnt == 1 ? md->topics[0].err
+                                   : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        if (e)
+            rc = hub_fail(err, errlen, HUB_EKAFKA, "creating topic %s: %s",
+                          name, rd_kafka_err2str(e));
+        else
+            hub_log_info("bus", "created topic %s (%d partitions: the "
+                                "broker's own count, it has no controller "
+                                "to create topics with)",
+                         name, md->topics[0].partition_cnt);
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
+    return rc;
+}
+
+rd_kafka_t *hub_bus_admin_new(const hub_config_t *cfg, const char *bootstrap,
+                              char *err, size_t errlen) {
+    rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, NULL, err, errlen);
+    if (!conf)
+        return NULL;
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        hub_fail(err, errlen, HUB_EKAFKA, "kafka: %s", errstr);
+    }
+    return rk;
+}
+
 int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
                           int64_t timeout_ms, char *err, size_t errlen) {
     char names[HUB_BUS_NTOPICS][256];
@@ -466,7 +511,15 @@ int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
                         "kafka at %s: metadata: %s", cfg->kafka.brokers,
                         rd_kafka_err2str(e));
     int brokers = md->broker_cnt;
+    /* Topics are created by the controller. librdkafka's mock cluster (the
+     * embedded broker) names a controller that is none of its brokers, and
+     * an admin request would wait for it forever. */
+    int32_t cid = rd_kafka_controllerid(rk, (int)timeout_ms);
+    int controller = 0;
+    for (int i = 0; i < md->broker_cnt; i++)
+        controller |= md->brokers[i].id == cid;
     rd_kafka_NewTopic_t *create[HUB_BUS_NTOPICS];
+    const char *create_names[HUB_BUS_NTOPICS];
     size_t ncreate = 0;
     int rc = 0;
     long rf = cfg->kafka.replication_factor;
@@ -492,12 +545,17 @@ int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
             rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
         else if (t == 4)
             rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+        create_names[ncreate] = names[t];
         create[ncreate++] = nt;
     }
     rd_kafka_metadata_destroy(md);
     if (rc || ncreate == 0)
         goto done;
 
+    if (!controller) {
+        rc = auto_create(rk, create_names, ncreate, timeout_ms, err, errlen);
+        goto done;
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);

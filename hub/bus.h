@@ -137,6 +137,10 @@ int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
 void hub_bus_topic_names(const hub_config_t *cfg,
                          char out[HUB_BUS_NTOPICS][256]);
 
+/* A plain client handle for admin requests (topic creation). */
+rd_kafka_t *hub_bus_admin_new(const hub_config_t *cfg, const char *bootstrap,
+                              char *err, size_t errlen);
+
 /*
  * Creates the hub's topics that do not exist yet (event topics with
  * unlimited retention, the changelog compacted), with kafka.partitions

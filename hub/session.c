@@ -23,14 +23,20 @@ int hub_session_open(hub_cli_t *cli, int flags, hub_session_t *s) {
         if (hub_broker_resolve(cfg, &s->bootstrap, err, sizeof err))
             goto fail;
     }
+    if (flags & HUB_SESSION_TOPICS) {
+        rd_kafka_t *admin = hub_bus_admin_new(cfg, s->bootstrap, err,
+                                              sizeof err);
+        int rc = admin ? hub_bus_ensure_topics(admin, cfg, 10000, err,
+                                               sizeof err)
+                       : HUB_EKAFKA;
+        if (admin)
+            rd_kafka_destroy(admin);
+        if (rc)
+            goto fail;
+    }
     if (flags & (HUB_SESSION_PRODUCER | HUB_SESSION_TOPICS)) {
         if (hub_producer_new(cfg, s->bootstrap, &s->producer, err,
                              sizeof err))
-            goto fail;
-    }
-    if (flags & HUB_SESSION_TOPICS) {
-        if (hub_bus_ensure_topics(hub_producer_handle(s->producer), cfg,
-                                  10000, err, sizeof err))
             goto fail;
     }
     return 0;

@@ -30,6 +30,19 @@ wait_for() {
   done
 }
 
+# wait_for_or_exit SECONDS PID COMMAND...: runs COMMAND until it succeeds
+# (returns 0) or process PID has exited (returns 1); fails the test when
+# SECONDS pass first.
+wait_for_or_exit() {
+  local limit=$1 pid=$2; shift 2
+  local deadline=$(( $(date +%s%N) + limit * 1000000000 ))
+  until "$@" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(date +%s%N)" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for: $*"
+    sleep 0.02
+  done
+}
+
 # expect_eq NAME ACTUAL EXPECTED
 expect_eq() {
   if [ "$2" != "$3" ]; then
