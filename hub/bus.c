@@ -366,6 +366,10 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
         /* a crashed member is noticed in 10 s, not librdkafka's 45 s */
         "session.timeout.ms", "10000",
         "heartbeat.interval.ms", "3000",
+        /* prefetch enough to keep a batch busy, not a whole topic: memory
+         * stays the same however many events wait */
+        "queued.max.messages.kbytes", "32768",
+        "fetch.max.bytes", "16777216",
         NULL, NULL, NULL, NULL, NULL,
     };
     /* librdkafka needs a group id even to assign(); a group-less
@@ -376,11 +380,11 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                  (long)getpid());
         group = private_group;
     }
-    defaults[12] = "group.id";
-    defaults[13] = group;
+    defaults[16] = "group.id";
+    defaults[17] = group;
     if (static_member) {
-        defaults[14] = "group.instance.id";
-        defaults[15] = group;
+        defaults[18] = "group.instance.id";
+        defaults[19] = group;
     }
     rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
     if (!conf)

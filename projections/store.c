@@ -219,6 +219,8 @@ int hub_store_open(const char *path, const hub_table_def_t *tables,
         envflags |= MDB_RDONLY;
     if (flags & HUB_STORE_NOSYNC)
         envflags |= MDB_NOSYNC;
+    if ((flags & HUB_STORE_WRITEMAP) && !(flags & HUB_STORE_RDONLY))
+        envflags |= MDB_WRITEMAP;
     if ((rc = mdb_env_create(&s->env)) ||
         (rc = mdb_env_set_maxdbs(s->env, MAX_TABLES)) ||
         (rc = mdb_env_set_maxreaders(s->env, 512)) ||

@@ -30,6 +30,7 @@ enum {
     HUB_STORE_NOSYNC = 2,   /* no fsync on commit */
     HUB_STORE_CREATE = 4,   /* create the directory and link if missing */
     HUB_STORE_WRITER = 8,   /* take the writer lock */
+    HUB_STORE_WRITEMAP = 16, /* writes through a writable map */
 };
 
 /*

@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "hash.h"
+#include "sort.h"
 #include "json.h"
 #include "log.h"
 #include "timefmt.h"
@@ -108,7 +109,8 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
     c->codec = codec;
     c->env = hub_schema_root(hub_codec_reader(codec));
     int flags = HUB_STORE_CREATE | HUB_STORE_WRITER |
-                (cfg->projector.sync ? 0 : HUB_STORE_NOSYNC);
+                (cfg->projector.sync ? 0 : HUB_STORE_NOSYNC) |
+                (cfg->projector.writemap ? HUB_STORE_WRITEMAP : 0);
     int rc = hub_store_open(path, hub_c360_tables, T_COUNT,
                             cfg->projector.map_size, flags, &c->store, err,
                             errlen);
@@ -188,6 +190,7 @@ void hub_c360_close(hub_c360_t *c) {
         mdb_txn_abort(c->txn);
     hub_hmap_free(c->ents, free_cent);
     free(c->fresh);
+    free(c->defer);
     hub_arena_free(&c->arena);
     if (c->comps)
         hub_graph_clear(c);
@@ -293,6 +296,73 @@ int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition) {
 /* The batch cache                                                     */
 /* ------------------------------------------------------------------ */
 
+typedef struct deferred {
+    const void *key, *val;
+    uint32_t klen, vlen;
+    uint32_t table, seq; /* seq: later writes of one key win */
+} deferred;
+
+int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
+                   const void *val, size_t vlen) {
+    if (c->ndefer == c->capdefer) {
+        size_t cap = c->capdefer ? c->capdefer * 2 : 4096;
+        deferred *d = realloc(c->defer, cap * sizeof *d);
+        if (!d)
+            return HUB_ENOMEM;
+        c->defer = d;
+        c->capdefer = cap;
+    }
+    void *k = hub_arena_alloc(&c->arena, klen ? klen : 1),
+         *v = hub_arena_alloc(&c->arena, vlen ? vlen : 1);
+    if (!k || !v)
+        return HUB_ENOMEM;
+    memcpy(k, key, klen);
+    if (vlen)
+        memcpy(v, val, vlen);
+    c->defer[c->ndefer] = (deferred){k, v, (uint32_t)klen, (uint32_t)vlen,
+                                     (uint32_t)table, (uint32_t)c->ndefer};
+    c->ndefer++;
+    return 0;
+}
+
+/* LMDB's default order: bytes, then the shorter first. */
+static int cmp_deferred(const void *a, const void *b) {
+    const deferred *x = a, *y = b;
+    if (x->table != y->table)
+        return x->table < y->table ? -1 : 1;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int r = memcmp(x->key, y->key, n);
+    if (r)
+        return r;
+    if (x->klen != y->klen)
+        return x->klen < y->klen ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int hub_c360_flush_deferred(hub_c360_t *c) {
+    hub_sort(c->defer, c->ndefer, sizeof *c->defer, cmp_deferred);
+    int rc = 0;
+    MDB_cursor *cur = NULL;
+    uint32_t table = UINT32_MAX;
+    for (size_t i = 0; i < c->ndefer && !rc; i++) {
+        const deferred *d = &c->defer[i];
+        if (d->table != table) {
+            if (cur)
+                mdb_cursor_close(cur);
+            cur = NULL;
+            table = d->table;
+            if ((rc = mdb_cursor_open(c->txn, DBI(c, (int)table), &cur)))
+                break;
+        }
+        MDB_val k = val(d->key, d->klen), v = val(d->val, d->vlen);
+        rc = mdb_cursor_put(cur, &k, &v, 0);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    c->ndefer = 0;
+    return hub_store_err(rc);
+}
+
 void hub_c360_mark(hub_hmap_t *set, const char *key, size_t len) {
     hub_hmap_put(set, key, len, NULL);
 }
@@ -348,8 +418,7 @@ int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
     c->fresh[c->nfresh++] = *out;
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     hub_ent_cid((*out)->e, cid);
-    MDB_val k = val(cid, HUB_CUSTOMER_ID_LEN), d = val(key, len);
-    return hub_store_err(mdb_put(c->txn, DBI(c, T_IDS), &k, &d, 0));
+    return hub_c360_defer(c, T_IDS, cid, HUB_CUSTOMER_ID_LEN, key, len);
 }
 
 int hub_c360_index(hub_c360_t *c, const char *ident, const char *ekey,
@@ -427,6 +496,7 @@ void hub_c360_abort(hub_c360_t *c) {
     hub_hmap_clear(c->cust_dirty, NULL);
     hub_hmap_clear(c->offsets, free);
     c->nfresh = 0;
+    c->ndefer = 0;
     hub_arena_reset(&c->arena);
 }
 
@@ -494,8 +564,7 @@ static int put_timeline(hub_c360_t *c, const hub_ent_t *e,
     hub_buf_append(v, type, typelen);
     if (c->timeline.len > 2) /* the fold's summary, without braces */
         hub_buf_append(v, c->timeline.data + 1, c->timeline.len - 2);
-    MDB_val mk = val(k->data, k->len), mv = val(v->data, v->len);
-    return hub_store_err(mdb_put(c->txn, DBI(c, T_TIMELINE), &mk, &mv, 0));
+    return hub_c360_defer(c, T_TIMELINE, k->data, k->len, v->data, v->len);
 }
 
 /* Records the event id: 1 the first time, 0 for a duplicate (which
@@ -563,14 +632,16 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     memcpy(st.id, id.b, 16);
 
     if (branch == c->b_link || branch == c->b_unlink) {
-        if ((rc = first_time(c, &id, res)) != 1)
+        if ((rc = first_time(c, &id, res)) != 1 ||
+            (rc = hub_c360_flush_deferred(c)))
             return rc;
         c->stats.applied++;
         return hub_c360_apply_link(c, &payload, branch == c->b_unlink, &st,
                                    res);
     }
     if (branch == c->b_forget) {
-        if ((rc = first_time(c, &id, res)) != 1)
+        if ((rc = first_time(c, &id, res)) != 1 ||
+            (rc = hub_c360_flush_deferred(c)))
             return rc;
         c->stats.applied++;
         return hub_c360_apply_forget(c, &payload, &st, res);
@@ -806,6 +877,8 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
     if (!c->txn)
         return HUB_ESTATE;
     int rc = hub_graph_finish(c);
+    if (!rc)
+        rc = hub_c360_flush_deferred(c);
     /* dedupe: a slice of the old ids, twice as many as came in */
     if (!rc)
         rc = prune_dedupe(c, 2 * c->dedupe_added + 64);

@@ -22,6 +22,7 @@ typedef struct hub_projector_config {
     int64_t dedupe_window_ms;
     int64_t map_size;
     int sync;
+    int writemap;
     long max_lag_events; /* readiness: the projector is this close */
 } hub_projector_config_t;
 

@@ -90,6 +90,10 @@ struct hub_c360 {
     /* the batch */
     MDB_txn *txn;
     hub_arena_t arena;      /* the batch's entities and their strings */
+    /* writes deferred to the commit, sorted by key per table there (B-tree
+     * inserts in key order touch each page once); see hub_c360_defer */
+    struct deferred *defer;
+    size_t ndefer, capdefer;
     hub_hmap_t *ents;       /* entity key -> cent* */
     cent **fresh;           /* entities created in this batch */
     size_t nfresh, capfresh;
@@ -116,6 +120,14 @@ static inline MDB_val hub_mval(const void *p, size_t n) {
     return v;
 }
 #define DBI(c, t) hub_store_dbi((c)->store, (t))
+
+/* A write of key -> val to table at commit (both copied). Reads of the
+ * batch do not see it: tables written this way are only read by control
+ * events and forgets, which call hub_c360_flush_deferred first. */
+int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
+                   const void *val, size_t vlen);
+/* Writes the deferred puts now, each table in key order. */
+int hub_c360_flush_deferred(hub_c360_t *c);
 
 /* Entities in the batch cache (e NULL when it does not exist). */
 int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out);

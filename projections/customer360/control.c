@@ -101,7 +101,9 @@ static int forget_identity(hub_c360_t *c, const char *key, int64_t at) {
 static int forget_entity(hub_c360_t *c, const char *key, size_t len,
                          int64_t at) {
     cent *ce;
-    int rc = hub_c360_load(c, key, len, &ce);
+    int rc = hub_c360_flush_deferred(c); /* its timeline and id too */
+    if (!rc)
+        rc = hub_c360_load(c, key, len, &ce);
     if (rc)
         return rc;
     if ((rc = hub_c360_forgotten(c, 'e', key, len, at, 1)))
@@ -255,6 +257,9 @@ static void link_key(const hub_strlist_t *ids, const hub_strlist_t *cids,
  * that entity appears: T_PENDING). */
 static int link_customer(hub_c360_t *c, hub_ent_t *link, const char *cid,
                          const hub_stamp_t *st) {
+    int frc = hub_c360_flush_deferred(c); /* the ids of this batch too */
+    if (frc)
+        return frc;
     MDB_val k = val(cid, strlen(cid)), d;
     if (mdb_get(c->txn, DBI(c, T_IDS), &k, &d) != 0) {
         MDB_val lk = val(link->key, link->keylen);

@@ -293,8 +293,7 @@ static int write_comp(hub_c360_t *c, comp *k, hub_buf_t *b, hub_buf_t *tmp) {
         return HUB_ENOMEM;
     uint8_t key[8];
     hub_be64(key, k->id);
-    MDB_val mk = hub_mval(key, 8), mv = hub_mval(b->data, b->len);
-    return hub_store_err(mdb_put(c->txn, DBI(c, T_COMPS), &mk, &mv, 0));
+    return hub_c360_defer(c, T_COMPS, key, 8, b->data, b->len);
 }
 
 int hub_graph_flush(hub_c360_t *c) {
@@ -329,10 +328,7 @@ int hub_graph_flush(hub_c360_t *c) {
                 continue;
             uint8_t b[8];
             hub_be64(b, k->id);
-            MDB_val ek = hub_mval(ce->e->key, ce->e->keylen),
-                    ev = hub_mval(b, 8);
-            rc = hub_store_err(
-                mdb_put(c->txn, DBI(c, T_ENTITIES), &ek, &ev, 0));
+            rc = hub_c360_defer(c, T_ENTITIES, ce->e->key, ce->e->keylen, b, 8);
             ce->moved = 0;
         }
         k->dirty = 0;
@@ -1066,9 +1062,9 @@ static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
         h = 1; /* 0 means "none written" */
     if (h == k->vhash)
         return 0; /* the same bytes: no change */
-    MDB_val nv = hub_mval(c->view.data, c->view.len);
-    if ((rc = mdb_put(c->txn, DBI(c, T_VIEWS), &ck, &nv, 0)))
-        return hub_store_err(rc);
+    if ((rc = hub_c360_defer(c, T_VIEWS, cid, HUB_CUSTOMER_ID_LEN,
+                             c->view.data, c->view.len)))
+        return rc;
     k->vhash = h;
     k->dirty = 1;
     c->stats.views_written++;
