@@ -469,7 +469,7 @@ int hub_c360_begin(hub_c360_t *c) {
     if (rc)
         return hub_store_err(rc);
     memset(&c->stats, 0, sizeof c->stats);
-    c->now_ms = hub_time_now_ms();
+    c->now_ms = c->clock_ms ? c->clock_ms : hub_time_now_ms();
     c->seq = c->next_comp = 0;
     c->dedupe_added = 0;
     c->nchg = 0;
@@ -485,6 +485,8 @@ int hub_c360_begin(hub_c360_t *c) {
         mdb_stat(c->txn, DBI(c, T_CTL), &st) == 0 && st.ms_entries > 0;
     return 0;
 }
+
+void hub_c360_set_clock(hub_c360_t *c, int64_t now_ms) { c->clock_ms = now_ms; }
 
 void hub_c360_abort(hub_c360_t *c) {
     if (c->txn)

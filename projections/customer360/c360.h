@@ -84,6 +84,9 @@ int hub_c360_set_cluster(hub_c360_t *c, const char *cluster_id);
 int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition);
 
 int hub_c360_begin(hub_c360_t *c);
+/* The wall clock the next batches see (dedupe ages), in UTC ms; 0 goes
+ * back to the real one. For tests and reproducible replays. */
+void hub_c360_set_clock(hub_c360_t *c, int64_t now_ms);
 /* Applies one message (a framed Envelope) inside the batch. Returns 0
  * (outcome in res) or a hub error that must abort the batch. */
 int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *msg,

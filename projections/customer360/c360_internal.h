@@ -111,7 +111,7 @@ struct hub_c360 {
     char timeline_next[64];  /* the last timeline page's next cursor */
     uint64_t seq, next_comp;
     size_t dedupe_added;    /* event ids recorded in this batch */
-    int64_t now_ms;
+    int64_t now_ms, clock_ms; /* clock_ms: a fixed clock, 0: the real one */
     int any_forgotten, any_pending, any_excluded; /* tables not empty */
 };
 

@@ -93,6 +93,8 @@ hub_config_t *config_from(const char *yaml) {
     return cfg;
 }
 
+int64_t harness_clock_ms;
+
 int apply_events(const hub_config_t *cfg, const char *store,
                  const events_t *ev, const size_t *order, size_t batch,
                  size_t counts[4], hub_buf_t *dead_errors) {
@@ -113,6 +115,7 @@ int apply_events(const hub_config_t *cfg, const char *store,
         return rc;
     }
     hub_c360_set_cluster(c, "test-cluster");
+    hub_c360_set_clock(c, harness_clock_ms);
     hub_encoded_t enc = {HUB_BUF_INIT, HUB_BUF_INIT, 0, NULL};
     for (size_t i = 0; !rc && i < ev->n; i += batch) {
         if ((rc = hub_c360_begin(c)))

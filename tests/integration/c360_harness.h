@@ -28,6 +28,9 @@ size_t *shuffled(size_t n, unsigned seed);
 /* A fresh store directory under the build tree; returns its path. */
 const char *fresh_store(const char *name);
 
+/* The wall clock apply_events gives the store (0: the real one). */
+extern int64_t harness_clock_ms;
+
 /* Applies events[order[i]] (order may be NULL) in batches. Counts of the
  * outcomes go to the optional array (indexed by hub_c360_outcome). */
 int apply_events(const hub_config_t *cfg, const char *store,

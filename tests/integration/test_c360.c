@@ -259,6 +259,47 @@ TEST(a_resent_event_changes_nothing) {
     hub_config_free(cfg);
 }
 
+TEST(event_ids_are_forgotten_after_the_dedupe_window) {
+    hub_config_t *cfg = config_from("projector:\n  dedupe_window: 1h\n");
+    const char *store = fresh_store("window");
+    events_t msg = {0}, other = {0};
+    add(&msg, line(1, "scrm.message.received", "2026-03-01T00:00:00Z",
+                   SRC("wechat", "conversation", "o-ann"),
+                   "{\"kind\":\"wechat_openid\",\"value\":\"o-ann\"}",
+                   "{\"platform\":\"wechat\",\"message_id\":\"m1\","
+                   "\"message_type\":\"text\",\"text\":\"hi\"}"));
+    add(&other, line(2, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                     SRC("hubspot", "contact", "9"), EMAIL("z@example.com"),
+                     "{\"name\":\"Zed\"}"));
+    const int64_t t0 = 1772323200000LL; /* 2026-03-01T00:00:00Z */
+    size_t counts[4] = {0};
+    harness_clock_ms = t0;
+    CHECK_INT(apply_events(cfg, store, &msg, NULL, 10, counts, NULL), 0);
+    harness_clock_ms = t0 + 30 * 60000; /* within the window */
+    CHECK_INT(apply_events(cfg, store, &msg, NULL, 10, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_APPLIED], 1);
+    CHECK_INT(counts[HUB_C360_DUPLICATE], 1);
+    CHECK_INT(table_entries(store, T_DEDUPE), 1);
+    char *v = get_view(store, "wechat_openid:o-ann", NULL, 0);
+    CHECK_CONTAINS(v, "\"messages_in\":1,");
+    free(v);
+    /* two hours on, a batch prunes the id... */
+    harness_clock_ms = t0 + 2 * 3600000;
+    CHECK_INT(apply_events(cfg, store, &other, NULL, 10, NULL, NULL), 0);
+    CHECK_INT(table_entries(store, T_DEDUPE), 1); /* only the new one */
+    /* ...so the same message now counts again: the window is the bound */
+    memset(counts, 0, sizeof counts);
+    CHECK_INT(apply_events(cfg, store, &msg, NULL, 10, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_APPLIED], 1);
+    v = get_view(store, "wechat_openid:o-ann", NULL, 0);
+    CHECK_CONTAINS(v, "\"messages_in\":2,");
+    free(v);
+    harness_clock_ms = 0;
+    events_free(&msg);
+    events_free(&other);
+    hub_config_free(cfg);
+}
+
 static events_t two_people(void) {
     events_t ev = {0};
     add(&ev, line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
