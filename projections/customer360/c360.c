@@ -527,9 +527,14 @@ static int record_offset(hub_c360_t *c, const hub_c360_msg_t *m) {
     void **slot = hub_hmap_put(c->offsets, k, tl + 5, NULL);
     if (!slot)
         return HUB_ENOMEM;
-    if (!*slot && !(*slot = malloc(sizeof(int64_t))))
-        return HUB_ENOMEM;
-    *(int64_t *)*slot = m->offset + 1;
+    if (!*slot) {
+        if (!(*slot = malloc(sizeof(int64_t))))
+            return HUB_ENOMEM;
+        *(int64_t *)*slot = INT64_MIN;
+    }
+    /* a batch may be applied in any order: the highest offset counts */
+    if (m->offset + 1 > *(int64_t *)*slot)
+        *(int64_t *)*slot = m->offset + 1;
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "errors.h"
 #include "log.h"
+#include "sort.h"
 #include "store.h"
 #include "timefmt.h"
 
@@ -358,6 +359,18 @@ static int publish_changelog(projector *p, char *err, size_t errlen) {
 /* Batches                                                             */
 /* ------------------------------------------------------------------ */
 
+static int cmp_msg_key(const void *a, const void *b) {
+    const rd_kafka_message_t *x = *(rd_kafka_message_t *const *)a,
+                             *y = *(rd_kafka_message_t *const *)b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int r = n ? memcmp(x->key, y->key, n) : 0;
+    if (r)
+        return r;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
 static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
                        char *err, size_t errlen) {
     int rc = hub_c360_begin(p->c360);
@@ -365,6 +378,10 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
         return hub_fail(err, errlen, rc, "starting a batch: %s",
                         hub_strerror(rc));
     hub_acks_t *acks = NULL;
+    /* The views do not depend on the order events are applied in, so a
+     * batch goes in key order (the entity key): the store's pages are then
+     * visited in order too. A partition's offset is its highest. */
+    hub_sort(msgs, n, sizeof *msgs, cmp_msg_key);
     for (size_t i = 0; i < n && !rc; i++) {
         rd_kafka_message_t *m = msgs[i];
         hub_c360_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition,
