@@ -125,3 +125,42 @@ int hub_buf_read_file(hub_buf_t *b, const char *path, size_t limit,
     fclose(f);
     return rc;
 }
+
+int hub_buf_put_varint(hub_buf_t *b, uint64_t v) {
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return hub_buf_append(b, tmp, n);
+}
+
+int hub_varint_read(const uint8_t *p, size_t len, size_t *pos, uint64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
+        uint8_t byte = p[(*pos)++];
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int hub_array_grow(void *arr, size_t *cap, size_t n, size_t elem,
+                   size_t first) {
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *p = realloc(*(void **)arr, ncap * elem);
+    if (!p)
+        return HUB_ENOMEM;
+    *(void **)arr = p;
+    *cap = ncap;
+    return 0;
+}

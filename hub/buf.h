@@ -49,6 +49,22 @@ void hub_buf_free(hub_buf_t *b);
 /* Hands the data (NUL-terminated, malloc'd, caller frees) to the caller. */
 char *hub_buf_steal(hub_buf_t *b, size_t *len);
 
+/* Appends v as a base-128 varint (7 bits a byte, low first), and a signed
+ * value zig-zag encoded that way (Avro's long encoding). */
+int hub_buf_put_varint(hub_buf_t *b, uint64_t v);
+static inline int hub_buf_put_zigzag(hub_buf_t *b, int64_t v) {
+    return hub_buf_put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+/* Reads a varint at p[*pos] (len bytes in all), moving *pos past it;
+ * -1 when it runs past the end or is longer than 64 bits. */
+int hub_varint_read(const uint8_t *p, size_t len, size_t *pos, uint64_t *out);
+
+/* Makes room in a growable array for one more element: *arr holds n
+ * elements of elem bytes and has room for *cap; doubles it (from first)
+ * when full. 0, or HUB_ENOMEM leaving the array as it was. */
+int hub_array_grow(void *arr, size_t *cap, size_t n, size_t elem,
+                   size_t first);
+
 /* Reads a whole file (at most `limit` bytes) into b. */
 int hub_buf_read_file(hub_buf_t *b, const char *path, size_t limit,
                       char *err, size_t errlen);

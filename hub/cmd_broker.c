@@ -1,13 +1,16 @@
 /*
  * hub360 broker - run only the embedded broker, for other processes.
- * hub360 up     - run the hub (for now: the embedded broker, with the
- *                 commands to publish and tail).
+ * hub360 up     - run the hub: the embedded broker (unless kafka.brokers
+ *                 names a cluster) and the customer-360 projector.
  */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "projector.h"
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
@@ -78,27 +81,50 @@ static int run_up(hub_cli_t *cli) {
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;
-    if (!hub_config_embedded(cli->cfg)) {
-        return hub_cli_fail(cli, "only the embedded broker is supported by "
-                                 "`up` in this version; run `hub360 publish` "
-                                 "and `hub360 tail` against %s directly",
-                            cli->cfg->kafka.brokers);
-    }
+    const hub_config_t *cfg = cli->cfg;
     hub_broker_t *b = NULL;
-    if ((rc = start_broker(cli, &b)))
-        return rc;
+    char err[1024], store[PATH_MAX], *bootstrap = NULL;
+    if (hub_config_embedded(cfg)) {
+        if ((rc = start_broker(cli, &b)))
+            return rc;
+        bootstrap = strdup(hub_broker_bootstrap(b));
+    } else if (hub_broker_resolve(cfg, &bootstrap, err, sizeof err)) {
+        return hub_cli_fail(cli, "%s", err);
+    }
+    if (!bootstrap) {
+        hub_broker_stop(b);
+        return hub_cli_fail(cli, "out of memory");
+    }
     const char *me = hub_cli_program;
-    printf("hub360 is up: embedded broker at %s (data dir %s)\n\n"
+    printf("hub360 is up: %s %s, data in %s\n\n"
            "In another terminal, in this directory, publish the example "
            "events:\n"
            "  cat schemas/examples/*.json | %s publish\n"
-           "and watch them arrive, decoded:\n"
+           "watch them arrive, decoded:\n"
            "  %s tail --from-beginning\n"
-           "Ctrl-C stops hub360; the embedded broker keeps nothing.\n",
-           hub_broker_bootstrap(b), cli->cfg->data_dir, me, me);
+           "and read the customers they make:\n"
+           "  %s export\n"
+           "  %s get email:ann.li@example.com\n"
+           "Ctrl-C stops hub360%s.\n",
+           b ? "embedded broker at" : "Kafka at", bootstrap, cfg->data_dir,
+           me, me, me, me, b ? "; the embedded broker keeps nothing" : "");
     fflush(stdout);
-    wait_for_signal();
-    hub_broker_stop(b);
+    hub_cli_handle_signals();
+    hub_projector_store_path(cfg, store, sizeof store);
+    hub_projector_opts_t o = {
+        .store = store,
+        .bootstrap = bootstrap,
+        .group = 1,
+        .changelog = 1,
+        .label = "project",
+    };
+    hub_projector_stats_t st;
+    rc = hub_projector_run(cfg, &o, &st, err, sizeof err);
+    free(bootstrap);
+    if (b)
+        hub_broker_stop(b);
+    if (rc)
+        return hub_cli_fail(cli, "%s", err);
     return HUB_EXIT_OK;
 }
 
@@ -106,8 +132,10 @@ const hub_cmd_t hub_cmd_up = {
     "up",
     NULL,
     "Run hub360 with every role in one process.",
-    "With kafka.brokers: embedded (the default) starts the embedded broker\n"
-    "and prints how to publish and tail events.",
+    "Runs the customer-360 projector (as `hub360 project` does) and, with\n"
+    "kafka.brokers: embedded (the default), the embedded broker it reads\n"
+    "from, in this process; prints how to publish events and read the\n"
+    "customers. Runs until Ctrl-C or SIGTERM.",
     HUB_CLI_CONFIG | HUB_CLI_LISTEN,
     NULL,
     run_up,

@@ -304,14 +304,9 @@ typedef struct deferred {
 
 int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen) {
-    if (c->ndefer == c->capdefer) {
-        size_t cap = c->capdefer ? c->capdefer * 2 : 4096;
-        deferred *d = realloc(c->defer, cap * sizeof *d);
-        if (!d)
-            return HUB_ENOMEM;
-        c->defer = d;
-        c->capdefer = cap;
-    }
+    if (hub_array_grow(&c->defer, &c->capdefer, c->ndefer, sizeof *c->defer,
+                       4096))
+        return HUB_ENOMEM;
     void *k = hub_arena_alloc(&c->arena, klen ? klen : 1),
          *v = hub_arena_alloc(&c->arena, vlen ? vlen : 1);
     if (!k || !v)
@@ -407,14 +402,9 @@ int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
         return HUB_ENOMEM;
     *created = 1;
     (*out)->dirty = (*out)->moved = 1;
-    if (c->nfresh == c->capfresh) {
-        size_t cap = c->capfresh ? c->capfresh * 2 : 256;
-        cent **f = realloc(c->fresh, cap * sizeof *f);
-        if (!f)
-            return HUB_ENOMEM;
-        c->fresh = f;
-        c->capfresh = cap;
-    }
+    if (hub_array_grow(&c->fresh, &c->capfresh, c->nfresh, sizeof *c->fresh,
+                       256))
+        return HUB_ENOMEM;
     c->fresh[c->nfresh++] = *out;
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     hub_ent_cid((*out)->e, cid);

@@ -63,7 +63,8 @@ typedef struct comp {
     char *anchor;     /* smallest non-link member key; NULL: none */
     uint64_t vhash;   /* hash of the view last written for the anchor */
     struct cent **m;  /* members, unordered */
-    uint32_t nm, capm;
+    uint32_t nm;
+    size_t capm;
 } comp;
 
 enum { COMP_CAPPED = 1 }; /* split by identity.max_entities */

@@ -214,23 +214,6 @@ int hub_ent_add_id(hub_ent_t *e, const char *key, size_t len, int kind,
 /* Packing                                                             */
 /* ------------------------------------------------------------------ */
 
-static int put_varint(hub_buf_t *b, uint64_t v) {
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return hub_buf_append(b, tmp, n);
-}
-
-static int put_zz(hub_buf_t *b, int64_t v) {
-    return put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
 /* The distinct stamps of an entity, in order of first use. */
 typedef struct stamps {
     const hub_stamp_t *v[64];
@@ -296,29 +279,29 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     }
     head[hl++] = e->kind;
     rc |= hub_buf_append(b, head, hl);
-    rc |= put_varint(b, e->roles);
-    rc |= put_varint(b, e->events);
-    rc |= put_varint(b, t.n);
+    rc |= hub_buf_put_varint(b, e->roles);
+    rc |= hub_buf_put_varint(b, e->events);
+    rc |= hub_buf_put_varint(b, t.n);
     for (size_t i = 0; i < t.n; i++) {
         const hub_stamp_t *st = stamp_at(&t, i);
-        rc |= put_zz(b, st->at);
+        rc |= hub_buf_put_zigzag(b, st->at);
         rc |= hub_buf_append(b, st->id, 16);
     }
     k = 0;
-    rc |= put_varint(b, ix[k++]);
-    rc |= put_varint(b, ix[k++]);
+    rc |= hub_buf_put_varint(b, ix[k++]);
+    rc |= hub_buf_put_varint(b, ix[k++]);
     for (int i = 0; i < HUB_NREGS; i++) {
         const hub_reg_t *r = &e->regs[i];
         if (!r->set)
             continue;
         uint8_t h[2] = {(uint8_t)i, r->is_str};
         rc |= hub_buf_append(b, h, 2);
-        rc |= put_varint(b, ix[k++]);
+        rc |= hub_buf_put_varint(b, ix[k++]);
         if (r->is_str) {
-            rc |= put_varint(b, (uint64_t)r->i);
+            rc |= hub_buf_put_varint(b, (uint64_t)r->i);
             rc |= hub_buf_append(b, r->s, (size_t)r->i);
         } else {
-            rc |= put_zz(b, r->i);
+            rc |= hub_buf_put_zigzag(b, r->i);
         }
     }
     rc |= hub_buf_putc(b, (char)0xff);
@@ -326,17 +309,17 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
         if (!e->acc[i])
             continue;
         rc |= hub_buf_putc(b, (char)i);
-        rc |= put_zz(b, e->acc[i]);
+        rc |= hub_buf_put_zigzag(b, e->acc[i]);
     }
     rc |= hub_buf_putc(b, (char)0xff);
-    rc |= put_varint(b, e->nids);
+    rc |= hub_buf_put_varint(b, e->nids);
     for (uint32_t i = 0; i < e->nids; i++) {
         const hub_eid_t *x = &e->ids[i];
         uint8_t h[2] = {x->flags, (uint8_t)x->kind};
         size_t len = strlen(x->key);
         rc |= hub_buf_append(b, h, 2);
-        rc |= put_varint(b, idix[i]);
-        rc |= put_varint(b, len);
+        rc |= hub_buf_put_varint(b, idix[i]);
+        rc |= hub_buf_put_varint(b, len);
         rc |= hub_buf_append(b, x->key, len);
     }
     free(idix);
@@ -352,18 +335,9 @@ typedef struct rd {
 
 static uint64_t get_varint(rd *r) {
     uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->pos >= r->len) {
-            r->bad = 1;
-            return 0;
-        }
-        uint8_t b = r->p[r->pos++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    r->bad = 1;
-    return 0;
+    if (r->bad || hub_varint_read(r->p, r->len, &r->pos, &v))
+        r->bad = 1;
+    return v;
 }
 
 static int64_t get_zz(rd *r) {

@@ -57,14 +57,8 @@ static void free_comp(void *p) {
 void hub_graph_clear(hub_c360_t *c) { hub_hmap_clear(c->comps, free_comp); }
 
 static int add_member(comp *k, cent *ce) {
-    if (k->nm == k->capm) {
-        uint32_t cap = k->capm ? k->capm * 2 : 4;
-        cent **m = realloc(k->m, cap * sizeof *m);
-        if (!m)
-            return HUB_ENOMEM;
-        k->m = m;
-        k->capm = cap;
-    }
+    if (hub_array_grow(&k->m, &k->capm, k->nm, sizeof *k->m, 4))
+        return HUB_ENOMEM;
     k->m[k->nm++] = ce;
     return 0;
 }
@@ -87,43 +81,16 @@ static void remove_member(comp *k, const cent *ce) {
  */
 #define COMP_VERSION 1
 
-static int put_varint(hub_buf_t *b, uint64_t v) {
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return hub_buf_append(b, tmp, n);
-}
-
-static int get_varint(const uint8_t *p, size_t len, size_t *pos,
-                      uint64_t *out) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
-        uint8_t b = p[(*pos)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Unpacks a record's members into the entity cache. */
 static int load_members(hub_c360_t *c, comp *k, const uint8_t *p, size_t len,
                         size_t pos, uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         uint64_t kl, sl;
-        if (get_varint(p, len, &pos, &kl) || kl > len - pos)
+        if (hub_varint_read(p, len, &pos, &kl) || kl > len - pos)
             return HUB_EDECODE;
         const char *key = (const char *)p + pos;
         pos += kl;
-        if (get_varint(p, len, &pos, &sl) || sl > len - pos)
+        if (hub_varint_read(p, len, &pos, &sl) || sl > len - pos)
             return HUB_EDECODE;
         int created;
         void **slot = hub_hmap_put(c->ents, key, kl, &created);
@@ -154,7 +121,7 @@ int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
     const uint8_t *p = rec;
     size_t pos = 10;
     uint64_t n;
-    if (len < 10 || p[0] != COMP_VERSION || get_varint(p, len, &pos, &n) ||
+    if (len < 10 || p[0] != COMP_VERSION || hub_varint_read(p, len, &pos, &n) ||
         n > len - pos)
         return -1;
     *anchor = (const char *)p + pos;
@@ -171,18 +138,18 @@ int hub_graph_record_members(const void *rec, size_t len, const char **keys,
     if (hub_graph_record_anchor(rec, len, &anchor, &alen))
         return -1;
     pos = (size_t)((const uint8_t *)anchor - p) + alen;
-    if (get_varint(p, len, &pos, &count) || count > len)
+    if (hub_varint_read(p, len, &pos, &count) || count > len)
         return -1;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t kl, sl;
-        if (get_varint(p, len, &pos, &kl) || kl > len - pos)
+        if (hub_varint_read(p, len, &pos, &kl) || kl > len - pos)
             return -1;
         if (keys && i < max) {
             keys[i] = (const char *)p + pos;
             lens[i] = (size_t)kl;
         }
         pos += kl;
-        if (get_varint(p, len, &pos, &sl) || sl > len - pos)
+        if (hub_varint_read(p, len, &pos, &sl) || sl > len - pos)
             return -1;
         pos += sl;
     }
@@ -219,12 +186,12 @@ int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out) {
     k2->vhash = hub_rd_be64(p + 2);
     size_t pos = 10;
     uint64_t alen, n;
-    if (get_varint(p, d.mv_size, &pos, &alen) || alen > d.mv_size - pos)
+    if (hub_varint_read(p, d.mv_size, &pos, &alen) || alen > d.mv_size - pos)
         return HUB_EDECODE;
     if (alen && !(k2->anchor = strndup((const char *)p + pos, alen)))
         return HUB_ENOMEM;
     pos += alen;
-    if (get_varint(p, d.mv_size, &pos, &n) || n > d.mv_size)
+    if (hub_varint_read(p, d.mv_size, &pos, &n) || n > d.mv_size)
         return HUB_EDECODE;
     if ((rc = load_members(c, k2, p, d.mv_size, pos, n)))
         return rc;
@@ -272,21 +239,21 @@ static int write_comp(hub_c360_t *c, comp *k, hub_buf_t *b, hub_buf_t *tmp) {
     hub_be64(head + 2, k->vhash);
     int rc = hub_buf_append(b, head, 10);
     size_t alen = k->anchor ? strlen(k->anchor) : 0;
-    rc |= put_varint(b, alen);
+    rc |= hub_buf_put_varint(b, alen);
     rc |= hub_buf_append(b, k->anchor, alen);
     uint32_t n = 0;
     for (uint32_t i = 0; i < k->nm; i++)
         n += k->m[i]->e != NULL;
-    rc |= put_varint(b, n);
+    rc |= hub_buf_put_varint(b, n);
     for (uint32_t i = 0; i < k->nm && !rc; i++) {
         const hub_ent_t *e = k->m[i]->e;
         if (!e)
             continue;
         if ((rc = hub_ent_pack(e, tmp)))
             break;
-        rc |= put_varint(b, e->keylen);
+        rc |= hub_buf_put_varint(b, e->keylen);
         rc |= hub_buf_append(b, e->key, e->keylen);
-        rc |= put_varint(b, tmp->len);
+        rc |= hub_buf_put_varint(b, tmp->len);
         rc |= hub_buf_append(b, tmp->data, tmp->len);
     }
     if (rc)
@@ -963,14 +930,8 @@ static int change(hub_c360_t *c, const char *cid, const hub_buf_t *view) {
     int rc = mdb_put(c->txn, DBI(c, T_CHANGES), &sk, &sv, MDB_APPEND);
     if (rc)
         return hub_store_err(rc);
-    if (c->nchg == c->capchg) {
-        size_t cap = c->capchg ? c->capchg * 2 : 256;
-        hub_c360_change_t *p = realloc(c->chg, cap * sizeof *p);
-        if (!p)
-            return HUB_ENOMEM;
-        c->chg = p;
-        c->capchg = cap;
-    }
+    if (hub_array_grow(&c->chg, &c->capchg, c->nchg, sizeof *c->chg, 256))
+        return HUB_ENOMEM;
     hub_c360_change_t *x = &c->chg[c->nchg++];
     x->seq = c->seq;
     memcpy(x->id, cid, HUB_CUSTOMER_ID_LEN + 1);

@@ -167,19 +167,7 @@ int hub_view_rules_new(const hub_profile_config_t *profile,
 /* Avro writing                                                        */
 /* ------------------------------------------------------------------ */
 
-static void put_long(hub_buf_t *b, int64_t v) {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (char)(z & 0x7f);
-        z >>= 7;
-        if (z)
-            tmp[n] |= (char)0x80;
-        n++;
-    } while (z);
-    hub_buf_append(b, tmp, n);
-}
+static void put_long(hub_buf_t *b, int64_t v) { hub_buf_put_zigzag(b, v); }
 
 static void put_str(hub_buf_t *b, const char *s, size_t len) {
     put_long(b, (int64_t)len);

@@ -124,3 +124,16 @@ if command -v kcat >/dev/null; then
     fail "kcat sees the embedded broker's topics"
   ok "kcat connects to the embedded broker"
 fi
+
+# hub360 up: the embedded broker and the projector in one process; the
+# example events become customers that `get` finds
+"$HUB360" up --data "$WORK/up" > up.out 2> up.err &
+up=$!
+PIDS+=("$up")
+wait_for 20 grep -q '^hub360 is up: embedded broker at ' up.out
+cat "$HUB360_SOURCE_DIR"/schemas/examples/*.json | "$HUB360" publish --data "$WORK/up" > /dev/null
+wait_for 60 "$HUB360" get --data "$WORK/up" email:ann.li@example.com
+ok "up projects what is published: get finds the customer"
+kill -TERM "$up"
+wait "$up" || fail "up did not exit 0 on SIGTERM: $(cat up.err)"
+ok "up stops cleanly on SIGTERM"
