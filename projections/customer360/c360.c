@@ -20,7 +20,7 @@
 
 const hub_table_def_t hub_c360_tables[T_COUNT] = {
     {"meta", 0},      {"offsets", 0},  {"dedupe", 0},
-    {"entities", 0},  {"ident", MDB_DUPSORT},
+    {"entities", 0},  {"members", 0}, {"ident", MDB_DUPSORT},
     {"comps", 0},     {"views", 0},    {"ids", 0},
     {"timeline", 0},  {"changes", 0},  {"ctl", 0},
     {"forgotten", 0}, {"pending", MDB_DUPSORT},

@@ -26,10 +26,10 @@ enum {
     T_META,      /* string -> value: cluster_id, seq, next_comp, ... */
     T_OFFSETS,   /* cluster \0 topic \0 be32 partition -> be64 next offset */
     T_DEDUPE,    /* event_id (16) -> be64 wall-clock ms first seen */
-    T_ENTITIES,  /* entity key -> be64 component (its state lives there) */
+    T_ENTITIES,  /* entity key -> be64 component */
+    T_MEMBERS,   /* be64 component + entity key -> packed entity state */
     T_IDENT,     /* identity key -> entity keys (dupsort) */
-    T_COMPS,     /* be64 component -> flags, view hash, anchor, members'
-                    packed states (graph.c) */
+    T_COMPS,     /* be64 component -> flags, view hash, anchor (graph.c) */
     T_VIEWS,     /* customer id -> Customer360 Avro binary */
     T_IDS,       /* customer id of every entity -> entity key */
     T_TIMELINE,  /* entity key \0 be64 occurred_at + event_id -> type and
@@ -52,6 +52,7 @@ typedef struct cent {
     hub_ent_t *e;     /* NULL: no such entity */
     uint8_t dirty;    /* its component's record is written at commit */
     uint8_t moved;    /* its T_ENTITIES entry is written at commit */
+    uint64_t stored;  /* the component its T_MEMBERS record is under; 0 */
 } cent;
 
 /* A cached component (customer) of the current batch, with its members
@@ -162,13 +163,12 @@ int hub_c360_new_id_pending(hub_c360_t *c, const char *key, size_t len,
                             const char *cid, int *forgotten);
 
 /* graph.c */
-/* The anchor in a component record (alen 0: none); -1 if malformed. */
+/* The anchor in a component header (alen 0: none); -1 if malformed. */
 int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
                             size_t *alen);
-/* The member keys in a component record: up to *n into keys/lens (NULL:
- * only count them); *n gets the count. -1 if malformed. */
-int hub_graph_record_members(const void *rec, size_t len, const char **keys,
-                             size_t *lens, size_t *n);
+/* The entity is erased: its member record goes (forget). */
+int hub_graph_member_gone(hub_c360_t *c, cent *ce, const char *key,
+                          size_t len);
 /* A component by id, loaded with its members; HUB_ENOENT. */
 int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out);
 /* A new entity: a customer of its own until something links it. */

@@ -60,21 +60,22 @@ static int render(hub_c360_t *c, const void *bytes, size_t len,
 }
 
 /* The customer an entity belongs to now: its id into cid, and its
- * component record (valid in txn) into rec. */
+ * component into comp. */
 static int customer_of(hub_c360_t *c, MDB_txn *txn, const void *ekey,
                        size_t len, char cid[HUB_CUSTOMER_ID_LEN + 1],
-                       MDB_val *rec) {
+                       uint64_t *comp) {
     MDB_val k = val(ekey, len), d;
     if (mdb_get(txn, DBI(c, T_ENTITIES), &k, &d) || d.mv_size != 8)
         return HUB_ENOENT;
-    uint8_t comp[8];
-    memcpy(comp, d.mv_data, 8);
-    k = val(comp, 8);
-    if (mdb_get(txn, DBI(c, T_COMPS), &k, rec))
+    uint8_t ck[8];
+    memcpy(ck, d.mv_data, 8);
+    *comp = hub_rd_be64(ck);
+    k = val(ck, 8);
+    if (mdb_get(txn, DBI(c, T_COMPS), &k, &d))
         return HUB_ENOENT;
     const char *anchor;
     size_t alen;
-    if (hub_graph_record_anchor(rec->mv_data, rec->mv_size, &anchor, &alen) ||
+    if (hub_graph_record_anchor(d.mv_data, d.mv_size, &anchor, &alen) ||
         alen == 0)
         return HUB_ENOENT; /* a component without an anchor: no customer */
     hub_customer_id(anchor, alen, cid);
@@ -83,14 +84,14 @@ static int customer_of(hub_c360_t *c, MDB_txn *txn, const void *ekey,
 
 /* A customer by id, alias or KIND:VALUE identity. */
 static int resolve(hub_c360_t *c, MDB_txn *txn, const char *ref,
-                   char cid[HUB_CUSTOMER_ID_LEN + 1], MDB_val *rec) {
+                   char cid[HUB_CUSTOMER_ID_LEN + 1], uint64_t *comp) {
     size_t rlen = strlen(ref);
     MDB_val k, d;
     int rc = HUB_ENOENT;
     if (rlen == HUB_CUSTOMER_ID_LEN && strncmp(ref, "cus_", 4) == 0) {
         k = val(ref, rlen);
         if (mdb_get(txn, DBI(c, T_IDS), &k, &d) == 0)
-            rc = customer_of(c, txn, d.mv_data, d.mv_size, cid, rec);
+            rc = customer_of(c, txn, d.mv_data, d.mv_size, cid, comp);
         return rc;
     }
     const char *colon = strchr(ref, ':');
@@ -104,7 +105,7 @@ static int resolve(hub_c360_t *c, MDB_txn *txn, const char *ref,
         if (mdb_cursor_open(txn, DBI(c, T_IDENT), &cur) == 0) {
             k = val(key, strlen(key));
             if (mdb_cursor_get(cur, &k, &d, MDB_SET_KEY) == 0)
-                rc = customer_of(c, txn, d.mv_data, d.mv_size, cid, rec);
+                rc = customer_of(c, txn, d.mv_data, d.mv_size, cid, comp);
             mdb_cursor_close(cur);
         }
     }
@@ -118,8 +119,9 @@ int hub_c360_get_json(hub_c360_t *c, const char *ref, hub_buf_t *out,
     if (rc)
         return rc;
     char cid[HUB_CUSTOMER_ID_LEN + 1] = "";
-    MDB_val rec, k, d;
-    rc = resolve(c, txn, ref, cid, &rec);
+    MDB_val k, d;
+    uint64_t comp;
+    rc = resolve(c, txn, ref, cid, &comp);
     if (rc == 0) {
         k = val(cid, HUB_CUSTOMER_ID_LEN);
         rc = mdb_get(txn, DBI(c, T_VIEWS), &k, &d) ? HUB_ENOENT
@@ -230,22 +232,42 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
     if (rc)
         return rc;
     char cid[HUB_CUSTOMER_ID_LEN + 1] = "";
-    MDB_val rec;
+    uint64_t comp = 0;
     tl_walk *w = NULL;
-    size_t n = 0;
-    if ((rc = resolve(c, txn, ref, cid, &rec)) == 0 &&
-        (rc = hub_graph_record_members(rec.mv_data, rec.mv_size, NULL, 0,
-                                       &n) ? HUB_EDECODE : 0) == 0 &&
-        !(w = calloc(n ? n : 1, sizeof *w)))
-        rc = HUB_ENOMEM;
+    size_t n = 0, cap = 0;
     const char **keys = NULL;
     size_t *lens = NULL;
-    if (!rc && (!(keys = calloc(n ? n : 1, sizeof *keys)) ||
-                !(lens = calloc(n ? n : 1, sizeof *lens))))
+    MDB_cursor *mc = NULL;
+    if ((rc = resolve(c, txn, ref, cid, &comp)) == 0 &&
+        (rc = hub_store_err(mdb_cursor_open(txn, DBI(c, T_MEMBERS), &mc))) ==
+            0) {
+        /* the members: the component's range of T_MEMBERS */
+        uint8_t start[8];
+        hub_be64(start, comp);
+        MDB_val mk = val(start, 8), md;
+        for (int r = mdb_cursor_get(mc, &mk, &md, MDB_SET_RANGE);
+             r == 0 && mk.mv_size > 8 && memcmp(mk.mv_data, start, 8) == 0;
+             r = mdb_cursor_get(mc, &mk, &md, MDB_NEXT)) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                const char **nk = realloc(keys, ncap * sizeof *nk);
+                size_t *nl = nk ? realloc(lens, ncap * sizeof *nl) : NULL;
+                if (nk)
+                    keys = nk;
+                if (!nk || !nl) {
+                    rc = HUB_ENOMEM;
+                    break;
+                }
+                lens = nl;
+                cap = ncap;
+            }
+            keys[n] = (const char *)mk.mv_data + 8; /* valid in txn */
+            lens[n++] = mk.mv_size - 8;
+        }
+        mdb_cursor_close(mc);
+    }
+    if (!rc && !(w = calloc(n ? n : 1, sizeof *w)))
         rc = HUB_ENOMEM;
-    if (!rc && hub_graph_record_members(rec.mv_data, rec.mv_size, keys, lens,
-                                        &n))
-        rc = HUB_EDECODE;
     for (size_t i = 0; !rc && i < n; i++) {
         w[i].key = keys[i];
         w[i].klen = lens[i];

@@ -120,7 +120,8 @@ static int forget_entity(hub_c360_t *c, const char *key, size_t len,
                 return rc;
         }
     }
-    if ((rc = hub_graph_remove(c, key, len)))
+    if ((rc = hub_graph_remove(c, key, len)) ||
+        (rc = hub_graph_member_gone(c, ce, key, len)))
         return rc;
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     hub_customer_id(key, len, cid);

@@ -73,47 +73,64 @@ static void remove_member(comp *k, const cent *ce) {
 }
 
 /*
- * A component record (T_COMPS): u8 version, u8 flags, be64 hash of the
- * view last written for it, varint anchor length + anchor, varint member
- * count, then per member varint key length + key and varint state length
- * + the packed entity (entity.c). Members are stored with their customer
- * so that its view is computed from one record.
+ * A component is a header (T_COMPS: u8 version, u8 flags, be64 hash of
+ * the view last written for it, varint anchor length + anchor) and one
+ * record per member (T_MEMBERS: be64 component + entity key -> the packed
+ * entity, entity.c). The members of a customer are adjacent in the tree,
+ * so its view is computed from one range of it, and an event rewrites its
+ * own entity's record, not the whole customer.
  */
-#define COMP_VERSION 1
+#define COMP_VERSION 2
 
-/* Unpacks a record's members into the entity cache. */
-static int load_members(hub_c360_t *c, comp *k, const uint8_t *p, size_t len,
-                        size_t pos, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t kl, sl;
-        if (hub_varint_read(p, len, &pos, &kl) || kl > len - pos)
-            return HUB_EDECODE;
-        const char *key = (const char *)p + pos;
-        pos += kl;
-        if (hub_varint_read(p, len, &pos, &sl) || sl > len - pos)
-            return HUB_EDECODE;
+/* The T_MEMBERS key of an entity in a component. */
+static size_t member_key(uint64_t comp, const char *ekey, size_t len,
+                         uint8_t out[8 + HUB_MAX_KEY]) {
+    hub_be64(out, comp);
+    memcpy(out + 8, ekey, len);
+    return 8 + len;
+}
+
+/* Unpacks a component's member records into the entity cache. */
+static int load_members(hub_c360_t *c, comp *k) {
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
+    if (rc)
+        return hub_store_err(rc);
+    uint8_t start[8];
+    hub_be64(start, k->id);
+    MDB_val mk = hub_mval(start, 8), d;
+    int r;
+    for (r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
+         r == 0 && !rc && mk.mv_size > 8 && memcmp(mk.mv_data, start, 8) == 0;
+         r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT)) {
+        const char *key = (const char *)mk.mv_data + 8;
+        size_t kl = mk.mv_size - 8;
         int created;
         void **slot = hub_hmap_put(c->ents, key, kl, &created);
-        if (!slot)
-            return HUB_ENOMEM;
+        if (!slot) {
+            rc = HUB_ENOMEM;
+            break;
+        }
         cent *ce = *slot;
         if (!ce) {
-            if (!(ce = hub_arena_calloc(&c->arena, sizeof *ce)))
-                return HUB_ENOMEM;
+            if (!(ce = hub_arena_calloc(&c->arena, sizeof *ce))) {
+                rc = HUB_ENOMEM;
+                break;
+            }
             *slot = ce;
         }
-        if (!ce->e) { /* else the cache holds it already: it wins */
-            int rc = hub_ent_unpack(&c->arena, key, kl, p + pos, sl, &ce->e);
-            if (rc)
-                return rc;
-            ce->e->comp = k->id;
-            int rc2 = add_member(k, ce);
-            if (rc2)
-                return rc2;
-        }
-        pos += sl;
+        if (ce->e)
+            continue; /* the cache holds it already: it wins */
+        if ((rc = hub_ent_unpack(&c->arena, key, kl, d.mv_data, d.mv_size,
+                                 &ce->e)))
+            break;
+        ce->e->comp = ce->stored = k->id;
+        rc = add_member(k, ce);
     }
-    return 0;
+    mdb_cursor_close(cur);
+    if (!rc && r && r != MDB_NOTFOUND)
+        rc = hub_store_err(r);
+    return rc;
 }
 
 int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
@@ -126,34 +143,6 @@ int hub_graph_record_anchor(const void *rec, size_t len, const char **anchor,
         return -1;
     *anchor = (const char *)p + pos;
     *alen = (size_t)n;
-    return 0;
-}
-
-int hub_graph_record_members(const void *rec, size_t len, const char **keys,
-                             size_t *lens, size_t *n) {
-    const uint8_t *p = rec;
-    const char *anchor;
-    size_t alen, pos, max = keys ? *n : 0;
-    uint64_t count;
-    if (hub_graph_record_anchor(rec, len, &anchor, &alen))
-        return -1;
-    pos = (size_t)((const uint8_t *)anchor - p) + alen;
-    if (hub_varint_read(p, len, &pos, &count) || count > len)
-        return -1;
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t kl, sl;
-        if (hub_varint_read(p, len, &pos, &kl) || kl > len - pos)
-            return -1;
-        if (keys && i < max) {
-            keys[i] = (const char *)p + pos;
-            lens[i] = (size_t)kl;
-        }
-        pos += kl;
-        if (hub_varint_read(p, len, &pos, &sl) || sl > len - pos)
-            return -1;
-        pos += sl;
-    }
-    *n = (size_t)count;
     return 0;
 }
 
@@ -170,8 +159,9 @@ int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out) {
     }
     MDB_val k = hub_mval(key, 8), d;
     int rc = mdb_get(c->txn, DBI(c, T_COMPS), &k, &d);
-    const uint8_t *p = d.mv_data;
-    if (rc || d.mv_size < 10 || p[0] != COMP_VERSION) {
+    const char *anchor;
+    size_t alen;
+    if (rc || hub_graph_record_anchor(d.mv_data, d.mv_size, &anchor, &alen)) {
         *out = NULL; /* cached: no such component */
         if (rc && rc != MDB_NOTFOUND)
             return hub_store_err(rc);
@@ -181,19 +171,13 @@ int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out) {
     if (!k2)
         return HUB_ENOMEM;
     *slot = k2; /* before loading members: the map may grow */
+    const uint8_t *p = d.mv_data;
     k2->id = id;
     k2->flags = p[1];
     k2->vhash = hub_rd_be64(p + 2);
-    size_t pos = 10;
-    uint64_t alen, n;
-    if (hub_varint_read(p, d.mv_size, &pos, &alen) || alen > d.mv_size - pos)
-        return HUB_EDECODE;
-    if (alen && !(k2->anchor = strndup((const char *)p + pos, alen)))
+    if (alen && !(k2->anchor = strndup(anchor, alen)))
         return HUB_ENOMEM;
-    pos += alen;
-    if (hub_varint_read(p, d.mv_size, &pos, &n) || n > d.mv_size)
-        return HUB_EDECODE;
-    if ((rc = load_members(c, k2, p, d.mv_size, pos, n)))
+    if ((rc = load_members(c, k2)))
         return rc;
     *out = k2;
     return 0;
@@ -231,7 +215,7 @@ static void set_anchor(comp *k, char *anchor) {
     k->dirty = 1;
 }
 
-static int write_comp(hub_c360_t *c, comp *k, hub_buf_t *b, hub_buf_t *tmp) {
+static int write_header(hub_c360_t *c, comp *k, hub_buf_t *b) {
     hub_buf_reset(b);
     uint8_t head[10];
     head[0] = COMP_VERSION;
@@ -241,26 +225,51 @@ static int write_comp(hub_c360_t *c, comp *k, hub_buf_t *b, hub_buf_t *tmp) {
     size_t alen = k->anchor ? strlen(k->anchor) : 0;
     rc |= hub_buf_put_varint(b, alen);
     rc |= hub_buf_append(b, k->anchor, alen);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < k->nm; i++)
-        n += k->m[i]->e != NULL;
-    rc |= hub_buf_put_varint(b, n);
-    for (uint32_t i = 0; i < k->nm && !rc; i++) {
-        const hub_ent_t *e = k->m[i]->e;
-        if (!e)
-            continue;
-        if ((rc = hub_ent_pack(e, tmp)))
-            break;
-        rc |= hub_buf_put_varint(b, e->keylen);
-        rc |= hub_buf_append(b, e->key, e->keylen);
-        rc |= hub_buf_put_varint(b, tmp->len);
-        rc |= hub_buf_append(b, tmp->data, tmp->len);
-    }
     if (rc)
         return HUB_ENOMEM;
     uint8_t key[8];
     hub_be64(key, k->id);
     return hub_c360_defer(c, T_COMPS, key, 8, b->data, b->len);
+}
+
+int hub_graph_member_gone(hub_c360_t *c, cent *ce, const char *key,
+                          size_t len) {
+    if (!ce->stored)
+        return 0;
+    uint8_t mk[8 + HUB_MAX_KEY];
+    MDB_val k = hub_mval(mk, member_key(ce->stored, key, len, mk));
+    int r = mdb_del(c->txn, DBI(c, T_MEMBERS), &k, NULL);
+    ce->stored = 0;
+    return r == MDB_NOTFOUND ? 0 : hub_store_err(r);
+}
+
+/* Writes a member's record under its component, leaving the one under
+ * another behind; and where it is now in the entity index. */
+static int write_member(hub_c360_t *c, comp *k, cent *ce, hub_buf_t *tmp) {
+    const hub_ent_t *e = ce->e;
+    uint8_t mk[8 + HUB_MAX_KEY];
+    int rc = 0;
+    if (ce->stored && ce->stored != k->id) {
+        MDB_val old = hub_mval(mk, member_key(ce->stored, e->key, e->keylen,
+                                             mk));
+        int r = mdb_del(c->txn, DBI(c, T_MEMBERS), &old, NULL);
+        if (r && r != MDB_NOTFOUND)
+            return hub_store_err(r);
+    }
+    if ((rc = hub_ent_pack(e, tmp)) ||
+        (rc = hub_c360_defer(c, T_MEMBERS, mk,
+                             member_key(k->id, e->key, e->keylen, mk),
+                             tmp->data, tmp->len)))
+        return rc;
+    if (ce->moved) {
+        uint8_t b[8];
+        hub_be64(b, k->id);
+        rc = hub_c360_defer(c, T_ENTITIES, e->key, e->keylen, b, 8);
+        ce->moved = 0;
+    }
+    ce->stored = k->id;
+    ce->dirty = 0;
+    return rc;
 }
 
 int hub_graph_flush(hub_c360_t *c) {
@@ -273,30 +282,23 @@ int hub_graph_flush(hub_c360_t *c) {
         comp *k = v;
         if (!k)
             continue;
-        int dirty = k->dirty;
-        for (uint32_t i = 0; i < k->nm && !dirty; i++)
-            dirty = k->m[i]->dirty;
-        if (!dirty)
-            continue;
         uint32_t live = 0;
-        for (uint32_t i = 0; i < k->nm; i++)
-            live += k->m[i]->e != NULL;
+        for (uint32_t i = 0; i < k->nm && !rc; i++) {
+            cent *ce = k->m[i];
+            if (!ce->e)
+                continue;
+            live++;
+            if (ce->dirty || ce->moved || ce->stored != k->id)
+                rc = write_member(c, k, ce, &tmp);
+        }
+        if (rc || !k->dirty)
+            continue;
         if (live == 0) {
             MDB_val mk = hub_mval(key, 8);
             int r = mdb_del(c->txn, DBI(c, T_COMPS), &mk, NULL);
             rc = r == MDB_NOTFOUND ? 0 : hub_store_err(r);
         } else {
-            rc = write_comp(c, k, &c->tmp, &tmp);
-        }
-        /* the entity index: where the new and moved entities are now */
-        for (uint32_t i = 0; !rc && i < k->nm; i++) {
-            cent *ce = k->m[i];
-            if (!ce->moved || !ce->e)
-                continue;
-            uint8_t b[8];
-            hub_be64(b, k->id);
-            rc = hub_c360_defer(c, T_ENTITIES, ce->e->key, ce->e->keylen, b, 8);
-            ce->moved = 0;
+            rc = write_header(c, k, &c->tmp);
         }
         k->dirty = 0;
     }

@@ -391,6 +391,7 @@ TEST(forget_erases_the_customer_from_every_table) {
     CHECK_INT(table_entries(store, T_ENTITIES), 1);
     CHECK_INT(table_entries(store, T_TIMELINE), 1);
     CHECK_INT(table_entries(store, T_COMPS), 1);
+    CHECK_INT(table_entries(store, T_MEMBERS), 1);
     CHECK_INT(table_entries(store, T_IDS), 1);
     CHECK_INT(table_entries(store, T_IDENT), 1); /* bo's e-mail only */
     /* the change feed ends with Ann's id, whose view is gone: the
