@@ -15,6 +15,7 @@
 #include "bus.h"
 #include "errors.h"
 #include "log.h"
+#include "fsutil.h"
 
 struct hub_broker {
     rd_kafka_t *rk; /* the handle the mock cluster hangs off */
@@ -22,20 +23,6 @@ struct hub_broker {
     char *bootstrap;
     char *addr_file;
 };
-
-static int mkdir_p(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
-}
 
 int hub_broker_start(const hub_config_t *cfg, int brokers, long partitions,
                      const char *data_dir, hub_broker_t **out, char *err,
@@ -80,7 +67,7 @@ int hub_broker_start(const hub_config_t *cfg, int brokers, long partitions,
     }
     if (data_dir) {
         hub_buf_t path = HUB_BUF_INIT;
-        if (mkdir_p(data_dir)) {
+        if (hub_mkdir_p(data_dir)) {
             rc = hub_fail(err, errlen, HUB_EIO, "%s: %s", data_dir,
                           strerror(errno));
             goto fail;

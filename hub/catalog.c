@@ -40,14 +40,8 @@ static const hub_embedded_file_t *embedded(const char *name) {
 
 static int push_entry(cat_entry **arr, size_t *n, size_t *cap, int32_t id,
                       const char *name, hub_schema_t *schema) {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        cat_entry *p = realloc(*arr, c * sizeof *p);
-        if (!p)
-            return HUB_ENOMEM;
-        *arr = p;
-        *cap = c;
-    }
+    if (hub_array_grow(arr, cap, *n, sizeof **arr, 16))
+        return HUB_ENOMEM;
     char *dup = name ? strdup(name) : NULL;
     if (name && !dup)
         return HUB_ENOMEM;

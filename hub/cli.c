@@ -164,6 +164,9 @@ int hub_cli_parse(const hub_cmd_t *cmd, int argc, char **argv,
     }
     cli->args = argv + optind;
     cli->nargs = argc - optind;
+    if (!cmd->usage && cli->nargs) /* no usage line: no arguments */
+        return hub_cli_usage_error(cli, "unexpected argument %s",
+                                   cli->args[0]);
     return 0;
 }
 

@@ -42,7 +42,8 @@ typedef struct hub_cli hub_cli_t;
 
 typedef struct hub_cmd {
     const char *name;
-    const char *usage;   /* arguments after the options, e.g. "[FILE|-]" */
+    const char *usage;   /* arguments after the options, e.g. "[FILE|-]";
+                            NULL: the command takes none */
     const char *summary; /* one line, for `hub360 --help` */
     const char *details; /* paragraphs for `hub360 CMD --help` */
     int common;          /* HUB_CLI_* flags */

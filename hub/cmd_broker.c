@@ -42,9 +42,6 @@ static int start_broker(hub_cli_t *cli, hub_broker_t **b) {
 }
 
 static int run_broker(hub_cli_t *cli) {
-    if (cli->nargs)
-        return hub_cli_usage_error(cli, "unexpected argument %s",
-                                   cli->args[0]);
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;
@@ -75,9 +72,6 @@ const hub_cmd_t hub_cmd_broker = {
 };
 
 static int run_up(hub_cli_t *cli) {
-    if (cli->nargs)
-        return hub_cli_usage_error(cli, "unexpected argument %s",
-                                   cli->args[0]);
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;

@@ -19,9 +19,6 @@ static const hub_cli_opt_t generate_opts[] = {
 };
 
 static int run_generate(hub_cli_t *cli) {
-    if (cli->nargs)
-        return hub_cli_usage_error(cli, "unexpected argument %s",
-                                   cli->args[0]);
     long events = hub_cli_long(cli, "events", 1000),
          people = hub_cli_long(cli, "people", 0),
          seed = hub_cli_long(cli, "seed", 1),

@@ -39,9 +39,6 @@ static void report(const hub_projector_stats_t *s) {
 }
 
 static int run_project(hub_cli_t *cli) {
-    if (cli->nargs)
-        return hub_cli_usage_error(cli, "unexpected argument %s",
-                                   cli->args[0]);
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;
@@ -89,9 +86,6 @@ static const hub_cli_opt_t rebuild_opts[] = {
 };
 
 static int run_rebuild(hub_cli_t *cli) {
-    if (cli->nargs)
-        return hub_cli_usage_error(cli, "unexpected argument %s",
-                                   cli->args[0]);
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;

@@ -51,10 +51,10 @@ static int run_get(hub_cli_t *cli) {
     if (rc)
         return rc;
     hub_buf_t out = HUB_BUF_INIT;
-    char id[64];
+    char id[64], next[HUB_C360_CURSOR_LEN] = "";
     if (timeline)
         rc = hub_c360_timeline_json(c, cli->args[0], hub_cli_get(cli, "before"),
-                                    (size_t)limit, &out, id, sizeof id);
+                                    (size_t)limit, &out, next, id, sizeof id);
     else
         rc = hub_c360_get_json(c, cli->args[0], &out, id, sizeof id);
     if (rc == HUB_ENOENT) {
@@ -65,7 +65,6 @@ static int run_get(hub_cli_t *cli) {
     } else if (rc) {
         rc = hub_cli_fail(cli, "%s", hub_strerror(rc));
     } else if (timeline) {
-        const char *next = hub_c360_timeline_next(c);
         hub_buf_t doc = HUB_BUF_INIT;
         int first = 1;
         hub_buf_putc(&doc, '{');
@@ -74,7 +73,7 @@ static int run_get(hub_cli_t *cli) {
         hub_json_put_key(&doc, "items", &first);
         hub_buf_append(&doc, out.data, out.len);
         hub_json_put_key(&doc, "next", &first);
-        if (next)
+        if (next[0])
             hub_json_put_str(&doc, next, strlen(next));
         else
             hub_buf_puts(&doc, "null");
@@ -111,15 +110,6 @@ static const hub_cli_opt_t export_opts[] = {
     {"format", 'f', "FORMAT", "ndjson (default) or csv"},
     {"out", 'o', "FILE", "write to FILE instead of standard output"},
     {0},
-};
-
-/* The flat CSV columns, documented in projections/README.md. */
-static const char *const csv_columns[] = {
-    "id", "name", "company", "email", "phone", "region", "lifecycle_stage",
-    "owner", "orders", "revenue", "open_orders", "tickets_open",
-    "tickets_total", "csat_mean", "nps_mean", "sentiment_mean", "mentions",
-    "messages_in", "following", "segments", "members", "aliases",
-    "updated_at", NULL,
 };
 
 typedef struct export_ctx {
@@ -192,47 +182,9 @@ static const json_t *at(const json_t *v, const char *a, const char *b) {
     return b ? json_object_get(v, b) : v;
 }
 
-static void csv_row(hub_buf_t *b, const json_t *v) {
-    const json_t *p = json_object_get(v, "profile");
-    csv_json(b, at(v, "id", NULL));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(p, "name", "value"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(p, "company", "value"));
-    hub_buf_putc(b, ',');
-    csv_list(b, at(p, "emails", NULL), "value");
-    hub_buf_putc(b, ',');
-    csv_list(b, at(p, "phones", NULL), "value");
-    hub_buf_putc(b, ',');
-    csv_json(b, at(p, "region", "value"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(at(v, "sales", NULL), "lifecycle_stage", "value"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(at(v, "sales", NULL), "owner", "value"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "orders", "count"));
-    hub_buf_putc(b, ',');
-    csv_money(b, at(v, "orders", "revenue"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "orders", "open"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "service", "tickets_open"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "service", "tickets_total"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "service", "csat_mean"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "service", "nps_mean"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "social", "sentiment_mean"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "social", "mentions"));
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "social", "messages_in"));
-    hub_buf_putc(b, ',');
-    /* the accounts that follow us, as platform:handle */
+/* The accounts that follow us, as platform:handle. */
+static void csv_following(hub_buf_t *b, const json_t *accts) {
     hub_buf_t f = HUB_BUF_INIT;
-    const json_t *accts = at(v, "social", "accounts");
     for (size_t i = 0; i < json_array_size(accts); i++) {
         const json_t *a = json_array_get(accts, i);
         if (json_is_true(json_object_get(a, "following")))
@@ -242,14 +194,58 @@ static void csv_row(hub_buf_t *b, const json_t *v) {
     }
     csv_field(b, f.data ? f.data : "", f.len);
     hub_buf_free(&f);
-    hub_buf_putc(b, ',');
-    csv_list(b, at(v, "segments", NULL), NULL);
-    hub_buf_putc(b, ',');
-    hub_buf_printf(b, "%zu", json_array_size(at(v, "members", NULL)));
-    hub_buf_putc(b, ',');
-    csv_list(b, at(v, "aliases", NULL), NULL);
-    hub_buf_putc(b, ',');
-    csv_json(b, at(v, "updated_at", NULL));
+}
+
+/* The flat CSV columns (documented in projections/README.md): the view's
+ * field at a.b (b NULL: a), written as kind says. */
+enum { C_VALUE, C_LIST, C_VALUES, C_MONEY, C_COUNT, C_FOLLOWING };
+static const struct csv_column {
+    const char *name, *a, *b;
+    int kind;
+} csv_columns[] = {
+    {"id", "id", NULL, C_VALUE},
+    {"name", "profile", "name", C_VALUE},
+    {"company", "profile", "company", C_VALUE},
+    {"email", "profile", "emails", C_VALUES},
+    {"phone", "profile", "phones", C_VALUES},
+    {"region", "profile", "region", C_VALUE},
+    {"lifecycle_stage", "sales", "lifecycle_stage", C_VALUE},
+    {"owner", "sales", "owner", C_VALUE},
+    {"orders", "orders", "count", C_VALUE},
+    {"revenue", "orders", "revenue", C_MONEY},
+    {"open_orders", "orders", "open", C_VALUE},
+    {"tickets_open", "service", "tickets_open", C_VALUE},
+    {"tickets_total", "service", "tickets_total", C_VALUE},
+    {"csat_mean", "service", "csat_mean", C_VALUE},
+    {"nps_mean", "service", "nps_mean", C_VALUE},
+    {"sentiment_mean", "social", "sentiment_mean", C_VALUE},
+    {"mentions", "social", "mentions", C_VALUE},
+    {"messages_in", "social", "messages_in", C_VALUE},
+    {"following", "social", "accounts", C_FOLLOWING},
+    {"segments", "segments", NULL, C_LIST},
+    {"members", "members", NULL, C_COUNT},
+    {"aliases", "aliases", NULL, C_LIST},
+    {"updated_at", "updated_at", NULL, C_VALUE},
+};
+#define NCSV (sizeof csv_columns / sizeof csv_columns[0])
+
+static void csv_row(hub_buf_t *b, const json_t *v) {
+    for (size_t i = 0; i < NCSV; i++) {
+        const struct csv_column *col = &csv_columns[i];
+        const json_t *x = at(v, col->a, col->b);
+        if (i)
+            hub_buf_putc(b, ',');
+        switch (col->kind) {
+        case C_VALUE: /* sourced fields carry theirs in "value" */
+            csv_json(b, json_is_object(x) ? json_object_get(x, "value") : x);
+            break;
+        case C_LIST: csv_list(b, x, NULL); break;
+        case C_VALUES: csv_list(b, x, "value"); break;
+        case C_MONEY: csv_money(b, x); break;
+        case C_COUNT: hub_buf_printf(b, "%zu", json_array_size(x)); break;
+        case C_FOLLOWING: csv_following(b, x); break;
+        }
+    }
     hub_buf_puts(b, "\r\n");
 }
 
@@ -274,9 +270,6 @@ static int export_one(const char *id, const char *json, size_t len,
 }
 
 static int run_export(hub_cli_t *cli) {
-    if (cli->nargs)
-        return hub_cli_usage_error(cli, "unexpected argument %s",
-                                   cli->args[0]);
     const char *format = hub_cli_get(cli, "format");
     if (format && strcmp(format, "ndjson") && strcmp(format, "csv"))
         return hub_cli_usage_error(cli, "--format: expected ndjson or csv, "
@@ -294,8 +287,8 @@ static int run_export(hub_cli_t *cli) {
         return hub_cli_fail(cli, "%s: %m", path);
     }
     if (x.csv) {
-        for (int i = 0; csv_columns[i]; i++)
-            fprintf(x.out, "%s%s", i ? "," : "", csv_columns[i]);
+        for (size_t i = 0; i < NCSV; i++)
+            fprintf(x.out, "%s%s", i ? "," : "", csv_columns[i].name);
         fputs("\r\n", x.out);
     }
     rc = hub_c360_each(c, export_one, &x);
@@ -326,9 +319,6 @@ const hub_cmd_t hub_cmd_export = {
 /* digest ----------------------------------------------------------------- */
 
 static int run_digest(hub_cli_t *cli) {
-    if (cli->nargs)
-        return hub_cli_usage_error(cli, "unexpected argument %s",
-                                   cli->args[0]);
     hub_c360_t *c;
     int rc = open_store(cli, &c);
     if (rc)

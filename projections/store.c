@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "fsutil.h"
 
 #define MAX_TABLES 32
 
@@ -34,20 +35,6 @@ int hub_store_err(int rc) {
     case ENOMEM: return HUB_ENOMEM;
     default: return HUB_EIO;
     }
-}
-
-static int mkdir_p(const char *dir) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
 }
 
 int hub_store_target(const char *link, char *out, size_t outlen) {
@@ -100,7 +87,7 @@ int hub_store_next_generation(const char *link, char *out, size_t outlen,
     long n = last_generation(link) + 1;
     if (snprintf(out, outlen, "%s.%ld", link, n) >= (int)outlen)
         return hub_fail(err, errlen, HUB_EINVAL, "%s: path too long", link);
-    if (mkdir_p(out))
+    if (hub_mkdir_p(out))
         return hub_fail(err, errlen, HUB_EIO, "%s: %s", out, strerror(errno));
     return 0;
 }
@@ -145,7 +132,7 @@ static int ensure_link(const char *link, char *err, size_t errlen) {
     if (slash) {
         char parent[PATH_MAX];
         snprintf(parent, sizeof parent, "%.*s", (int)(slash - link), link);
-        if (mkdir_p(parent))
+        if (hub_mkdir_p(parent))
             return hub_fail(err, errlen, HUB_EIO, "%s: %s", parent,
                             strerror(errno));
     }

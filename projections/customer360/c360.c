@@ -134,20 +134,6 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
     return 0;
 }
 
-static int open_c360_schema(hub_c360_t *c, char *err, size_t errlen) {
-    int rc = hub_catalog_open(NULL, &c->cat, err, errlen);
-    if (rc)
-        return rc;
-    c->c360_schema = hub_catalog_latest(c->cat, HUB_SCHEMA_CUSTOMER360, NULL);
-    if (!c->c360_schema ||
-        avro_generic_value_new(hub_schema_iface(c->c360_schema),
-                               &c->c360_value))
-        return hub_fail(err, errlen, HUB_ESCHEMA, "no %s schema",
-                        HUB_SCHEMA_CUSTOMER360);
-    c->have_value = 1;
-    return 0;
-}
-
 int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
                          size_t errlen) {
     *out = NULL;
@@ -157,7 +143,7 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
     int rc = hub_store_open(path, hub_c360_tables, T_COUNT, 0,
                             HUB_STORE_RDONLY, &c->store, err, errlen);
     if (!rc)
-        rc = open_c360_schema(c, err, errlen);
+        rc = hub_c360_ensure_schema(c, err, errlen);
     if (!rc) {
         /* identity lookups normalize like the projector (default rules) */
         hub_config_t *defaults = NULL;

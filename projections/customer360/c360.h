@@ -131,18 +131,17 @@ int hub_c360_get_json(hub_c360_t *c, const char *ref, hub_buf_t *out,
  * The timeline of a customer (id, alias or KIND:VALUE), newest first: a
  * JSON array of at most limit items into out, each {"at", "event_id",
  * "type", "source", "entity_type", "entity_id", and what the event said}.
- * before (NULL: from the newest) is a page cursor as given by
- * hub_c360_timeline_next after the previous page, which is NULL when
- * there are no more. HUB_ENOENT: no such customer; HUB_EINVAL: a bad
+ * before (NULL: from the newest) is the `next` cursor of the previous
+ * page; next gets the cursor of the page after this one, or "" when there
+ * are no more. HUB_ENOENT: no such customer; HUB_EINVAL: a bad
  * cursor. The entries are kept per member entity (an entity's customer
  * changes with merges; its history does not) and merged on read.
  */
+#define HUB_C360_CURSOR_LEN 64
 int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
                            const char *before, size_t limit, hub_buf_t *out,
-                           char *id_out, size_t idlen);
-const char *hub_c360_timeline_next(const hub_c360_t *c);
-void hub_c360_timeline_cursor_format(const uint8_t st[24], char out[64]);
-int hub_c360_timeline_cursor_parse(const char *s, uint8_t st[24]);
+                           char next[HUB_C360_CURSOR_LEN], char *id_out,
+                           size_t idlen);
 
 /* Calls fn for every customer in id order with its view JSON; stops when
  * fn returns nonzero (and returns that). */

@@ -161,9 +161,6 @@ const hub_cfg_entry_t hub_projector_config_map[] = {
             "MDB_WRITEMAP): faster commits and less memory, but the file "
             "is as big as map_size (sparse) and a full disk crashes the "
             "projector (SIGBUS) instead of failing the batch."),
-    HUB_CFG(HUB_CFG_INT, "max_lag", "10000", P, max_lag_events,
-            "Readiness: the most events the projector may be behind.",
-            .min = 0, .max = 1000000000),
     {0},
 };
 #undef P

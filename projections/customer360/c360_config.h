@@ -23,7 +23,6 @@ typedef struct hub_projector_config {
     int64_t map_size;
     int sync;
     int writemap;
-    long max_lag_events; /* readiness: the projector is this close */
 } hub_projector_config_t;
 
 extern const hub_cfg_entry_t hub_profile_config_map[];

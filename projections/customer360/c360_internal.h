@@ -110,7 +110,6 @@ struct hub_c360 {
     hub_buf_t chg_views;    /* their view bytes, back to back */
     char cluster[256];
     hub_c360_stats_t stats;
-    char timeline_next[64];  /* the last timeline page's next cursor */
     uint64_t seq, next_comp;
     size_t dedupe_added;    /* event ids recorded in this batch */
     int64_t now_ms, clock_ms; /* clock_ms: a fixed clock, 0: the real one */
@@ -130,6 +129,9 @@ int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen);
 /* Writes the deferred puts now, each table in key order. */
 int hub_c360_flush_deferred(hub_c360_t *c);
+
+/* The Customer360 schema, loaded once, to render views (c360_read.c). */
+int hub_c360_ensure_schema(hub_c360_t *c, char *err, size_t errlen);
 
 /* Entities in the batch cache (e NULL when it does not exist). */
 int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out);

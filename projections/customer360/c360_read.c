@@ -25,19 +25,31 @@ static int begin_read(hub_c360_t *c, MDB_txn **txn) {
         mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, txn));
 }
 
-/* Lazily prepares the Customer360 schema for rendering (writers too). */
-static int ensure_schema(hub_c360_t *c) {
+/* A read transaction with a cursor on one table. */
+static int read_cursor(hub_c360_t *c, int table, MDB_txn **txn,
+                       MDB_cursor **cur) {
+    int rc = begin_read(c, txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(*txn, DBI(c, table), cur))) {
+        mdb_txn_abort(*txn);
+        return hub_store_err(rc);
+    }
+    return 0;
+}
+
+int hub_c360_ensure_schema(hub_c360_t *c, char *err, size_t errlen) {
     if (c->have_value)
         return 0;
-    char err[256];
-    int rc = hub_catalog_open(NULL, &c->cat, err, sizeof err);
+    int rc = hub_catalog_open(NULL, &c->cat, err, errlen);
     if (rc)
         return rc;
     c->c360_schema = hub_catalog_latest(c->cat, HUB_SCHEMA_CUSTOMER360, NULL);
     if (!c->c360_schema ||
         avro_generic_value_new(hub_schema_iface(c->c360_schema),
                                &c->c360_value))
-        return HUB_ESCHEMA;
+        return hub_fail(err, errlen, HUB_ESCHEMA, "no %s schema",
+                        HUB_SCHEMA_CUSTOMER360);
     c->have_value = 1;
     return 0;
 }
@@ -45,7 +57,8 @@ static int ensure_schema(hub_c360_t *c) {
 /* Renders Customer360 Avro bytes as canonical JSON. */
 static int render(hub_c360_t *c, const void *bytes, size_t len,
                   hub_buf_t *out) {
-    int rc = ensure_schema(c);
+    char err[256];
+    int rc = hub_c360_ensure_schema(c, err, sizeof err);
     if (rc)
         return rc;
     avro_reader_t r = avro_reader_memory(bytes, (int64_t)len);
@@ -219,13 +232,48 @@ static int tl_render(const tl_walk *w, hub_buf_t *out) {
     return hub_buf_putc(out, '}');
 }
 
+/* Page cursors: "<occurred_at ms>-<event id as 32 hex digits>". */
+static void cursor_format(const uint8_t st[24], char out[HUB_C360_CURSOR_LEN]) {
+    static const char hex[] = "0123456789abcdef";
+    int n = snprintf(out, 64, "%" PRId64 "-", (int64_t)hub_rd_be64(st));
+    for (int i = 0; i < 16 && n > 0 && n + 2 * i + 2 < 64; i++) {
+        out[n + 2 * i] = hex[st[8 + i] >> 4];
+        out[n + 2 * i + 1] = hex[st[8 + i] & 15];
+    }
+    out[n + 32] = '\0';
+}
+
+static int cursor_parse(const char *s, uint8_t st[24]) {
+    char *end;
+    errno = 0;
+    long long at = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '-' || strlen(end + 1) != 32)
+        return HUB_EINVAL;
+    hub_be64(st, (uint64_t)at);
+    for (int i = 0; i < 16; i++) {
+        int v = 0;
+        for (int j = 0; j < 2; j++) {
+            char ch = end[1 + 2 * i + j];
+            int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                             : -1;
+            if (d < 0)
+                return HUB_EINVAL;
+            v = v * 16 + d;
+        }
+        st[8 + i] = (uint8_t)v;
+    }
+    return 0;
+}
+
 int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
                            const char *before, size_t limit, hub_buf_t *out,
-                           char *id_out, size_t idlen) {
+                           char next[HUB_C360_CURSOR_LEN], char *id_out,
+                           size_t idlen) {
     uint8_t bound[24];
     memset(bound, 0xff, sizeof bound); /* no bound: from the newest */
     if (before && *before &&
-        hub_c360_timeline_cursor_parse(before, bound))
+        cursor_parse(before, bound))
         return HUB_EINVAL;
     MDB_txn *txn;
     int rc = begin_read(c, &txn);
@@ -235,8 +283,7 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
     uint64_t comp = 0;
     tl_walk *w = NULL;
     size_t n = 0, cap = 0;
-    const char **keys = NULL;
-    size_t *lens = NULL;
+    MDB_val *keys = NULL; /* the members' entity keys, valid in txn */
     MDB_cursor *mc = NULL;
     if ((rc = resolve(c, txn, ref, cid, &comp)) == 0 &&
         (rc = hub_store_err(mdb_cursor_open(txn, DBI(c, T_MEMBERS), &mc))) ==
@@ -248,30 +295,20 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
         for (int r = mdb_cursor_get(mc, &mk, &md, MDB_SET_RANGE);
              r == 0 && mk.mv_size > 8 && memcmp(mk.mv_data, start, 8) == 0;
              r = mdb_cursor_get(mc, &mk, &md, MDB_NEXT)) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                const char **nk = realloc(keys, ncap * sizeof *nk);
-                size_t *nl = nk ? realloc(lens, ncap * sizeof *nl) : NULL;
-                if (nk)
-                    keys = nk;
-                if (!nk || !nl) {
-                    rc = HUB_ENOMEM;
-                    break;
-                }
-                lens = nl;
-                cap = ncap;
+            if (hub_array_grow(&keys, &cap, n, sizeof *keys, 16)) {
+                rc = HUB_ENOMEM;
+                break;
             }
-            keys[n] = (const char *)mk.mv_data + 8; /* valid in txn */
-            lens[n++] = mk.mv_size - 8;
+            keys[n++] = val((const char *)mk.mv_data + 8, mk.mv_size - 8);
         }
         mdb_cursor_close(mc);
     }
     if (!rc && !(w = calloc(n ? n : 1, sizeof *w)))
         rc = HUB_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
-        w[i].key = keys[i];
-        w[i].klen = lens[i];
-        if (lens[i] > HUB_MAX_KEY ||
+        w[i].key = keys[i].mv_data;
+        w[i].klen = keys[i].mv_size;
+        if (w[i].klen > HUB_MAX_KEY ||
             mdb_cursor_open(txn, DBI(c, T_TIMELINE), &w[i].cur)) {
             w[i].k.mv_data = NULL;
             continue;
@@ -313,53 +350,14 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
             mdb_cursor_close(w[i].cur);
     free(w);
     free(keys);
-    free(lens);
     mdb_txn_abort(txn);
     if (rc)
         return rc;
     if (id_out)
         snprintf(id_out, idlen, "%s", cid);
-    c->timeline_next[0] = '\0';
+    next[0] = '\0';
     if (more && got)
-        hub_c360_timeline_cursor_format(last, c->timeline_next);
-    return 0;
-}
-
-const char *hub_c360_timeline_next(const hub_c360_t *c) {
-    return c->timeline_next[0] ? c->timeline_next : NULL;
-}
-
-/* Page cursors: "<occurred_at ms>-<event id as 32 hex digits>". */
-void hub_c360_timeline_cursor_format(const uint8_t st[24], char out[64]) {
-    static const char hex[] = "0123456789abcdef";
-    int n = snprintf(out, 64, "%" PRId64 "-", (int64_t)hub_rd_be64(st));
-    for (int i = 0; i < 16 && n > 0 && n + 2 * i + 2 < 64; i++) {
-        out[n + 2 * i] = hex[st[8 + i] >> 4];
-        out[n + 2 * i + 1] = hex[st[8 + i] & 15];
-    }
-    out[n + 32] = '\0';
-}
-
-int hub_c360_timeline_cursor_parse(const char *s, uint8_t st[24]) {
-    char *end;
-    errno = 0;
-    long long at = strtoll(s, &end, 10);
-    if (errno || end == s || *end != '-' || strlen(end + 1) != 32)
-        return HUB_EINVAL;
-    hub_be64(st, (uint64_t)at);
-    for (int i = 0; i < 16; i++) {
-        int v = 0;
-        for (int j = 0; j < 2; j++) {
-            char ch = end[1 + 2 * i + j];
-            int d = ch >= '0' && ch <= '9'   ? ch - '0'
-                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                                             : -1;
-            if (d < 0)
-                return HUB_EINVAL;
-            v = v * 16 + d;
-        }
-        st[8 + i] = (uint8_t)v;
-    }
+        cursor_format(last, next);
     return 0;
 }
 
@@ -368,14 +366,10 @@ int hub_c360_each(hub_c360_t *c,
                             void *opaque),
                   void *opaque) {
     MDB_txn *txn;
-    int rc = begin_read(c, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(c, T_VIEWS, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    if ((rc = hub_store_err(mdb_cursor_open(txn, DBI(c, T_VIEWS), &cur)))) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
     hub_buf_t json = HUB_BUF_INIT;
     MDB_val k, d;
     char id[HUB_CUSTOMER_ID_LEN + 1];
@@ -394,15 +388,15 @@ int hub_c360_each(hub_c360_t *c,
 
 int hub_c360_digest(hub_c360_t *c, char hex[65], uint64_t *customers) {
     MDB_txn *txn;
-    int rc = begin_read(c, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(c, T_VIEWS, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || mdb_cursor_open(txn, DBI(c, T_VIEWS), &cur)) {
-        EVP_MD_CTX_free(ctx);
+    if (!ctx) {
+        mdb_cursor_close(cur);
         mdb_txn_abort(txn);
-        return HUB_EIO;
+        return HUB_ENOMEM;
     }
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     uint64_t n = 0;
@@ -434,14 +428,10 @@ int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
                                const void *view, size_t len, void *opaque),
                      void *opaque) {
     MDB_txn *txn;
-    int rc = begin_read(c, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(c, T_CHANGES, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, DBI(c, T_CHANGES), &cur)) {
-        mdb_txn_abort(txn);
-        return HUB_EIO;
-    }
     uint8_t start[8];
     hub_be64(start, after + 1);
     MDB_val k = val(start, 8), d;

@@ -214,45 +214,48 @@ int hub_ent_add_id(hub_ent_t *e, const char *key, size_t len, int kind,
 /* Packing                                                             */
 /* ------------------------------------------------------------------ */
 
-/* The distinct stamps of an entity, in order of first use. */
+/* The distinct stamps of an entity, in order of first use: in `small`
+ * until there are more than fit. */
 typedef struct stamps {
-    const hub_stamp_t *v[64];
-    const hub_stamp_t **more; /* beyond 64 */
+    const hub_stamp_t **v;
     size_t n, cap;
+    const hub_stamp_t *small[64];
 } stamps;
 
 static int stamp_index(stamps *t, const hub_stamp_t *st, size_t *out) {
     for (size_t i = 0; i < t->n; i++) {
-        const hub_stamp_t *x = i < 64 ? t->v[i] : t->more[i - 64];
-        if (x->at == st->at && memcmp(x->id, st->id, 16) == 0) {
+        if (t->v[i]->at == st->at && memcmp(t->v[i]->id, st->id, 16) == 0) {
             *out = i;
             return 0;
         }
     }
-    if (t->n >= 64) {
-        if (t->n - 64 == t->cap) {
-            size_t cap = t->cap ? t->cap * 2 : 64;
-            const hub_stamp_t **m = realloc(t->more, cap * sizeof *m);
-            if (!m)
-                return HUB_ENOMEM;
-            t->more = m;
-            t->cap = cap;
-        }
-        t->more[t->n - 64] = st;
-    } else {
-        t->v[t->n] = st;
+    if (t->n == t->cap) {
+        size_t cap = t->cap * 2;
+        const hub_stamp_t **v = t->v == t->small ? malloc(cap * sizeof *v)
+                                                 : realloc(t->v, cap * sizeof *v);
+        if (!v)
+            return HUB_ENOMEM;
+        if (t->v == t->small)
+            memcpy(v, t->small, sizeof t->small);
+        t->v = v;
+        t->cap = cap;
     }
+    t->v[t->n] = st;
     *out = t->n++;
     return 0;
 }
 
-static const hub_stamp_t *stamp_at(const stamps *t, size_t i) {
-    return i < 64 ? t->v[i] : t->more[i - 64];
+static void stamps_free(stamps *t) {
+    if (t->v != t->small)
+        free(t->v);
 }
 
 int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     hub_buf_reset(b);
-    stamps t = {.n = 0};
+    stamps t;
+    t.v = t.small;
+    t.n = 0;
+    t.cap = 64;
     /* the table first: every stamp in the order it is used below */
     size_t ix[2 + HUB_NREGS], *idix = NULL, k = 0;
     int rc = stamp_index(&t, &e->first, &ix[k++]);
@@ -266,7 +269,7 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
         rc = stamp_index(&t, &e->ids[i].st, &idix[i]);
     if (rc) {
         free(idix);
-        free(t.more);
+        stamps_free(&t);
         return HUB_ENOMEM;
     }
     uint8_t head[21];
@@ -283,7 +286,7 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     rc |= hub_buf_put_varint(b, e->events);
     rc |= hub_buf_put_varint(b, t.n);
     for (size_t i = 0; i < t.n; i++) {
-        const hub_stamp_t *st = stamp_at(&t, i);
+        const hub_stamp_t *st = t.v[i];
         rc |= hub_buf_put_zigzag(b, st->at);
         rc |= hub_buf_append(b, st->id, 16);
     }
@@ -323,7 +326,7 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
         rc |= hub_buf_append(b, x->key, len);
     }
     free(idix);
-    free(t.more);
+    stamps_free(&t);
     return rc ? HUB_ENOMEM : 0;
 }
 

@@ -619,15 +619,8 @@ typedef struct group {
 } group;
 
 static int group_add(group *g, const char *k, size_t len) {
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 8;
-        char **p = realloc(g->keys, cap * sizeof *p);
-        if (!p)
-            return HUB_ENOMEM;
-        g->keys = p;
-        g->cap = cap;
-    }
-    if (!(g->keys[g->n] = strndup(k, len)))
+    if (hub_array_grow(&g->keys, &g->cap, g->n, sizeof *g->keys, 8) ||
+        !(g->keys[g->n] = strndup(k, len)))
         return HUB_ENOMEM;
     g->n++;
     return 0;

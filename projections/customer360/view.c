@@ -360,9 +360,9 @@ static int cmp_str(const void *a, const void *b) {
 
 /* Segment inputs. */
 typedef struct seg_env {
-    hub_seg_value_t v[96];
+    hub_seg_value_t v[128];
     size_t n;
-    char paths[96][48];
+    char paths[128][48];
 } seg_env;
 
 static void set_path(seg_env *env, const char *path) {
@@ -374,7 +374,7 @@ static void set_path(seg_env *env, const char *path) {
 }
 
 static void env_num(seg_env *env, const char *path, double v) {
-    if (env->n >= 96)
+    if (env->n >= 128)
         return;
     set_path(env, path);
     env->v[env->n] = (hub_seg_value_t){env->paths[env->n], 1, v, NULL};
@@ -382,7 +382,7 @@ static void env_num(seg_env *env, const char *path, double v) {
 }
 
 static void env_str(seg_env *env, const char *path, const char *s) {
-    if (env->n >= 96 || !s)
+    if (env->n >= 128 || !s)
         return;
     set_path(env, path);
     env->v[env->n] = (hub_seg_value_t){env->paths[env->n], 0, 0, s};
@@ -582,15 +582,18 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     }
     put_sourced(b, &pf[PF_LOCALE]);
     put_sourced(b, &pf[PF_REGION]);
-    if (pf[PF_REGION].set)
-        env_str(env, "profile.region", pf[PF_REGION].v);
+    static const char *const pf_path[PF_COUNT] = {
+        "profile.name",          "profile.company",    "profile.title",
+        "profile.locale",        "profile.region",     "sales.lifecycle_stage",
+        "sales.lead_source",     "sales.owner"};
+    for (int f = 0; f < PF_COUNT; f++)
+        if (pf[f].set)
+            env_str(env, pf_path[f], pf[f].v);
 
     /* sales */
     put_sourced(b, &pf[PF_LIFECYCLE]);
     put_sourced(b, &pf[PF_LEAD_SOURCE]);
     put_sourced(b, &pf[PF_OWNER]);
-    if (pf[PF_LIFECYCLE].set)
-        env_str(env, "sales.lifecycle_stage", pf[PF_LIFECYCLE].v);
     int opp_open = 0, opp_won = 0, opp_lost = 0, con_active = 0,
         campaigns = 0;
     moneys open_amt = {0}, won_amt = {0}, con_amt = {0};
@@ -635,6 +638,7 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     env_num(env, "sales.campaign_responses", campaigns);
     env_moneys(env, "sales.won_amount", &won_amt);
     env_moneys(env, "sales.open_amount", &open_amt);
+    env_moneys(env, "sales.contract_amount", &con_amt);
 
     /* orders */
     int count = 0, open = 0, cancelled = 0, returned = 0, invoices = 0,
@@ -720,6 +724,12 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     env_moneys(env, "orders.revenue", &revenue);
     env_moneys(env, "orders.outstanding", &outstanding);
     env_moneys(env, "orders.paid", &paid);
+    env_moneys(env, "orders.refunded", &refunded);
+    env_num(env, "orders.invoices", invoices);
+    if (count > 0) {
+        env_num(env, "orders.first_order_at", (double)first_order);
+        env_num(env, "orders.last_order_at", (double)last_order);
+    }
 
     /* service */
     int tickets = 0, tickets_open = 0, feedback = 0, articles = 0;
@@ -789,6 +799,9 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
         env_num(env, "service.csat_latest", (double)csat_latest->i);
     if (nps_latest)
         env_num(env, "service.nps_latest", (double)nps_latest->i);
+    if (res_n)
+        env_num(env, "service.resolution_ms_mean", (double)(res_sum / res_n));
+    env_num(env, "service.articles_viewed", articles);
 
     /* social */
     size_t na = 0;
@@ -925,6 +938,8 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
         env_num(env, "social.sentiment_mean", smean);
     if (sent_latest)
         env_num(env, "social.sentiment_latest", (double)sent_latest->i / 1e6);
+    if (last_social != INT64_MIN)
+        env_num(env, "social.last_interaction_at", (double)last_social);
 
     /* segments, sorted by name */
     hub_seg_env_t senv = {env->v, env->n};

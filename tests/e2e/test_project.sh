@@ -66,6 +66,22 @@ expect_eq "a second --once applies nothing" "$(sed -E 's/ in [0-9.]+ s//' a2.err
 customers=$(wc -l < a.ndjson)
 [ "$customers" -gt 100 ] || fail "only $customers customers"
 expect_eq "csv has a header and a row per customer" "$(($(wc -l < a.csv) - 1))" "$customers"
+expect_eq "csv header: the documented columns" "$(head -n1 a.csv | tr -d '\r')" \
+  "id,name,company,email,phone,region,lifecycle_stage,owner,orders,revenue,open_orders,tickets_open,tickets_total,csat_mean,nps_mean,sentiment_mean,mentions,messages_in,following,segments,members,aliases,updated_at"
+python3 - a.csv a.ndjson <<'PY' || fail "csv rows do not match the views"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+views = [json.loads(l) for l in open(sys.argv[2])]
+assert [r["id"] for r in rows] == [v["id"] for v in views]
+for r, v in zip(rows, views):
+    assert r["members"] == str(len(v["members"])), r["id"]
+    assert r["aliases"] == ";".join(v["aliases"]), r["id"]
+    assert r["email"] == ";".join(e["value"] for e in v["profile"]["emails"]), r["id"]
+    assert r["orders"] == str(v["orders"]["count"]), r["id"]
+    assert r["revenue"] == ";".join(f"{m['currency']}:{m['amount']}" for m in v["orders"]["revenue"]), r["id"]
+    assert r["name"] == (v["profile"].get("name") or {}).get("value", ""), r["id"]
+PY
+ok "csv rows carry the views' values"
 expect_eq "digest counts the customers" "$(awk '{print $2}' a.digest)" "$customers"
 
 # --- get ----------------------------------------------------------------

@@ -300,6 +300,28 @@ TEST(event_ids_are_forgotten_after_the_dedupe_window) {
     hub_config_free(cfg);
 }
 
+TEST(segment_rules_see_every_field_of_the_view) {
+    hub_config_t *cfg = config_from(
+        "segments:\n"
+        "  named: \"profile.name == 'Ann Li'\"\n"
+        "  owned: \"sales.owner == 'rep-7' and sales.lead_source == 'web'\"\n"
+        "  seen: \"service.articles_viewed >= 0\"\n"
+        "  other: \"profile.name == 'Bo'\"\n");
+    REQUIRE(cfg);
+    events_t ev = {0};
+    add(&ev, line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "1"), EMAIL("ann@example.com"),
+                  "{\"name\":\"Ann Li\",\"owner\":\"rep-7\","
+                  "\"lead_source\":\"web\"}"));
+    const char *store = fresh_store("segments");
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, NULL, NULL), 0);
+    char *v = get_view(store, "email:ann@example.com", NULL, 0);
+    CHECK_CONTAINS(v, "\"segments\":[\"named\",\"owned\",\"seen\"],");
+    free(v);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
 static events_t two_people(void) {
     events_t ev = {0};
     add(&ev, line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
