@@ -22,6 +22,8 @@ const char *hub_strerror(int err) {
     case HUB_EHTTP: return "HTTP peer error";
     case HUB_ESTATE: return "invalid state";
     case HUB_EFULL: return "store full";
+    case HUB_EAUTH: return "not authorized";
+    case HUB_ETOOBIG: return "too big";
     default: return "unknown error";
     }
 }

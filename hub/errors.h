@@ -26,6 +26,8 @@ typedef enum hub_err {
     HUB_EHTTP = -11,    /* an HTTP peer (registry, source) failed */
     HUB_ESTATE = -12,   /* call not valid in the object's current state */
     HUB_EFULL = -13,    /* a bounded store is full (e.g. the LMDB map) */
+    HUB_EAUTH = -14,    /* missing or wrong signature, token or credentials */
+    HUB_ETOOBIG = -15,  /* input over its size limit */
 } hub_err;
 
 /* Returns a static, human-readable name for an error code. Never NULL. */
