@@ -1,0 +1,45 @@
+# hub360 - helpers every mapping can use (prepended to each preset and
+# mapping file). Keep them small and total: a helper given null returns
+# null, so optional vendor fields stay optional.
+
+# Epoch seconds or milliseconds (number or numeric string) -> RFC 3339 UTC.
+def ts_s: if . == null or . == "" then null
+          else (tonumber | floor | todate) end;
+def ts_ms: if . == null or . == "" then null
+           else (tonumber | floor) as $ms
+                | ($ms / 1000 | floor | todate) as $s
+                | ($ms % 1000) as $f
+                | if $f == 0 then $s
+                  else $s[:-1] + "." + ("00" + ($f | tostring))[-3:] + "Z" end
+           end;
+
+# The minor-unit exponent of an ISO-4217 currency (2 unless listed).
+def currency_exponent($cur):
+  {"JPY":0,"KRW":0,"VND":0,"CLP":0,"ISK":0,"UGX":0,"XAF":0,"XOF":0,
+   "BHD":3,"KWD":3,"OMR":3,"JOD":3,"TND":3,"IQD":3,"LYD":3}[$cur] // 2;
+
+# A decimal amount ("199.90", 199.9, "1,299.00") -> integer minor units of
+# $cur, computed on the digits (no binary floating point rounding).
+def minor($cur):
+  if . == null or . == "" then null
+  else (tostring | gsub(","; "")) as $s
+     | currency_exponent($cur) as $e
+     | ($s | startswith("-")) as $neg
+     | ($s | ltrimstr("-") | split(".")) as $p
+     | (($p[1] // "") + ("0" * $e))[:$e] as $frac
+     | (($p[0] + $frac) | tonumber) as $v
+     | if $neg then -$v else $v end
+  end;
+
+# An identity {kind, value} when value is a non-empty string, else nothing.
+def ident($kind; $value):
+  if ($value | type) == "string" and ($value | length) > 0
+  then {kind: $kind, value: $value}
+  elif ($value | type) == "number" then {kind: $kind, value: ($value | tostring)}
+  else empty end;
+
+# Drops null members, so optional payload fields may simply be absent.
+def compact: with_entries(select(.value != null));
+
+# The text after the last ":" of "zen:ticket:123" style ids.
+def last_segment: tostring | split(":") | last;
