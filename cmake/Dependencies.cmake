@@ -26,3 +26,17 @@ hub360_require(YAML     yaml-0.1     libyaml-dev)
 hub360_require(CURL     libcurl      libcurl4-openssl-dev)
 hub360_require(CRYPTO   libcrypto    libssl-dev)
 hub360_require(LMDB     lmdb         liblmdb-dev)
+hub360_require(MHD      libmicrohttpd libmicrohttpd-dev)
+
+# libjq ships no pkg-config file in Debian 12; it needs oniguruma too.
+find_path(HUB360_JQ_INCLUDE jq.h)
+find_library(HUB360_JQ_LIB jq)
+find_library(HUB360_ONIG_LIB onig)
+if(NOT HUB360_JQ_INCLUDE OR NOT HUB360_JQ_LIB OR NOT HUB360_ONIG_LIB)
+  message(FATAL_ERROR
+    "libjq not found: apt-get install -y libjq-dev libonig-dev\n"
+    "(scripts/install-deps installs every package hub360 needs)")
+endif()
+set(HUB360_JQ_LIBRARIES ${HUB360_JQ_LIB} ${HUB360_ONIG_LIB})
+include_directories(SYSTEM ${HUB360_JQ_INCLUDE})
+message(STATUS "found libjq ${HUB360_JQ_LIB}")

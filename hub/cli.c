@@ -92,6 +92,20 @@ int hub_cli_fail(const hub_cli_t *cli, const char *fmt, ...) {
     return HUB_EXIT_FAIL;
 }
 
+/* Records option i's value (the last one wins for hub_cli_get; all are
+ * kept for hub_cli_all). */
+static int set_opt(hub_cli_t *cli, int i, const char *value) {
+    cli->present[i] = 1;
+    cli->values[i] = value;
+    if (cli->nrepeated[i] == HUB_CLI_MAXREPEAT) {
+        hub_cli_usage_error(cli, "--%s given more than %d times",
+                            cli->cmd->opts[i].name, HUB_CLI_MAXREPEAT);
+        return -1;
+    }
+    cli->repeated[i][cli->nrepeated[i]++] = value;
+    return 0;
+}
+
 int hub_cli_parse(const hub_cmd_t *cmd, int argc, char **argv,
                   hub_cli_t *cli) {
     memset(cli, 0, sizeof *cli);
@@ -149,16 +163,14 @@ int hub_cli_parse(const hub_cmd_t *cmd, int argc, char **argv,
                                        argv[optind - 1]);
         default:
             if (c >= 1000 && c < 1000 + HUB_CLI_MAXOPTS) {
-                cli->present[c - 1000] = 1;
-                cli->values[c - 1000] = optarg;
+                if (set_opt(cli, c - 1000, optarg))
+                    return HUB_EXIT_USAGE;
                 break;
             }
             /* a short alias of a command option */
             for (int i = 0; cmd->opts && cmd->opts[i].name; i++) {
-                if (cmd->opts[i].shortname == c) {
-                    cli->present[i] = 1;
-                    cli->values[i] = optarg;
-                }
+                if (cmd->opts[i].shortname == c && set_opt(cli, i, optarg))
+                    return HUB_EXIT_USAGE;
             }
         }
     }
@@ -176,6 +188,15 @@ static int opt_index(const hub_cli_t *cli, const char *name) {
             return i;
     }
     return -1;
+}
+
+int hub_cli_all(const hub_cli_t *cli, const char *name,
+                const char *const **out) {
+    int i = opt_index(cli, name);
+    if (i < 0)
+        return 0;
+    *out = cli->repeated[i];
+    return cli->nrepeated[i];
 }
 
 const char *hub_cli_get(const hub_cli_t *cli, const char *name) {

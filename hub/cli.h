@@ -37,6 +37,7 @@ typedef struct hub_cli_opt {
 } hub_cli_opt_t;
 
 #define HUB_CLI_MAXOPTS 24
+#define HUB_CLI_MAXREPEAT 32 /* times one option may be given */
 
 typedef struct hub_cli hub_cli_t;
 
@@ -59,6 +60,8 @@ struct hub_cli {
     const char *listen;
     const char *values[HUB_CLI_MAXOPTS]; /* by index in cmd->opts */
     int present[HUB_CLI_MAXOPTS];
+    const char *repeated[HUB_CLI_MAXOPTS][HUB_CLI_MAXREPEAT];
+    int nrepeated[HUB_CLI_MAXOPTS];
     char **args;         /* positional arguments */
     int nargs;
     hub_config_t *cfg;   /* after hub_cli_config */
@@ -72,6 +75,10 @@ void hub_cli_help(const hub_cmd_t *cmd, FILE *out);
 /* An option's value (NULL when absent), and whether it was given. */
 const char *hub_cli_get(const hub_cli_t *cli, const char *name);
 int hub_cli_has(const hub_cli_t *cli, const char *name);
+/* Every value of an option given several times (--header A --header B),
+ * in order; returns how many (0 when absent) and sets *out to them. */
+int hub_cli_all(const hub_cli_t *cli, const char *name,
+                const char *const **out);
 /* An option as a non-negative integer; prints an error and returns -1
  * when it is not one. Returns dflt when absent. */
 long hub_cli_long(const hub_cli_t *cli, const char *name, long dflt);

@@ -18,5 +18,6 @@ extern const hub_cmd_t hub_cmd_get;
 extern const hub_cmd_t hub_cmd_export;
 extern const hub_cmd_t hub_cmd_digest;
 extern const hub_cmd_t hub_cmd_generate;
+extern const hub_cmd_t hub_cmd_map;
 
 #endif

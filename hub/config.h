@@ -13,6 +13,7 @@
 
 #include "c360_config.h"
 #include "cfgmap.h"
+#include "source_config.h"
 
 typedef struct hub_kafka_config {
     char *brokers;            /* "embedded" or "host:port,..." */
@@ -57,6 +58,7 @@ typedef struct hub_config {
     hub_profile_config_t profile;
     hub_strmap_t segments;           /* name -> rule */
     hub_projector_config_t projector;
+    hub_cfg_list_t sources;          /* of hub_source_config_t */
 } hub_config_t;
 
 /* The root table (for the reference in docs/CONFIGURATION.md). */

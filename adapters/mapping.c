@@ -1,0 +1,435 @@
+/*
+ * hub360 - mappings: jq programs from a vendor's JSON to canonical events.
+ *
+ * Every entry point is compiled into a jq_state of its own from
+ *
+ *     . as {source: $source, meta: $meta, input: $__hub_in,
+ *           args: $__hub_args} | $__hub_in |
+ *     <prelude.jq>
+ *     <the mapping's definitions>
+ *     <entry expression>
+ *
+ * so the definitions see $source and $meta, bound anew for each record by
+ * the wrapper object we feed in, and nothing is compiled per record. JSON
+ * crosses between jansson and jq as text: simple, and cheap next to what
+ * jq itself costs.
+ */
+#include "mapping.h"
+
+#include <jq.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "embedded.h"
+#include "errors.h"
+
+#define WRAP_HEAD                                                          \
+    ". as {source: $source, meta: $meta, input: $__hub_in, "                 \
+    "args: $__hub_args} | $__hub_in |\n"
+
+enum { E_EVENTS, E_RESOURCES, E_REQUEST, E_RESPONSE, E_CURSOR, E_COUNT };
+
+static const struct {
+    const char *expr;
+    const char *needs; /* what jq says when the mapping lacks it */
+} entries[E_COUNT] = {
+    {"events", "events/0 is not defined"},
+    {"poll_resources", "poll_resources/0 is not defined"},
+    {"poll_request($__hub_args.resource; $__hub_args.cursor; "
+     "$__hub_args.page; $__hub_args.params)",
+     "poll_request/4 is not defined"},
+    {"poll_response($__hub_args.resource; $__hub_args.page)",
+     "poll_response/2 is not defined"},
+    {"poll_cursor($__hub_args.resource)", "poll_cursor/1 is not defined"},
+};
+
+struct hub_mapping {
+    char *name;
+    char *text;        /* the mapping's definitions */
+    size_t len;
+    jq_state *jq[E_COUNT];
+    int can_poll;
+    pthread_mutex_t lock;
+};
+
+/* ------------------------------------------------------------------ */
+/* Compiling                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct compile_msgs {
+    hub_buf_t text;
+    long skip_lines;   /* lines before the mapping's own first line */
+    const char *name;
+} compile_msgs_t;
+
+/* Rewrites "line N" in jq's message into the mapping file's numbering
+ * and keeps the first message (later ones are usually consequences). */
+static void on_jq_error(void *opaque, jv msg) {
+    compile_msgs_t *m = opaque;
+    if (m->text.len == 0 && jv_get_kind(msg) == JV_KIND_STRING) {
+        const char *s = jv_string_value(msg);
+        if (strncmp(s, "jq: error: ", 11) == 0)
+            s += 11;
+        /* "<what> at <top-level>, line N:\n<excerpt>" */
+        const char *at = strstr(s, " at <top-level>, line ");
+        if (at) {
+            /* jq's hint about shell quoting does not fit a file */
+            const char *hint = strstr(s, " (Unix shell quoting issues?)");
+            if (hint && hint < at)
+                at = hint;
+            const char *ln = strstr(at, " at <top-level>, line ") + 22;
+            long line = strtol(ln, NULL, 10) - m->skip_lines;
+            hub_buf_printf(&m->text, "%s: line %ld: %.*s", m->name,
+                           line < 1 ? 1 : line, (int)(at - s), s);
+        } else {
+            hub_buf_printf(&m->text, "%s: %.*s", m->name,
+                           (int)strcspn(s, "\n"), s);
+        }
+    }
+    jv_free(msg);
+}
+
+static long count_lines(const char *s, size_t len) {
+    long n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == '\n';
+    return n;
+}
+
+static const hub_embedded_file_t *preset_file(const char *name) {
+    for (const hub_embedded_file_t *f = hub_embedded_presets; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
+/* Compiles one entry; *jq stays NULL when the mapping lacks what the
+ * entry needs and `optional` is set. */
+static int compile_entry(hub_mapping_t *m, const char *expr,
+                         const char *needs, int optional, jq_state **out,
+                         char *err, size_t errlen) {
+    const hub_embedded_file_t *prelude = preset_file("prelude.jq");
+    if (!prelude)
+        return hub_fail(err, errlen, HUB_ENOENT, "prelude.jq is not built in");
+    hub_buf_t prog = {0};
+    compile_msgs_t msgs = {.skip_lines = 1 + count_lines(prelude->data,
+                                                         prelude->len) + 1,
+                           .name = m->name};
+    hub_buf_printf(&prog, "%s%s\n%.*s\n%s\n", WRAP_HEAD, prelude->data,
+                   (int)m->len, m->text, expr);
+    jq_state *jq = jq_init();
+    if (!jq || !prog.data) {
+        hub_buf_free(&prog);
+        jq_teardown(&jq);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    jq_set_error_cb(jq, on_jq_error, &msgs);
+    int ok = jq_compile_args(jq, prog.data, jv_object());
+    hub_buf_free(&prog);
+    if (ok) {
+        *out = jq;
+        hub_buf_free(&msgs.text);
+        return 0;
+    }
+    jq_teardown(&jq);
+    const char *why = msgs.text.data ? msgs.text.data : "";
+    int missing = strstr(why, needs) != NULL;
+    int rc = 0;
+    if (missing && optional)
+        *out = NULL;
+    else if (missing)
+        rc = hub_fail(err, errlen, HUB_EINVAL, "%s: does not define %.*s",
+                      m->name, (int)strcspn(needs, "/"), needs);
+    else
+        rc = hub_fail(err, errlen, HUB_EINVAL, "%s",
+                      why[0] ? why : "jq could not compile the mapping");
+    hub_buf_free(&msgs.text);
+    return rc;
+}
+
+int hub_mapping_new(const char *name, const char *text, size_t len,
+                    hub_mapping_t **out, char *err, size_t errlen) {
+    hub_mapping_t *m = calloc(1, sizeof(*m));
+    if (!m)
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    pthread_mutex_init(&m->lock, NULL);
+    m->name = strdup(name);
+    m->text = malloc(len + 1);
+    if (!m->name || !m->text) {
+        hub_mapping_free(m);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    memcpy(m->text, text, len);
+    m->text[len] = '\0';
+    m->len = len;
+    int rc = compile_entry(m, entries[E_EVENTS].expr, entries[E_EVENTS].needs,
+                           0, &m->jq[E_EVENTS], err, errlen);
+    /* Polling needs all four entries; a mapping that defines some of
+     * them has a mistake worth naming. */
+    int have = 0;
+    for (int e = E_RESOURCES; rc == 0 && e < E_COUNT; e++) {
+        rc = compile_entry(m, entries[e].expr, entries[e].needs, 1, &m->jq[e],
+                           err, errlen);
+        have += m->jq[e] != NULL;
+    }
+    if (rc == 0 && have != 0 && have != E_COUNT - E_RESOURCES)
+        rc = hub_fail(err, errlen, HUB_EINVAL,
+                      "%s: a polling mapping defines poll_resources, "
+                      "poll_request/4, poll_response/2 and poll_cursor/1; "
+                      "this one defines %d of them",
+                      name, have);
+    if (rc) {
+        hub_mapping_free(m);
+        return rc;
+    }
+    m->can_poll = have != 0;
+    *out = m;
+    return 0;
+}
+
+int hub_mapping_preset(const char *preset, hub_mapping_t **out, char *err,
+                       size_t errlen) {
+    char file[128];
+    snprintf(file, sizeof(file), "%s.jq", preset);
+    const hub_embedded_file_t *f =
+        strcmp(preset, "prelude") == 0 ? NULL : preset_file(file);
+    if (!f)
+        return hub_fail(err, errlen, HUB_ENOENT, "no preset named '%s'",
+                        preset);
+    return hub_mapping_new(file, f->data, f->len, out, err, errlen);
+}
+
+int hub_mapping_load(const char *path, hub_mapping_t **out, char *err,
+                     size_t errlen) {
+    hub_buf_t text = HUB_BUF_INIT;
+    int rc = hub_buf_read_file(&text, path, 1 << 20, err, errlen);
+    if (rc == 0)
+        rc = hub_mapping_new(path, text.data ? text.data : "", text.len, out,
+                             err, errlen);
+    hub_buf_free(&text);
+    return rc;
+}
+
+void hub_mapping_free(hub_mapping_t *m) {
+    if (!m)
+        return;
+    for (int e = 0; e < E_COUNT; e++)
+        jq_teardown(&m->jq[e]);
+    pthread_mutex_destroy(&m->lock);
+    free(m->name);
+    free(m->text);
+    free(m);
+}
+
+const char *hub_mapping_name(const hub_mapping_t *m) { return m->name; }
+
+int hub_mapping_can_poll(const hub_mapping_t *m) { return m->can_poll; }
+
+void hub_mapping_lock(hub_mapping_t *m) { pthread_mutex_lock(&m->lock); }
+
+void hub_mapping_unlock(hub_mapping_t *m) { pthread_mutex_unlock(&m->lock); }
+
+/* ------------------------------------------------------------------ */
+/* Running                                                             */
+/* ------------------------------------------------------------------ */
+
+static jv to_jv(const json_t *j) {
+    if (!j)
+        return jv_null();
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s)
+        return jv_invalid_with_msg(jv_string("out of memory"));
+    jv v = jv_parse(s);
+    free(s);
+    return v;
+}
+
+static json_t *from_jv(jv v) {
+    jv text = jv_dump_string(v, 0); /* consumes v */
+    json_t *j = json_loads(jv_string_value(text), JSON_DECODE_ANY, NULL);
+    jv_free(text);
+    return j;
+}
+
+/* Runs entry jq over the wrapper object; every output goes to out (an
+ * array). `objects` requires each output to be an object. */
+static int run(hub_mapping_t *m, jq_state *jq, const char *what,
+               const json_t *input, const json_t *source, const json_t *meta,
+               const json_t *args, int objects, json_t *out, char *err,
+               size_t errlen) {
+    json_t *wrap = json_pack("{sOsOsOsO}", "source",
+                             source ? (json_t *)source : json_null(), "meta",
+                             meta ? (json_t *)meta : json_null(), "input",
+                             input ? (json_t *)input : json_null(), "args",
+                             args ? (json_t *)args : json_null());
+    if (!wrap)
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    jv in = to_jv(wrap);
+    json_decref(wrap);
+    if (!jv_is_valid(in)) {
+        jv_free(in);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    jq_start(jq, in, 0);
+    int rc = 0;
+    for (;;) {
+        jv v = jq_next(jq);
+        if (!jv_is_valid(v)) {
+            if (jv_invalid_has_msg(jv_copy(v))) {
+                jv msg = jv_invalid_get_msg(v);
+                jv text = jv_get_kind(msg) == JV_KIND_STRING
+                              ? msg
+                              : jv_dump_string(msg, 0);
+                rc = hub_fail(err, errlen, HUB_EINVAL, "%s: %s: %s", m->name,
+                              what, jv_string_value(text));
+                jv_free(text);
+            } else {
+                jv_free(v);
+            }
+            break;
+        }
+        if (objects && jv_get_kind(v) != JV_KIND_OBJECT) {
+            rc = hub_fail(err, errlen, HUB_EINVAL,
+                          "%s: %s emitted %s, not an object", m->name, what,
+                          jv_kind_name(jv_get_kind(v)));
+            jv_free(v);
+            break;
+        }
+        json_t *j = from_jv(v);
+        if (!j || json_array_append_new(out, j) != 0) {
+            rc = hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    /* Drop whatever the program still had to say after an error. */
+    return rc;
+}
+
+int hub_mapping_events(hub_mapping_t *m, const json_t *record,
+                       const json_t *source, const json_t *meta, json_t *out,
+                       char *err, size_t errlen) {
+    return run(m, m->jq[E_EVENTS], "events", record, source, meta, NULL, 1,
+               out, err, errlen);
+}
+
+/* Runs a polling entry that must give exactly one value. */
+static int poll_one(hub_mapping_t *m, int entry, const json_t *input,
+                    const json_t *source, json_t *args, json_t **out,
+                    char *err, size_t errlen) {
+    if (!m->jq[entry]) {
+        json_decref(args);
+        return hub_fail(err, errlen, HUB_ENOENT, "%s: does not poll",
+                        m->name);
+    }
+    const char *what = entries[entry].expr;
+    size_t wlen = strcspn(what, "(");
+    char name[32];
+    snprintf(name, sizeof(name), "%.*s", (int)wlen, what);
+    json_t *all = json_array();
+    if (!all) {
+        json_decref(args);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    int rc = run(m, m->jq[entry], name, input, source, NULL, args, 0, all,
+                 err, errlen);
+    json_decref(args);
+    if (rc == 0 && json_array_size(all) != 1)
+        rc = hub_fail(err, errlen, HUB_EINVAL,
+                      "%s: %s gave %zu values, expected one", m->name, name,
+                      json_array_size(all));
+    if (rc == 0)
+        *out = json_incref(json_array_get(all, 0));
+    json_decref(all);
+    return rc;
+}
+
+int hub_mapping_poll_resources(hub_mapping_t *m, const json_t *source,
+                               json_t **out, char *err, size_t errlen) {
+    int rc = poll_one(m, E_RESOURCES, NULL, source, json_object(), out, err,
+                      errlen);
+    if (rc == 0 && !json_is_array(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return hub_fail(err, errlen, HUB_EINVAL,
+                        "%s: poll_resources must be an array of names",
+                        m->name);
+    }
+    return rc;
+}
+
+static json_t *opt(const json_t *j) {
+    return j ? json_incref((json_t *)j) : json_null();
+}
+
+int hub_mapping_poll_request(hub_mapping_t *m, const json_t *source,
+                             const char *resource, const json_t *cursor,
+                             const json_t *page, const json_t *params,
+                             json_t **out, char *err, size_t errlen) {
+    json_t *args = json_pack("{sssoso so}", "resource", resource, "cursor",
+                             opt(cursor), "page", opt(page), "params",
+                             params ? opt(params) : json_object());
+    int rc = poll_one(m, E_REQUEST, NULL, source, args, out, err, errlen);
+    if (rc == 0 && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return hub_fail(err, errlen, HUB_EINVAL,
+                        "%s: poll_request must give an object", m->name);
+    }
+    return rc;
+}
+
+int hub_mapping_poll_response(hub_mapping_t *m, const json_t *source,
+                              const char *resource, const json_t *page,
+                              const json_t *body, json_t **out, char *err,
+                              size_t errlen) {
+    json_t *args =
+        json_pack("{ssso}", "resource", resource, "page", opt(page));
+    int rc = poll_one(m, E_RESPONSE, body, source, args, out, err, errlen);
+    if (rc == 0 && (!json_is_object(*out) ||
+                    !json_is_array(json_object_get(*out, "records")))) {
+        json_decref(*out);
+        *out = NULL;
+        return hub_fail(err, errlen, HUB_EINVAL,
+                        "%s: poll_response must give {records: [...], next}",
+                        m->name);
+    }
+    return rc;
+}
+
+int hub_mapping_poll_cursor(hub_mapping_t *m, const json_t *source,
+                            const char *resource, const json_t *record,
+                            json_t **out, char *err, size_t errlen) {
+    json_t *args = json_pack("{ss}", "resource", resource);
+    int rc = poll_one(m, E_CURSOR, record, source, args, out, err, errlen);
+    if (rc == 0 && (!json_is_object(*out) ||
+                    !json_object_get(*out, "at") ||
+                    !json_object_get(*out, "id"))) {
+        json_decref(*out);
+        *out = NULL;
+        return hub_fail(err, errlen, HUB_EINVAL,
+                        "%s: poll_cursor must give {at, id}", m->name);
+    }
+    return rc;
+}
+
+int hub_mapping_eval(hub_mapping_t *m, const char *expr, const json_t *input,
+                     const json_t *source, const json_t *meta, json_t **out,
+                     char *err, size_t errlen) {
+    jq_state *jq = NULL;
+    int rc = compile_entry(m, expr, "\001", 0, &jq, err, errlen);
+    if (rc)
+        return rc;
+    json_t *all = json_array();
+    rc = all ? run(m, jq, "expression", input, source, meta, NULL, 0, all,
+                   err, errlen)
+             : hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    jq_teardown(&jq);
+    if (rc == 0)
+        *out = all;
+    else
+        json_decref(all);
+    return rc;
+}
