@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "session.h"
 #include "timefmt.h"
 #include "uuid.h"
 
@@ -73,6 +74,10 @@ static const hub_cfg_entry_t webhook_map[] = {
     HUB_CFG(HUB_CFG_DURATION, "max_age", "5m", hub_webhook_config_t,
             max_age_ms, "Timestamped schemes (HubSpot v3, Zendesk): the "
             "oldest request accepted."),
+    HUB_CFG(HUB_CFG_DURATION, "ack_timeout", "10s", hub_webhook_config_t,
+            ack_timeout_ms, "How long a request waits for Kafka to "
+            "acknowledge its events before it is answered 503 (the vendor "
+            "retries)."),
     {0},
 };
 
@@ -440,4 +445,20 @@ int hub_source_map(hub_source_t *s, const json_t *record, const json_t *meta,
             json_array_remove(json_out, first_json);
     }
     return rc;
+}
+
+int hub_mapped_send(const hub_mapped_t *m, const hub_config_t *cfg,
+                    hub_producer_t *p, hub_acks_t *acks, int64_t block_ms,
+                    char *err, size_t errlen) {
+    for (size_t i = 0; i < m->n; i++) {
+        const hub_encoded_t *e = &m->events[i];
+        char topic[256];
+        hub_session_event_topic(cfg, e->topic, topic, sizeof(topic));
+        int rc = hub_producer_send(p, topic, -1, e->key.data, e->key.len,
+                                   e->value.data, e->value.len, NULL, 0,
+                                   acks, block_ms, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

@@ -20,7 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bus.h"
 #include "codec.h"
+#include "config.h"
 #include "mapping.h"
 #include "signature.h"
 #include "source_config.h"
@@ -85,6 +87,16 @@ void hub_mapped_free(hub_mapped_t *m);
 int hub_source_map(hub_source_t *s, const json_t *record, const json_t *meta,
                    hub_mapped_t *out, json_t *json_out, char *err,
                    size_t errlen);
+
+/*
+ * Queues every event of m on its topic (cfg's prefix) with its key,
+ * counted in acks. HUB_EAGAIN when the producer's queue stays full for
+ * block_ms: events queued before it may still be delivered, which is
+ * harmless, since a retry yields the same event ids.
+ */
+int hub_mapped_send(const hub_mapped_t *m, const hub_config_t *cfg,
+                    hub_producer_t *p, hub_acks_t *acks, int64_t block_ms,
+                    char *err, size_t errlen);
 
 /*
  * Completes one event as the mapping emitted it, in place: event_id from

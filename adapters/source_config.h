@@ -20,6 +20,7 @@ typedef struct hub_webhook_config {
     char *encoding;        /* hmac: hex | base64 */
     char *prefix;          /* hmac: text before the digest */
     int64_t max_age_ms;    /* timestamped schemes: oldest accepted */
+    int64_t ack_timeout_ms; /* answer 503 when Kafka takes longer */
 } hub_webhook_config_t;
 
 typedef struct hub_poll_auth_config {

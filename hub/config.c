@@ -114,6 +114,13 @@ static const hub_cfg_entry_t api_map[] = {
             "Bearer tokens with their scopes; with none, the server binds "
             "to loopback only.",
             .sub = token_map, .item_size = sizeof(hub_api_token_t)),
+    HUB_CFG(HUB_CFG_SIZE, "body_limit", "1MiB", hub_api_config_t,
+            body_limit, "Largest request body (webhooks included); bigger "
+            "ones are answered 413."),
+    HUB_CFG(HUB_CFG_INT, "threads", "8", hub_api_config_t, threads,
+            "Threads serving connections (a webhook holds one while Kafka "
+            "acknowledges).",
+            .min = 1, .max = 256),
     {0},
 };
 

@@ -40,6 +40,8 @@ typedef struct hub_api_token {
 typedef struct hub_api_config {
     char *listen;             /* HOST:PORT */
     hub_cfg_list_t tokens;    /* of hub_api_token_t */
+    int64_t body_limit;       /* largest request body */
+    long threads;             /* connection threads */
 } hub_api_config_t;
 
 typedef struct hub_log_config {

@@ -1,0 +1,93 @@
+/*
+ * hub360 - the list of adapter plugins, and running those the
+ * configuration asks for.
+ */
+#include "adapter.h"
+
+#include <stdlib.h>
+
+#include "errors.h"
+#include "log.h"
+
+const hub_adapter_plugin_t *const hub_adapter_plugins[] = {
+    &hub_adapter_webhook,
+    NULL,
+};
+
+typedef struct running {
+    const hub_adapter_plugin_t *plugin;
+    void *ctx;
+    int started;
+} running_t;
+
+struct hub_adapters {
+    running_t run[8];
+    size_t n;
+};
+
+int hub_adapters_new(const hub_adapter_env_t *env, hub_adapters_t **out,
+                     size_t *any, char *err, size_t errlen) {
+    hub_adapters_t *a = calloc(1, sizeof(*a));
+    const hub_cfg_list_t *l = &env->cfg->sources;
+    const hub_source_config_t **mine = calloc(l->n ? l->n : 1, sizeof(*mine));
+    if (!a || !mine) {
+        free(a);
+        free(mine);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    *any = 0;
+    int rc = 0;
+    for (size_t p = 0; rc == 0 && hub_adapter_plugins[p]; p++) {
+        const hub_adapter_plugin_t *plugin = hub_adapter_plugins[p];
+        size_t n = 0;
+        for (size_t i = 0; i < l->n; i++) {
+            const hub_source_config_t *s =
+                (const hub_source_config_t *)l->items + i;
+            if (plugin->serves(s))
+                mine[n++] = s;
+        }
+        if (n == 0)
+            continue;
+        running_t *r = &a->run[a->n++];
+        r->plugin = plugin;
+        rc = plugin->init(env, mine, n, &r->ctx, err, errlen);
+        *any += n;
+    }
+    free(mine);
+    if (rc) {
+        hub_adapters_free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+int hub_adapters_need_http(const hub_adapters_t *a) {
+    for (size_t i = 0; i < a->n; i++)
+        if (a->run[i].plugin->needs_http)
+            return 1;
+    return 0;
+}
+
+int hub_adapters_start(hub_adapters_t *a, char *err, size_t errlen) {
+    for (size_t i = 0; i < a->n; i++) {
+        running_t *r = &a->run[i];
+        int rc = r->plugin->start ? r->plugin->start(r->ctx, err, errlen) : 0;
+        if (rc)
+            return rc;
+        r->started = 1;
+    }
+    return 0;
+}
+
+void hub_adapters_free(hub_adapters_t *a) {
+    if (!a)
+        return;
+    for (size_t i = a->n; i-- > 0;) {
+        running_t *r = &a->run[i];
+        if (r->started && r->plugin->stop)
+            r->plugin->stop(r->ctx);
+        r->plugin->destroy(r->ctx);
+    }
+    free(a);
+}

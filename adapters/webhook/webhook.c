@@ -1,0 +1,320 @@
+/*
+ * hub360 - the webhook adapter: POST /ingest/{source}.
+ *
+ * A request is answered 2xx only once Kafka acknowledged every event it
+ * became; anything else gets an answer that makes the vendor retry (503,
+ * with Retry-After) or tells the sender what to fix (400, 401, 404, 413,
+ * 415). Retries are safe: the events' ids derive from the vendor's own
+ * ids, so a request delivered twice is counted once downstream.
+ *
+ * Order of checks: the source exists (404), the body fits (413, by the
+ * server), the content type is JSON or XML (415), the signature verifies
+ * on the raw bytes (401), the body parses (400), the mapping and the
+ * schemas accept every event (400), Kafka acknowledges (503 otherwise).
+ * Nothing is produced before every event of the request encoded, so a
+ * HubSpot batch is produced whole or answered with an error.
+ *
+ * Each source has its own codec and mapping, used under its lock (neither
+ * is thread-safe); the server's threads serve different sources at once.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "adapter.h"
+#include "errors.h"
+#include "log.h"
+#include "source.h"
+#include "timefmt.h"
+#include "xmljson.h"
+
+#define PREFIX "/ingest/"
+
+typedef struct hook {
+    const hub_source_config_t *cfg;
+    hub_codec_t *codec;
+    hub_source_t *src;
+    hub_sig_config_t sig;
+    pthread_mutex_t lock;
+} hook_t;
+
+typedef struct webhook {
+    const hub_adapter_env_t *env;
+    hook_t *hooks;
+    size_t n;
+    /* Ack groups of requests answered 503 while some of their events
+     * were still in flight: freed once nothing is pending. */
+    pthread_mutex_t orphans_lock;
+    hub_acks_t **orphans;
+    size_t norphans, orphans_cap;
+} webhook_t;
+
+/* Keeps a (or frees it when nothing is pending) and frees the orphans
+ * whose messages all came back. */
+static void release_acks(webhook_t *w, hub_acks_t *a) {
+    pthread_mutex_lock(&w->orphans_lock);
+    size_t k = 0;
+    for (size_t i = 0; i < w->norphans; i++) {
+        if (hub_acks_pending(w->orphans[i]) == 0)
+            hub_acks_free(w->orphans[i]);
+        else
+            w->orphans[k++] = w->orphans[i];
+    }
+    w->norphans = k;
+    if (a && hub_acks_pending(a) != 0 &&
+        hub_array_grow(&w->orphans, &w->orphans_cap, w->norphans,
+                       sizeof(*w->orphans), 8) == 0) {
+        w->orphans[w->norphans++] = a;
+        a = NULL;
+    }
+    pthread_mutex_unlock(&w->orphans_lock);
+    if (a && hub_acks_pending(a) != 0)
+        hub_acks_wait(a, -1, NULL, 0); /* out of memory: wait it out */
+    hub_acks_free(a);
+}
+
+static int serves(const hub_source_config_t *s) {
+    return s->webhook.secret[0] != '\0' ||
+           strcmp(s->webhook.signature, "none") == 0;
+}
+
+static void destroy(void *ctx) {
+    webhook_t *w = ctx;
+    if (!w)
+        return;
+    /* The producer is flushed before plugins are destroyed. */
+    for (size_t i = 0; i < w->norphans; i++) {
+        hub_acks_wait(w->orphans[i], 5000, NULL, 0);
+        if (hub_acks_pending(w->orphans[i]) == 0)
+            hub_acks_free(w->orphans[i]);
+    }
+    free(w->orphans);
+    pthread_mutex_destroy(&w->orphans_lock);
+    for (size_t i = 0; i < w->n; i++) {
+        hub_source_free(w->hooks[i].src);
+        hub_codec_free(w->hooks[i].codec);
+        pthread_mutex_destroy(&w->hooks[i].lock);
+    }
+    free(w->hooks);
+    free(w);
+}
+
+static void handle(void *opaque, const hub_http_req_t *req,
+                   hub_http_resp_t *resp);
+
+static int init(const hub_adapter_env_t *env,
+                const hub_source_config_t *const *sources, size_t n,
+                void **ctx, char *err, size_t errlen) {
+    webhook_t *w = calloc(1, sizeof(*w));
+    if (!w || !(w->hooks = calloc(n, sizeof(*w->hooks)))) {
+        free(w);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    w->env = env;
+    pthread_mutex_init(&w->orphans_lock, NULL);
+    *ctx = w;
+    for (size_t i = 0; i < n; i++) {
+        hook_t *h = &w->hooks[i];
+        pthread_mutex_init(&h->lock, NULL);
+        w->n++;
+        h->cfg = sources[i];
+        char why[512];
+        int rc = hub_codec_new(env->cat, env->cfg->kafka.topic_prefix,
+                               &h->codec, why, sizeof(why));
+        if (rc == 0)
+            rc = hub_source_new(h->cfg, h->codec, &h->src, why, sizeof(why));
+        if (rc == 0 && hub_source_signature(h->src, &h->sig) != 0)
+            rc = hub_fail(why, sizeof(why), HUB_ECONFIG,
+                          "webhook.signature '%s' is not a scheme",
+                          h->cfg->webhook.signature);
+        if (rc)
+            return hub_fail(err, errlen, rc, "source %s: %s", h->cfg->name,
+                            why);
+        if (h->sig.scheme == HUB_SIG_NONE)
+            hub_log_warn("webhook", "source %s takes webhooks without a "
+                                    "signature check (signature: none)",
+                         h->cfg->name);
+    }
+    if (hub_http_route(env->http, NULL, PREFIX, handle, w))
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* One request                                                         */
+/* ------------------------------------------------------------------ */
+
+static const char *sig_header(void *ctx, const char *name) {
+    return hub_http_header(ctx, name);
+}
+
+static const char *sig_query(void *ctx, const char *name) {
+    return hub_http_query(ctx, name);
+}
+
+static void put_lower(void *ctx, const char *name, const char *value) {
+    char key[256];
+    size_t i = 0;
+    for (; name[i] && i < sizeof(key) - 1; i++)
+        key[i] = (char)tolower((unsigned char)name[i]);
+    key[i] = '\0';
+    json_object_set_new(ctx, key, json_string(value));
+}
+
+static void put_as_is(void *ctx, const char *name, const char *value) {
+    json_object_set_new(ctx, name, json_string(value));
+}
+
+/* The media type without parameters, compared case-insensitively. */
+static int media_is(const char *ct, const char *type) {
+    size_t n = strlen(type);
+    return strncasecmp(ct, type, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int is_json_type(const char *ct) {
+    const char *semi = strchr(ct, ';');
+    size_t len = semi ? (size_t)(semi - ct) : strlen(ct);
+    return media_is(ct, "application/json") || media_is(ct, "text/json") ||
+           (len > 5 && strncasecmp(ct + len - 5, "+json", 5) == 0);
+}
+
+static int is_xml_type(const char *ct) {
+    return media_is(ct, "text/xml") || media_is(ct, "application/xml");
+}
+
+static void handle_source(webhook_t *w, hook_t *h, const hub_http_req_t *req,
+                          hub_http_resp_t *resp) {
+    char err[1024];
+    hub_sig_request_t sr = {
+        .method = hub_http_method(req),
+        .uri = hub_http_uri(req),
+        .header = sig_header,
+        .query = sig_query,
+        .ctx = (void *)req,
+        .now_ms = hub_time_now_ms(),
+    };
+    sr.body = hub_http_body(req, &sr.len);
+
+    if (strcmp(sr.method, "GET") == 0) {
+        const char *reply = NULL;
+        int rc = hub_sig_handshake(&h->sig, &sr, &reply, err, sizeof(err));
+        if (rc == 0) {
+            resp->status = 200;
+            resp->content_type = "text/plain";
+            hub_buf_puts(&resp->body, reply);
+        } else if (rc == HUB_EAUTH) {
+            hub_http_error(resp, 401, "bad_signature", "%s", err);
+        } else {
+            hub_http_error(resp, 405, "method_not_allowed",
+                           "GET %s is only for the vendor's subscription "
+                           "handshake; events are POSTed",
+                           hub_http_path(req));
+        }
+        return;
+    }
+    if (strcmp(sr.method, "POST") != 0) {
+        hub_http_error(resp, 405, "method_not_allowed",
+                       "%s is not allowed on %s; events are POSTed",
+                       sr.method, hub_http_path(req));
+        return;
+    }
+    const char *ct = hub_http_header(req, "Content-Type");
+    int xml = ct && is_xml_type(ct);
+    if (!ct || (!xml && !is_json_type(ct))) {
+        hub_http_error(resp, 415, "unsupported_media_type",
+                       "content type %s%s%s: send application/json (or "
+                       "text/xml for XML pushes)",
+                       ct ? "'" : "", ct ? ct : "missing", ct ? "'" : "");
+        return;
+    }
+    if (hub_sig_verify(&h->sig, &sr, err, sizeof(err))) {
+        hub_http_error(resp, 401, "bad_signature", "%s", err);
+        return;
+    }
+
+    json_t *record = NULL;
+    int rc = xml ? hub_xml_to_json(sr.body, sr.len, &record, err, sizeof(err))
+                 : hub_codec_parse_text(sr.body, sr.len, &record, err,
+                                        sizeof(err));
+    if (rc) {
+        hub_http_error(resp, 400, "malformed_body", "%s body: %s",
+                       xml ? "XML" : "JSON", err);
+        return;
+    }
+    char when[HUB_TIME_MAXLEN];
+    hub_time_format(sr.now_ms, when);
+    json_t *headers = json_object(), *query = json_object();
+    hub_http_each(req, 0, put_lower, headers);
+    hub_http_each(req, 1, put_as_is, query);
+    json_t *meta = json_pack("{sssosososs}", "via", "webhook", "headers",
+                             headers, "query", query, "resource", json_null(),
+                             "received_at", when);
+
+    hub_mapped_t mapped = {0};
+    pthread_mutex_lock(&h->lock);
+    rc = meta ? hub_source_map(h->src, record, meta, &mapped, NULL, err,
+                               sizeof(err))
+              : hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
+    pthread_mutex_unlock(&h->lock);
+    json_decref(meta);
+    json_decref(record);
+    if (rc) {
+        hub_http_error(resp, 400, "mapping_failed", "%s", err);
+        hub_mapped_free(&mapped);
+        return;
+    }
+
+    hub_acks_t *acks = hub_acks_new();
+    int64_t timeout = h->cfg->webhook.ack_timeout_ms;
+    rc = acks ? hub_mapped_send(&mapped, w->env->cfg, w->env->producer, acks,
+                                timeout / 4, err, sizeof(err))
+              : hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
+    /* Wait for what was queued even after a failure: acks must not be
+     * freed while messages counted in it are in flight. */
+    int wrc = acks ? hub_acks_wait(acks, timeout, rc ? NULL : err,
+                                   rc ? 0 : sizeof(err))
+                   : 0;
+    if (rc == 0)
+        rc = wrc;
+    if (rc == 0) {
+        resp->status = 200;
+        hub_buf_printf(&resp->body, "{\"accepted\":%zu}", mapped.n);
+    } else {
+        hub_log_warn("webhook", "source %s: answered 503: %s", h->cfg->name,
+                     err);
+        hub_http_error_retry(resp, 503, "kafka_unavailable", 5,
+                             "the events were not acknowledged by Kafka: "
+                             "%s; retry later",
+                             err);
+    }
+    if (acks)
+        release_acks(w, acks);
+    hub_mapped_free(&mapped);
+}
+
+static void handle(void *opaque, const hub_http_req_t *req,
+                   hub_http_resp_t *resp) {
+    webhook_t *w = opaque;
+    const char *name = hub_http_path(req) + strlen(PREFIX);
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->hooks[i].cfg->name, name) == 0) {
+            handle_source(w, &w->hooks[i], req, resp);
+            return;
+        }
+    hub_http_error(resp, 404, "unknown_source",
+                   "no source named '%s' takes webhooks here", name);
+}
+
+const hub_adapter_plugin_t hub_adapter_webhook = {
+    .name = "webhook",
+    .desc = "POST /ingest/{source}: vendor webhooks, signature-checked",
+    .needs_http = 1,
+    .serves = serves,
+    .init = init,
+    .start = NULL,
+    .stop = NULL,
+    .destroy = destroy,
+};

@@ -1,0 +1,384 @@
+/*
+ * hub360 - the HTTP server, on libmicrohttpd.
+ *
+ * One request's life: MHD hands us the raw request line first (the URI
+ * log callback), where we allocate the request and keep the raw URI
+ * (signatures such as HubSpot's v3 cover it exactly as sent); then the
+ * access handler is called once with the headers, again for each piece
+ * of body, and a last time with nothing left to read, when we route the
+ * whole request and queue the answer. A Content-Length over the limit is
+ * answered 413 at once; a body that grows past the limit without one is
+ * drained and then answered 413.
+ */
+#include "http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "errors.h"
+#include "log.h"
+
+typedef struct route {
+    char *method;      /* NULL: any */
+    char *prefix;
+    size_t plen;
+    hub_http_handler fn;
+    void *opaque;
+} route_t;
+
+struct hub_http {
+    struct MHD_Daemon *d;
+    struct sockaddr_storage sa;
+    char *listen;
+    int threads;
+    int64_t body_limit;
+    route_t *routes;
+    size_t nroutes, cap;
+    int port;
+};
+
+struct hub_http_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    char *uri;
+    hub_buf_t body;
+    int too_big;
+};
+
+/* ------------------------------------------------------------------ */
+/* Answers                                                             */
+/* ------------------------------------------------------------------ */
+
+static void json_escape(hub_buf_t *b, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            hub_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            hub_buf_printf(b, "\\u%04x", c);
+        else
+            hub_buf_putc(b, (char)c);
+    }
+}
+
+static void verror(hub_http_resp_t *resp, int status, const char *code,
+                   const char *fmt, va_list ap) {
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    resp->status = status;
+    resp->content_type = NULL;
+    hub_buf_reset(&resp->body);
+    hub_buf_puts(&resp->body, "{\"error\":{\"code\":\"");
+    json_escape(&resp->body, code);
+    hub_buf_puts(&resp->body, "\",\"message\":\"");
+    json_escape(&resp->body, msg);
+    hub_buf_puts(&resp->body, "\"}}");
+}
+
+void hub_http_error(hub_http_resp_t *resp, int status, const char *code,
+                    const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    verror(resp, status, code, fmt, ap);
+    va_end(ap);
+}
+
+void hub_http_error_retry(hub_http_resp_t *resp, int status,
+                          const char *code, int retry_after_s,
+                          const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    verror(resp, status, code, fmt, ap);
+    va_end(ap);
+    snprintf(resp->retry_after, sizeof(resp->retry_after), "%d",
+             retry_after_s);
+    for (int i = 0; i < 4; i++)
+        if (!resp->headers[i][0]) {
+            resp->headers[i][0] = "Retry-After";
+            resp->headers[i][1] = resp->retry_after;
+            break;
+        }
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c,
+                                 hub_http_resp_t *resp) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body.len, resp->body.data ? resp->body.data : (char *)"",
+        MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type ? resp->content_type
+                                               : "application/json");
+    for (int i = 0; i < 4 && resp->headers[i][0]; i++)
+        MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+const char *hub_http_method(const hub_http_req_t *r) { return r->method; }
+const char *hub_http_path(const hub_http_req_t *r) { return r->path; }
+const char *hub_http_uri(const hub_http_req_t *r) {
+    return r->uri ? r->uri : r->path;
+}
+
+const char *hub_http_header(const hub_http_req_t *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *hub_http_query(const hub_http_req_t *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *hub_http_body(const hub_http_req_t *r, size_t *len) {
+    *len = r->body.len;
+    return r->body.data ? r->body.data : "";
+}
+
+typedef struct each_ctx {
+    void (*fn)(void *ctx, const char *name, const char *value);
+    void *ctx;
+} each_ctx_t;
+
+static enum MHD_Result each_value(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value) {
+    (void)kind;
+    each_ctx_t *e = cls;
+    e->fn(e->ctx, key, value ? value : "");
+    return MHD_YES;
+}
+
+void hub_http_each(const hub_http_req_t *r, int kind,
+                   void (*fn)(void *ctx, const char *name, const char *value),
+                   void *ctx) {
+    each_ctx_t e = {fn, ctx};
+    MHD_get_connection_values(r->conn,
+                              kind ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND,
+                              each_value, &e);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)cls;
+    hub_http_req_t *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->conn = c;
+        r->uri = strdup(uri ? uri : "");
+    }
+    return r;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe) {
+    (void)cls, (void)c, (void)toe;
+    hub_http_req_t *r = *con_cls;
+    if (r) {
+        hub_buf_free(&r->body);
+        free(r->uri);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+static const route_t *find_route(const hub_http_t *h, const char *method,
+                                 const char *path) {
+    const route_t *best = NULL;
+    for (size_t i = 0; i < h->nroutes; i++) {
+        const route_t *rt = &h->routes[i];
+        if (strncmp(path, rt->prefix, rt->plen) != 0)
+            continue;
+        if (rt->method && strcmp(rt->method, method) != 0)
+            continue;
+        if (!best || rt->plen > best->plen)
+            best = rt;
+    }
+    return best;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+    (void)version;
+    hub_http_t *h = cls;
+    hub_http_req_t *r = *con_cls;
+    if (!r)
+        return MHD_NO; /* out of memory in on_uri */
+    if (!r->method) { /* headers only, so far */
+        r->method = method;
+        r->path = url;
+        const char *cl = MHD_lookup_connection_value(
+            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoll(cl, NULL, 10) > h->body_limit) {
+            hub_http_resp_t resp = {0};
+            hub_http_error(&resp, 413, "body_too_large",
+                           "the body is %s bytes; the limit is %lld", cl,
+                           (long long)h->body_limit);
+            enum MHD_Result rc = send_resp(c, &resp);
+            hub_buf_free(&resp.body);
+            return rc;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->too_big &&
+            r->body.len + *upload_data_size > (size_t)h->body_limit) {
+            r->too_big = 1;
+            hub_buf_free(&r->body);
+        }
+        if (!r->too_big &&
+            hub_buf_append(&r->body, upload_data, *upload_data_size))
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    hub_http_resp_t resp = {.status = 200};
+    if (r->too_big) {
+        hub_http_error(&resp, 413, "body_too_large",
+                       "the body is over the limit of %lld bytes",
+                       (long long)h->body_limit);
+    } else {
+        const route_t *rt = find_route(h, method, url);
+        if (rt)
+            rt->fn(rt->opaque, r, &resp);
+        else if (find_route(h, NULL, url) || strncmp(url, "/", 1) != 0)
+            hub_http_error(&resp, 405, "method_not_allowed",
+                           "%s is not allowed on %s", method, url);
+        else
+            hub_http_error(&resp, 404, "not_found", "no route for %s %s",
+                           method, url);
+    }
+    enum MHD_Result rc = send_resp(c, &resp);
+    hub_buf_free(&resp.body);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The server                                                          */
+/* ------------------------------------------------------------------ */
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    hub_log_debug("http", "%s", msg);
+}
+
+/* "host:port" or "[v6]:port" into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *sa,
+                        char *err, size_t errlen) {
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon)
+        return hub_fail(err, errlen, HUB_ECONFIG,
+                        "cannot listen on '%s': expected HOST:PORT", listen);
+    const char *h = listen;
+    size_t hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']')
+        h++, hlen -= 2;
+    snprintf(host, sizeof(host), "%.*s", (int)hlen, h);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res = NULL;
+    int rc = getaddrinfo(hlen ? host : NULL, colon + 1, &hints, &res);
+    if (rc)
+        return hub_fail(err, errlen, HUB_ECONFIG, "cannot listen on '%s': %s",
+                        listen, gai_strerror(rc));
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+int hub_http_new(const hub_http_config_t *cfg, hub_http_t **out, char *err,
+                 size_t errlen) {
+    hub_http_t *h = calloc(1, sizeof(*h));
+    if (!h || !(h->listen = strdup(cfg->listen))) {
+        free(h);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    int rc = parse_listen(cfg->listen, &h->sa, err, errlen);
+    if (rc) {
+        hub_http_stop(h);
+        return rc;
+    }
+    h->body_limit = cfg->body_limit;
+    h->threads = cfg->threads > 0 ? cfg->threads : 1;
+    *out = h;
+    return 0;
+}
+
+int hub_http_start(hub_http_t *h, char *err, size_t errlen) {
+    if (h->d)
+        return hub_fail(err, errlen, HUB_ESTATE, "already started");
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_ERROR_LOG;
+    if (h->sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &h->sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->threads,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
+        on_done, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (!h->d)
+        return hub_fail(err, errlen, HUB_EIO,
+                        "cannot listen on %s (in use, or not an address of "
+                        "this machine)",
+                        h->listen);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : 0;
+    return 0;
+}
+
+void hub_http_stop(hub_http_t *h) {
+    if (!h)
+        return;
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    for (size_t i = 0; i < h->nroutes; i++) {
+        free(h->routes[i].method);
+        free(h->routes[i].prefix);
+    }
+    free(h->routes);
+    free(h->listen);
+    free(h);
+}
+
+int hub_http_port(const hub_http_t *h) { return h->port; }
+
+int hub_http_route(hub_http_t *h, const char *method, const char *prefix,
+                   hub_http_handler fn, void *opaque) {
+    if (h->d)
+        return HUB_ESTATE;
+    if (hub_array_grow(&h->routes, &h->cap, h->nroutes, sizeof(*h->routes),
+                       8))
+        return HUB_ENOMEM;
+    route_t *rt = &h->routes[h->nroutes];
+    *rt = (route_t){.method = method ? strdup(method) : NULL,
+                    .prefix = strdup(prefix),
+                    .plen = strlen(prefix),
+                    .fn = fn,
+                    .opaque = opaque};
+    if (!rt->prefix || (method && !rt->method)) {
+        free(rt->method);
+        free(rt->prefix);
+        return HUB_ENOMEM;
+    }
+    h->nroutes++;
+    return 0;
+}
