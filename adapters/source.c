@@ -251,25 +251,12 @@ hub_mapping_t *hub_source_mapping(hub_source_t *s) { return s->mapping; }
 
 const json_t *hub_source_json(const hub_source_t *s) { return s->json; }
 
-/* TEMPORARY until signature.c lands: the scheme names. */
-static int scheme_parse(const char *name, hub_sig_scheme *out) {
-    static const char *const names[] = {"none",   "shopify", "meta",
-                                        "hubspot", "zendesk", "wechat",
-                                        "weibo",  "hmac"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
-        if (strcmp(names[i], name) == 0) {
-            *out = (hub_sig_scheme)i;
-            return 0;
-        }
-    return HUB_EINVAL;
-}
-
 int hub_source_signature(const hub_source_t *s, hub_sig_config_t *out) {
     const hub_webhook_config_t *w = &s->cfg->webhook;
     const hub_preset_t *p = s->cfg->preset[0] ? hub_preset_find(s->cfg->preset)
                                               : NULL;
     hub_sig_scheme scheme = p ? p->signature : HUB_SIG_HMAC;
-    if (w->signature[0] && scheme_parse(w->signature, &scheme) != 0)
+    if (w->signature[0] && hub_sig_scheme_parse(w->signature, &scheme) != 0)
         return HUB_ECONFIG;
     if (scheme != HUB_SIG_NONE && !w->secret[0])
         return HUB_ECONFIG; /* no secret: the source takes no webhooks */

@@ -18,6 +18,7 @@
 #include "session.h"
 #include "source.h"
 #include "timefmt.h"
+#include "xmljson.h"
 
 static const hub_cli_opt_t map_opts[] = {
     {"source", 's', "NAME", "a source of the configuration (its mapping, "
@@ -171,8 +172,8 @@ static json_t *make_meta(hub_cli_t *cli) {
 /* One record (JSON or XML text) as JSON. */
 static int parse_record(const char *text, size_t len, int xml, json_t **out,
                         char *err, size_t errlen) {
-    if (xml) /* XML_PENDING: hub_xml_to_json lands with adapters/webhook */
-        return hub_fail(err, errlen, HUB_EINVAL, "XML input is not read yet");
+    if (xml)
+        return hub_xml_to_json(text, len, out, err, errlen);
     return hub_codec_parse_text(text, len, out, err, errlen);
 }
 
