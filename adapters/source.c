@@ -144,7 +144,9 @@ static const hub_cfg_entry_t cdc_map[] = {
 
 static int check_name(const void *value, char *msg, size_t msglen) {
     const char *s = *(char *const *)value;
-    if (!s || !*s || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+    if (!s || !*s) /* the defaults pass through here; `required` tells */
+        return 0;
+    if (strspn(s, "abcdefghijklmnopqrstuvwxyz"
                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
                          strlen(s)) {
         snprintf(msg, msglen, "a source name is letters, digits, '_', '.' "
@@ -183,19 +185,23 @@ int hub_sources_check(const void *value, char *msg, size_t msglen) {
     for (size_t i = 0; i < l->n; i++) {
         for (size_t j = 0; j < i; j++)
             if (strcmp(s[i].name, s[j].name) == 0) {
-                snprintf(msg, msglen, "[%zu]: source name '%s' is used twice",
+                snprintf(msg, msglen, "item %zu: source name '%s' is used "
+                                      "twice",
                          i, s[i].name);
                 return -1;
             }
         int has_preset = s[i].preset[0] != '\0';
         if (has_preset == (s[i].mapping[0] != '\0')) {
-            snprintf(msg, msglen, "[%zu] (%s): give a preset or a mapping "
+            snprintf(msg, msglen, "source '%s': give a preset or a mapping "
                                   "file (one of them)",
-                     i, s[i].name);
+                     s[i].name);
             return -1;
         }
         if (has_preset && !hub_preset_find(s[i].preset)) {
-            snprintf(msg, msglen, "[%zu] (%s): unknown preset '%s'", i,
+            snprintf(msg, msglen, "source '%s': unknown preset '%s' (presets: "
+                                  "hubspot, salesforce, zendesk, shopify, "
+                                  "odoo, erpnext, wechat, weibo, meta, "
+                                  "mention)",
                      s[i].name, s[i].preset);
             return -1;
         }

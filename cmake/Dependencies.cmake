@@ -28,16 +28,18 @@ hub360_require(CRYPTO   libcrypto    libssl-dev)
 hub360_require(LMDB     lmdb         liblmdb-dev)
 hub360_require(MHD      libmicrohttpd libmicrohttpd-dev)
 
-# libjq ships no pkg-config file in Debian 12; it needs oniguruma too.
+# libjq ships no pkg-config file in Debian 12. It brings oniguruma along
+# (its own dependency), which must not be linked directly: libonig
+# exports POSIX regcomp/regexec under glibc's names, with another regex_t,
+# and a direct link would put them ahead of glibc's for all of hub360.
 find_path(HUB360_JQ_INCLUDE jq.h)
 find_library(HUB360_JQ_LIB jq)
-find_library(HUB360_ONIG_LIB onig)
-if(NOT HUB360_JQ_INCLUDE OR NOT HUB360_JQ_LIB OR NOT HUB360_ONIG_LIB)
+if(NOT HUB360_JQ_INCLUDE OR NOT HUB360_JQ_LIB)
   message(FATAL_ERROR
     "libjq not found: apt-get install -y libjq-dev libonig-dev\n"
     "(scripts/install-deps installs every package hub360 needs)")
 endif()
-set(HUB360_JQ_LIBRARIES ${HUB360_JQ_LIB} ${HUB360_ONIG_LIB})
+set(HUB360_JQ_LIBRARIES ${HUB360_JQ_LIB})
 include_directories(SYSTEM ${HUB360_JQ_INCLUDE})
 message(STATUS "found libjq ${HUB360_JQ_LIB}")
 hub360_require(XML2     libxml-2.0   libxml2-dev)

@@ -416,8 +416,13 @@ static int apply_defaults(apply_ctx *c, const hub_cfg_entry_t *table,
             continue;
         }
         const char *def = e->def;
-        if (!def && e->type == HUB_CFG_STR)
-            def = "\"\"";
+        if (!def && e->type == HUB_CFG_STR) {
+            /* empty, unchecked: choices and checks judge what a file
+             * says, and `required` what it leaves out */
+            if (!(*(char **)FIELD(base, e) = strdup("")))
+                return HUB_ENOMEM;
+            continue;
+        }
         if (!def)
             continue; /* zero, empty list or map */
         hub_ynode_t *n = NULL;

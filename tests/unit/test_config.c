@@ -103,8 +103,33 @@ static const struct {
      "got \"registry:8081\""},
     {"data_dir: ''\n", "test.yaml:1: data_dir: must not be empty"},
     {"sourcez: []\n",
-     "test.yaml:1: sourcez: unknown key (known here: kafka, schema_registry, "
-     "data_dir, api, log, identity, profile, segments, projector)"},
+     "test.yaml:1: sourcez: unknown key (did you mean \"sources\"?)"},
+    {"sources:\n  - name: shop\n    system: erp\n    preset: shopfy\n",
+     "test.yaml:2: sources: source 'shop': unknown preset 'shopfy' (presets: "
+     "hubspot, salesforce, zendesk, shopify, odoo, erpnext, wechat, weibo, "
+     "meta, mention)"},
+    {"sources:\n  - name: shop\n    system: erp\n",
+     "test.yaml:2: sources: source 'shop': give a preset or a mapping file "
+     "(one of them)"},
+    {"sources:\n  - {name: a, system: erp, preset: odoo}\n"
+     "  - {name: a, system: crm, preset: hubspot}\n",
+     "test.yaml:2: sources: item 1: source name 'a' is used twice"},
+    {"sources:\n  - {name: shop/x, system: erp, preset: shopify}\n",
+     "test.yaml:2: sources[0].name: a source name is letters, digits, '_', "
+     "'.' and '-' (it is a URL path segment)"},
+    {"sources:\n  - {system: erp, preset: shopify}\n",
+     "test.yaml:2: sources[0]: missing required key \"name\""},
+    {"sources:\n  - {name: s, system: pos, preset: shopify}\n",
+     "test.yaml:2: sources[0].system: expected one of crm|erp|scrm, got "
+     "\"pos\""},
+    {"sources:\n  - name: s\n    system: erp\n    preset: shopify\n"
+     "    webhook: {signature: sha1}\n",
+     "test.yaml:5: sources[0].webhook.signature: expected one of "
+     "|none|shopify|meta|hubspot|zendesk|wechat|weibo|hmac, got \"sha1\""},
+    {"sources:\n  - name: s\n    system: erp\n    preset: odoo\n"
+     "    poll: {url: x, interval: soon}\n",
+     "test.yaml:5: sources[0].poll.interval: expected a duration like 500ms, "
+     "30s, 5m, 1h or 7d, got \"soon\""},
     {"identity:\n  default_region: XX\n",
      "test.yaml:2: identity.default_region: unknown region \"XX\" (ISO "
      "3166-1 alpha-2 codes such as CN, US, GB, DE, JP, SG)"},
