@@ -19,5 +19,6 @@ extern const hub_cmd_t hub_cmd_export;
 extern const hub_cmd_t hub_cmd_digest;
 extern const hub_cmd_t hub_cmd_generate;
 extern const hub_cmd_t hub_cmd_map;
+extern const hub_cmd_t hub_cmd_adapters;
 
 #endif
