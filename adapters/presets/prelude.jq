@@ -48,11 +48,12 @@ def last_segment: tostring | split(":") | last;
 # ---- erpnext); appended by the presets-a engineer.
 
 # A vendor label as an open-set value: trimmed, lower-cased, each run of
-# spaces becomes "_" ("Closed Won" -> "closed_won"). null stays null.
+# spaces (or a spaced dash: "Open - Not Contacted") becomes "_"
+# ("Closed Won" -> "closed_won"). null stays null.
 def open_value:
   if . == null then null
   else tostring | ascii_downcase | sub("^\\s+"; "") | sub("\\s+$"; "")
-     | gsub("\\s+"; "_") end;
+     | gsub("\\s+-\\s+"; "_") | gsub("\\s+"; "_") end;
 
 # ISO 3166-2 ("US", "KY" -> "US-KY"), else the country code alone, else null.
 def iso_region($country; $sub):
