@@ -43,3 +43,38 @@ def compact: with_entries(select(.value != null));
 
 # The text after the last ":" of "zen:ticket:123" style ids.
 def last_segment: tostring | split(":") | last;
+
+# ---- presets-a helpers (hubspot, salesforce, zendesk, shopify, odoo,
+# ---- erpnext); appended by the presets-a engineer.
+
+# A vendor label as an open-set value: trimmed, lower-cased, each run of
+# spaces (or a spaced dash: "Open - Not Contacted") becomes "_"
+# ("Closed Won" -> "closed_won"). null stays null.
+def open_value:
+  if . == null then null
+  else tostring | ascii_downcase | sub("^\\s+"; "") | sub("\\s+$"; "")
+     | gsub("\\s+-\\s+"; "_") | gsub("\\s+"; "_") end;
+
+# ISO 3166-2 ("US", "KY" -> "US-KY"), else the country code alone, else null.
+def iso_region($country; $sub):
+  if ($country | type) != "string" or $country == "" then null
+  elif ($sub | type) == "string" and $sub != "" then
+    (if ($sub | startswith($country + "-")) then $sub else $country + "-" + $sub end)
+  else $country end;
+
+# A calendar date ("2026-03-20", or a timestamp whose date part is meant)
+# -> midnight UTC ("2026-03-20T00:00:00Z").
+def date_utc:
+  if . == null or . == "" then null else (tostring | .[:10]) + "T00:00:00Z" end;
+
+# A vendor timestamp -> RFC 3339: "2024-09-27T10:39:01.000+0000" gets the
+# colon in its offset, a naive "2025-01-01 10:00:00" (UTC by the caller's
+# word) gets "T" and "Z"; fractions beyond milliseconds are cut.
+def rfc3339:
+  if . == null or . == "" then null
+  else tostring | sub("^(?<d>\\d{4}-\\d\\d-\\d\\d) "; "\(.d)T")
+     | sub("\\.(?<f>\\d{3})\\d+"; ".\(.f)")
+     | if test("([Zz]|[+-]\\d\\d:\\d\\d)$") then .
+       elif test("[+-]\\d{4}$") then .[:-2] + ":" + .[-2:]
+       else . + "Z" end
+  end;
