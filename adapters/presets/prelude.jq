@@ -43,3 +43,29 @@ def compact: with_entries(select(.value != null));
 
 # The text after the last ":" of "zen:ticket:123" style ids.
 def last_segment: tostring | split(":") | last;
+
+# ---- presets-b helpers (wechat, weibo, meta, mention); appended by the
+# ---- presets-b engineer.
+
+# A social_handle identity "<platform>:<handle>" when the handle is a
+# non-empty string or a number (a leading "@" is dropped), else nothing.
+def handle_ident($platform; $handle):
+  ($handle | if type == "number" then tostring else . end) as $h
+  | if ($h | type) == "string" and ($h | ltrimstr("@") | length) > 0
+    then {kind: "social_handle", value: ($platform + ":" + ($h | ltrimstr("@")))}
+    else empty end;
+
+# A time as vendors of social data give it -> RFC 3339 (or null): epoch
+# seconds or milliseconds (a number, or a string of digits; 12 digits or
+# more are milliseconds), or an RFC 3339 / ISO 8601 string, whose
+# "+0000" offset gets its colon and whose missing offset means UTC.
+def ts_auto:
+  if . == null or . == "" then null
+  elif type == "number" or (type == "string" and test("^[0-9]+$")) then
+    (tonumber | if . >= 100000000000 then ts_ms else ts_s end)
+  else tostring
+     | sub("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2}) "; "\(.d)T")
+     | if test("([Zz]|[+-][0-9]{2}:[0-9]{2})$") then .
+       elif test("[+-][0-9]{4}$") then .[:-2] + ":" + .[-2:]
+       else . + "Z" end
+  end;
