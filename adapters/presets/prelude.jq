@@ -77,4 +77,37 @@ def rfc3339:
      | if test("([Zz]|[+-]\\d\\d:\\d\\d)$") then .
        elif test("[+-]\\d{4}$") then .[:-2] + ":" + .[-2:]
        else . + "Z" end
+
+# ---- presets-b helpers (wechat, weibo, meta, mention); appended by the
+# ---- presets-b engineer.
+
+# A social_handle identity "<platform>:<handle>" when the handle is a
+# non-empty string or a number (a leading "@" is dropped), else nothing.
+def handle_ident($platform; $handle):
+  ($handle | if type == "number" then tostring else . end) as $h
+  | if ($h | type) == "string" and ($h | ltrimstr("@") | length) > 0
+    then {kind: "social_handle", value: ($platform + ":" + ($h | ltrimstr("@")))}
+    else empty end;
+
+# A time as vendors of social data give it -> RFC 3339 UTC (or null):
+# epoch seconds or milliseconds (a number, or a string of digits; values
+# from 10^11 up are milliseconds), or an ISO 8601 date-time with "T" or a
+# space, an optional fraction (kept to milliseconds) and an optional offset
+# ("Z", "+08:00", "+0800"; none means UTC). Other text is returned as is,
+# for hub360's check to name.
+def ts_auto:
+  if . == null or . == "" then null
+  elif type == "number" or (type == "string" and test("^[0-9]+$")) then
+    (tonumber | if . >= 100000000000 then ts_ms else ts_s end)
+  else tostring as $raw
+     | [$raw | capture("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?<t>[0-9]{2}:[0-9]{2}:[0-9]{2})(\\.(?<f>[0-9]+))?(?<z>[Zz]|[+-][0-9]{2}:?[0-9]{2})?$")][0] as $c
+     | if $c == null then $raw
+       else (($c.d + "T" + $c.t + "Z") | fromdateiso8601) as $s
+          | (if $c.z == null or $c.z == "Z" or $c.z == "z" then 0
+             else ($c.z | gsub(":"; "")) as $z
+                | (($z[1:3] | tonumber) * 3600 + ($z[3:5] | tonumber) * 60)
+                | if $z[0:1] == "-" then -. else . end
+             end) as $off
+          | (($s - $off) * 1000 + ((($c.f // "") + "000")[:3] | tonumber)) | ts_ms
+       end
   end;
