@@ -37,7 +37,8 @@ static const hub_cli_opt_t map_opts[] = {
                               "table, import resource)"},
     {"at", 0, "TIME", "$meta.received_at and the events' ingested_at "
                       "(RFC 3339; default now)"},
-    {"lines", 'l', NULL, "the input is NDJSON: one record per line"},
+    {"lines", 'l', NULL, "the input is NDJSON: one record per line "
+                         "(the default for *.ndjson and *.jsonl)"},
     {"xml", 0, NULL, "the input is XML (default: when it starts with '<')"},
     {"raw", 0, NULL, "print the events as the mapping emitted them "
                      "(still validated)"},
@@ -279,7 +280,11 @@ static int run_map(hub_cli_t *cli) {
     int xml = hub_cli_has(cli, "xml") ||
               data[strspn(data, " \t\r\n")] == '<';
     int raw = hub_cli_has(cli, "raw");
-    if (!hub_cli_has(cli, "lines")) {
+    size_t plen = strlen(path);
+    int lines = hub_cli_has(cli, "lines") ||
+                (plen > 7 && strcmp(path + plen - 7, ".ndjson") == 0) ||
+                (plen > 6 && strcmp(path + plen - 6, ".jsonl") == 0);
+    if (!lines) {
         json_t *record = NULL;
         if (parse_record(data, text.len, xml, &record, err, sizeof(err))) {
             rc = hub_cli_fail(cli, "%s: %s", path, err);

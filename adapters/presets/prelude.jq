@@ -77,6 +77,7 @@ def rfc3339:
      | if test("([Zz]|[+-]\\d\\d:\\d\\d)$") then .
        elif test("[+-]\\d{4}$") then .[:-2] + ":" + .[-2:]
        else . + "Z" end
+  end;
 
 # ---- presets-b helpers (wechat, weibo, meta, mention); appended by the
 # ---- presets-b engineer.
