@@ -20,5 +20,6 @@ extern const hub_cmd_t hub_cmd_digest;
 extern const hub_cmd_t hub_cmd_generate;
 extern const hub_cmd_t hub_cmd_map;
 extern const hub_cmd_t hub_cmd_adapters;
+extern const hub_cmd_t hub_cmd_import;
 
 #endif
