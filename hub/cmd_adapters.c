@@ -43,8 +43,9 @@ static int run_adapters(hub_cli_t *cli) {
     }
     if (any == 0) {
         rc = hub_cli_usage_error(
-            cli, "no source in %s takes webhooks, polls or reads CDC "
-                 "topics (see adapters/README.md)",
+            cli, "no source in %s takes webhooks (give one a "
+                 "webhook.secret; polling and CDC are not run yet, see "
+                 "adapters/README.md)",
             cfg->path ? cfg->path : "the configuration");
         goto done;
     }
