@@ -7,9 +7,6 @@
 # The doctype is the document's `doctype`, else $meta.resource.
 # See tests/adapters/presets/erpnext/NOTES.md.
 
-def ex_ident($kind; $id):
-  if $id == null or $id == "" then empty else ident($kind; $source.name + ":" + $id) end;
-
 def ex_amount($cur): if . == null or $cur == null then null else tostring | minor($cur) end;
 
 # Frappe datetimes are "YYYY-MM-DD HH:MM:SS.ffffff" in the site's time zone,
@@ -20,7 +17,7 @@ def ex_head($doctype):
   else {occurred_at: $meta.received_at} end;
 
 def ex_people: [ident("email"; .contact_email), ident("phone"; .contact_mobile),
-                ident("phone"; .contact_phone), ex_ident("erp_customer"; .customer)];
+                ident("phone"; .contact_phone), source_ident("erp_customer"; .customer)];
 
 # Whole stock units: the stock quantity where the row has it, rounded.
 def ex_qty: (.stock_qty // .qty // 0) | round;
@@ -37,7 +34,7 @@ def ex_customer:
   + { type: "erp.customer.upserted",
       source: {entity_type: "customer", entity_id: $name},
       identities: [ident("email"; .email_id), ident("phone"; .mobile_no),
-                   ex_ident("erp_customer"; $name)],
+                   source_ident("erp_customer"; $name)],
       payload: ({ name: .customer_name,
                   customer_type: (.customer_type | open_value
                                   | if . == "individual" or . == "company" then . else null end),

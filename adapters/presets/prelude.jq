@@ -78,3 +78,10 @@ def rfc3339:
        elif test("[+-]\\d{4}$") then .[:-2] + ":" + .[-2:]
        else . + "Z" end
   end;
+
+# An identity whose value is an id in this source ("crm_contact",
+# "erp_customer", ...): {kind, value: "<source name>:<id>"}, or nothing
+# for a missing id (null, "", false).
+def source_ident($kind; $id):
+  if $id == null or $id == "" or $id == false then empty
+  else ident($kind; $source.name + ":" + ($id | tostring)) end;

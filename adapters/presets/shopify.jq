@@ -19,8 +19,7 @@ def sh_id: if (.admin_graphql_api_id | type) == "string"
            then .admin_graphql_api_id | split("/") | last
            elif .id == null then null else .id | tostring end;
 
-def sh_customer_ident: sh_id as $id | if $id == null then empty
-                       else ident("erp_customer"; $source.name + ":" + $id) end;
+def sh_customer_ident: source_ident("erp_customer"; sh_id);
 
 # One order line: a SKU (Shopify lets it be blank: then the variant id),
 # the line's unit price net of its discount allocations where that is a

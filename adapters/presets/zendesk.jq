@@ -12,15 +12,15 @@ def zd_priority:
 
 def zd_closed: . == "solved" or . == "closed";
 
-def zd_id_ident($kind): if . == null or . == "" or . == 0 or . == "0" then empty
-                        else ident($kind; $source.name + ":" + (. | tostring)) end;
+# Zendesk writes 0 (or "0") for "no organisation".
+def zd_id($id): if $id == 0 or $id == "0" then null else $id end;
 
 # The people of a ticket: the requester's e-mail and phone where known
 # (side-loaded users), their Zendesk user id, and the organisation.
 def zd_identities($requester):
   [ident("email"; $requester.email), ident("phone"; $requester.phone),
-   (.requester_id | zd_id_ident("crm_contact")),
-   (.organization_id | zd_id_ident("crm_account"))];
+   source_ident("crm_contact"; zd_id(.requester_id)),
+   source_ident("crm_account"; zd_id(.organization_id))];
 
 # --- event webhooks -----------------------------------------------------------
 
