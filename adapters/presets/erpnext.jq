@@ -93,7 +93,9 @@ def ex_sales_invoice:
                   due_date: (.due_date | date_utc) } | compact) };
 
 def ex_doc:
-  (.doctype // $meta.resource) as $doctype
+  objects
+  | select(.name != null or .customer_name != null)
+  | (.doctype // $meta.resource) as $doctype
   | if $doctype == "Customer" then ex_customer
     elif $doctype == "Sales Order" then ex_sales_order
     elif $doctype == "Delivery Note" then ex_delivery_note
@@ -102,6 +104,7 @@ def ex_doc:
 
 def events:
   if type == "array" then .[] | ex_doc
+  elif type != "object" then empty
   elif (.data | type) == "array" then .data[] | ex_doc
   elif (.data | type) == "object" then .data | ex_doc
   else ex_doc end;

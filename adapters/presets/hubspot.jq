@@ -40,7 +40,7 @@ def hs_deal_field($name; $value):
 # --- webhooks -------------------------------------------------------------
 
 def hs_webhook_event:
-  (.subscriptionType // .eventType) as $kind
+  (.subscriptionType // .eventType // "") as $kind
   | ($kind | split(".")) as [$object, $change]
   | { id: ([.portalId, .eventId, $kind, .objectId, .propertyName]
            | map(select(. != null) | tostring) | join("/")),
@@ -114,14 +114,15 @@ def hs_deal_object:
                 | compact) };
 
 def hs_object:
-  if $meta.resource == "deals" then hs_deal_object else hs_contact_object end;
+  select(.id != null)
+  | if $meta.resource == "deals" then hs_deal_object else hs_contact_object end;
 
 def events:
   if $meta.via == "poll" or $meta.via == "import" then
-    if type == "object" and (.results | type) == "array" then .results[] | hs_object
-    else hs_object end
-  elif type == "array" then .[] | hs_webhook_event
-  else hs_webhook_event end;
+    objects | if (.results | type) == "array" then .results[] | objects | hs_object
+              else hs_object end
+  elif type == "array" then .[] | objects | hs_webhook_event
+  else objects | hs_webhook_event end;
 
 # --- polling ----------------------------------------------------------------
 

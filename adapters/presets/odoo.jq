@@ -126,6 +126,7 @@ def od_record:
 
 def events:
   if type == "array" then .[] | od_record
+  elif type != "object" then empty
   elif (.records | type) == "array" then .records[] | od_record
   else od_record end;
 

@@ -118,7 +118,8 @@ def sf_object($entity; $created; $head):
 def sf_modstamp: .SystemModstamp // .LastModifiedDate;
 
 def sf_record:
-  (.attributes.type // $meta.resource) as $entity
+  select(.Id != null)
+  | (.attributes.type // $meta.resource) as $entity
   | { id: "\($entity)/\(.Id)/\(sf_modstamp)", occurred_at: (sf_modstamp | rfc3339) } as $head
   | sf_object($entity;
               (.CreatedDate != null and .CreatedDate == .LastModifiedDate); $head);
@@ -151,8 +152,9 @@ def sf_cdc:
   | sf_object($h.entityName; ($h.changeType == "CREATE"); $head);
 
 def events:
-  if (.data.payload.ChangeEventHeader? // null) != null then .data.payload | sf_cdc
-  elif (.ChangeEventHeader? // null) != null then sf_cdc
+  objects
+  | if (try .data.payload.ChangeEventHeader catch null) != null then .data.payload | sf_cdc
+  elif .ChangeEventHeader != null then sf_cdc
   elif (.records | type) == "array" then .records[] | sf_record
   else sf_record end;
 

@@ -162,13 +162,15 @@ def sh_topic:
     else null end;
 
 def events:
-  (if (.order | type) == "object" then .order
+  objects
+  | (if (.order | type) == "object" then .order
    elif (.customer | type) == "object" and (has("line_items") | not) then .customer
    elif (.fulfillment | type) == "object" then .fulfillment
    elif (.refund | type) == "object" then .refund
    else . end) as $r
   | ($r | sh_topic) as $topic
   | $r
+  | select(.id != null)
   | if $topic == "orders/create" or $topic == "orders/updated" or $topic == "orders/paid"
        or $topic == "orders/edited" then
       sh_order_placed, sh_order_cancelled

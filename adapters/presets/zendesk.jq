@@ -73,7 +73,8 @@ def zd_webhook:
 # --- ticket objects (incremental export, import) -------------------------------
 
 def zd_ticket:
-  (.status | zd_lower) as $status
+  select(.id != null)
+  | (.status | zd_lower) as $status
   | (._hub360_requester // null) as $requester
   | { id: "ticket/\(.id)/\(.updated_at)",
       occurred_at: (.updated_at | rfc3339),
@@ -107,7 +108,8 @@ def zd_page_tickets:
   | map(. + {_hub360_requester: $users[(.requester_id | tostring)]});
 
 def events:
-  if (.type | type) == "string" and (.type | startswith("zen:event-type:")) then zd_webhook
+  objects
+  | if (.type | type) == "string" and (.type | startswith("zen:event-type:")) then zd_webhook
   elif (.tickets | type) == "array" then zd_page_tickets[] | zd_ticket
   elif $meta.via == "poll" or $meta.via == "import" then zd_ticket
   else empty end;
