@@ -40,7 +40,7 @@ def ex_customer:
                                   | if . == "individual" or . == "company" then . else null end),
                   customer_group: (.customer_group | open_value),
                   default_currency: (.default_currency // .party_account_currency),
-                  locale: .language,
+                  locale: (.language | bcp47),
                   region: (if .territory == "All Territories" then null else .territory end) }
                 | compact) };
 

@@ -14,7 +14,7 @@ def hs_contact_field($name; $value):
     "lifecyclestage": {lifecycle_stage: ($value | open_value)},
     "hs_analytics_source": {lead_source: ($value | open_value)},
     "hubspot_owner_id": {owner: $value},
-    "hs_language": {locale: $value},
+    "hs_language": {locale: ($value | bcp47)},
     "associatedcompanyid": {account_id: $value}
   }[$name] // {};
 
@@ -87,7 +87,7 @@ def hs_contact_object:
                   company: $p.company, title: $p.jobtitle,
                   lifecycle_stage: ($p.lifecyclestage | open_value),
                   lead_source: ($p.hs_analytics_source | open_value),
-                  owner: $p.hubspot_owner_id, locale: $p.hs_language,
+                  owner: $p.hubspot_owner_id, locale: ($p.hs_language | bcp47),
                   account_id: $p.associatedcompanyid,
                   region: iso_region($p.hs_country_region_code; $p.hs_state_code) }
                 | compact) };

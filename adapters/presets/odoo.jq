@@ -62,7 +62,7 @@ def od_partner:
                   customer_type: (if .is_company == true then "company"
                                   elif .is_company == false then "individual" else null end),
                   company: (.parent_id | od_m2o_name),
-                  locale: (.lang | od | if . == null then null else sub("_"; "-") end),
+                  locale: (.lang | od | bcp47),
                   region: iso_region(.country_code | od; null) } | compact) };
 
 def od_sale_order:

@@ -85,3 +85,12 @@ def rfc3339:
 def source_ident($kind; $id):
   if $id == null or $id == "" or $id == false then empty
   else ident($kind; $source.name + ":" + ($id | tostring)) end;
+
+# A locale as a BCP 47 tag: "zh_CN", "zh-cn" -> "zh-CN"; "en" stays; other
+# shapes are kept as given.
+def bcp47:
+  if (type != "string") or . == "" then null
+  elif test("^[A-Za-z]{2,3}([-_][A-Za-z]{2})?$") then
+    (split("-") | join("_") | split("_")) as $p
+    | ($p[0] | ascii_downcase) + (if ($p | length) > 1 then "-" + ($p[1] | ascii_upcase) else "" end)
+  else . end;

@@ -148,7 +148,7 @@ def sh_customer:
                   accepts_marketing: (if .email_marketing_consent.state != null
                                       then .email_marketing_consent.state == "subscribed"
                                       else .accepts_marketing end),
-                  locale: .locale,
+                  locale: (.locale | bcp47),
                   region: iso_region($a.country_code; $a.province_code) } | compact) };
 
 # The topic: the header, else (a file import) read from the record's shape.
