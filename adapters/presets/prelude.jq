@@ -69,9 +69,11 @@ def date_utc:
 
 # A vendor timestamp -> RFC 3339: "2024-09-27T10:39:01.000+0000" gets the
 # colon in its offset, a naive "2025-01-01 10:00:00" (UTC by the caller's
-# word) gets "T" and "Z"; fractions beyond milliseconds are cut.
+# word) gets "T" and "Z", a bare date is midnight UTC; fractions beyond
+# milliseconds are cut.
 def rfc3339:
   if . == null or . == "" then null
+  elif (tostring | test("^\\d{4}-\\d\\d-\\d\\d$")) then date_utc
   else tostring | sub("^(?<d>\\d{4}-\\d\\d-\\d\\d) "; "\(.d)T")
      | sub("\\.(?<f>\\d{3})\\d+"; ".\(.f)")
      | if test("([Zz]|[+-]\\d\\d:\\d\\d)$") then .
