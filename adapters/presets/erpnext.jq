@@ -7,9 +7,6 @@
 # The doctype is the document's `doctype`, else $meta.resource.
 # See tests/adapters/presets/erpnext/NOTES.md.
 
-def ex_ident($kind; $id):
-  if $id == null or $id == "" then empty else ident($kind; $source.name + ":" + $id) end;
-
 def ex_amount($cur): if . == null or $cur == null then null else tostring | minor($cur) end;
 
 # Frappe datetimes are "YYYY-MM-DD HH:MM:SS.ffffff" in the site's time zone,
@@ -20,7 +17,7 @@ def ex_head($doctype):
   else {occurred_at: $meta.received_at} end;
 
 def ex_people: [ident("email"; .contact_email), ident("phone"; .contact_mobile),
-                ident("phone"; .contact_phone), ex_ident("erp_customer"; .customer)];
+                ident("phone"; .contact_phone), source_ident("erp_customer"; .customer)];
 
 # Whole stock units: the stock quantity where the row has it, rounded.
 def ex_qty: (.stock_qty // .qty // 0) | round;
@@ -37,13 +34,13 @@ def ex_customer:
   + { type: "erp.customer.upserted",
       source: {entity_type: "customer", entity_id: $name},
       identities: [ident("email"; .email_id), ident("phone"; .mobile_no),
-                   ex_ident("erp_customer"; $name)],
+                   source_ident("erp_customer"; $name)],
       payload: ({ name: .customer_name,
                   customer_type: (.customer_type | open_value
                                   | if . == "individual" or . == "company" then . else null end),
                   customer_group: (.customer_group | open_value),
                   default_currency: (.default_currency // .party_account_currency),
-                  locale: .language,
+                  locale: (.language | bcp47),
                   region: (if .territory == "All Territories" then null else .territory end) }
                 | compact) };
 
@@ -96,7 +93,9 @@ def ex_sales_invoice:
                   due_date: (.due_date | date_utc) } | compact) };
 
 def ex_doc:
-  (.doctype // $meta.resource) as $doctype
+  objects
+  | select(.name != null or .customer_name != null)
+  | (.doctype // $meta.resource) as $doctype
   | if $doctype == "Customer" then ex_customer
     elif $doctype == "Sales Order" then ex_sales_order
     elif $doctype == "Delivery Note" then ex_delivery_note
@@ -105,6 +104,7 @@ def ex_doc:
 
 def events:
   if type == "array" then .[] | ex_doc
+  elif type != "object" then empty
   elif (.data | type) == "array" then .data[] | ex_doc
   elif (.data | type) == "object" then .data | ex_doc
   else ex_doc end;

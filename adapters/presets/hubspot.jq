@@ -4,8 +4,6 @@
 #   import:  v3 object records (or a saved response page), --resource contacts|deals.
 # See tests/adapters/presets/hubspot/NOTES.md.
 
-def hs_contact_ident: ident("crm_contact"; $source.name + ":" + (. | tostring));
-
 # A contact or deal property as the canonical field it feeds ({} for a
 # property hub360 does not keep). Webhook values are strings.
 def hs_contact_field($name; $value):
@@ -16,7 +14,7 @@ def hs_contact_field($name; $value):
     "lifecyclestage": {lifecycle_stage: ($value | open_value)},
     "hs_analytics_source": {lead_source: ($value | open_value)},
     "hubspot_owner_id": {owner: $value},
-    "hs_language": {locale: $value},
+    "hs_language": {locale: ($value | bcp47)},
     "associatedcompanyid": {account_id: $value}
   }[$name] // {};
 
@@ -42,7 +40,7 @@ def hs_deal_field($name; $value):
 # --- webhooks -------------------------------------------------------------
 
 def hs_webhook_event:
-  (.subscriptionType // .eventType) as $kind
+  (.subscriptionType // .eventType // "") as $kind
   | ($kind | split(".")) as [$object, $change]
   | { id: ([.portalId, .eventId, $kind, .objectId, .propertyName]
            | map(select(. != null) | tostring) | join("/")),
@@ -51,7 +49,7 @@ def hs_webhook_event:
                entity_id: (.objectId | tostring)} } as $head
   | if $kind == "contact.creation" then
       $head + {type: "crm.contact.upserted",
-               identities: [.objectId | hs_contact_ident], payload: {}}
+               identities: [source_ident("crm_contact"; .objectId)], payload: {}}
     elif $kind == "contact.propertyChange" then
       .propertyName as $p | .propertyValue as $v
       | if $p == "email" or $p == "hs_additional_emails" or $p == "phone" or $p == "mobilephone" then
@@ -59,11 +57,11 @@ def hs_webhook_event:
             | ident(if $p == "phone" or $p == "mobilephone" then "phone" else "email" end; .)]) as $ids
           | select($ids | length > 0)
           | $head + {type: "crm.contact.upserted",
-                     identities: ($ids + [.objectId | hs_contact_ident]), payload: {}}
+                     identities: ($ids + [source_ident("crm_contact"; .objectId)]), payload: {}}
         else hs_contact_field($p; $v) as $f
           | select($f | length > 0)
           | $head + {type: "crm.contact.upserted",
-                     identities: [.objectId | hs_contact_ident], payload: ($f | compact)}
+                     identities: [source_ident("crm_contact"; .objectId)], payload: ($f | compact)}
         end
     elif $kind == "deal.creation" then
       $head + {type: "crm.opportunity.upserted", identities: [], payload: {}}
@@ -84,12 +82,12 @@ def hs_contact_object:
       identities: ([ident("email"; $p.email)]
                    + [($p.hs_additional_emails // "") | split(";")[] | ident("email"; .)]
                    + [ident("phone"; $p.phone), ident("phone"; $p.mobilephone)]
-                   + [.id | hs_contact_ident]),
+                   + [source_ident("crm_contact"; .id)]),
       payload: ({ first_name: $p.firstname, last_name: $p.lastname,
                   company: $p.company, title: $p.jobtitle,
                   lifecycle_stage: ($p.lifecyclestage | open_value),
                   lead_source: ($p.hs_analytics_source | open_value),
-                  owner: $p.hubspot_owner_id, locale: $p.hs_language,
+                  owner: $p.hubspot_owner_id, locale: ($p.hs_language | bcp47),
                   account_id: $p.associatedcompanyid,
                   region: iso_region($p.hs_country_region_code; $p.hs_state_code) }
                 | compact) };
@@ -116,14 +114,15 @@ def hs_deal_object:
                 | compact) };
 
 def hs_object:
-  if $meta.resource == "deals" then hs_deal_object else hs_contact_object end;
+  select(.id != null)
+  | if $meta.resource == "deals" then hs_deal_object else hs_contact_object end;
 
 def events:
   if $meta.via == "poll" or $meta.via == "import" then
-    if type == "object" and (.results | type) == "array" then .results[] | hs_object
-    else hs_object end
-  elif type == "array" then .[] | hs_webhook_event
-  else hs_webhook_event end;
+    objects | if (.results | type) == "array" then .results[] | objects | hs_object
+              else hs_object end
+  elif type == "array" then .[] | objects | hs_webhook_event
+  else objects | hs_webhook_event end;
 
 # --- polling ----------------------------------------------------------------
 

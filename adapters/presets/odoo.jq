@@ -12,8 +12,7 @@ def od_m2o_name: if type == "array" then .[1] else null end;
 # Odoo datetimes are UTC "YYYY-MM-DD HH:MM:SS".
 def od_time: od | rfc3339;
 
-def od_partner_ident: od_m2o_id as $id
-  | if $id == null then empty else ident("erp_customer"; $source.name + ":" + $id) end;
+def od_partner_ident: source_ident("erp_customer"; od_m2o_id);
 
 def od_head($model):
   if (.write_date | od) != null then
@@ -58,12 +57,12 @@ def od_partner:
       source: {entity_type: "customer", entity_id: (.id | tostring)},
       identities: [ident("email"; .email | od), ident("phone"; .phone | od),
                    ident("phone"; .mobile | od),
-                   ident("erp_customer"; $source.name + ":" + (.id | tostring))],
+                   source_ident("erp_customer"; .id)],
       payload: ({ name: (.name | od),
                   customer_type: (if .is_company == true then "company"
                                   elif .is_company == false then "individual" else null end),
                   company: (.parent_id | od_m2o_name),
-                  locale: (.lang | od | if . == null then null else sub("_"; "-") end),
+                  locale: (.lang | od | bcp47),
                   region: iso_region(.country_code | od; null) } | compact) };
 
 def od_sale_order:
@@ -127,6 +126,7 @@ def od_record:
 
 def events:
   if type == "array" then .[] | od_record
+  elif type != "object" then empty
   elif (.records | type) == "array" then .records[] | od_record
   else od_record end;
 

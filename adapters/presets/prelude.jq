@@ -69,15 +69,33 @@ def date_utc:
 
 # A vendor timestamp -> RFC 3339: "2024-09-27T10:39:01.000+0000" gets the
 # colon in its offset, a naive "2025-01-01 10:00:00" (UTC by the caller's
-# word) gets "T" and "Z"; fractions beyond milliseconds are cut.
+# word) gets "T" and "Z", a bare date is midnight UTC; fractions beyond
+# milliseconds are cut.
 def rfc3339:
   if . == null or . == "" then null
+  elif (tostring | test("^\\d{4}-\\d\\d-\\d\\d$")) then date_utc
   else tostring | sub("^(?<d>\\d{4}-\\d\\d-\\d\\d) "; "\(.d)T")
      | sub("\\.(?<f>\\d{3})\\d+"; ".\(.f)")
      | if test("([Zz]|[+-]\\d\\d:\\d\\d)$") then .
        elif test("[+-]\\d{4}$") then .[:-2] + ":" + .[-2:]
        else . + "Z" end
   end;
+
+# An identity whose value is an id in this source ("crm_contact",
+# "erp_customer", ...): {kind, value: "<source name>:<id>"}, or nothing
+# for a missing id (null, "", false).
+def source_ident($kind; $id):
+  if $id == null or $id == "" or $id == false then empty
+  else ident($kind; $source.name + ":" + ($id | tostring)) end;
+
+# A locale as a BCP 47 tag: "zh_CN", "zh-cn" -> "zh-CN"; "en" stays; other
+# shapes are kept as given.
+def bcp47:
+  if (type != "string") or . == "" then null
+  elif test("^[A-Za-z]{2,3}([-_][A-Za-z]{2})?$") then
+    (split("-") | join("_") | split("_")) as $p
+    | ($p[0] | ascii_downcase) + (if ($p | length) > 1 then "-" + ($p[1] | ascii_upcase) else "" end)
+  else . end;
 
 # ---- presets-b helpers (wechat, weibo, meta, mention); appended by the
 # ---- presets-b engineer.

@@ -7,9 +7,6 @@
 #   import:  sObject records (or a saved query response), --resource <sObject>.
 # See tests/adapters/presets/salesforce/NOTES.md.
 
-def sf_ident($kind; $id): if $id == null or $id == "" then empty
-                          else ident($kind; $source.name + ":" + $id) end;
-
 # Region from a country (a 2-letter code where State and Country picklists
 # are on, else free text) and a state: ISO 3166-2 where both are codes.
 def sf_region($country; $state):
@@ -40,7 +37,7 @@ def sf_lead_payload:
     owner: .OwnerId, region: sf_region(.Country; .State) } | compact;
 
 def sf_lead_ids: [ident("email"; .Email), ident("phone"; .Phone),
-                  ident("phone"; .MobilePhone), sf_ident("crm_lead"; .Id)];
+                  ident("phone"; .MobilePhone), source_ident("crm_lead"; .Id)];
 
 # $created: true, false or null (null: not known, the record is an update).
 def sf_object($entity; $created; $head):
@@ -51,8 +48,8 @@ def sf_object($entity; $created; $head):
     (select(.IsConverted == true)
      | $head + {type: "crm.lead.converted", id: ($head.id + "/converted"),
                 source: {entity_type: "lead", entity_id: .Id},
-                identities: ([ident("email"; .Email), sf_ident("crm_lead"; .Id),
-                              sf_ident("crm_contact"; .ConvertedContactId)]),
+                identities: ([ident("email"; .Email), source_ident("crm_lead"; .Id),
+                              source_ident("crm_contact"; .ConvertedContactId)]),
                 payload: ({contact_id: .ConvertedContactId,
                            account_id: .ConvertedAccountId,
                            opportunity_id: .ConvertedOpportunityId} | compact)})
@@ -60,8 +57,8 @@ def sf_object($entity; $created; $head):
     $head + {type: "crm.contact.upserted",
              source: {entity_type: "contact", entity_id: .Id},
              identities: [ident("email"; .Email), ident("phone"; .Phone),
-                          ident("phone"; .MobilePhone), sf_ident("crm_contact"; .Id),
-                          sf_ident("crm_account"; .AccountId)],
+                          ident("phone"; .MobilePhone), source_ident("crm_contact"; .Id),
+                          source_ident("crm_account"; .AccountId)],
              payload: ({ name: .Name, first_name: .FirstName, last_name: .LastName,
                          account_id: .AccountId, title: .Title,
                          lead_source: (.LeadSource | open_value), owner: .OwnerId,
@@ -70,7 +67,7 @@ def sf_object($entity; $created; $head):
     .CurrencyIsoCode as $cur
     | $head + {type: "crm.account.upserted",
              source: {entity_type: "account", entity_id: .Id},
-             identities: [sf_ident("crm_account"; .Id)],
+             identities: [source_ident("crm_account"; .Id)],
              payload: ({ name: .Name, domain: (.Website | sf_domain),
                          industry: (.Industry | open_value),
                          employee_count: .NumberOfEmployees,
@@ -83,7 +80,7 @@ def sf_object($entity; $created; $head):
     | ((.OpportunityContactRoles.records // []) | map(.ContactId) | first) as $contact
     | $head + {type: "crm.opportunity.upserted",
                source: {entity_type: "opportunity", entity_id: .Id},
-               identities: [sf_ident("crm_contact"; $contact), sf_ident("crm_account"; .AccountId)],
+               identities: [source_ident("crm_contact"; $contact), source_ident("crm_account"; .AccountId)],
                payload: ({ name: .Name, stage: (.StageName | open_value),
                            status: (if .IsWon == true then "won"
                                     elif .IsClosed == true then "lost"
@@ -95,8 +92,8 @@ def sf_object($entity; $created; $head):
   elif $entity == "Case" then
     { source: {entity_type: "ticket", entity_id: .Id},
       identities: [ident("email"; .ContactEmail), ident("email"; .SuppliedEmail),
-                   ident("phone"; .SuppliedPhone), sf_ident("crm_contact"; .ContactId),
-                   sf_ident("crm_account"; .AccountId)] } as $case
+                   ident("phone"; .SuppliedPhone), source_ident("crm_contact"; .ContactId),
+                   source_ident("crm_account"; .AccountId)] } as $case
     | if .IsClosed == true or (.ClosedDate // null) != null then
         $head + $case + {type: "crm.ticket.resolved",
                          occurred_at: ((.ClosedDate | rfc3339) // $head.occurred_at),
@@ -121,7 +118,8 @@ def sf_object($entity; $created; $head):
 def sf_modstamp: .SystemModstamp // .LastModifiedDate;
 
 def sf_record:
-  (.attributes.type // $meta.resource) as $entity
+  select(.Id != null)
+  | (.attributes.type // $meta.resource) as $entity
   | { id: "\($entity)/\(.Id)/\(sf_modstamp)", occurred_at: (sf_modstamp | rfc3339) } as $head
   | sf_object($entity;
               (.CreatedDate != null and .CreatedDate == .LastModifiedDate); $head);
@@ -154,8 +152,9 @@ def sf_cdc:
   | sf_object($h.entityName; ($h.changeType == "CREATE"); $head);
 
 def events:
-  if (.data.payload.ChangeEventHeader? // null) != null then .data.payload | sf_cdc
-  elif (.ChangeEventHeader? // null) != null then sf_cdc
+  objects
+  | if (try .data.payload.ChangeEventHeader catch null) != null then .data.payload | sf_cdc
+  elif .ChangeEventHeader != null then sf_cdc
   elif (.records | type) == "array" then .records[] | sf_record
   else sf_record end;
 

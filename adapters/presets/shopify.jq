@@ -19,8 +19,7 @@ def sh_id: if (.admin_graphql_api_id | type) == "string"
            then .admin_graphql_api_id | split("/") | last
            elif .id == null then null else .id | tostring end;
 
-def sh_customer_ident: sh_id as $id | if $id == null then empty
-                       else ident("erp_customer"; $source.name + ":" + $id) end;
+def sh_customer_ident: source_ident("erp_customer"; sh_id);
 
 # One order line: a SKU (Shopify lets it be blank: then the variant id),
 # the line's unit price net of its discount allocations where that is a
@@ -149,7 +148,7 @@ def sh_customer:
                   accepts_marketing: (if .email_marketing_consent.state != null
                                       then .email_marketing_consent.state == "subscribed"
                                       else .accepts_marketing end),
-                  locale: .locale,
+                  locale: (.locale | bcp47),
                   region: iso_region($a.country_code; $a.province_code) } | compact) };
 
 # The topic: the header, else (a file import) read from the record's shape.
@@ -163,13 +162,15 @@ def sh_topic:
     else null end;
 
 def events:
-  (if (.order | type) == "object" then .order
+  objects
+  | (if (.order | type) == "object" then .order
    elif (.customer | type) == "object" and (has("line_items") | not) then .customer
    elif (.fulfillment | type) == "object" then .fulfillment
    elif (.refund | type) == "object" then .refund
    else . end) as $r
   | ($r | sh_topic) as $topic
   | $r
+  | select(.id != null)
   | if $topic == "orders/create" or $topic == "orders/updated" or $topic == "orders/paid"
        or $topic == "orders/edited" then
       sh_order_placed, sh_order_cancelled

@@ -12,15 +12,15 @@ def zd_priority:
 
 def zd_closed: . == "solved" or . == "closed";
 
-def zd_id_ident($kind): if . == null or . == "" or . == 0 or . == "0" then empty
-                        else ident($kind; $source.name + ":" + (. | tostring)) end;
+# Zendesk writes 0 (or "0") for "no organisation".
+def zd_id($id): if $id == 0 or $id == "0" then null else $id end;
 
 # The people of a ticket: the requester's e-mail and phone where known
 # (side-loaded users), their Zendesk user id, and the organisation.
 def zd_identities($requester):
   [ident("email"; $requester.email), ident("phone"; $requester.phone),
-   (.requester_id | zd_id_ident("crm_contact")),
-   (.organization_id | zd_id_ident("crm_account"))];
+   source_ident("crm_contact"; zd_id(.requester_id)),
+   source_ident("crm_account"; zd_id(.organization_id))];
 
 # --- event webhooks -----------------------------------------------------------
 
@@ -73,7 +73,8 @@ def zd_webhook:
 # --- ticket objects (incremental export, import) -------------------------------
 
 def zd_ticket:
-  (.status | zd_lower) as $status
+  select(.id != null)
+  | (.status | zd_lower) as $status
   | (._hub360_requester // null) as $requester
   | { id: "ticket/\(.id)/\(.updated_at)",
       occurred_at: (.updated_at | rfc3339),
@@ -107,7 +108,8 @@ def zd_page_tickets:
   | map(. + {_hub360_requester: $users[(.requester_id | tostring)]});
 
 def events:
-  if (.type | type) == "string" and (.type | startswith("zen:event-type:")) then zd_webhook
+  objects
+  | if (.type | type) == "string" and (.type | startswith("zen:event-type:")) then zd_webhook
   elif (.tickets | type) == "array" then zd_page_tickets[] | zd_ticket
   elif $meta.via == "poll" or $meta.via == "import" then zd_ticket
   else empty end;
