@@ -61,7 +61,7 @@ def wechat_region:
 # --- XML pushes -----------------------------------------------------------
 
 def wechat_push_message:
-  (.MsgType | ascii_downcase) as $t
+  (.MsgType // "" | ascii_downcase) as $t
   | if ($t | IN("text", "image", "voice", "video", "shortvideo", "location", "link")) | not
     then empty
     else
@@ -87,7 +87,7 @@ def wechat_push_message:
 # Events carry no MsgId; WeChat's advice is to de-duplicate retries on
 # FromUserName + CreateTime, so that (with the event name) is the id.
 def wechat_push_event:
-  (.Event | ascii_downcase) as $e
+  (.Event // "" | ascii_downcase) as $e
   | ("event/" + .FromUserName + "/" + .CreateTime + "/" + $e) as $id
   | {id: $id,
      occurred_at: (.CreateTime | ts_s),

@@ -9,13 +9,17 @@
 # Notes: tests/adapters/presets/weibo/NOTES.md.
 
 # "Mon Jul 16 18:09:20 +0800 2012" (Weibo's created_at) -> RFC 3339 UTC.
+# Other text is returned as is, for hub360's check to name.
 def weibo_time:
   if . == null or . == "" then null
-  else capture("^[A-Za-z]{3} (?<mon>[A-Za-z]{3}) (?<day>[0-9]{1,2}) (?<hms>[0-9:]{8}) (?<sign>[+-])(?<oh>[0-9]{2})(?<om>[0-9]{2}) (?<year>[0-9]{4})$") as $c
-     | ("\($c.year) \($c.mon) \($c.day) \($c.hms)" | strptime("%Y %b %d %H:%M:%S") | mktime)
-       - ((($c.oh | tonumber) * 3600 + ($c.om | tonumber) * 60)
-          * (if $c.sign == "-" then -1 else 1 end))
-     | todate
+  else tostring as $raw
+     | [$raw | capture("^[A-Za-z]{3} (?<mon>[A-Za-z]{3}) (?<day>[0-9]{1,2}) (?<hms>[0-9]{2}:[0-9]{2}:[0-9]{2}) (?<sign>[+-])(?<oh>[0-9]{2})(?<om>[0-9]{2}) (?<year>[0-9]{4})$")][0] as $c
+     | if $c == null then $raw
+       else ("\($c.year) \($c.mon) \($c.day) \($c.hms)" | strptime("%Y %b %d %H:%M:%S") | mktime)
+            - ((($c.oh | tonumber) * 3600 + ($c.om | tonumber) * 60)
+               * (if $c.sign == "-" then -1 else 1 end))
+          | todate
+       end
   end;
 
 def weibo_str: if . == null or . == "" then null else tostring end;
