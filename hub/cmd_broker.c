@@ -89,7 +89,22 @@ static int run_up(hub_cli_t *cli) {
         hub_broker_stop(b);
         return hub_cli_fail(cli, "out of memory");
     }
+    /* The adapters of the configured sources, webhooks first. */
+    hub_session_t s = {0};
+    hub_adapters_role_t role = {0};
+    if (cfg->sources.n &&
+        ((rc = hub_session_open(cli, HUB_SESSION_TOPICS, &s)) ||
+         (rc = hub_adapters_role_start(cli, &s, &role)))) {
+        hub_session_close(&s);
+        free(bootstrap);
+        hub_broker_stop(b);
+        return rc;
+    }
     const char *me = hub_cli_program;
+    if (role.addr[0])
+        printf("webhooks: http://%s/ingest/{source} (%zu source adapters "
+               "running)\n",
+               role.addr, role.count);
     printf("hub360 is up: %s %s, data in %s\n\n"
            "In another terminal, in this directory, publish the example "
            "events:\n"
@@ -114,6 +129,8 @@ static int run_up(hub_cli_t *cli) {
     };
     hub_projector_stats_t st;
     rc = hub_projector_run(cfg, &o, &st, err, sizeof err);
+    hub_adapters_role_stop(&role);
+    hub_session_close(&s);
     free(bootstrap);
     if (b)
         hub_broker_stop(b);
@@ -126,10 +143,12 @@ const hub_cmd_t hub_cmd_up = {
     "up",
     NULL,
     "Run hub360 with every role in one process.",
-    "Runs the customer-360 projector (as `hub360 project` does) and, with\n"
-    "kafka.brokers: embedded (the default), the embedded broker it reads\n"
-    "from, in this process; prints how to publish events and read the\n"
-    "customers. Runs until Ctrl-C or SIGTERM.",
+    "Runs the customer-360 projector (as `hub360 project` does), the\n"
+    "adapters of the configured sources (as `hub360 adapters` does:\n"
+    "webhooks on api.listen or --listen) and, with kafka.brokers: embedded\n"
+    "(the default), the embedded broker they use, in this process; prints\n"
+    "how to publish events and read the customers. Runs until Ctrl-C or\n"
+    "SIGTERM.",
     HUB_CLI_CONFIG | HUB_CLI_LISTEN,
     NULL,
     run_up,

@@ -137,3 +137,30 @@ ok "up projects what is published: get finds the customer"
 kill -TERM "$up"
 wait "$up" || fail "up did not exit 0 on SIGTERM: $(cat up.err)"
 ok "up stops cleanly on SIGTERM"
+
+# hub360 up with a source: its webhooks feed the projector in the same
+# process, from a vendor's request to the customer's view.
+cat > up-sources.yaml <<YAML
+data_dir: $WORK/up2
+sources:
+  - name: shop
+    system: erp
+    preset: shopify
+    webhook: {secret: hush}
+YAML
+"$HUB360" up -c up-sources.yaml --listen 127.0.0.1:0 > up2.out 2> up2.err &
+up=$!
+PIDS+=("$up")
+wait_for 20 grep -q '^webhooks: http://' up2.out
+hooks=$(sed -n 's|^webhooks: \(http://[^/]*\)/ingest/.*|\1/ingest|p' up2.out)
+status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$hooks/shop" \
+  -H 'Content-Type: application/json' -H 'X-Shopify-Topic: customers/create' \
+  -H 'X-Shopify-Hmac-Sha256: WgSGFrfUsr4jqSWMcQKZKNSnvYMYFb/yweG9dlnCFG8=' \
+  --data-binary @"$HUB360_SOURCE_DIR/tests/fixtures/vendors/shopify_customer_rest_fixture.json")
+expect_eq "up takes the source's webhooks" "$status" 200
+bob_is_there() { "$HUB360" get -c up-sources.yaml email:bob.norman@hostmail.com >/dev/null; }
+wait_for 60 bob_is_there
+ok "up projects what the webhook brought: get finds the customer"
+kill -TERM "$up"
+wait "$up" || fail "up with sources did not exit 0 on SIGTERM: $(cat up2.err)"
+ok "up with sources stops cleanly on SIGTERM"
