@@ -9,7 +9,9 @@
 
 def sh_str: if . == null then null else tostring end;
 
-def sh_uniq: reduce .[] as $i ([]; if index([$i]) != null then . else . + [$i] end);
+# Order-preserving unique. (Not with index([$i]): libjq 1.6 leaks memory
+# on every call of index/indices with an array argument.)
+def sh_uniq: reduce .[] as $i ([]; if any(.[]; . == $i) then . else . + [$i] end);
 
 # A resource's id as text. Shopify ids are 64-bit and jq 1.6 reads JSON
 # numbers as doubles (exact up to 2^53 only), so the id in
