@@ -78,6 +78,10 @@ static const hub_cfg_entry_t webhook_map[] = {
             ack_timeout_ms, "How long a request waits for Kafka to "
             "acknowledge its events before it is answered 503 (the vendor "
             "retries)."),
+    HUB_CFG(HUB_CFG_STR, "public_url", NULL, hub_webhook_config_t,
+            public_url, "The scheme and host the vendor calls (e.g. "
+            "https://hooks.example.com), for signatures over the URL "
+            "(HubSpot v2/v3); empty: https:// and the Host header."),
     {0},
 };
 

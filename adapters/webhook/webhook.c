@@ -185,12 +185,12 @@ static int is_xml_type(const char *ct) {
     return media_is(ct, "text/xml") || media_is(ct, "application/xml");
 }
 
-static void handle_source(webhook_t *w, hook_t *h, const hub_http_req_t *req,
-                          hub_http_resp_t *resp) {
+static void handle_request(webhook_t *w, hook_t *h, const hub_http_req_t *req,
+                           hub_http_resp_t *resp, const char *url) {
     char err[1024];
     hub_sig_request_t sr = {
         .method = hub_http_method(req),
-        .uri = hub_http_uri(req),
+        .uri = url,
         .header = sig_header,
         .query = sig_query,
         .ctx = (void *)req,
@@ -293,6 +293,23 @@ static void handle_source(webhook_t *w, hook_t *h, const hub_http_req_t *req,
     if (acks)
         release_acks(w, acks);
     hub_mapped_free(&mapped);
+}
+
+/* One request for source h: its URL as the vendor called it (behind a
+ * proxy that terminates TLS only the configured public URL knows the
+ * scheme and host), then the checks and the events. */
+static void handle_source(webhook_t *w, hook_t *h, const hub_http_req_t *req,
+                          hub_http_resp_t *resp) {
+    hub_buf_t url = HUB_BUF_INIT;
+    const char *host = hub_http_header(req, "Host");
+    if (h->cfg->webhook.public_url[0])
+        hub_buf_printf(&url, "%s%s", h->cfg->webhook.public_url,
+                       hub_http_uri(req));
+    else
+        hub_buf_printf(&url, "https://%s%s", host ? host : "",
+                       hub_http_uri(req));
+    handle_request(w, h, req, resp, url.data ? url.data : "");
+    hub_buf_free(&url);
 }
 
 static void handle(void *opaque, const hub_http_req_t *req,

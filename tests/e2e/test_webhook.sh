@@ -19,6 +19,12 @@ sources:
     system: scrm
     preset: meta
     webhook: {secret: test_app_secret, verify_token: tok-123}
+  - name: crm
+    system: crm
+    preset: hubspot
+    webhook:
+      secret: yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy
+      public_url: https://hooks.example.com
 YAML
 
 "$HUB360" adapters -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 \
@@ -81,6 +87,36 @@ expect_eq "the Meta handshake answers the challenge" \
 expect_eq "a handshake with the wrong token is 401" \
   "$(post "$URL/social?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1")" \
   '401 {"error":{"code":"bad_signature","message":"hub.verify_token mismatch"}}'
+
+# HubSpot: v1 (the docs' own vector), and v3 over method, the URL the
+# vendor called (webhook.public_url behind a proxy), body and timestamp.
+HS=$FIX/hubspot_webhook_contact_creation_v1sig_testvector.body.json
+expect_eq "a HubSpot v1 signature (the docs' vector) is accepted" \
+  "$(post -X POST "$URL/crm" -H 'Content-Type: application/json' \
+      -H 'X-HubSpot-Signature-Version: v1' \
+      -H 'X-HubSpot-Signature: 232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de' \
+      --data-binary @"$HS")" \
+  '200 {"accepted":1}'
+ts=$(( $(date +%s) * 1000 ))
+v3() { # v3 METHOD URL BODYFILE TIMESTAMP
+  { printf '%s%s' "$1" "$2"; cat "$3"; printf '%s' "$4"; } |
+    openssl dgst -sha256 -hmac yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy -binary | base64
+}
+expect_eq "a HubSpot v3 signature over the public URL is accepted" \
+  "$(post -X POST "$URL/crm?portal=62515" -H 'Content-Type: application/json' \
+      -H "X-HubSpot-Request-Timestamp: $ts" \
+      -H "X-HubSpot-Signature-v3: $(v3 POST 'https://hooks.example.com/ingest/crm?portal=62515' "$HS" "$ts")" \
+      --data-binary @"$HS")" \
+  '200 {"accepted":1}'
+old=$(( ts - 600000 ))
+status=$(post -X POST "$URL/crm" -H 'Content-Type: application/json' \
+      -H "X-HubSpot-Request-Timestamp: $old" \
+      -H "X-HubSpot-Signature-v3: $(v3 POST 'https://hooks.example.com/ingest/crm' "$HS" "$old")" \
+      --data-binary @"$HS")
+case "$status" in
+  "401 {\"error\":{\"code\":\"bad_signature\",\"message\":\"timestamp $old is older than 300 s\"}}") ok "a stale HubSpot v3 timestamp is 401" ;;
+  *) fail "a stale HubSpot v3 timestamp: got $status" ;;
+esac
 
 # A re-delivery is accepted again and carries the same event id.
 expect_eq "a re-delivered webhook is accepted" \
