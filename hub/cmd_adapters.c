@@ -13,56 +13,6 @@
 #include "log.h"
 #include "session.h"
 
-void hub_adapters_role_stop(hub_adapters_role_t *r) {
-    /* No new requests first; then the adapters finish what they hold. */
-    hub_http_stop(r->http);
-    hub_adapters_free(r->adapters);
-    *r = (hub_adapters_role_t){0};
-}
-
-int hub_adapters_role_start(hub_cli_t *cli, hub_session_t *s,
-                            hub_adapters_role_t *r) {
-    const hub_config_t *cfg = cli->cfg;
-    char err[1024];
-    hub_http_config_t hc = {.listen = cfg->api.listen,
-                            .body_limit = cfg->api.body_limit,
-                            .threads = (int)cfg->api.threads};
-    *r = (hub_adapters_role_t){
-        .env = {.cfg = cfg,
-                .cat = s->cat,
-                .producer = s->producer,
-                .bootstrap = s->bootstrap},
-    };
-    int rc = 0;
-    if (hub_http_new(&hc, &r->http, err, sizeof(err))) {
-        rc = hub_cli_usage_error(cli, "%s", err);
-        goto fail;
-    }
-    r->env.http = r->http;
-    if (hub_adapters_new(&r->env, &r->adapters, &r->count, err,
-                         sizeof(err))) {
-        rc = hub_cli_fail(cli, "%s", err);
-        goto fail;
-    }
-    if (r->count && hub_adapters_need_http(r->adapters)) {
-        if (hub_http_start(r->http, err, sizeof(err))) {
-            rc = hub_cli_fail(cli, "%s", err);
-            goto fail;
-        }
-        snprintf(r->addr, sizeof(r->addr), "%.*s:%d",
-                 (int)(strrchr(cfg->api.listen, ':') - cfg->api.listen),
-                 cfg->api.listen, hub_http_port(r->http));
-    }
-    if (r->count && hub_adapters_start(r->adapters, err, sizeof(err))) {
-        rc = hub_cli_fail(cli, "%s", err);
-        goto fail;
-    }
-    return 0;
-fail:
-    hub_adapters_role_stop(r);
-    return rc;
-}
-
 static int run_adapters(hub_cli_t *cli) {
     int rc = hub_cli_config(cli);
     if (rc)
@@ -72,10 +22,10 @@ static int run_adapters(hub_cli_t *cli) {
     if ((rc = hub_session_open(cli, HUB_SESSION_TOPICS, &s)))
         return rc;
     hub_cli_handle_signals();
-    hub_adapters_role_t role;
-    if ((rc = hub_adapters_role_start(cli, &s, &role)))
+    hub_roles_t role;
+    if ((rc = hub_roles_start(cli, &s, HUB_ROLE_ADAPTERS, &role)))
         goto done;
-    if (role.count == 0) {
+    if (role.adapters_running == 0) {
         rc = hub_cli_usage_error(
             cli, "no source in %s takes webhooks (give one a "
                  "webhook.secret; polling and CDC are not run yet, see "
@@ -88,7 +38,7 @@ static int run_adapters(hub_cli_t *cli) {
         hub_log_info("adapters", "webhooks at http://%s/ingest/{source}",
                      role.addr);
     }
-    printf("adapters: %zu running\n", role.count);
+    printf("adapters: %zu running\n", role.adapters_running);
     fflush(stdout);
     while (!hub_stop_requested) {
         struct timespec ts = {0, 100 * 1000 * 1000};
@@ -96,7 +46,7 @@ static int run_adapters(hub_cli_t *cli) {
     }
     hub_log_info("adapters", "stopping");
 done:
-    hub_adapters_role_stop(&role);
+    hub_roles_stop(&role);
     hub_session_close(&s);
     return rc;
 }

@@ -91,20 +91,21 @@ static int run_up(hub_cli_t *cli) {
     }
     /* The adapters of the configured sources, webhooks first. */
     hub_session_t s = {0};
-    hub_adapters_role_t role = {0};
-    if (cfg->sources.n &&
-        ((rc = hub_session_open(cli, HUB_SESSION_TOPICS, &s)) ||
-         (rc = hub_adapters_role_start(cli, &s, &role)))) {
+    hub_roles_t role = {0};
+    if ((rc = hub_session_open(cli, HUB_SESSION_TOPICS, &s)) ||
+        (rc = hub_roles_start(cli, &s, HUB_ROLE_ADAPTERS | HUB_ROLE_API,
+                              &role))) {
         hub_session_close(&s);
         free(bootstrap);
         hub_broker_stop(b);
         return rc;
     }
     const char *me = hub_cli_program;
-    if (role.addr[0])
+    printf("api: http://%s/v1/customers/{id}\n", role.addr);
+    if (role.adapters_running)
         printf("webhooks: http://%s/ingest/{source} (%zu source adapters "
                "running)\n",
-               role.addr, role.count);
+               role.addr, role.adapters_running);
     printf("hub360 is up: %s %s, data in %s\n\n"
            "In another terminal, in this directory, publish the example "
            "events:\n"
@@ -129,7 +130,7 @@ static int run_up(hub_cli_t *cli) {
     };
     hub_projector_stats_t st;
     rc = hub_projector_run(cfg, &o, &st, err, sizeof err);
-    hub_adapters_role_stop(&role);
+    hub_roles_stop(&role);
     hub_session_close(&s);
     free(bootstrap);
     if (b)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "c360.h"
+#include "api.h"
 #include "cli.h"
 #include "commands.h"
 #include "errors.h"
@@ -66,18 +67,7 @@ static int run_get(hub_cli_t *cli) {
         rc = hub_cli_fail(cli, "%s", hub_strerror(rc));
     } else if (timeline) {
         hub_buf_t doc = HUB_BUF_INIT;
-        int first = 1;
-        hub_buf_putc(&doc, '{');
-        hub_json_put_key(&doc, "customer_id", &first);
-        hub_json_put_str(&doc, id, strlen(id));
-        hub_json_put_key(&doc, "items", &first);
-        hub_buf_append(&doc, out.data, out.len);
-        hub_json_put_key(&doc, "next", &first);
-        if (next[0])
-            hub_json_put_str(&doc, next, strlen(next));
-        else
-            hub_buf_puts(&doc, "null");
-        hub_buf_putc(&doc, '}');
+        hub_api_timeline_doc(id, out.data, out.len, next, &doc);
         printf("%s\n", doc.data);
         hub_buf_free(&doc);
     } else {

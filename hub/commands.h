@@ -5,6 +5,7 @@
 #define HUB_COMMANDS_H
 
 #include "adapter.h"
+#include "api.h"
 #include "cli.h"
 #include "session.h"
 
@@ -23,24 +24,30 @@ extern const hub_cmd_t hub_cmd_generate;
 extern const hub_cmd_t hub_cmd_map;
 extern const hub_cmd_t hub_cmd_adapters;
 extern const hub_cmd_t hub_cmd_import;
+extern const hub_cmd_t hub_cmd_serve;
 
-/* The adapters role, shared by `adapters` and `up`: the HTTP server (when
- * a source takes webhooks) and every adapter the sources ask for. */
-typedef struct hub_adapters_role {
+/* The roles that serve HTTP, shared by `adapters`, `serve` and `up`: the
+ * adapters of the configured sources (webhooks among them) and the read
+ * API, on one HTTP server (api.listen or --listen). */
+enum { HUB_ROLE_ADAPTERS = 1, HUB_ROLE_API = 2 };
+
+typedef struct hub_roles {
     hub_adapter_env_t env;
     hub_http_t *http;
     hub_adapters_t *adapters;
-    size_t count;       /* (source, adapter) pairs running; 0: none */
-    char addr[300];     /* "HOST:PORT" when the HTTP server runs */
-} hub_adapters_role_t;
+    hub_api_t *api;
+    size_t adapters_running; /* (source, adapter) pairs; 0: none */
+    char addr[300];          /* "HOST:PORT" when the HTTP server runs */
+} hub_roles_t;
 
-/* Starts the role with s's catalog, producer and bootstrap (borrowed;
- * s outlives it). Prints the error and returns an exit code on failure.
- * A configuration without sources starts nothing (r->count 0). */
-int hub_adapters_role_start(hub_cli_t *cli, hub_session_t *s,
-                            hub_adapters_role_t *r);
+/* Starts the roles in `flags` with s's catalog, producer and bootstrap
+ * (borrowed; s outlives them; s->producer may be NULL for the API alone).
+ * The HTTP server runs when the API is asked for or a source takes
+ * webhooks. Prints the error and returns an exit code on failure. */
+int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
+                    hub_roles_t *r);
 /* Stops taking requests, then stops the adapters. Safe after a failed or
  * empty start. */
-void hub_adapters_role_stop(hub_adapters_role_t *r);
+void hub_roles_stop(hub_roles_t *r);
 
 #endif

@@ -42,6 +42,8 @@ int hub_session_open(hub_cli_t *cli, int flags, hub_session_t *s) {
     return 0;
 fail:
     hub_session_close(s);
+    if (flags & HUB_SESSION_QUIET)
+        return HUB_EXIT_FAIL;
     return hub_cli_fail(cli, "%s", err);
 }
 

@@ -14,6 +14,8 @@ enum {
     HUB_SESSION_BROKER = 1,   /* resolve the broker address */
     HUB_SESSION_PRODUCER = 2, /* and create a producer (implies BROKER) */
     HUB_SESSION_TOPICS = 4,   /* and create missing topics (implies PRODUCER) */
+    HUB_SESSION_QUIET = 8,    /* a failure is not printed (the caller
+                                 has a way around it) */
 };
 
 typedef struct hub_session {

@@ -127,7 +127,7 @@ fi
 
 # hub360 up: the embedded broker and the projector in one process; the
 # example events become customers that `get` finds
-"$HUB360" up --data "$WORK/up" > up.out 2> up.err &
+"$HUB360" up --data "$WORK/up" --listen 127.0.0.1:0 > up.out 2> up.err &
 up=$!
 PIDS+=("$up")
 wait_for 20 grep -q '^hub360 is up: embedded broker at ' up.out

@@ -1,0 +1,609 @@
+/*
+ * hub360 - the read API (routes in api.h).
+ *
+ * Reads go through one customer-360 reader handle. LMDB lets any number
+ * of threads read at once, but the handle renders views through one
+ * avro-c value, so reads take the handle's lock for the few microseconds
+ * of a lookup and render; the response is a copy, sent after the lock
+ * and the read transaction are gone.
+ *
+ * Control requests (link, forget) become control events, validated by
+ * the codec like any other event and answered 202 once Kafka has them:
+ * the projector applies them in order with everything else.
+ */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "c360.h"
+#include "codec.h"
+#include "errors.h"
+#include "json.h"
+#include "log.h"
+#include "session.h"
+#include "timefmt.h"
+#include "uuid.h"
+
+#define MAX_PAGE 1000
+#define DEFAULT_PAGE 100
+
+struct hub_api {
+    hub_api_env_t env;
+    char *store;
+    pthread_mutex_t lock;   /* the reader and the codec */
+    hub_c360_t *reader;     /* opened on first use */
+    hub_codec_t *codec;
+};
+
+/* ------------------------------------------------------------------ */
+/* Auth                                                                */
+/* ------------------------------------------------------------------ */
+
+static int is_loopback(const char *listen) {
+    const char *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+    char host[256];
+    snprintf(host, sizeof(host), "%.*s", (int)n, listen);
+    if (host[0] == '[') {
+        memmove(host, host + 1, strlen(host));
+        host[strcspn(host, "]")] = '\0';
+    }
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+int hub_api_check_listen(const hub_config_t *cfg, const char *listen,
+                         char *err, size_t errlen) {
+    if (cfg->api.tokens.n == 0 && !is_loopback(listen))
+        return hub_fail(err, errlen, HUB_ECONFIG,
+                        "api.listen is %s but no api.tokens are configured: "
+                        "without tokens the API answers this machine only; "
+                        "listen on 127.0.0.1 or add tokens",
+                        listen);
+    return 0;
+}
+
+/* 1 when the request may go on with `scope` ("read" or "admin"); else
+ * sets the 401/403 answer. No tokens configured: everything (loopback
+ * only, see hub_api_check_listen). */
+static int authorized(hub_api_t *a, const hub_http_req_t *req,
+                      const char *scope, hub_http_resp_t *resp) {
+    const hub_cfg_list_t *l = &a->env.cfg->api.tokens;
+    if (l->n == 0)
+        return 1;
+    const char *h = hub_http_header(req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        hub_http_error(resp, 401, "unauthorized",
+                       "send Authorization: Bearer <token>");
+        resp->headers[0][0] = "WWW-Authenticate";
+        resp->headers[0][1] = "Bearer";
+        return 0;
+    }
+    const char *given = h + 7;
+    size_t glen = strlen(given);
+    const hub_api_token_t *match = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const hub_api_token_t *t = (const hub_api_token_t *)l->items + i;
+        size_t tlen = strlen(t->token);
+        /* every token compared, each in constant time */
+        if (tlen == glen && tlen && CRYPTO_memcmp(t->token, given, tlen) == 0)
+            match = t;
+    }
+    if (!match) {
+        hub_http_error(resp, 401, "unauthorized", "unknown token");
+        return 0;
+    }
+    if (strcmp(scope, "admin") == 0 && strcmp(match->scope, "admin") != 0) {
+        hub_http_error(resp, 403, "forbidden",
+                       "this token's scope is %s; this needs admin",
+                       match->scope);
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The reader                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Takes the lock with the reader open; 0, or the 503 answer set. */
+static int lock_reader(hub_api_t *a, hub_http_resp_t *resp) {
+    pthread_mutex_lock(&a->lock);
+    if (a->reader)
+        return 0;
+    char err[512];
+    if (hub_c360_open_reader(a->store, &a->reader, err, sizeof(err)) == 0)
+        return 0;
+    pthread_mutex_unlock(&a->lock);
+    hub_http_error_retry(resp, 503, "store_unavailable", 5,
+                         "the customer-360 store is not readable yet (%s); "
+                         "is the projector running?",
+                         err);
+    return -1;
+}
+
+static void unlock_reader(hub_api_t *a) { pthread_mutex_unlock(&a->lock); }
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static void json_answer(hub_http_resp_t *resp, int status, json_t *j) {
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    resp->status = s ? status : 500;
+    hub_buf_reset(&resp->body);
+    hub_buf_puts(&resp->body, s ? s : "{\"error\":{\"code\":\"internal\","
+                                      "\"message\":\"out of memory\"}}");
+    free(s);
+    json_decref(j);
+}
+
+/* A non-negative integer query parameter, dflt when absent; -1 after
+ * setting a 400 answer. */
+static long query_long(const hub_http_req_t *req, const char *name,
+                       long dflt, long max, hub_http_resp_t *resp) {
+    const char *s = hub_http_query(req, name);
+    if (!s)
+        return dflt;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > max) {
+        hub_http_error(resp, 400, "bad_parameter",
+                       "%s: expected an integer from 0 to %ld, got \"%s\"",
+                       name, max, s);
+        return -1;
+    }
+    return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/customers...                                                */
+/* ------------------------------------------------------------------ */
+
+/* The view of ref (id, alias or kind:value) as the answer. */
+static void answer_view(hub_api_t *a, const char *ref, hub_http_resp_t *resp) {
+    char id[64] = "";
+    hub_buf_t view = HUB_BUF_INIT;
+    if (lock_reader(a, resp))
+        return;
+    int rc = hub_c360_get_json(a->reader, ref, &view, id, sizeof(id));
+    unlock_reader(a);
+    if (rc == HUB_ENOENT) {
+        hub_http_error(resp, 404, "not_found", "no customer %s", ref);
+    } else if (rc) {
+        hub_http_error(resp, 500, "internal", "reading %s: %s", ref,
+                       hub_strerror(rc));
+    } else {
+        resp->status = 200;
+        hub_buf_reset(&resp->body);
+        if (strcmp(id, ref) != 0 && view.len > 1) {
+            /* an alias or an identity: say what was asked for */
+            json_t *from = json_string(ref);
+            char *q = json_dumps(from, JSON_ENCODE_ANY);
+            hub_buf_printf(&resp->body, "{\"resolved_from\":%s,%s", q,
+                           view.data + 1);
+            free(q);
+            json_decref(from);
+        } else {
+            hub_buf_append(&resp->body, view.data, view.len);
+        }
+    }
+    hub_buf_free(&view);
+}
+
+typedef struct page {
+    const char *segment;   /* NULL: every customer */
+    const char *after;     /* cursor: the last id of the previous page */
+    long limit;
+    json_t *items;
+    char last[64];
+    int more;
+} page_t;
+
+static int page_one(const char *id, const char *json, size_t len,
+                    void *opaque) {
+    page_t *p = opaque;
+    if (p->after && strcmp(id, p->after) <= 0)
+        return 0;
+    json_t *view = json_loadb(json, len, 0, NULL);
+    if (!view)
+        return 0;
+    if (p->segment) {
+        int in = 0;
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(view, "segments"), i, s)
+            in |= json_is_string(s) && strcmp(json_string_value(s),
+                                              p->segment) == 0;
+        if (!in) {
+            json_decref(view);
+            return 0;
+        }
+    }
+    if ((long)json_array_size(p->items) == p->limit) {
+        p->more = 1; /* one beyond the page: there is a next one */
+        json_decref(view);
+        return 1;
+    }
+    json_array_append_new(p->items, view);
+    snprintf(p->last, sizeof(p->last), "%s", id);
+    return 0;
+}
+
+static void list_customers(hub_api_t *a, const hub_http_req_t *req,
+                           hub_http_resp_t *resp) {
+    page_t p = {.segment = hub_http_query(req, "segment"),
+                .after = hub_http_query(req, "cursor")};
+    if ((p.limit = query_long(req, "limit", DEFAULT_PAGE, MAX_PAGE, resp)) <
+        0)
+        return;
+    if (!(p.items = json_array()))
+        return hub_http_error(resp, 500, "internal", "out of memory");
+    if (lock_reader(a, resp)) {
+        json_decref(p.items);
+        return;
+    }
+    int rc = hub_c360_each(a->reader, page_one, &p);
+    unlock_reader(a);
+    if (rc < 0) {
+        json_decref(p.items);
+        return hub_http_error(resp, 500, "internal", "listing: %s",
+                              hub_strerror(rc));
+    }
+    json_t *out = json_pack("{so}", "customers", p.items);
+    json_object_set_new(out, "next_cursor",
+                        p.more ? json_string(p.last) : json_null());
+    json_answer(resp, 200, out);
+}
+
+/* GET /v1/customers?email=|phone=|kind=&value=|segment=... */
+static void get_customers(void *opaque, const hub_http_req_t *req,
+                          hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    if (!authorized(a, req, "read", resp))
+        return;
+    const char *email = hub_http_query(req, "email");
+    const char *phone = hub_http_query(req, "phone");
+    const char *kind = hub_http_query(req, "kind");
+    const char *value = hub_http_query(req, "value");
+    if (!!email + !!phone + !!kind > 1 || !kind != !value)
+        return hub_http_error(resp, 400, "bad_parameter",
+                              "look up by one of email=, phone= or "
+                              "kind= with value=");
+    if (!email && !phone && !kind)
+        return list_customers(a, req, resp);
+    char ref[1024];
+    snprintf(ref, sizeof(ref), "%s:%s",
+             email ? "email" : phone ? "phone" : kind,
+             email ? email : phone ? phone : value);
+    answer_view(a, ref, resp);
+}
+
+static void timeline(hub_api_t *a, const char *id, const hub_http_req_t *req,
+                     hub_http_resp_t *resp) {
+    long limit = query_long(req, "limit", 50, MAX_PAGE, resp);
+    if (limit < 0)
+        return;
+    const char *before = hub_http_query(req, "before");
+    hub_buf_t items = HUB_BUF_INIT;
+    char next[HUB_C360_CURSOR_LEN] = "", cid[64] = "";
+    if (lock_reader(a, resp))
+        return;
+    int rc = hub_c360_timeline_json(a->reader, id, before, (size_t)limit,
+                                    &items, next, cid, sizeof(cid));
+    unlock_reader(a);
+    if (rc == HUB_ENOENT)
+        hub_http_error(resp, 404, "not_found", "no customer %s", id);
+    else if (rc == HUB_EINVAL)
+        hub_http_error(resp, 400, "bad_parameter",
+                       "before: not a cursor this API gave");
+    else if (rc)
+        hub_http_error(resp, 500, "internal", "timeline: %s",
+                       hub_strerror(rc));
+    if (rc) {
+        hub_buf_free(&items);
+        return;
+    }
+    resp->status = 200;
+    hub_buf_reset(&resp->body);
+    hub_api_timeline_doc(cid, items.data ? items.data : "[]",
+                         items.data ? items.len : 2, next, &resp->body);
+    hub_buf_free(&items);
+}
+
+void hub_api_timeline_doc(const char *id, const char *items, size_t len,
+                          const char *next, hub_buf_t *out) {
+    int first = 1;
+    hub_buf_putc(out, '{');
+    hub_json_put_key(out, "customer_id", &first);
+    hub_json_put_str(out, id, strlen(id));
+    hub_json_put_key(out, "items", &first);
+    hub_buf_append(out, items, len);
+    hub_json_put_key(out, "next", &first);
+    if (next && next[0])
+        hub_json_put_str(out, next, strlen(next));
+    else
+        hub_buf_puts(out, "null");
+    hub_buf_putc(out, '}');
+}
+
+/* ------------------------------------------------------------------ */
+/* Control events                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Makes a control event of `type` about entity_type/entity_id with
+ * payload (taken), encodes and produces it; answers 202 with its id once
+ * Kafka has it, 400 naming what the codec rejects. */
+static void produce_control(hub_api_t *a, const char *type,
+                            const char *entity_type, const char *entity_id,
+                            json_t *payload, hub_http_resp_t *resp) {
+    if (!json_object_get(payload, "requested_by"))
+        json_object_set_new(payload, "requested_by", json_string("api"));
+    json_t *ev = json_pack("{sss{ssssssss}so}", "type", type, "source",
+                           "system", "hub360", "kind", "hub", "entity_type",
+                           entity_type, "entity_id", entity_id, "payload",
+                           payload);
+    if (!ev)
+        return hub_http_error(resp, 500, "internal", "out of memory");
+    char err[1024], id[HUB_UUID_STRLEN + 1], now[HUB_TIME_MAXLEN];
+    hub_uuid_t u;
+    hub_uuid_v7(&u);
+    hub_uuid_format(&u, id);
+    hub_time_format(hub_time_now_ms(), now);
+    json_object_set_new(ev, "event_id", json_string(id));
+    json_object_set_new(ev, "occurred_at", json_string(now));
+    json_object_set_new(ev, "ingested_at", json_string(now));
+    json_object_set_new(ev, "identities", json_array());
+    hub_encoded_t enc = {0};
+    pthread_mutex_lock(&a->lock);
+    int rc = hub_codec_encode(a->codec, ev, &enc, err, sizeof(err));
+    pthread_mutex_unlock(&a->lock);
+    json_decref(ev);
+    if (rc) {
+        hub_encoded_free(&enc);
+        return hub_http_error(resp, 400, "invalid_request", "%s", err);
+    }
+    if (!a->env.producer) {
+        hub_encoded_free(&enc);
+        return hub_http_error_retry(resp, 503, "kafka_unavailable", 5,
+                                    "this process has no Kafka producer");
+    }
+    char topic[256];
+    hub_session_event_topic(a->env.cfg, enc.topic, topic, sizeof(topic));
+    hub_acks_t *acks = hub_acks_new();
+    rc = acks ? hub_producer_send(a->env.producer, topic, -1, enc.key.data,
+                                  enc.key.len, enc.value.data, enc.value.len,
+                                  NULL, 0, acks, 2000, err, sizeof(err))
+              : HUB_ENOMEM;
+    int wrc = acks ? hub_acks_wait(acks, rc ? -1 : 10000, rc ? NULL : err,
+                                   rc ? 0 : sizeof(err))
+                   : 0;
+    if (rc == 0)
+        rc = wrc;
+    if (acks && hub_acks_pending(acks) == 0)
+        hub_acks_free(acks); /* else left to the producer's shutdown */
+    hub_encoded_free(&enc);
+    if (rc)
+        return hub_http_error_retry(resp, 503, "kafka_unavailable", 5,
+                                    "Kafka did not take the request: %s",
+                                    rc == HUB_ENOMEM ? "out of memory" : err);
+    json_answer(resp, 202, json_pack("{ss}", "event_id", id));
+}
+
+/* The request body as a JSON object; NULL after setting a 400. */
+static json_t *body_object(const hub_http_req_t *req, hub_http_resp_t *resp) {
+    size_t len;
+    const char *body = hub_http_body(req, &len);
+    json_error_t e;
+    json_t *j = len ? json_loadb(body, len, 0, &e) : json_object();
+    if (!json_is_object(j)) {
+        json_decref(j);
+        hub_http_error(resp, 400, "malformed_body",
+                       "expected a JSON object%s%s", j ? "" : ": ",
+                       j ? "" : e.text);
+        return NULL;
+    }
+    return j;
+}
+
+static void post_link(void *opaque, const hub_http_req_t *req,
+                      hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    if (!authorized(a, req, "admin", resp))
+        return;
+    json_t *body = body_object(req, resp);
+    if (!body)
+        return;
+    json_t *ids = json_object_get(body, "identities");
+    json_t *first = json_array_get(ids, 0);
+    char entity[512] = "request";
+    if (json_is_object(first))
+        snprintf(entity, sizeof(entity), "%s:%s",
+                 json_string_value(json_object_get(first, "kind")) ?: "?",
+                 json_string_value(json_object_get(first, "value")) ?: "?");
+    if (!json_object_get(body, "customer_ids"))
+        json_object_set_new(body, "customer_ids", json_array());
+    if (!json_object_get(body, "identities"))
+        json_object_set_new(body, "identities", json_array());
+    produce_control(a, "identity.link", "identity", entity, body, resp);
+}
+
+static void post_forget(hub_api_t *a, const char *id,
+                        const hub_http_req_t *req, hub_http_resp_t *resp) {
+    if (!authorized(a, req, "admin", resp))
+        return;
+    json_t *body = body_object(req, resp);
+    if (!body)
+        return;
+    json_object_set_new(body, "customer_id", json_string(id));
+    produce_control(a, "customer.forget", "customer", id, body, resp);
+}
+
+/* /v1/customers/{id}[/timeline|/forget] */
+static void customer_routes(void *opaque, const hub_http_req_t *req,
+                            hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    const char *rest = hub_http_path(req) + strlen("/v1/customers/");
+    const char *slash = strchr(rest, '/');
+    char id[256];
+    snprintf(id, sizeof(id), "%.*s",
+             (int)(slash ? (size_t)(slash - rest) : strlen(rest)), rest);
+    int get = strcmp(hub_http_method(req), "GET") == 0;
+    if (!slash && get) {
+        if (authorized(a, req, "read", resp))
+            answer_view(a, id, resp);
+    } else if (slash && strcmp(slash, "/timeline") == 0 && get) {
+        if (authorized(a, req, "read", resp))
+            timeline(a, id, req, resp);
+    } else if (slash && strcmp(slash, "/forget") == 0 &&
+               strcmp(hub_http_method(req), "POST") == 0) {
+        post_forget(a, id, req, resp);
+    } else {
+        hub_http_error(resp, 404, "not_found", "no route for %s %s",
+                       hub_http_method(req), hub_http_path(req));
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Changes, schemas, health                                            */
+/* ------------------------------------------------------------------ */
+
+static int change_one(uint64_t seq, const char *id, const void *view,
+                      size_t len, void *opaque) {
+    (void)len;
+    json_array_append_new(opaque, json_pack("{sIsssb}", "seq",
+                                            (json_int_t)seq, "id", id,
+                                            "deleted", view == NULL));
+    return 0;
+}
+
+static void get_changes(void *opaque, const hub_http_req_t *req,
+                        hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    if (!authorized(a, req, "read", resp))
+        return;
+    const char *since = hub_http_query(req, "since");
+    char *end = NULL;
+    unsigned long long after = since ? strtoull(since, &end, 10) : 0;
+    if (since && (!*since || *end))
+        return hub_http_error(resp, 400, "bad_parameter",
+                              "since: expected a sequence number, got "
+                              "\"%s\"",
+                              since);
+    long limit = query_long(req, "limit", DEFAULT_PAGE, MAX_PAGE, resp);
+    if (limit < 0)
+        return;
+    json_t *items = json_array();
+    if (lock_reader(a, resp)) {
+        json_decref(items);
+        return;
+    }
+    int rc = hub_c360_changes(a->reader, after, (size_t)limit, change_one,
+                              items);
+    unlock_reader(a);
+    if (rc) {
+        json_decref(items);
+        return hub_http_error(resp, 500, "internal", "changes: %s",
+                              hub_strerror(rc));
+    }
+    json_t *last = json_array_get(items, json_array_size(items) - 1);
+    json_int_t next = last ? json_integer_value(json_object_get(last, "seq"))
+                           : (json_int_t)after;
+    json_answer(resp, 200, json_pack("{sosI}", "changes", items, "next_since",
+                                     next));
+}
+
+static void get_schema(void *opaque, const hub_http_req_t *req,
+                       hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    const char *s = hub_http_path(req) + strlen("/schemas/ids/");
+    char *end = NULL;
+    long id = strtol(s, &end, 10);
+    const hub_schema_t *schema = NULL;
+    char err[256];
+    if (!*s || *end || id <= 0 || id > INT32_MAX ||
+        hub_catalog_get(a->env.cat, (int32_t)id, &schema, err, sizeof(err)))
+        /* the registry's own answer for an unknown id */
+        return hub_http_error(resp, 404, "40403", "Schema %s not found", s);
+    json_answer(resp, 200, json_pack("{ss}", "schema",
+                                     hub_schema_text(schema)));
+}
+
+static void get_health(void *opaque, const hub_http_req_t *req,
+                       hub_http_resp_t *resp) {
+    (void)opaque, (void)req;
+    json_answer(resp, 200, json_pack("{ss}", "status", "ok"));
+}
+
+static void get_ready(void *opaque, const hub_http_req_t *req,
+                      hub_http_resp_t *resp) {
+    (void)req;
+    hub_api_t *a = opaque;
+    hub_http_resp_t probe = {0};
+    int store_ok = lock_reader(a, &probe) == 0;
+    if (store_ok)
+        unlock_reader(a);
+    json_t *checks = json_pack(
+        "{ss}", "store",
+        store_ok ? "ok" : "the customer-360 store cannot be opened yet");
+    hub_buf_free(&probe.body);
+    json_answer(resp, store_ok ? 200 : 503,
+                json_pack("{sbso}", "ready", store_ok, "checks", checks));
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                               */
+/* ------------------------------------------------------------------ */
+
+int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
+                char *err, size_t errlen) {
+    hub_api_t *a = calloc(1, sizeof(*a));
+    if (!a || !(a->store = strdup(env->store))) {
+        free(a);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    a->env = *env;
+    a->env.store = a->store;
+    pthread_mutex_init(&a->lock, NULL);
+    int rc = hub_codec_new(env->cat, env->cfg->kafka.topic_prefix, &a->codec,
+                           err, errlen);
+    if (rc == 0 &&
+        (hub_http_route(http, "GET", "/v1/customers", get_customers, a) ||
+         hub_http_route(http, NULL, "/v1/customers/", customer_routes, a) ||
+         hub_http_route(http, "GET", "/v1/changes", get_changes, a) ||
+         hub_http_route(http, "POST", "/v1/identity/link", post_link, a) ||
+         hub_http_route(http, "GET", "/schemas/ids/", get_schema, a) ||
+         hub_http_route(http, "GET", "/healthz", get_health, a) ||
+         hub_http_route(http, "GET", "/readyz", get_ready, a)))
+        rc = hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    if (rc) {
+        hub_api_free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void hub_api_free(hub_api_t *a) {
+    if (!a)
+        return;
+    hub_c360_close(a->reader);
+    hub_codec_free(a->codec);
+    pthread_mutex_destroy(&a->lock);
+    free(a->store);
+    free(a);
+}

@@ -1,0 +1,83 @@
+/*
+ * hub360 - the roles that serve HTTP (adapters, the read API) on one
+ * server, started the same way by `adapters`, `serve` and `up`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "errors.h"
+#include "log.h"
+#include "projector.h"
+
+void hub_roles_stop(hub_roles_t *r) {
+    /* No new requests first; then the adapters finish what they hold. */
+    hub_http_stop(r->http);
+    hub_adapters_free(r->adapters);
+    hub_api_free(r->api);
+    *r = (hub_roles_t){0};
+}
+
+int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
+                    hub_roles_t *r) {
+    const hub_config_t *cfg = cli->cfg;
+    char err[1024], store[4096];
+    hub_http_config_t hc = {.listen = cfg->api.listen,
+                            .body_limit = cfg->api.body_limit,
+                            .threads = (int)cfg->api.threads};
+    *r = (hub_roles_t){
+        .env = {.cfg = cfg,
+                .cat = s->cat,
+                .producer = s->producer,
+                .bootstrap = s->bootstrap},
+    };
+    int rc = 0;
+    if (hub_http_new(&hc, &r->http, err, sizeof(err))) {
+        rc = hub_cli_usage_error(cli, "%s", err);
+        goto fail;
+    }
+    r->env.http = r->http;
+    if ((flags & HUB_ROLE_ADAPTERS) &&
+        hub_adapters_new(&r->env, &r->adapters, &r->adapters_running, err,
+                         sizeof(err))) {
+        rc = hub_cli_fail(cli, "%s", err);
+        goto fail;
+    }
+    if (flags & HUB_ROLE_API) {
+        hub_projector_store_path(cfg, store, sizeof(store));
+        hub_api_env_t ae = {.cfg = cfg,
+                            .cat = s->cat,
+                            .producer = s->producer,
+                            .store = store};
+        if (hub_api_check_listen(cfg, cfg->api.listen, err, sizeof(err))) {
+            rc = hub_cli_usage_error(cli, "%s", err);
+            goto fail;
+        }
+        if (hub_api_new(&ae, r->http, &r->api, err, sizeof(err))) {
+            rc = hub_cli_fail(cli, "%s", err);
+            goto fail;
+        }
+        if (cfg->api.tokens.n == 0)
+            hub_log_info("api", "no api.tokens configured: the API answers "
+                                "this machine only (%s)",
+                         cfg->api.listen);
+    }
+    if (r->api || (r->adapters_running && hub_adapters_need_http(r->adapters))) {
+        if (hub_http_start(r->http, err, sizeof(err))) {
+            rc = hub_cli_fail(cli, "%s", err);
+            goto fail;
+        }
+        snprintf(r->addr, sizeof(r->addr), "%.*s:%d",
+                 (int)(strrchr(cfg->api.listen, ':') - cfg->api.listen),
+                 cfg->api.listen, hub_http_port(r->http));
+    }
+    if (r->adapters_running &&
+        hub_adapters_start(r->adapters, err, sizeof(err))) {
+        rc = hub_cli_fail(cli, "%s", err);
+        goto fail;
+    }
+    return 0;
+fail:
+    hub_roles_stop(r);
+    return rc;
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The read API as a reporting tool uses it: `hub360 serve` over a store
+# the projector filled from the example events. Every route's success
+# and error paths with their exact status and body; token scopes; the
+# loopback-only default without tokens.
+source "$(dirname "$0")/lib.sh"
+
+use_brokers
+cat "$HUB360_SOURCE_DIR"/schemas/examples/*.json |
+  "$HUB360" publish -c "$WORK/hub360.yaml" >/dev/null
+"$HUB360" project -c "$WORK/hub360.yaml" --once 2>/dev/null
+
+cat >"$WORK/tokens.yaml" <<YAML
+$(cat "$WORK/hub360.yaml")
+api:
+  tokens:
+    - {token: reader-secret, scope: read}
+    - {token: admin-secret, scope: admin}
+YAML
+
+# serve CONFIG: starts `hub360 serve` and sets API to its base URL.
+serve() {
+  "$HUB360" serve -c "$1" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  SERVE=$!
+  PIDS+=($SERVE)
+  wait_for_or_exit 20 "$SERVE" grep -q '^listening: ' "$WORK/serve.out" ||
+    fail "hub360 serve exited: $(cat "$WORK/serve.err")"
+  API=http://$(sed -n 's/^listening: //p' "$WORK/serve.out")
+}
+get() { # get PATH [curl args]: "STATUS BODY"
+  local path=$1; shift
+  curl -sS -o "$WORK/body" -w '%{http_code}' "$@" "$API$path" >"$WORK/status"
+  echo "$(cat "$WORK/status") $(cat "$WORK/body")"
+}
+
+serve "$WORK/hub360.yaml"
+ANN=$("$HUB360" get -c "$WORK/hub360.yaml" email:ann.li@example.com | jq -r .id)
+expect_eq "GET /v1/customers/{id} is the view get prints" \
+  "$(get "/v1/customers/$ANN")" \
+  "200 $("$HUB360" get -c "$WORK/hub360.yaml" "$ANN")"
+ALIAS=$(jq -r '.aliases[0]' "$WORK/body")
+expect_eq "an alias answers the merged customer and says so" \
+  "$(get "/v1/customers/$ALIAS" | jq -c '[.resolved_from, .id]' 2>/dev/null || cat "$WORK/body" | jq -c '[.resolved_from, .id]')" \
+  "[\"$ALIAS\",\"$ANN\"]"
+expect_eq "lookup by email, normalized like the projector" \
+  "$(get '/v1/customers?email=%20Ann.Li@Example.com' >/dev/null; jq -c '[.resolved_from, .id]' "$WORK/body")" \
+  "[\"email: Ann.Li@Example.com\",\"$ANN\"]"
+expect_eq "lookup by kind and value" \
+  "$(get "/v1/customers?kind=email&value=ann.li@example.com" >/dev/null; jq -r .id "$WORK/body")" "$ANN"
+expect_eq "an unknown customer is 404" \
+  "$(get /v1/customers/cus_nobody)" \
+  '404 {"error":{"code":"not_found","message":"no customer cus_nobody"}}'
+expect_eq "an ambiguous lookup is 400" \
+  "$(get '/v1/customers?email=a@b.c&phone=1')" \
+  '400 {"error":{"code":"bad_parameter","message":"look up by one of email=, phone= or kind= with value="}}'
+expect_eq "a bad limit is 400" \
+  "$(get '/v1/customers?limit=5000')" \
+  '400 {"error":{"code":"bad_parameter","message":"limit: expected an integer from 0 to 1000, got \"5000\""}}'
+
+# Paging: every customer exactly once, in id order, as export has them.
+"$HUB360" export -c "$WORK/hub360.yaml" | jq -r .id >"$WORK/all.ids"
+: >"$WORK/paged.ids"
+cursor=
+while :; do
+  get "/v1/customers?limit=2${cursor:+&cursor=$cursor}" >/dev/null
+  jq -r '.customers[].id' "$WORK/body" >>"$WORK/paged.ids"
+  cursor=$(jq -r '.next_cursor // empty' "$WORK/body")
+  [ -n "$cursor" ] || break
+done
+expect_file_eq "pages of 2 list every customer once, in id order" "$WORK/paged.ids" "$WORK/all.ids"
+expect_eq "a segment lists its members only" \
+  "$(get '/v1/customers?segment=no-such-segment' | sed 's/^200 //')" \
+  '{"customers":[],"next_cursor":null}'
+
+expect_eq "the timeline, newest first, paged" \
+  "$(get "/v1/customers/$ANN/timeline?limit=2" >/dev/null; jq -c '[.customer_id, (.items | length), (.next | type)]' "$WORK/body")" \
+  "[\"$ANN\",2,\"string\"]"
+next=$(jq -r .next "$WORK/body")
+expect_eq "the next timeline page continues where the first ended" \
+  "$(get "/v1/customers/$ANN/timeline?limit=100&before=$next" >/dev/null; jq '.items | length' "$WORK/body")" \
+  "$(( $("$HUB360" get -c "$WORK/hub360.yaml" --timeline --limit 1000 "$ANN" | jq '.items | length') - 2 ))"
+expect_eq "a cursor the API did not give is 400" \
+  "$(get "/v1/customers/$ANN/timeline?before=garbage")" \
+  '400 {"error":{"code":"bad_parameter","message":"before: not a cursor this API gave"}}'
+
+expect_eq "the change feed pages on its sequence numbers" \
+  "$(get '/v1/changes?since=0&limit=3' >/dev/null; jq -c '[.changes[].seq, .next_since]' "$WORK/body")" \
+  '[1,2,3,3]'
+expect_eq "schema ids answer like a registry" \
+  "$(get /schemas/ids/1 >/dev/null; jq -r '.schema | fromjson | .name' "$WORK/body")" "Envelope"
+expect_eq "an unknown schema id is the registry's 404" \
+  "$(get /schemas/ids/999)" '404 {"error":{"code":"40403","message":"Schema 999 not found"}}'
+expect_eq "healthz" "$(get /healthz)" '200 {"status":"ok"}'
+expect_eq "readyz" "$(get /readyz)" '200 {"ready":true,"checks":{"store":"ok"}}'
+
+# Control requests become control events the projector applies.
+status=$(get "/v1/customers/$ANN/forget" -X POST -d '{"reason":"test_data"}')
+case "$status" in 202\ \{\"event_id\":*) ok "forget is 202 with its event id" ;; *) fail "forget: $status" ;; esac
+forget_id=$(jq -r .event_id "$WORK/body")
+"$HUB360" tail -c "$WORK/hub360.yaml" control --from-beginning --end --timeout 30s >"$WORK/control.ndjson"
+expect_eq "the forget is on the control topic" \
+  "$(jq -c "select(.event_id == \"$forget_id\") | [.type, .payload.customer_id, .payload.reason]" "$WORK/control.ndjson")" \
+  "[\"customer.forget\",\"$ANN\",\"test_data\"]"
+expect_eq "a link the schemas reject is 400 naming the field" \
+  "$(get /v1/identity/link -X POST -d '{"identities":[{"kind":"fax","value":"1"}]}')" \
+  '400 {"error":{"code":"invalid_request","message":"payload.identities[0].kind: expected one of email, phone, crm_contact, crm_lead, crm_account, erp_customer, social_handle, wechat_openid, wechat_unionid, external, got string \"fax\""}}'
+expect_eq "a link body that is not JSON is 400" \
+  "$(get /v1/identity/link -X POST -d '[1')" \
+  '400 {"error":{"code":"malformed_body","message":"expected a JSON object: '"'"']'"'"' expected near end of file"}}'
+kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
+
+# Tokens: read can read, only admin can change; none at all is 401.
+serve "$WORK/tokens.yaml"
+expect_eq "no token is 401" \
+  "$(get "/v1/customers/$ANN")" \
+  '401 {"error":{"code":"unauthorized","message":"send Authorization: Bearer <token>"}}'
+expect_eq "an unknown token is 401" \
+  "$(get "/v1/customers/$ANN" -H 'Authorization: Bearer guess')" \
+  '401 {"error":{"code":"unauthorized","message":"unknown token"}}'
+expect_eq "a read token reads" \
+  "$(get "/v1/customers/$ANN" -H 'Authorization: Bearer reader-secret' | cut -c1-3)" "200"
+expect_eq "a read token cannot forget" \
+  "$(get "/v1/customers/$ANN/forget" -X POST -H 'Authorization: Bearer reader-secret')" \
+  '403 {"error":{"code":"forbidden","message":"this token'"'"'s scope is read; this needs admin"}}'
+expect_eq "an admin token can" \
+  "$(get "/v1/customers/$ANN/forget" -X POST -H 'Authorization: Bearer admin-secret' | cut -c1-3)" "202"
+kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
+
+set +e
+"$HUB360" serve -c "$WORK/hub360.yaml" --listen 0.0.0.0:0 >/dev/null 2>"$WORK/err"
+code=$?
+set -e
+expect_eq "without tokens the API refuses to listen beyond loopback" \
+  "$code:$(grep 'serve:' "$WORK/err")" \
+  "2:hub360 serve: api.listen is 0.0.0.0:0 but no api.tokens are configured: without tokens the API answers this machine only; listen on 127.0.0.1 or add tokens"
