@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 
 typedef struct route {
     char *method;      /* NULL: any */
@@ -29,6 +31,7 @@ typedef struct route {
     size_t plen;
     hub_http_handler fn;
     void *opaque;
+    hub_metric_t *seconds; /* latency of its requests */
 } route_t;
 
 struct hub_http {
@@ -44,6 +47,7 @@ struct hub_http {
 
 struct hub_http_req {
     struct MHD_Connection *conn;
+    int64_t started_us;
     const char *method;
     const char *path;
     char *uri;
@@ -168,11 +172,35 @@ void hub_http_each(const hub_http_req_t *r, int kind,
                               each_value, &e);
 }
 
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Counts the answer by route, method and status; times it by route. */
+static void count(const route_t *rt, const char *method, int status,
+                  int64_t started_us) {
+    char labels[300];
+    snprintf(labels, sizeof(labels),
+             "route=\"%s\",method=\"%s\",status=\"%d\"",
+             rt ? rt->prefix : "none", method, status);
+    hub_metric_add(hub_metrics_counter("hub360_http_requests_total",
+                                       "HTTP requests answered, by route "
+                                       "prefix, method and status.",
+                                       labels),
+                   1);
+    if (rt)
+        hub_metric_observe(rt->seconds,
+                           (double)(now_us() - started_us) / 1e6);
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     (void)cls;
     hub_http_req_t *r = calloc(1, sizeof(*r));
     if (r) {
         r->conn = c;
+        r->started_us = now_us();
         r->uri = strdup(uri ? uri : "");
     }
     return r;
@@ -226,6 +254,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                            "the body is %s bytes; the limit is %lld", cl,
                            (long long)h->body_limit);
             enum MHD_Result rc = send_resp(c, &resp);
+            count(NULL, method, resp.status, r->started_us);
             hub_buf_free(&resp.body);
             return rc;
         }
@@ -244,12 +273,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         return MHD_YES;
     }
     hub_http_resp_t resp = {.status = 200};
+    const route_t *rt = NULL;
     if (r->too_big) {
         hub_http_error(&resp, 413, "body_too_large",
                        "the body is over the limit of %lld bytes",
                        (long long)h->body_limit);
     } else {
-        const route_t *rt = find_route(h, method, url);
+        rt = find_route(h, method, url);
         if (rt)
             rt->fn(rt->opaque, r, &resp);
         else if (find_route(h, NULL, url) || strncmp(url, "/", 1) != 0)
@@ -260,6 +290,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                            method, url);
     }
     enum MHD_Result rc = send_resp(c, &resp);
+    count(rt, method, resp.status, r->started_us);
     hub_buf_free(&resp.body);
     return rc;
 }
@@ -369,11 +400,18 @@ int hub_http_route(hub_http_t *h, const char *method, const char *prefix,
                        8))
         return HUB_ENOMEM;
     route_t *rt = &h->routes[h->nroutes];
+    char labels[300];
+    snprintf(labels, sizeof(labels), "route=\"%s\"", prefix);
     *rt = (route_t){.method = method ? strdup(method) : NULL,
                     .prefix = strdup(prefix),
                     .plen = strlen(prefix),
                     .fn = fn,
-                    .opaque = opaque};
+                    .opaque = opaque,
+                    .seconds = hub_metrics_histogram(
+                        "hub360_http_request_seconds",
+                        "Time from a request's first byte to its answer, "
+                        "by route prefix.",
+                        labels)};
     if (!rt->prefix || (method && !rt->method)) {
         free(rt->method);
         free(rt->prefix);

@@ -8,7 +8,17 @@
 #include "commands.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "projector.h"
+
+static void get_metrics(void *opaque, const hub_http_req_t *req,
+                        hub_http_resp_t *resp) {
+    (void)opaque, (void)req;
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4";
+    if (hub_metrics_render(&resp->body))
+        hub_http_error(resp, 500, "internal", "out of memory");
+}
 
 void hub_roles_stop(hub_roles_t *r) {
     /* No new requests first; then the adapters finish what they hold. */
@@ -37,6 +47,10 @@ int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
         goto fail;
     }
     r->env.http = r->http;
+    if (hub_http_route(r->http, "GET", "/metrics", get_metrics, NULL)) {
+        rc = hub_cli_fail(cli, "out of memory");
+        goto fail;
+    }
     if ((flags & HUB_ROLE_ADAPTERS) &&
         hub_adapters_new(&r->env, &r->adapters, &r->adapters_running, err,
                          sizeof(err))) {

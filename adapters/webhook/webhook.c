@@ -26,6 +26,7 @@
 #include "adapter.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "source.h"
 #include "timefmt.h"
 #include "xmljson.h"
@@ -38,6 +39,7 @@ typedef struct hook {
     hub_source_t *src;
     hub_sig_config_t sig;
     pthread_mutex_t lock;
+    hub_metric_t *events;   /* acknowledged events of this source */
 } hook_t;
 
 typedef struct webhook {
@@ -84,11 +86,24 @@ static void destroy(void *ctx) {
     webhook_t *w = ctx;
     if (!w)
         return;
-    /* The producer is flushed before plugins are destroyed. */
+    /* Requests answered 503 may still have events in flight: give them
+     * a moment, then purge what is left (those vendors retry anyway), so
+     * every delivery report has come back before the groups are freed. */
+    int purged = 0;
     for (size_t i = 0; i < w->norphans; i++) {
-        hub_acks_wait(w->orphans[i], 5000, NULL, 0);
+        if (hub_acks_wait(w->orphans[i], purged ? 10000 : 2000, NULL, 0) ==
+                HUB_ETIMEDOUT &&
+            !purged) {
+            rd_kafka_purge(hub_producer_handle(w->env->producer),
+                           RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            purged = 1;
+            hub_acks_wait(w->orphans[i], 10000, NULL, 0);
+        }
         if (hub_acks_pending(w->orphans[i]) == 0)
             hub_acks_free(w->orphans[i]);
+        else
+            hub_log_warn("webhook", "events of a refused request still in "
+                                    "flight at shutdown");
     }
     free(w->orphans);
     pthread_mutex_destroy(&w->orphans_lock);
@@ -132,6 +147,13 @@ static int init(const hub_adapter_env_t *env,
         if (rc)
             return hub_fail(err, errlen, rc, "source %s: %s", h->cfg->name,
                             why);
+        char labels[300];
+        snprintf(labels, sizeof(labels), "source=\"%s\",adapter=\"webhook\"",
+                 h->cfg->name);
+        h->events = hub_metrics_counter(
+            "hub360_adapter_events_total",
+            "Events an adapter produced and Kafka acknowledged, by source.",
+            labels);
         if (h->sig.scheme == HUB_SIG_NONE)
             hub_log_warn("webhook", "source %s takes webhooks without a "
                                     "signature check (signature: none)",
@@ -282,6 +304,7 @@ static void handle_request(webhook_t *w, hook_t *h, const hub_http_req_t *req,
     if (rc == 0) {
         resp->status = 200;
         hub_buf_printf(&resp->body, "{\"accepted\":%zu}", mapped.n);
+        hub_metric_add(h->events, mapped.n);
     } else {
         hub_log_warn("webhook", "source %s: answered 503: %s", h->cfg->name,
                      err);
@@ -310,6 +333,14 @@ static void handle_source(webhook_t *w, hook_t *h, const hub_http_req_t *req,
                        hub_http_uri(req));
     handle_request(w, h, req, resp, url.data ? url.data : "");
     hub_buf_free(&url);
+    char labels[300];
+    snprintf(labels, sizeof(labels), "source=\"%s\",status=\"%d\"",
+             h->cfg->name, resp->status);
+    hub_metric_add(hub_metrics_counter("hub360_webhook_requests_total",
+                                       "Webhook requests by source and the "
+                                       "status they were answered.",
+                                       labels),
+                   1);
 }
 
 static void handle(void *opaque, const hub_http_req_t *req,

@@ -129,6 +129,22 @@ expect_eq "the event is the mapped customer" \
   "$(jq -c '[.type, .source.system, .source.entity_id] ' "$WORK/erp.ndjson" | sort -u)" \
   '["erp.customer.upserted","shop","207119551"]'
 
+# The requests are counted for Prometheus, by source and status.
+curl -sS "http://$ADDR/metrics" >"$WORK/metrics"
+expect_eq "/metrics counts webhook requests by source and status" \
+  "$(grep -E '^hub360_webhook_requests_total\{source="shop",status="(200|401|400)"\}' "$WORK/metrics")" \
+'hub360_webhook_requests_total{source="shop",status="200"} 2
+hub360_webhook_requests_total{source="shop",status="400"} 2
+hub360_webhook_requests_total{source="shop",status="401"} 2'
+expect_eq "/metrics counts the events Kafka acknowledged" \
+  "$(grep '^hub360_adapter_events_total{source="shop",adapter="webhook"}' "$WORK/metrics")" \
+  'hub360_adapter_events_total{source="shop",adapter="webhook"} 2'
+grep -q '^hub360_http_request_seconds_count{route="/ingest/"} ' "$WORK/metrics" ||
+  fail "/metrics has no latency histogram for /ingest/"
+grep -q '^hub360_http_requests_total{route="none",method="POST",status="413"} 1$' "$WORK/metrics" ||
+  fail "/metrics does not count the 413 answered before any route"
+ok "/metrics has the HTTP latency histogram and the early 413"
+
 # Kafka gone: the vendor is told to retry.
 if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
   kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
