@@ -5,7 +5,8 @@
 
 RECORDS.json holds {"<collection>": [record, ...], ...}; it is read again
 on every request, so a test adds records by replacing the file. Prints
-"port N" once listening; appends one JSON line per request to LOG.
+"port N" once listening; appends one JSON line per request to LOG
+(with "t", the monotonic time it came in, in seconds).
 
 GET /<collection>?updated_since=AT&limit=N&cursor=TOKEN answers
     {"<collection>": [...], "next": TOKEN|null, "next_url": URL|null}
@@ -38,6 +39,7 @@ and the last credentials header seen per collection.
 import json
 import sys
 import threading
+import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -85,6 +87,7 @@ class Vendor(BaseHTTPRequestHandler):
         return self.rfile.read(n).decode() if n else ""
 
     def record(self, entry):
+        entry["t"] = round(time.monotonic(), 3)
         if log_path:
             with lock, open(log_path, "a") as f:
                 f.write(json.dumps(entry) + "\n")

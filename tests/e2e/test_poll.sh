@@ -89,6 +89,7 @@ sources:
       auth: {token_url: $VENDOR/oauth/token, client_id: hub, client_secret: s3cret}
       timeout: 5s
       backoff: 100ms
+      min_interval: 300ms
 YAML
 
 start_adapters() {
@@ -162,10 +163,16 @@ jq -r .event_id "$WORK/scrm.ndjson" | sort >"$WORK/got.scrm"
 expect_file_eq "the mention preset's events, from poll.since on, once each" "$WORK/got.scrm" "$WORK/expected.scrm"
 expect_eq "one token serves every request until it is revoked" "$(stat .tokens)" 1
 control '{"revoke": true}'
-edit '.mentions += [{"id": "bw-5", "platform": "weibo", "author_handle": "tea_fan",
-                     "text": "again", "updated_at": "2026-03-05T09:30:00.250Z"}]'
-wait_for 20 cursor_is listen/mentions '{"at":"2026-03-05T09:30:00.250Z","id":"bw-5"}'
+edit '.mentions += [range(5; 8) as $i | {"id": "bw-\($i)", "platform": "weibo", "author_handle": "tea_fan",
+                                         "text": "again \($i)", "updated_at": "2026-03-05T09:30:00.250Z"}]'
+wait_for 20 cursor_is listen/mentions '{"at":"2026-03-05T09:30:00.250Z","id":"bw-7"}'
 expect_eq "a revoked token is renewed once and the request retried" "$(stat .tokens)" 2
+# Two pages now, and the 401, the token and the retry: each request of
+# the source at least poll.min_interval (300ms) after the one before.
+expect_eq "poll.min_interval spaces the requests" \
+  "$(jq -s '[.[] | select(.path == "/mentions" or .path == "/oauth/token") | .t]
+            | [range(1; length) as $i | .[$i] - .[$i - 1]] | map(select(. < 0.25)) | length' \
+        "$WORK/vendor.log")" 0
 
 # --- incremental syncs ----------------------------------------------------
 
