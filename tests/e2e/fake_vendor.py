@@ -27,6 +27,7 @@ POST /_control with a JSON object sets knobs (kept until changed):
   stall N        hold the next N collection requests stall_seconds
                  (default 30) or until {"release": true}, then answer
   stall_skip K   let K collection requests through before stalling
+  oversize N     answer the next N collection requests with 33 MiB
   target         a collection name: the failures and stalls above hit
                  only its requests (null: any collection's)
   oauth          {"client_id", "client_secret", "collections": [...]}:
@@ -50,7 +51,7 @@ lock = threading.Lock()
 released = threading.Event()
 knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0,
          "stall": 0, "stall_seconds": 30, "stall_skip": 0, "oauth": None,
-         "target": None}
+         "target": None, "oversize": 0}
 stats = {"requests": {}, "served": {"429": 0, "500": 0, "401": 0, "stall": 0},
          "stalling": 0, "tokens": 0, "auth": {}}
 tokens = set()
@@ -154,6 +155,9 @@ class Vendor(BaseHTTPRequestHandler):
                 knobs["fail_500"] -= 1
                 stats["served"]["500"] += 1
                 return self.reply(500, {"error": "internal"})
+            big = hit and knobs["oversize"] > 0
+            if big:
+                knobs["oversize"] -= 1
             stall = False
             if hit and knobs["stall"] > 0:
                 if knobs["stall_skip"] > 0:
@@ -163,6 +167,11 @@ class Vendor(BaseHTTPRequestHandler):
                     stats["served"]["stall"] += 1
                     stats["stalling"] += 1
                     stall = True
+        if big:
+            try:
+                return self.reply(200, {name: [], "pad": "x" * (33 << 20)})
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client stopped reading at its limit
         if stall:
             released.wait(knobs["stall_seconds"])
             with lock:

@@ -7,7 +7,8 @@
 # the event ids their vendor ids give; records sharing a timestamp across
 # a page boundary (and microseconds within one millisecond, ids 9 and 10
 # at one instant) are neither skipped nor repeated; 429, 500 and a stalled
-# page are retried; a record that does not map is skipped and logged;
+# page are retried; a page over 32 MiB fails that sync, the next goes on;
+# a record that does not map is skipped and logged; min_interval holds;
 # the cursors in LMDB are where the records end; a kill -9 mid-sync and a
 # restart lose nothing and produce no other ids; SIGTERM stops promptly.
 source "$(dirname "$0")/lib.sh"
@@ -152,6 +153,15 @@ grep -q 'record 6 (at 2026-03-01T10:00:02.500Z) did not map and is skipped' "$WO
 ok "a record that does not map is logged with its id and skipped"
 expect_eq "the vendor's own auth header was sent" "$(stat '.auth.customers')" "k-123"
 
+# A page over the 32 MiB bound fails that sync, naming the limit; the
+# next interval goes on from the cursor.
+control '{"target": "orders", "oversize": 1}'
+edit '.orders += [{"id": "SO-10", "updated_at": "2026-03-02T09:00:04Z", "total": 1000, "email": "ann@example.com"}]'
+wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:04Z","id":"SO-10"}'
+grep -q 'resource orders: sync stopped after 1 page(s), retried next interval: GET http://127.0.0.1:[0-9]*/orders: the response is over the 32 MiB limit of a page' "$WORK/adapters.err" ||
+  fail "no error naming the body limit: $(grep -i 'limit' "$WORK/adapters.err")"
+ok "a body over 32 MiB is an error naming the limit, and the next sync recovers"
+
 # --- the mention preset, OAuth2 and poll.since ----------------------------
 
 wait_for 20 cursor_is listen/mentions '{"at":"2026-03-05T09:30:00.250Z","id":"bw-4"}'
@@ -177,12 +187,12 @@ expect_eq "poll.min_interval spaces the requests" \
 # --- incremental syncs ----------------------------------------------------
 
 # Customer 11 shares the cursor's instant with a greater id; customer 2
-# changed; SO-9 shares SO-8's instant.
+# changed; SO-9 shares SO-10's instant (and sorts after it as a string).
 edit '.customers += [{"id": 11, "updated_at": "2026-03-01T10:00:03.500Z", "name": "Ivy Qin", "email": "ivy@example.com"}]
       | (.customers[] | select(.id == 2)) |= (.updated_at = "2026-03-01T11:00:00Z" | .name = "Bo Wang Jr")
-      | .orders += [{"id": "SO-9", "updated_at": "2026-03-02T09:00:03Z", "total": 900, "email": "ivy@example.com"}]'
+      | .orders += [{"id": "SO-9", "updated_at": "2026-03-02T09:00:04Z", "total": 900, "email": "ivy@example.com"}]'
 wait_for 20 cursor_is vendor/customers '{"at":"2026-03-01T11:00:00Z","id":"2"}'
-wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:03Z","id":"SO-9"}'
+wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:04Z","id":"SO-9"}'
 erp_events
 jq -r .event_id "$WORK/erp.ndjson" | sort >"$WORK/got"
 (cat "$WORK/expected"; expected_ids) | sort -u >"$WORK/expected.all"
