@@ -24,6 +24,8 @@ POST /_control with a JSON object sets knobs (kept until changed):
   fail_429 N     answer the next N collection requests 429 with
                  Retry-After: retry_after (default "1")
   fail_500 N     answer the next N collection requests 500
+  fail_403 N     answer the next N collection requests 403, with a body
+                 of over 300 bytes
   stall N        hold the next N collection requests stall_seconds
                  (default 30) or until {"release": true}, then answer
   stall_skip K   let K collection requests through before stalling
@@ -49,7 +51,7 @@ records_path = sys.argv[1]
 log_path = sys.argv[2] if len(sys.argv) > 2 else None
 lock = threading.Lock()
 released = threading.Event()
-knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0,
+knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0, "fail_403": 0,
          "stall": 0, "stall_seconds": 30, "stall_skip": 0, "oauth": None,
          "target": None, "oversize": 0}
 stats = {"requests": {}, "served": {"429": 0, "500": 0, "401": 0, "stall": 0},
@@ -151,6 +153,10 @@ class Vendor(BaseHTTPRequestHandler):
                 stats["served"]["429"] += 1
                 return self.reply(429, {"error": "slow down"},
                                   [("Retry-After", knobs["retry_after"])])
+            if hit and knobs["fail_403"] > 0:
+                knobs["fail_403"] -= 1
+                stats["served"]["403"] = stats["served"].get("403", 0) + 1
+                return self.reply(403, {"error": "forbidden", "detail": "x" * 300})
             if hit and knobs["fail_500"] > 0:
                 knobs["fail_500"] -= 1
                 stats["served"]["500"] += 1

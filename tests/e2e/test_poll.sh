@@ -7,7 +7,8 @@
 # the event ids their vendor ids give; records sharing a timestamp across
 # a page boundary (and microseconds within one millisecond, ids 9 and 10
 # at one instant) are neither skipped nor repeated; 429, 500 and a stalled
-# page are retried; a page over 32 MiB fails that sync, the next goes on;
+# page are retried; a 403 or a page over 32 MiB fails that sync (the
+# error logged), the next goes on;
 # a record that does not map is skipped and logged; min_interval holds;
 # the cursors in LMDB are where the records end; a kill -9 mid-sync and a
 # restart lose nothing and produce no other ids; SIGTERM stops promptly.
@@ -186,6 +187,10 @@ expect_eq "poll.min_interval spaces the requests" \
 
 # --- incremental syncs ----------------------------------------------------
 
+# A 403 is not retried: that sync ends, logged with the body's first 200
+# bytes; the next interval goes on.
+control '{"target": "customers", "fail_403": 1}'
+
 # Customer 11 shares the cursor's instant with a greater id; customer 2
 # changed; SO-9 shares SO-10's instant (and sorts after it as a string).
 edit '.customers += [{"id": 11, "updated_at": "2026-03-01T10:00:03.500Z", "name": "Ivy Qin", "email": "ivy@example.com"}]
@@ -193,6 +198,15 @@ edit '.customers += [{"id": 11, "updated_at": "2026-03-01T10:00:03.500Z", "name"
       | .orders += [{"id": "SO-9", "updated_at": "2026-03-02T09:00:04Z", "total": 900, "email": "ivy@example.com"}]'
 wait_for 20 cursor_is vendor/customers '{"at":"2026-03-01T11:00:00Z","id":"2"}'
 wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:04Z","id":"SO-9"}'
+expect_eq "the 403 was served once" "$(stat '.served."403"')" 1
+line=$(grep 'HTTP 403' "$WORK/adapters.err") || fail "the 403 is not logged"
+case "$line" in
+  *'resource customers: sync stopped after 1 page(s), retried next interval: GET http://127.0.0.1:'*'/customers: HTTP 403: {"error": "forbidden", "detail": "xxx'*) ;;
+  *) fail "the 403 is logged as: $line" ;;
+esac
+expect_eq "the 403's body is cut at 200 bytes" "$(printf '%s' "${line#*HTTP 403: }" | wc -c)" 200
+grep 'HTTP 403' "$WORK/adapters.err" | grep -q 'retry [0-9]' && fail "a 403 was retried"
+ok "a 403 is not retried"
 erp_events
 jq -r .event_id "$WORK/erp.ndjson" | sort >"$WORK/got"
 (cat "$WORK/expected"; expected_ids) | sort -u >"$WORK/expected.all"
