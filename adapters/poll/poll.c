@@ -286,8 +286,8 @@ static void sync_resource(poller_t *p, const char *resource) {
     if (rc == HUB_ESTATE && hub_poll_stop_requested(&p->pl->stop))
         return;
     if (rc)
-        hub_log_error("poll", "source %s resource %s: sync stopped after "
-                              "%zu page(s), retried next interval: %s",
+        hub_log_error("poll", "source %s resource %s: sync stopped at page "
+                              "%zu, retried next interval: %s",
                       p->cfg->name, resource, pages, err);
     uint64_t requests, retries;
     hub_poll_client_counts(p->client, &requests, &retries);

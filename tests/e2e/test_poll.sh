@@ -159,7 +159,7 @@ expect_eq "the vendor's own auth header was sent" "$(stat '.auth.customers')" "k
 control '{"target": "orders", "oversize": 1}'
 edit '.orders += [{"id": "SO-10", "updated_at": "2026-03-02T09:00:04Z", "total": 1000, "email": "ann@example.com"}]'
 wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:04Z","id":"SO-10"}'
-grep -q 'resource orders: sync stopped after 1 page(s), retried next interval: GET http://127.0.0.1:[0-9]*/orders: the response is over the 32 MiB limit of a page' "$WORK/adapters.err" ||
+grep -q 'resource orders: sync stopped at page 1, retried next interval: GET http://127.0.0.1:[0-9]*/orders: the response is over the 32 MiB limit of a page' "$WORK/adapters.err" ||
   fail "no error naming the body limit: $(grep -i 'limit' "$WORK/adapters.err")"
 ok "a body over 32 MiB is an error naming the limit, and the next sync recovers"
 
@@ -201,7 +201,7 @@ wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:04Z","id":"SO-9"}'
 expect_eq "the 403 was served once" "$(stat '.served."403"')" 1
 line=$(grep 'HTTP 403' "$WORK/adapters.err") || fail "the 403 is not logged"
 case "$line" in
-  *'resource customers: sync stopped after 1 page(s), retried next interval: GET http://127.0.0.1:'*'/customers: HTTP 403: {"error": "forbidden", "detail": "xxx'*) ;;
+  *'resource customers: sync stopped at page 1, retried next interval: GET http://127.0.0.1:'*'/customers: HTTP 403: {"error": "forbidden", "detail": "xxx'*) ;;
   *) fail "the 403 is logged as: $line" ;;
 esac
 expect_eq "the 403's body is cut at 200 bytes" "$(printf '%s' "${line#*HTTP 403: }" | wc -c)" 200
