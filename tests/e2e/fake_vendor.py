@@ -16,6 +16,12 @@ integers - from offset TOKEN, at most min(limit, page_size) of them.
 The shape fits the `mention` preset (GET /mentions, `.mentions`, `.next`,
 `cursor`) and the test's own mapping (tests/e2e/data/poll_vendor.jq).
 
+POST /crm/v3/objects/<collection>/search takes HubSpot's CRM search body
+(a GTE filter, `limit`, `after`) and answers {"total", "results",
+"paging": {"next": {"after"}}}, for the `hubspot` preset. Simplified:
+the filter is applied to each record's updatedAt, whatever property it
+names. Records carry updated_at, or updatedAt as HubSpot's do.
+
 POST /oauth/token (form: grant_type=client_credentials, client_id,
 client_secret) hands out bearer tokens for 3600 s.
 
@@ -63,9 +69,13 @@ def instant(text):
     return datetime.fromisoformat(text.replace("z", "Z"))
 
 
+def updated(rec):
+    return instant(rec.get("updated_at") or rec["updatedAt"])
+
+
 def order(rec):
     rid = str(rec["id"])
-    return (instant(rec["updated_at"]),
+    return (updated(rec),
             (0, int(rid), "") if rid.lstrip("-").isdigit() else (1, 0, rid))
 
 
@@ -98,6 +108,11 @@ class Vendor(BaseHTTPRequestHandler):
     def do_POST(self):
         url = urlsplit(self.path)
         text = self.body()
+        parts = url.path.strip("/").split("/")
+        if len(parts) == 5 and parts[:3] == ["crm", "v3", "objects"] and parts[4] == "search":
+            if self.headers.get("Content-Type") != "application/json":
+                return self.reply(415, {"message": "send application/json"})
+            return self.serve(parts[3], url, self.hubspot_query(json.loads(text)))
         self.record({"method": "POST", "path": url.path})
         if url.path == "/_control":
             change = json.loads(text)
@@ -125,6 +140,18 @@ class Vendor(BaseHTTPRequestHandler):
                                     "expires_in": 3600})
         self.reply(404, {"error": "not found"})
 
+    @staticmethod
+    def hubspot_query(body):
+        """HubSpot's search body as the GET parameters serve() reads."""
+        query = {"limit": str(body.get("limit", 10)), "hubspot": "1"}
+        for group in body.get("filterGroups", []):
+            for f in group.get("filters", []):
+                if f.get("operator") == "GTE":
+                    query["updated_since"] = f["value"]
+        if body.get("after") is not None:
+            query["cursor"] = str(body["after"])
+        return query
+
     def do_GET(self):
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -132,11 +159,14 @@ class Vendor(BaseHTTPRequestHandler):
         if name == "_stats":
             with lock:
                 return self.reply(200, stats)
+        self.serve(name, url, query)
+
+    def serve(self, name, url, query):
         with open(records_path) as f:
             collections = json.load(f)
         if name not in collections:
             return self.reply(404, {"error": "no collection %s" % name})
-        self.record({"method": "GET", "path": url.path, "query": query})
+        self.record({"method": self.command, "path": url.path, "query": query})
         with lock:
             stats["requests"][name] = stats["requests"].get(name, 0) + 1
             seen = self.headers.get("Authorization") or self.headers.get("X-Api-Key")
@@ -185,7 +215,7 @@ class Vendor(BaseHTTPRequestHandler):
         rows = sorted(collections[name], key=order)
         if "updated_since" in query:
             since = instant(query["updated_since"])
-            rows = [r for r in rows if instant(r["updated_at"]) >= since]
+            rows = [r for r in rows if updated(r) >= since]
         offset = int(query.get("cursor") or 0)
         size = min(int(query.get("limit") or 100), knobs["page_size"])
         page = rows[offset:offset + size]
@@ -196,8 +226,14 @@ class Vendor(BaseHTTPRequestHandler):
             host = self.headers.get("Host")
             link = "http://%s%s?%s" % (host, url.path,
                                         urlencode({**query, "cursor": token}))
+        if "hubspot" in query:
+            answer = {"total": len(rows), "results": page}
+            if more:
+                answer["paging"] = {"next": {"after": token}}
+        else:
+            answer = {name: page, "next": token, "next_url": link}
         try:
-            self.reply(200, {name: page, "next": token, "next_url": link})
+            self.reply(200, answer)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout) while we stalled
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Polling end to end: `hub360 adapters` polling a fake vendor API
 # (fake_vendor.py) through a mapping of the test's own (data/poll_vendor.jq:
-# next-link pages and keyset pages) and through the `mention` preset
-# (opaque cursor pages, OAuth2 client credentials, poll.since).
+# next-link pages and keyset pages), through the `mention` preset
+# (opaque cursor pages, OAuth2 client credentials, poll.since) and the
+# `hubspot` preset (POST searches paged by `after`, on HubSpot's own
+# recorded contacts, a bearer token).
 # Checked: the events on Kafka are exactly the records, once each, with
 # the event ids their vendor ids give; records sharing a timestamp across
 # a page boundary (and microseconds within one millisecond, ids 9 and 10
@@ -47,6 +49,10 @@ cat >"$WORK/records.json" <<'JSON'
   {"id": "bw-4", "platform": "instagram", "author_handle": "cups", "text": "nice cup",
    "updated_at": "2026-03-05T09:30:00.250Z"}]}
 JSON
+# HubSpot's own recorded contacts, for the hubspot preset's search.
+HS_PAGE=$HUB360_SOURCE_DIR/tests/fixtures/vendors/hubspot_crm_v3_contacts_list_recorded.json
+jq --slurpfile hs "$HS_PAGE" '.contacts = $hs[0].results' "$WORK/records.json" >"$WORK/records.new" &&
+  mv "$WORK/records.new" "$WORK/records.json"
 # edit JQ_PROGRAM: rewrites the records file in one rename, as the fake
 # reads it on every request.
 edit() { jq "$1" "$WORK/records.json" >"$WORK/records.new" && mv "$WORK/records.new" "$WORK/records.json"; }
@@ -92,6 +98,14 @@ sources:
       timeout: 5s
       backoff: 100ms
       min_interval: 300ms
+  - name: crm
+    system: crm
+    preset: hubspot
+    poll:
+      url: $VENDOR
+      interval: 500ms
+      resources: [contacts]
+      auth: {bearer: pat-123}
 YAML
 
 start_adapters() {
@@ -184,6 +198,16 @@ expect_eq "poll.min_interval spaces the requests" \
   "$(jq -s '[.[] | select(.path == "/mentions" or .path == "/oauth/token") | .t]
             | [range(1; length) as $i | .[$i] - .[$i - 1]] | map(select(. < 0.25)) | length' \
         "$WORK/vendor.log")" 0
+
+# --- the hubspot preset: POST search pages, on HubSpot's own records -------
+
+wait_for 20 cursor_is crm/contacts '{"at":"2024-07-26T18:45:12.900Z","id":"251"}'
+"$HUB360" tail -c "$WORK/hub360.yaml" crm --from-beginning --end --timeout 30s >"$WORK/crm.ndjson"
+"$HUB360" map --preset hubspot --name crm --via poll --resource contacts "$HS_PAGE" |
+  jq -r .event_id | sort >"$WORK/expected.crm"
+jq -r .event_id "$WORK/crm.ndjson" | sort >"$WORK/got.crm"
+expect_file_eq "the hubspot preset's searches bring every contact once" "$WORK/got.crm" "$WORK/expected.crm"
+expect_eq "with the bearer token" "$(stat '.auth.contacts')" "Bearer pat-123"
 
 # --- incremental syncs ----------------------------------------------------
 
