@@ -27,8 +27,8 @@ static int run_adapters(hub_cli_t *cli) {
         goto done;
     if (role.adapters_running == 0) {
         rc = hub_cli_usage_error(
-            cli, "no source in %s takes webhooks (give one a "
-                 "webhook.secret; polling and CDC are not run yet, see "
+            cli, "no source in %s takes webhooks or polls (give one a "
+                 "webhook.secret or a poll.url; CDC is not run yet, see "
                  "adapters/README.md)",
             cfg->path ? cfg->path : "the configuration");
         goto done;

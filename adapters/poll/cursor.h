@@ -1,0 +1,86 @@
+/*
+ * hub360 - the poller's cursors: where each polled resource stands, how
+ * two positions compare, and their LMDB table.
+ *
+ * A position is (at, id): the updated-at of a record as the vendor wrote
+ * it (RFC 3339) and the record's id. The poller asks the vendor for
+ * records at or after cursor.at and drops those at or before the cursor,
+ * so records sharing one timestamp across a page boundary are neither
+ * skipped nor repeated. That only works if positions compare the way the
+ * vendor orders them: `at` as instants at full precision (microseconds
+ * past the millisecond included), ids numerically when both are
+ * integers, else byte-wise.
+ *
+ * The cursors live in an LMDB environment of their own,
+ * DATA_DIR/adapters, table `cursors`: key "<source>/<resource>", value
+ * JSON {"at": ..., "id": ...}. One short write transaction per page.
+ */
+#ifndef HUB_POLL_CURSOR_H
+#define HUB_POLL_CURSOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define HUB_POLL_AT_MAX 64   /* bytes of an `at`, NUL included */
+#define HUB_POLL_ID_MAX 256  /* bytes of an `id`, NUL included */
+
+typedef struct hub_poll_pos {
+    char at[HUB_POLL_AT_MAX];
+    char id[HUB_POLL_ID_MAX];
+} hub_poll_pos_t;
+
+/*
+ * Orders two timestamps as instants: by their UTC milliseconds, then by
+ * the fraction digits past the third. A side that does not parse as
+ * RFC 3339 compares byte-wise with the other (a vendor's odd format is
+ * then at least consistent with itself). <0, 0 or >0.
+ */
+int hub_poll_at_cmp(const char *a, const char *b);
+
+/* Orders two ids: numerically when both are integers (any length, an
+ * optional '-'), else byte-wise. */
+int hub_poll_id_cmp(const char *a, const char *b);
+
+/* Orders positions on (at, id). */
+int hub_poll_pos_cmp(const hub_poll_pos_t *a, const hub_poll_pos_t *b);
+
+/*
+ * Reads what poll_cursor returned ({"at": string, "id": string or
+ * integer}) into out. HUB_EINVAL naming what is missing or too long.
+ */
+int hub_poll_pos_from_json(const json_t *v, hub_poll_pos_t *out, char *err,
+                           size_t errlen);
+
+/* {"at": ..., "id": ...}, a new reference (NULL when out of memory). */
+json_t *hub_poll_pos_to_json(const hub_poll_pos_t *p);
+
+/* ------------------------------------------------------------------ */
+/* The cursor table                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct hub_poll_cursors hub_poll_cursors_t;
+
+/*
+ * Opens (creating it) the environment at dir (DATA_DIR/adapters) as its
+ * one writer. HUB_ESTATE when another process holds it; HUB_EIO.
+ */
+int hub_poll_cursors_open(const char *dir, hub_poll_cursors_t **out,
+                          char *err, size_t errlen);
+void hub_poll_cursors_close(hub_poll_cursors_t *c); /* NULL is fine */
+
+/*
+ * Reads the cursor of source/resource into out: 0, HUB_ENOENT when there
+ * is none yet, or an error (HUB_EDECODE when the stored value is not a
+ * position). Thread-safe.
+ */
+int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
+                         const char *resource, hub_poll_pos_t *out,
+                         char *err, size_t errlen);
+
+/* Stores it in one write transaction (durable once it returns 0).
+ * Thread-safe. */
+int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
+                         const char *resource, const hub_poll_pos_t *pos,
+                         char *err, size_t errlen);
+
+#endif

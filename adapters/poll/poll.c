@@ -1,0 +1,481 @@
+/*
+ * hub360 - the poll adapter: every source with a poll.url gets a thread
+ * that syncs each of its mapping's resources every poll.interval.
+ *
+ * One sync of one resource: read the cursor (LMDB, else poll.since),
+ * then page by page: poll_request (with the cursor the sync started
+ * from, and the previous page's `next`), fetch (client.c), poll_response,
+ * and for each record poll_cursor; a record at or before the cursor was
+ * produced already and is dropped, the others are mapped (a record that
+ * does not map is logged and skipped), produced, and once Kafka
+ * acknowledged all of them the cursor moves to the last record, in one
+ * write transaction. A crash between the acknowledgement and that write
+ * re-produces the page after a restart, with the same event ids (they
+ * come from the vendor's ids), which the projector counts once.
+ *
+ * Any failure ends that resource's sync where it stands (the cursor is
+ * where the last acknowledged page left it); the next interval tries
+ * again. Each thread owns its codec, source (mapping) and HTTP client;
+ * they share the cursor table (LMDB serializes its writers).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter.h"
+#include "client.h"
+#include "cursor.h"
+#include "errors.h"
+#include "log.h"
+#include "source.h"
+#include "timefmt.h"
+
+typedef struct plugin plugin_t;
+
+/* What one poller has done since it started (logged after each sync). */
+typedef struct counts {
+    uint64_t records;  /* read from the vendor */
+    uint64_t seen;     /* dropped: at or before the cursor */
+    uint64_t failed;   /* did not map (or had no cursor) */
+    uint64_t events;   /* acknowledged by Kafka */
+} counts_t;
+
+typedef struct poller {
+    plugin_t *pl;
+    const hub_source_config_t *cfg;
+    hub_codec_t *codec;
+    hub_source_t *src;
+    hub_poll_client_t *client;
+    json_t *resources;   /* strings: what this source polls */
+    json_t *params;      /* $params */
+    pthread_t thread;
+    int started;
+    counts_t total;
+} poller_t;
+
+struct plugin {
+    const hub_adapter_env_t *env;
+    hub_poll_cursors_t *cursors;
+    hub_poll_stop_t stop;
+    poller_t *pollers;
+    size_t n;
+};
+
+static int serves(const hub_source_config_t *s) { return s->poll.url[0] != 0; }
+
+/* ------------------------------------------------------------------ */
+/* One page                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The state of one resource's sync. */
+typedef struct sync {
+    poller_t *p;
+    const char *resource;
+    hub_poll_pos_t cur;  /* the last position acknowledged */
+    int have_cur;
+    counts_t n;          /* this sync's */
+    hub_mapped_t mapped;
+    hub_buf_t body;
+} sync_t;
+
+/* A record's position, or a logged skip (1) when it has none. */
+static int record_pos(sync_t *s, const json_t *rec, hub_poll_pos_t *pos) {
+    char why[512];
+    json_t *out = NULL;
+    hub_mapping_t *m = hub_source_mapping(s->p->src);
+    int rc = hub_mapping_poll_cursor(m, hub_source_json(s->p->src),
+                                     s->resource, rec, &out, why, sizeof(why));
+    if (rc == 0)
+        rc = hub_poll_pos_from_json(out, pos, why, sizeof(why));
+    json_decref(out);
+    if (rc == 0)
+        return 0;
+    hub_log_warn("poll", "source %s resource %s: a record without a "
+                         "position is skipped: %s",
+                 s->p->cfg->name, s->resource, why);
+    return 1;
+}
+
+/* Maps the records of one page past the cursor into s->mapped; *last
+ * (s->cur on entry, when there is one) becomes the greatest position met
+ * and *advanced says whether it moved. Every record counts, mapped or
+ * not, so one that never maps cannot hold the cursor back forever. */
+static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
+                    int *advanced) {
+    poller_t *p = s->p;
+    char when[HUB_TIME_MAXLEN];
+    hub_time_format(hub_time_now_ms(), when);
+    json_t *meta = json_pack("{sssssss{}s{}}", "via", "poll", "resource",
+                             s->resource, "received_at", when, "headers",
+                             "query");
+    if (!meta)
+        return HUB_ENOMEM;
+    hub_mapped_reset(&s->mapped);
+    *advanced = 0;
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec) {
+        s->n.records++;
+        hub_poll_pos_t pos;
+        if (record_pos(s, rec, &pos)) {
+            s->n.failed++;
+            continue;
+        }
+        if (s->have_cur && hub_poll_pos_cmp(&pos, &s->cur) <= 0) {
+            s->n.seen++;
+            continue;
+        }
+        if ((!s->have_cur && !*advanced) || hub_poll_pos_cmp(&pos, last) > 0) {
+            *last = pos;
+            *advanced = 1;
+        }
+        char err[1024];
+        if (hub_source_map(p->src, rec, meta, &s->mapped, NULL, err,
+                           sizeof(err))) {
+            s->n.failed++;
+            hub_log_warn("poll", "source %s resource %s: record %s (at %s) "
+                                 "did not map and is skipped: %s",
+                         p->cfg->name, s->resource, pos.id, pos.at, err);
+        }
+    }
+    json_decref(meta);
+    return 0;
+}
+
+/* Produces what map_page made and waits for Kafka. */
+static int produce(sync_t *s, char *err, size_t errlen) {
+    if (s->mapped.n == 0)
+        return 0;
+    const hub_adapter_env_t *env = s->p->pl->env;
+    hub_acks_t *acks = hub_acks_new();
+    if (!acks)
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    int rc = hub_mapped_send(&s->mapped, env->cfg, env->producer, acks,
+                             env->cfg->kafka.delivery_timeout_ms, err,
+                             errlen);
+    /* Wait for what was queued even after a failure: acks must outlive
+     * its messages. The producer's delivery timeout bounds the wait. */
+    int wrc = hub_acks_wait(acks, -1, rc ? NULL : err, rc ? 0 : errlen);
+    hub_acks_free(acks);
+    if (rc == 0 && wrc == 0)
+        s->n.events += s->mapped.n;
+    return rc ? rc : wrc;
+}
+
+/* One page: fetch, read, map, produce, store the cursor. *next is the
+ * next page's token (new reference) or NULL at the end. */
+static int sync_page(sync_t *s, const json_t *start, const json_t *page,
+                     json_t **next, char *err, size_t errlen) {
+    poller_t *p = s->p;
+    hub_mapping_t *m = hub_source_mapping(p->src);
+    const json_t *sj = hub_source_json(p->src);
+    json_t *req = NULL, *body = NULL, *resp = NULL;
+    *next = NULL;
+    int rc = hub_mapping_poll_request(m, sj, s->resource, start, page,
+                                      p->params, &req, err, errlen);
+    if (rc == 0)
+        rc = hub_poll_client_fetch(p->client, req, &s->body, err, errlen);
+    if (rc)
+        goto done;
+    json_error_t jerr;
+    body = json_loadb(s->body.data ? s->body.data : "", s->body.len,
+                      JSON_DECODE_ANY, &jerr);
+    if (!body) {
+        rc = hub_fail(err, errlen, HUB_EDECODE,
+                      "the response is not JSON: %s at byte %d", jerr.text,
+                      jerr.position);
+        goto done;
+    }
+    if ((rc = hub_mapping_poll_response(m, sj, s->resource, page, body,
+                                        &resp, err, errlen)))
+        goto done;
+    const json_t *records = json_object_get(resp, "records");
+    if (!json_is_array(records)) {
+        rc = hub_fail(err, errlen, HUB_EINVAL,
+                      "poll_response gave no records array");
+        goto done;
+    }
+    hub_poll_pos_t last = s->cur;
+    int advanced;
+    if ((rc = map_page(s, records, &last, &advanced))) {
+        hub_fail(err, errlen, rc, "out of memory");
+        goto done;
+    }
+    if ((rc = produce(s, err, errlen)))
+        goto done;
+    if (advanced) {
+        if ((rc = hub_poll_cursors_put(p->pl->cursors, p->cfg->name,
+                                       s->resource, &last, err, errlen)))
+            goto done;
+        s->cur = last;
+        s->have_cur = 1;
+    }
+    json_t *n = json_object_get(resp, "next");
+    if (n && !json_is_null(n) && !(json_is_string(n) && !json_string_length(n)))
+        *next = json_incref(n);
+done:
+    json_decref(req);
+    json_decref(body);
+    json_decref(resp);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* One sync                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Where a sync starts: the stored cursor, else poll.since, else none. */
+static int sync_start(sync_t *s, char *err, size_t errlen) {
+    poller_t *p = s->p;
+    int rc = hub_poll_cursors_get(p->pl->cursors, p->cfg->name, s->resource,
+                                  &s->cur, err, errlen);
+    if (rc == 0) {
+        s->have_cur = 1;
+        return 0;
+    }
+    if (rc != HUB_ENOENT)
+        return rc;
+    s->have_cur = 0;
+    if (p->cfg->poll.since[0]) {
+        /* An empty id sorts before every id of that instant. */
+        snprintf(s->cur.at, sizeof(s->cur.at), "%s", p->cfg->poll.since);
+        s->cur.id[0] = '\0';
+        s->have_cur = 1;
+    }
+    return 0;
+}
+
+static void add_counts(counts_t *to, const counts_t *n) {
+    to->records += n->records;
+    to->seen += n->seen;
+    to->failed += n->failed;
+    to->events += n->events;
+}
+
+static void sync_resource(poller_t *p, const char *resource) {
+    sync_t s = {.p = p, .resource = resource};
+    char err[1024];
+    json_t *start = NULL, *page = NULL;
+    size_t pages = 0;
+    int rc = sync_start(&s, err, sizeof(err));
+    if (rc == 0 && s.have_cur && !(start = hub_poll_pos_to_json(&s.cur)))
+        rc = hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
+    while (rc == 0 && !hub_poll_stop_requested(&p->pl->stop)) {
+        json_t *next = NULL;
+        rc = sync_page(&s, start, page, &next, err, sizeof(err));
+        pages++;
+        if (rc || !next) {
+            json_decref(next);
+            break;
+        }
+        if (page && json_equal(page, next)) {
+            json_decref(next);
+            rc = hub_fail(err, sizeof(err), HUB_EINVAL,
+                          "poll_response gave the same next page twice");
+            break;
+        }
+        json_decref(page);
+        page = next;
+    }
+    json_decref(start);
+    json_decref(page);
+    hub_mapped_free(&s.mapped);
+    hub_buf_free(&s.body);
+    add_counts(&p->total, &s.n);
+    if (rc == HUB_ESTATE && hub_poll_stop_requested(&p->pl->stop))
+        return;
+    if (rc)
+        hub_log_error("poll", "source %s resource %s: sync stopped at page "
+                              "%zu, retried next interval: %s",
+                      p->cfg->name, resource, pages, err);
+    uint64_t requests, retries;
+    hub_poll_client_counts(p->client, &requests, &retries);
+    hub_log(s.n.records > s.n.seen || s.n.failed ? HUB_LOG_INFO
+                                                 : HUB_LOG_DEBUG,
+            "poll",
+            "source %s resource %s: %zu page(s), %llu record(s), %llu "
+            "event(s), %llu seen before, %llu failed; cursor %s%s%s; since "
+            "start: %llu events, %llu failed, %llu requests, %llu retries",
+            p->cfg->name, resource, pages, (unsigned long long)s.n.records,
+            (unsigned long long)s.n.events, (unsigned long long)s.n.seen,
+            (unsigned long long)s.n.failed, s.have_cur ? s.cur.at : "none",
+            s.have_cur ? " " : "", s.have_cur ? s.cur.id : "",
+            (unsigned long long)p->total.events,
+            (unsigned long long)p->total.failed,
+            (unsigned long long)requests, (unsigned long long)retries);
+}
+
+static void *run(void *arg) {
+    poller_t *p = arg;
+    hub_poll_stop_t *stop = &p->pl->stop;
+    do {
+        size_t i;
+        json_t *r;
+        json_array_foreach(p->resources, i, r) {
+            if (hub_poll_stop_requested(stop))
+                break;
+            sync_resource(p, json_string_value(r));
+        }
+    } while (!hub_poll_stop_wait(stop, p->cfg->poll.interval_ms));
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The plugin                                                          */
+/* ------------------------------------------------------------------ */
+
+static void stop(void *ctx) {
+    plugin_t *pl = ctx;
+    hub_poll_stop_request(&pl->stop);
+    for (size_t i = 0; i < pl->n; i++)
+        if (pl->pollers[i].started) {
+            pthread_join(pl->pollers[i].thread, NULL);
+            pl->pollers[i].started = 0;
+        }
+}
+
+static void destroy(void *ctx) {
+    plugin_t *pl = ctx;
+    if (!pl)
+        return;
+    stop(pl);
+    for (size_t i = 0; i < pl->n; i++) {
+        poller_t *p = &pl->pollers[i];
+        hub_poll_client_free(p->client);
+        hub_source_free(p->src);
+        hub_codec_free(p->codec);
+        json_decref(p->resources);
+        json_decref(p->params);
+    }
+    free(pl->pollers);
+    hub_poll_cursors_close(pl->cursors);
+    hub_poll_stop_destroy(&pl->stop);
+    free(pl);
+}
+
+/* p->resources: poll.resources when given (each one the mapping polls),
+ * else all of poll_resources. */
+static int pick_resources(poller_t *p, char *err, size_t errlen) {
+    json_t *all = NULL;
+    int rc = hub_mapping_poll_resources(hub_source_mapping(p->src),
+                                        hub_source_json(p->src), &all, err,
+                                        errlen);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r) if (!json_is_string(r)) {
+        json_decref(all);
+        return hub_fail(err, errlen, HUB_EINVAL,
+                        "poll_resources gave a value that is not a string");
+    }
+    const hub_strlist_t *want = &p->cfg->poll.resources;
+    if (want->n == 0) {
+        p->resources = all;
+        return 0;
+    }
+    p->resources = json_array();
+    for (size_t k = 0; p->resources && k < want->n; k++) {
+        int found = 0;
+        json_array_foreach(all, i, r) found |=
+            strcmp(json_string_value(r), want->v[k]) == 0;
+        if (!found) {
+            char names[512];
+            char *text = json_dumps(all, JSON_COMPACT);
+            snprintf(names, sizeof(names), "%s", text ? text : "?");
+            free(text);
+            json_decref(all);
+            return hub_fail(err, errlen, HUB_ECONFIG,
+                            "poll.resources: '%s' is not a resource its "
+                            "mapping polls (%s)",
+                            want->v[k], names);
+        }
+        json_array_append_new(p->resources, json_string(want->v[k]));
+    }
+    json_decref(all);
+    return p->resources ? 0 : hub_fail(err, errlen, HUB_ENOMEM,
+                                       "out of memory");
+}
+
+static int setup(plugin_t *pl, poller_t *p, char *err, size_t errlen) {
+    const hub_adapter_env_t *env = pl->env;
+    int rc = hub_codec_new(env->cat, env->cfg->kafka.topic_prefix, &p->codec,
+                           err, errlen);
+    if (rc == 0)
+        rc = hub_source_new(p->cfg, p->codec, &p->src, err, errlen);
+    if (rc)
+        return rc;
+    if (!hub_mapping_can_poll(hub_source_mapping(p->src)))
+        return hub_fail(err, errlen, HUB_ECONFIG,
+                        "it has a poll.url but its mapping %s defines no "
+                        "poll_resources, poll_request, poll_response and "
+                        "poll_cursor",
+                        hub_mapping_name(hub_source_mapping(p->src)));
+    if ((rc = pick_resources(p, err, errlen)))
+        return rc;
+    const hub_strmap_t *m = &p->cfg->poll.params;
+    if (!(p->params = json_object()))
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->n; i++)
+        if (json_object_set_new(p->params, m->keys[i],
+                                json_string(m->vals[i])))
+            return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    return hub_poll_client_new(&p->cfg->poll, p->cfg->name, &pl->stop,
+                               &p->client, err, errlen);
+}
+
+static int init(const hub_adapter_env_t *env,
+                const hub_source_config_t *const *sources, size_t n,
+                void **ctx, char *err, size_t errlen) {
+    plugin_t *pl = calloc(1, sizeof(*pl));
+    if (!pl || !(pl->pollers = calloc(n, sizeof(*pl->pollers)))) {
+        free(pl);
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    }
+    pl->env = env;
+    hub_poll_stop_init(&pl->stop);
+    *ctx = pl;
+    char dir[4096];
+    if (snprintf(dir, sizeof(dir), "%s/adapters", env->cfg->data_dir) >=
+        (int)sizeof(dir))
+        return hub_fail(err, errlen, HUB_EINVAL, "data_dir is too long");
+    int rc = hub_poll_cursors_open(dir, &pl->cursors, err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        poller_t *p = &pl->pollers[pl->n++];
+        p->pl = pl;
+        p->cfg = sources[i];
+        char why[1024];
+        if ((rc = setup(pl, p, why, sizeof(why))))
+            hub_fail(err, errlen, rc, "source %s: %s", p->cfg->name, why);
+    }
+    return rc;
+}
+
+static int start(void *ctx, char *err, size_t errlen) {
+    plugin_t *pl = ctx;
+    for (size_t i = 0; i < pl->n; i++) {
+        poller_t *p = &pl->pollers[i];
+        if (pthread_create(&p->thread, NULL, run, p))
+            return hub_fail(err, errlen, HUB_ENOMEM,
+                            "source %s: cannot start its poller thread",
+                            p->cfg->name);
+        p->started = 1;
+        hub_log_info("poll", "source %s: polling %s every %lld ms",
+                     p->cfg->name, p->cfg->poll.url,
+                     (long long)p->cfg->poll.interval_ms);
+    }
+    return 0;
+}
+
+const hub_adapter_plugin_t hub_adapter_poll = {
+    .name = "poll",
+    .desc = "poll.url: a vendor's REST API, incrementally on an updated-at "
+            "cursor kept in LMDB",
+    .needs_http = 0,
+    .serves = serves,
+    .init = init,
+    .start = start,
+    .stop = stop,
+    .destroy = destroy,
+};
