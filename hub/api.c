@@ -24,6 +24,7 @@
 
 #include "c360.h"
 #include "codec.h"
+#include "embedded.h"
 #include "errors.h"
 #include "json.h"
 #include "log.h"
@@ -543,6 +544,14 @@ static void get_schema(void *opaque, const hub_http_req_t *req,
                                      hub_schema_text(schema)));
 }
 
+static void get_openapi(void *opaque, const hub_http_req_t *req,
+                        hub_http_resp_t *resp) {
+    (void)opaque, (void)req;
+    resp->status = 200;
+    hub_buf_append(&resp->body, hub_embedded_api[0].data,
+                   hub_embedded_api[0].len);
+}
+
 static void get_health(void *opaque, const hub_http_req_t *req,
                        hub_http_resp_t *resp) {
     (void)opaque, (void)req;
@@ -587,6 +596,7 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
          hub_http_route(http, "GET", "/v1/changes", get_changes, a) ||
          hub_http_route(http, "POST", "/v1/identity/link", post_link, a) ||
          hub_http_route(http, "GET", "/schemas/ids/", get_schema, a) ||
+         hub_http_route(http, "GET", "/openapi.json", get_openapi, a) ||
          hub_http_route(http, "GET", "/healthz", get_health, a) ||
          hub_http_route(http, "GET", "/readyz", get_ready, a)))
         rc = hub_fail(err, errlen, HUB_ENOMEM, "out of memory");

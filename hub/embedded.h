@@ -16,5 +16,6 @@ typedef struct hub_embedded_file {
 /* Each table is terminated by an entry whose name is NULL. */
 extern const hub_embedded_file_t hub_embedded_files[];  /* schemas/ */
 extern const hub_embedded_file_t hub_embedded_presets[]; /* adapters/presets/ */
+extern const hub_embedded_file_t hub_embedded_api[];     /* hub/openapi.json */
 
 #endif
