@@ -38,6 +38,8 @@
 struct hub_api {
     hub_api_env_t env;
     char *store;
+    pthread_rwlock_t tokens_lock; /* tokens change on SIGHUP */
+    hub_strlist_t tokens, scopes; /* token i has scope i */
     pthread_mutex_t lock;   /* the reader and the codec */
     hub_c360_t *reader;     /* opened on first use */
     hub_codec_t *codec;
@@ -80,11 +82,10 @@ int hub_api_check_listen(const hub_config_t *cfg, const char *listen,
 
 /* 1 when the request may go on with `scope` ("read" or "admin"); else
  * sets the 401/403 answer. No tokens configured: everything (loopback
- * only, see hub_api_check_listen). */
-static int authorized(hub_api_t *a, const hub_http_req_t *req,
-                      const char *scope, hub_http_resp_t *resp) {
-    const hub_cfg_list_t *l = &a->env.cfg->api.tokens;
-    if (l->n == 0)
+ * only, see hub_api_check_listen). Under tokens_lock. */
+static int check_token(hub_api_t *a, const hub_http_req_t *req,
+                       const char *scope, hub_http_resp_t *resp) {
+    if (a->tokens.n == 0)
         return 1;
     const char *h = hub_http_header(req, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -96,25 +97,54 @@ static int authorized(hub_api_t *a, const hub_http_req_t *req,
     }
     const char *given = h + 7;
     size_t glen = strlen(given);
-    const hub_api_token_t *match = NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        const hub_api_token_t *t = (const hub_api_token_t *)l->items + i;
-        size_t tlen = strlen(t->token);
+    const char *match = NULL;
+    for (size_t i = 0; i < a->tokens.n; i++) {
+        size_t tlen = strlen(a->tokens.v[i]);
         /* every token compared, each in constant time */
-        if (tlen == glen && tlen && CRYPTO_memcmp(t->token, given, tlen) == 0)
-            match = t;
+        if (tlen == glen && tlen &&
+            CRYPTO_memcmp(a->tokens.v[i], given, tlen) == 0)
+            match = a->scopes.v[i];
     }
     if (!match) {
         hub_http_error(resp, 401, "unauthorized", "unknown token");
         return 0;
     }
-    if (strcmp(scope, "admin") == 0 && strcmp(match->scope, "admin") != 0) {
+    if (strcmp(scope, "admin") == 0 && strcmp(match, "admin") != 0) {
         hub_http_error(resp, 403, "forbidden",
-                       "this token's scope is %s; this needs admin",
-                       match->scope);
+                       "this token's scope is %s; this needs admin", match);
         return 0;
     }
     return 1;
+}
+
+static int authorized(hub_api_t *a, const hub_http_req_t *req,
+                      const char *scope, hub_http_resp_t *resp) {
+    pthread_rwlock_rdlock(&a->tokens_lock);
+    int ok = check_token(a, req, scope, resp);
+    pthread_rwlock_unlock(&a->tokens_lock);
+    return ok;
+}
+
+int hub_api_set_tokens(hub_api_t *a, const hub_config_t *cfg) {
+    hub_strlist_t tokens = {0}, scopes = {0};
+    const hub_cfg_list_t *l = &cfg->api.tokens;
+    for (size_t i = 0; i < l->n; i++) {
+        const hub_api_token_t *t = (const hub_api_token_t *)l->items + i;
+        if (hub_strlist_push(&tokens, t->token, strlen(t->token)) ||
+            hub_strlist_push(&scopes, t->scope, strlen(t->scope))) {
+            hub_strlist_free(&tokens);
+            hub_strlist_free(&scopes);
+            return HUB_ENOMEM;
+        }
+    }
+    pthread_rwlock_wrlock(&a->tokens_lock);
+    hub_strlist_t old_t = a->tokens, old_s = a->scopes;
+    a->tokens = tokens;
+    a->scopes = scopes;
+    pthread_rwlock_unlock(&a->tokens_lock);
+    hub_strlist_free(&old_t);
+    hub_strlist_free(&old_s);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -588,8 +618,11 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
     a->env = *env;
     a->env.store = a->store;
     pthread_mutex_init(&a->lock, NULL);
+    pthread_rwlock_init(&a->tokens_lock, NULL);
     int rc = hub_codec_new(env->cat, env->cfg->kafka.topic_prefix, &a->codec,
                            err, errlen);
+    if (rc == 0 && hub_api_set_tokens(a, env->cfg))
+        rc = hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     if (rc == 0 &&
         (hub_http_route(http, "GET", "/v1/customers", get_customers, a) ||
          hub_http_route(http, NULL, "/v1/customers/", customer_routes, a) ||
@@ -614,6 +647,9 @@ void hub_api_free(hub_api_t *a) {
     hub_c360_close(a->reader);
     hub_codec_free(a->codec);
     pthread_mutex_destroy(&a->lock);
+    pthread_rwlock_destroy(&a->tokens_lock);
+    hub_strlist_free(&a->tokens);
+    hub_strlist_free(&a->scopes);
     free(a->store);
     free(a);
 }

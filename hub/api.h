@@ -48,6 +48,10 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
                 char *err, size_t errlen);
 void hub_api_free(hub_api_t *a);
 
+/* Replaces the bearer tokens with cfg's (SIGHUP). 0 or HUB_ENOMEM (the
+ * old ones kept). */
+int hub_api_set_tokens(hub_api_t *a, const hub_config_t *cfg);
+
 /* The timeline document `get --timeline` prints and the API answers:
  * {"customer_id", "items": <items JSON array>, "next": cursor or null}. */
 void hub_api_timeline_doc(const char *id, const char *items, size_t len,

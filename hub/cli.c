@@ -14,11 +14,14 @@
 #include "log.h"
 
 volatile sig_atomic_t hub_stop_requested;
+volatile sig_atomic_t hub_reload_requested;
 const char *hub_cli_program = "hub360";
 
 static void on_signal(int sig) {
-    (void)sig;
-    hub_stop_requested = 1;
+    if (sig == SIGHUP)
+        hub_reload_requested = 1;
+    else
+        hub_stop_requested = 1;
 }
 
 void hub_cli_handle_signals(void) {
@@ -28,6 +31,7 @@ void hub_cli_handle_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -102,7 +102,10 @@ extern const char *hub_cli_program;
 
 /* SIGINT/SIGTERM set this; long-running commands poll it. */
 extern volatile sig_atomic_t hub_stop_requested;
-/* Installs the handlers for SIGINT and SIGTERM (and ignores SIGPIPE). */
+/* SIGHUP sets this; servers re-read their configuration (and clear it). */
+extern volatile sig_atomic_t hub_reload_requested;
+/* Installs the handlers for SIGINT, SIGTERM and SIGHUP (and ignores
+ * SIGPIPE). */
 void hub_cli_handle_signals(void);
 
 #endif

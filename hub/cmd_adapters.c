@@ -43,6 +43,10 @@ static int run_adapters(hub_cli_t *cli) {
     while (!hub_stop_requested) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        if (hub_reload_requested) {
+            hub_reload_requested = 0;
+            hub_roles_reload(cli, &role);
+        }
     }
     hub_log_info("adapters", "stopping");
 done:

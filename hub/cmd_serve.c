@@ -37,6 +37,10 @@ static int run_serve(hub_cli_t *cli) {
     while (!hub_stop_requested) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        if (hub_reload_requested) {
+            hub_reload_requested = 0;
+            hub_roles_reload(cli, &roles);
+        }
     }
     hub_log_info("serve", "stopping");
     hub_roles_stop(&roles);

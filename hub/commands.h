@@ -49,5 +49,9 @@ int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
 /* Stops taking requests, then stops the adapters. Safe after a failed or
  * empty start. */
 void hub_roles_stop(hub_roles_t *r);
+/* SIGHUP: re-reads the configuration file; applies the API's tokens and
+ * the log settings; a file that does not load (or would open the API
+ * beyond loopback without tokens) is logged and the old settings kept. */
+void hub_roles_reload(hub_cli_t *cli, hub_roles_t *r);
 
 #endif

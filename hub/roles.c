@@ -95,3 +95,36 @@ fail:
     hub_roles_stop(r);
     return rc;
 }
+
+void hub_roles_reload(hub_cli_t *cli, hub_roles_t *r) {
+    char err[1024];
+    hub_config_t *cfg = NULL;
+    if (hub_config_load(cli->config_path, &cfg, err, sizeof(err))) {
+        hub_log_error("reload", "SIGHUP: %s; keeping the configuration in "
+                                "use",
+                      err);
+        return;
+    }
+    if (r->api && cfg->api.tokens.n == 0 &&
+        hub_api_check_listen(cfg, cli->cfg->api.listen, err, sizeof(err))) {
+        hub_log_error("reload", "SIGHUP: %s; keeping the configuration in "
+                                "use",
+                      err);
+        hub_config_free(cfg);
+        return;
+    }
+    if (r->api && hub_api_set_tokens(r->api, cfg)) {
+        hub_log_error("reload", "SIGHUP: out of memory; keeping the "
+                                "configuration in use");
+        hub_config_free(cfg);
+        return;
+    }
+    hub_log_level level = HUB_LOG_INFO;
+    hub_log_level_parse(cfg->log.level, &level);
+    hub_log_setup(level, strcmp(cfg->log.format, "json") == 0);
+    hub_log_info("reload", "SIGHUP: %s re-read: %zu API tokens, log level "
+                           "%s (other settings take a restart)",
+                 cfg->path ? cfg->path : "(defaults)", cfg->api.tokens.n,
+                 cfg->log.level);
+    hub_config_free(cfg);
+}

@@ -140,6 +140,21 @@ expect_eq "a read token cannot forget" \
   '403 {"error":{"code":"forbidden","message":"this token'"'"'s scope is read; this needs admin"}}'
 expect_eq "an admin token can" \
   "$(get "/v1/customers/$ANN/forget" -X POST -H 'Authorization: Bearer admin-secret' | cut -c1-3)" "202"
+
+# SIGHUP re-reads the file: a new token works and the old one no longer;
+# a broken file is refused, logged, and the server keeps its settings.
+sed -i 's/reader-secret/rotated-secret/' "$WORK/tokens.yaml"
+kill -HUP "$SERVE"
+rotated() { [ "$(get "/v1/customers/$ANN" -H 'Authorization: Bearer rotated-secret' | cut -c1-3)" = 200 ]; }
+wait_for 10 rotated
+ok "SIGHUP: the rotated token reads"
+expect_eq "SIGHUP: the old token is gone" \
+  "$(get "/v1/customers/$ANN" -H 'Authorization: Bearer reader-secret' | cut -c1-3)" "401"
+echo "api: [broken" >>"$WORK/tokens.yaml"
+kill -HUP "$SERVE"
+wait_for 10 grep -q 'SIGHUP: .*tokens.yaml:.*keeping the configuration in use' "$WORK/serve.err"
+expect_eq "SIGHUP with a broken file keeps serving with the old settings" \
+  "$(get "/v1/customers/$ANN" -H 'Authorization: Bearer rotated-secret' | cut -c1-3)" "200"
 kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
 
 set +e
