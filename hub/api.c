@@ -14,6 +14,7 @@
 #include "api.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
@@ -28,6 +29,7 @@
 #include "errors.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "session.h"
 #include "timefmt.h"
 #include "uuid.h"
@@ -42,6 +44,8 @@ struct hub_api {
     hub_strlist_t tokens, scopes; /* token i has scope i */
     pthread_mutex_t lock;   /* the reader and the codec */
     hub_c360_t *reader;     /* opened on first use */
+    int64_t lag, lag_at;    /* under lock: the last lag and when */
+    char lag_why[128];
     hub_codec_t *codec;
 };
 
@@ -588,20 +592,93 @@ static void get_health(void *opaque, const hub_http_req_t *req,
     json_answer(resp, 200, json_pack("{ss}", "status", "ok"));
 }
 
+/* The projector's lag: for every partition of the event topics, the
+ * high watermark less the offset its store reached. Asked of Kafka at
+ * most every few seconds (each partition is a round trip); the answer is
+ * also the hub360_projector_lag gauge. */
+#define LAG_EVERY_MS 5000
+
+static void refresh_lag(hub_api_t *a) {
+    int64_t now = hub_time_mono_ms();
+    if (a->lag_at && now - a->lag_at < LAG_EVERY_MS)
+        return;
+    a->lag_at = now;
+    a->lag = -1;
+    snprintf(a->lag_why, sizeof(a->lag_why), "Kafka is not reachable");
+    if (!a->env.producer)
+        return;
+    rd_kafka_t *rk = hub_producer_handle(a->env.producer);
+    const rd_kafka_metadata_t *md = NULL;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    int64_t lag = 0;
+    int ok = 1;
+    for (int k = 0; ok && k < HUB_TOPIC_COUNT; k++) {
+        char topic[256];
+        hub_session_event_topic(a->env.cfg, (hub_topic_kind)k, topic,
+                                sizeof(topic));
+        for (int t = 0; ok && t < md->topic_cnt; t++) {
+            if (strcmp(md->topics[t].topic, topic) != 0)
+                continue;
+            for (int p = 0; ok && p < md->topics[t].partition_cnt; p++) {
+                int32_t part = md->topics[t].partitions[p].id;
+                int64_t lo = 0, hi = 0;
+                if (rd_kafka_query_watermark_offsets(rk, topic, part, &lo,
+                                                     &hi, 2000)) {
+                    ok = 0;
+                    break;
+                }
+                int64_t at = hub_c360_offset(a->reader, topic, part);
+                lag += hi - (at < lo ? lo : at);
+            }
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    if (ok) {
+        a->lag = lag;
+        hub_metric_set(hub_metrics_gauge("hub360_projector_lag",
+                                         "Events on the event topics the "
+                                         "projector's store has not "
+                                         "reached (as of the last /readyz).",
+                                         NULL),
+                       (double)lag);
+    }
+}
+
 static void get_ready(void *opaque, const hub_http_req_t *req,
                       hub_http_resp_t *resp) {
     (void)req;
     hub_api_t *a = opaque;
     hub_http_resp_t probe = {0};
     int store_ok = lock_reader(a, &probe) == 0;
-    if (store_ok)
+    int64_t lag = -1;
+    char why[256] = "";
+    if (store_ok) {
+        refresh_lag(a);
+        lag = a->lag;
+        snprintf(why, sizeof(why), "%s", a->lag_why);
         unlock_reader(a);
-    json_t *checks = json_pack(
-        "{ss}", "store",
-        store_ok ? "ok" : "the customer-360 store cannot be opened yet");
+    }
     hub_buf_free(&probe.body);
-    json_answer(resp, store_ok ? 200 : 503,
-                json_pack("{sbso}", "ready", store_ok, "checks", checks));
+    json_t *checks = json_object();
+    json_object_set_new(checks, "store",
+                        json_string(store_ok ? "ok"
+                                             : "the customer-360 store "
+                                               "cannot be opened yet"));
+    int kafka_ok = store_ok && lag >= 0;
+    int lag_ok = kafka_ok && lag <= a->env.cfg->api.ready_max_lag;
+    char text[300];
+    if (store_ok)
+        json_object_set_new(checks, "kafka",
+                            json_string(kafka_ok ? "ok" : why));
+    if (kafka_ok) {
+        snprintf(text, sizeof(text), "%" PRId64 " events behind (at most %ld)",
+                 lag, a->env.cfg->api.ready_max_lag);
+        json_object_set_new(checks, "projector",
+                            json_string(lag_ok ? "ok" : text));
+    }
+    json_answer(resp, lag_ok ? 200 : 503,
+                json_pack("{sbso}", "ready", lag_ok, "checks", checks));
 }
 
 /* ------------------------------------------------------------------ */

@@ -121,6 +121,10 @@ static const hub_cfg_entry_t api_map[] = {
             "Threads serving connections (a webhook holds one while Kafka "
             "acknowledges).",
             .min = 1, .max = 256),
+    HUB_CFG(HUB_CFG_INT, "ready_max_lag", "100000", hub_api_config_t,
+            ready_max_lag, "GET /readyz fails while the projector's store "
+            "is more events than this behind the event topics.",
+            .min = 0, .max = 2000000000),
     {0},
 };
 

@@ -263,13 +263,20 @@ static size_t offset_key(hub_c360_t *c, const char *topic, int32_t part,
 }
 
 int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition) {
-    uint8_t kb[512];
-    size_t kl = offset_key(c, topic, partition, kb, sizeof kb);
     MDB_txn *txn = c->txn;
     int own = !txn;
     if (own && mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, &txn))
         return -1;
-    MDB_val k = val(kb, kl), d;
+    MDB_val k, d;
+    if (!c->cluster[0]) { /* a reader: the cluster the projector recorded */
+        k = val("cluster_id", 10);
+        if (mdb_get(txn, DBI(c, T_META), &k, &d) == 0)
+            snprintf(c->cluster, sizeof c->cluster, "%.*s", (int)d.mv_size,
+                     (const char *)d.mv_data);
+    }
+    uint8_t kb[512];
+    size_t kl = offset_key(c, topic, partition, kb, sizeof kb);
+    k = val(kb, kl);
     int64_t off = -1;
     if (kl && mdb_get(txn, DBI(c, T_OFFSETS), &k, &d) == 0 && d.mv_size == 8)
         off = (int64_t)hub_rd_be64(d.mv_data);

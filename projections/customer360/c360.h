@@ -80,7 +80,8 @@ typedef struct hub_c360_stats {
  * and returns 1 when the store knew another cluster before. */
 int hub_c360_set_cluster(hub_c360_t *c, const char *cluster_id);
 
-/* The stored next offset of a partition of the current cluster, or -1. */
+/* The stored next offset of a partition of the current cluster (for a
+ * reader: the cluster the projector recorded), or -1. */
 int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition);
 
 int hub_c360_begin(hub_c360_t *c);

@@ -107,7 +107,8 @@ while read -r method path; do
   esac
 done <"$WORK/routes"
 ok "every documented route is routed"
-expect_eq "readyz" "$(get /readyz)" '200 {"ready":true,"checks":{"store":"ok"}}'
+expect_eq "readyz: the store opens, Kafka answers, the projector is caught up" \
+  "$(get /readyz)" '200 {"ready":true,"checks":{"store":"ok","kafka":"ok","projector":"ok"}}'
 
 # Control requests become control events the projector applies.
 status=$(get "/v1/customers/$ANN/forget" -X POST -d '{"reason":"test_data"}')
@@ -155,6 +156,18 @@ kill -HUP "$SERVE"
 wait_for 10 grep -q 'SIGHUP: .*tokens.yaml:.*keeping the configuration in use' "$WORK/serve.err"
 expect_eq "SIGHUP with a broken file keeps serving with the old settings" \
   "$(get "/v1/customers/$ANN" -H 'Authorization: Bearer rotated-secret' | cut -c1-3)" "200"
+kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
+
+# One event the projector has not seen, and no lag allowed: not ready,
+# and the check says how far behind.
+{ cat "$WORK/hub360.yaml"; printf 'api:\n  ready_max_lag: 0\n'; } >"$WORK/strict.yaml"
+"$HUB360" project -c "$WORK/hub360.yaml" --once 2>/dev/null # the control events above
+"$HUB360" publish -c "$WORK/hub360.yaml" "$HUB360_SOURCE_DIR/schemas/examples/crm.lead.created.json" >/dev/null
+serve "$WORK/strict.yaml"
+expect_eq "readyz: a projector behind is not ready, and says by how much" \
+  "$(get /readyz)" '503 {"ready":false,"checks":{"store":"ok","kafka":"ok","projector":"1 events behind (at most 0)"}}'
+grep -q '^hub360_projector_lag 1$' <(curl -sS "$API/metrics") || fail "/metrics has no hub360_projector_lag 1"
+ok "/metrics has the projector's lag"
 kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
 
 set +e
