@@ -398,6 +398,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     size_t len = size * n;
     if (len > 4 && strncmp(data, "HTTP", 4) == 0)
         a->retry_after[0] = '\0'; /* a new response */
+    /* A body announced over the limit is refused before a byte of it is
+     * read (on a slow link, reading 32 MiB only to drop it could take
+     * longer than the request's timeout). */
+    if (len > 15 && strncasecmp(data, "Content-Length:", 15) == 0 &&
+        strtoull(data + 15, NULL, 10) > HUB_POLL_BODY_MAX) {
+        a->too_big = 1;
+        return 0; /* curl fails the transfer */
+    }
     if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
         size_t v = len - 12;
         while (v && (data[12 + v - 1] == '\r' || data[12 + v - 1] == '\n'))
