@@ -11,6 +11,7 @@
 
 const hub_adapter_plugin_t *const hub_adapter_plugins[] = {
     &hub_adapter_webhook,
+    &hub_adapter_cdc,
     NULL,
 };
 

@@ -139,6 +139,13 @@ static const hub_cfg_entry_t cdc_map[] = {
             "some."),
     HUB_CFG(HUB_CFG_STR, "group", NULL, hub_cdc_config_t, group,
             "Consumer group; empty: hub360.cdc.<source>."),
+    HUB_CFG(HUB_CFG_INT, "batch_records", "500", hub_cdc_config_t,
+            batch_records, "Most records in one batch: consumed, mapped, "
+            "produced and acknowledged, then committed together.",
+            .min = 1, .max = 100000),
+    HUB_CFG(HUB_CFG_DURATION, "batch_time", "500ms", hub_cdc_config_t,
+            batch_ms, "Longest a batch waits to fill before it is "
+            "produced."),
     {0},
 };
 
