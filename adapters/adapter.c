@@ -12,6 +12,7 @@
 const hub_adapter_plugin_t *const hub_adapter_plugins[] = {
     &hub_adapter_webhook,
     &hub_adapter_poll,
+    &hub_adapter_cdc,
     NULL,
 };
 

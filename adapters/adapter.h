@@ -51,6 +51,7 @@ extern const hub_adapter_plugin_t *const hub_adapter_plugins[];
 
 extern const hub_adapter_plugin_t hub_adapter_webhook;
 extern const hub_adapter_plugin_t hub_adapter_poll;
+extern const hub_adapter_plugin_t hub_adapter_cdc;
 
 /* ------------------------------------------------------------------ */
 /* Running the configured adapters                                     */

@@ -143,6 +143,13 @@ static const hub_cfg_entry_t cdc_map[] = {
             "some."),
     HUB_CFG(HUB_CFG_STR, "group", NULL, hub_cdc_config_t, group,
             "Consumer group; empty: hub360.cdc.<source>."),
+    HUB_CFG(HUB_CFG_INT, "batch_records", "500", hub_cdc_config_t,
+            batch_records, "Most records in one batch: consumed, mapped, "
+            "produced and acknowledged, then committed together.",
+            .min = 1, .max = 100000),
+    HUB_CFG(HUB_CFG_DURATION, "batch_time", "500ms", hub_cdc_config_t,
+            batch_ms, "Longest a batch waits to fill before it is "
+            "produced."),
     {0},
 };
 
@@ -220,6 +227,7 @@ int hub_sources_check(const void *value, char *msg, size_t msglen) {
 struct hub_source {
     const hub_source_config_t *cfg;
     hub_codec_t *codec;
+    hub_codec_t *own_codec;   /* hub_source_open's, freed with it */
     hub_mapping_t *mapping;
     json_t *json;             /* $source */
 };
@@ -245,11 +253,27 @@ int hub_source_new(const hub_source_config_t *cfg, hub_codec_t *codec,
     return 0;
 }
 
+int hub_source_open(const hub_source_config_t *cfg, hub_catalog_t *cat,
+                    const char *prefix, hub_source_t **out, char *err,
+                    size_t errlen) {
+    hub_codec_t *codec = NULL;
+    int rc = hub_codec_new(cat, prefix, &codec, err, errlen);
+    if (rc == 0)
+        rc = hub_source_new(cfg, codec, out, err, errlen);
+    if (rc) {
+        hub_codec_free(codec);
+        return rc;
+    }
+    (*out)->own_codec = codec;
+    return 0;
+}
+
 void hub_source_free(hub_source_t *s) {
     if (!s)
         return;
     hub_mapping_free(s->mapping);
     json_decref(s->json);
+    hub_codec_free(s->own_codec);
     free(s);
 }
 

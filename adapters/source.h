@@ -55,6 +55,13 @@ typedef struct hub_source hub_source_t;
  */
 int hub_source_new(const hub_source_config_t *cfg, hub_codec_t *codec,
                    hub_source_t **out, char *err, size_t errlen);
+/*
+ * Same, with a codec of its own (from cat, borrowed; topics under
+ * prefix) that the source frees: what each adapter's source needs.
+ */
+int hub_source_open(const hub_source_config_t *cfg, hub_catalog_t *cat,
+                    const char *prefix, hub_source_t **out, char *err,
+                    size_t errlen);
 void hub_source_free(hub_source_t *s);
 
 const hub_source_config_t *hub_source_config(const hub_source_t *s);

@@ -52,6 +52,8 @@ typedef struct hub_poll_config {
 typedef struct hub_cdc_config {
     hub_strlist_t topics;  /* Debezium topics; empty: no CDC */
     char *group;           /* consumer group; "": hub360.cdc.<source> */
+    long batch_records;    /* most records of one batch */
+    int64_t batch_ms;      /* longest a batch waits to fill */
 } hub_cdc_config_t;
 
 typedef struct hub_source_config {

@@ -335,6 +335,25 @@ int hub_producer_send(hub_producer_t *p, const char *topic, int32_t partition,
     }
 }
 
+int hub_producer_dead_letter(hub_producer_t *p, const char *dlq,
+                             const rd_kafka_message_t *m, const char *error,
+                             hub_acks_t *acks, int64_t block_ms, char *err,
+                             size_t errlen) {
+    char part[16], off[24];
+    snprintf(part, sizeof part, "%d", (int)m->partition);
+    snprintf(off, sizeof off, "%lld", (long long)m->offset);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    hub_header_t h[] = {
+        {"error", error, strlen(error)},
+        {"topic", topic, strlen(topic)},
+        {"partition", part, strlen(part)},
+        {"offset", off, strlen(off)},
+    };
+    return hub_producer_send(p, dlq, RD_KAFKA_PARTITION_UA, m->key,
+                             m->key_len, m->payload, m->len, h, 4, acks,
+                             block_ms, err, errlen);
+}
+
 int hub_producer_flush(hub_producer_t *p, int64_t timeout_ms) {
     return rd_kafka_flush(p->rk, (int)timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR
                ? 0

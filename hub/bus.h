@@ -83,6 +83,17 @@ int hub_producer_send(hub_producer_t *p, const char *topic, int32_t partition,
                       size_t nheaders, hub_acks_t *acks, int64_t block_ms,
                       char *err, size_t errlen);
 
+/*
+ * Queues a consumed message that could not be processed on the
+ * dead-letter topic dlq (DESIGN.md): its key and value as they came,
+ * with the headers error, topic, partition and offset (decimal text).
+ * Counted in acks and failing as hub_producer_send.
+ */
+int hub_producer_dead_letter(hub_producer_t *p, const char *dlq,
+                             const rd_kafka_message_t *m, const char *error,
+                             hub_acks_t *acks, int64_t block_ms, char *err,
+                             size_t errlen);
+
 /* Waits until nothing is in flight (or timeout). 0 or HUB_ETIMEDOUT. */
 int hub_producer_flush(hub_producer_t *p, int64_t timeout_ms);
 

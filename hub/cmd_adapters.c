@@ -1,6 +1,7 @@
 /*
- * hub360 adapters - run the configured sources: the webhook server and
- * every other adapter the sources ask for, until SIGINT or SIGTERM.
+ * hub360 adapters - run the configured sources: the webhook server, the
+ * CDC consumers and every other adapter the sources ask for, until
+ * SIGINT or SIGTERM.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,9 +28,9 @@ static int run_adapters(hub_cli_t *cli) {
         goto done;
     if (role.adapters_running == 0) {
         rc = hub_cli_usage_error(
-            cli, "no source in %s takes webhooks or polls (give one a "
-                 "webhook.secret or a poll.url; CDC is not run yet, see "
-                 "adapters/README.md)",
+            cli, "no source in %s takes webhooks, polls or reads CDC "
+                 "topics (give one a webhook.secret, a poll.url or "
+                 "cdc.topics; see adapters/README.md)",
             cfg->path ? cfg->path : "the configuration");
         goto done;
     }
@@ -64,7 +65,8 @@ const hub_cmd_t hub_cmd_adapters = {
     "--listen), pollers and CDC consumers. Prints \"listening: HOST:PORT\"\n"
     "first when it serves webhooks. Runs until SIGINT or SIGTERM, then\n"
     "stops taking requests and waits for Kafka to acknowledge what it\n"
-    "accepted. Sources and mappings: adapters/README.md.",
+    "accepted; CDC consumers finish their batch, commit it and leave\n"
+    "their group. Sources and mappings: adapters/README.md.",
     HUB_CLI_CONFIG | HUB_CLI_LISTEN,
     NULL,
     run_adapters,

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "debezium.h"
 #include "errors.h"
 #include "session.h"
 #include "source.h"
@@ -28,7 +29,8 @@ static const hub_cli_opt_t map_opts[] = {
     {"name", 0, "NAME", "the source name events carry (default: the "
                         "preset's or the file's name)"},
     {"system", 0, "KIND", "crm, erp or scrm (default: the preset's)"},
-    {"via", 0, "HOW", "webhook (default), poll, import or cdc: $meta.via"},
+    {"via", 0, "HOW", "webhook (default), poll, import or cdc: $meta.via "
+                      "(cdc: read as the CDC adapter reads a record)"},
     {"header", 'H', "'NAME: VALUE'", "a request header in $meta.headers "
                                      "(repeatable)"},
     {"query", 'q', "KEY=VALUE", "a query parameter in $meta.query "
@@ -204,12 +206,35 @@ static int eval_print(hub_cli_t *cli, hub_source_t *src, const char *expr,
     return 0;
 }
 
-/* Maps one record and prints its events; 0, or 1 after reporting. */
+/*
+ * --via cdc: the input may be a Kafka record value as Kafka Connect's
+ * JsonConverter writes it: the mapping gets what the CDC adapter would
+ * give it (debezium.h): the payload of an envelope with a schema and,
+ * unless --resource is given, a Debezium change event's table as
+ * $meta.resource. Other records (Salesforce's change events) go as they
+ * are. Returns the record to map (borrowed), NULL for a tombstone.
+ */
+static const json_t *cdc_event(const json_t *record, json_t *meta,
+                               int resource_given) {
+    const json_t *event = hub_debezium_unwrap(record);
+    char table[512];
+    if (!resource_given && hub_debezium_resource(event, table,
+                                                 sizeof(table)) == 0)
+        json_object_set_new(meta, "resource", json_string(table));
+    return json_is_null(event) ? NULL : event;
+}
+
+/* Maps one record and prints its events; 0, or 1 after reporting. With
+ * --via cdc (cdc_resource: 1 when --resource is given, else 0; -1 for
+ * other ways) the record is a Debezium record value. */
 static int map_one(hub_session_t *s, hub_source_t *src,
-                   const json_t *record, const json_t *meta, int raw,
-                   const char *where) {
+                   const json_t *record, json_t *meta, int raw,
+                   int cdc_resource, const char *where) {
     char err[1024];
     hub_mapped_t mapped = {0};
+    if (cdc_resource >= 0 && !(record = cdc_event(record, meta,
+                                                  cdc_resource)))
+        return 0; /* a tombstone */
     int rc = hub_source_map(src, record, meta, &mapped, NULL, err,
                             sizeof(err));
     if (rc == 0 && raw) {
@@ -280,6 +305,9 @@ static int run_map(hub_cli_t *cli) {
     int xml = hub_cli_has(cli, "xml") ||
               data[strspn(data, " \t\r\n")] == '<';
     int raw = hub_cli_has(cli, "raw");
+    int cdc = strcmp(json_string_value(json_object_get(meta, "via")), "cdc")
+                  ? -1
+                  : hub_cli_get(cli, "resource") != NULL;
     size_t plen = strlen(path);
     int lines = hub_cli_has(cli, "lines") ||
                 (plen > 7 && strcmp(path + plen - 7, ".ndjson") == 0) ||
@@ -291,7 +319,7 @@ static int run_map(hub_cli_t *cli) {
         } else if (eval) {
             rc = eval_print(cli, src, eval, record, meta);
         } else {
-            rc = map_one(&s, src, record, meta, raw, "");
+            rc = map_one(&s, src, record, meta, raw, cdc, "");
         }
         json_decref(record);
         goto done;
@@ -310,7 +338,7 @@ static int run_map(hub_cli_t *cli) {
             if (parse_record(p, len, 0, &record, err, sizeof(err))) {
                 fprintf(stderr, "hub360 map: %s%s\n", where, err);
                 rc = HUB_EXIT_FAIL;
-            } else if (map_one(&s, src, record, meta, raw, where)) {
+            } else if (map_one(&s, src, record, meta, raw, cdc, where)) {
                 rc = HUB_EXIT_FAIL;
             }
             json_decref(record);
@@ -339,7 +367,10 @@ const hub_cmd_t hub_cmd_map = {
     "events it becomes, completed (event_id, ingested_at, source) and\n"
     "rendered exactly as they would be on Kafka, one per line. Nothing is\n"
     "produced. An event the schemas reject is an error naming the event\n"
-    "and the field (exit 1). Writing a mapping: adapters/README.md.",
+    "and the field (exit 1). With --via cdc the input is read as the CDC\n"
+    "adapter reads a Kafka record: a JsonConverter envelope's payload,\n"
+    "a Debezium change event's table as $meta.resource. Writing a\n"
+    "mapping: adapters/README.md.",
     HUB_CLI_CONFIG,
     map_opts,
     run_map,

@@ -130,3 +130,35 @@ def ts_auto:
           | (($s - $off) * 1000 + ((($c.f // "") + "000")[:3] | tonumber)) | ts_ms
        end
   end;
+
+# ---- cdc helpers (Debezium change events; adapters/README.md, "CDC").
+# `.` is the change event: {op, before, after, source, ts_ms, ...}.
+
+# The row the change leaves (after), or the row a delete removed (before).
+def dbz_row: if .op == "d" then .before else .after end;
+
+# When the database made the change, in epoch milliseconds: source.ts_ms,
+# else source.ts_sec (older MySQL connectors), else when Debezium read it
+# (ts_ms): snapshots of older connectors carry 0 in source.
+def dbz_ts_ms:
+  if (.source.ts_ms // 0) > 0 then .source.ts_ms
+  elif (.source.ts_sec // 0) > 0 then .source.ts_sec * 1000
+  else .ts_ms end;
+
+# Where the change is in the database's log: the same text each time
+# Debezium emits the change again (after a connector restart). Postgres:
+# lsn; MySQL and MariaDB: binlog file:pos:row; SQL Server:
+# commit_lsn:change_lsn:event_serial_no; Oracle: scn; MongoDB: ord;
+# otherwise Debezium's ts_ms, which a re-emission does not keep.
+def dbz_position:
+  .source as $s
+  | if $s.lsn != null then "lsn:\($s.lsn)"
+    elif $s.file != null then "\($s.file):\($s.pos):\($s.row // 0)"
+    elif $s.change_lsn != null then "\($s.commit_lsn):\($s.change_lsn):\($s.event_serial_no // 0)"
+    elif $s.scn != null then "scn:\($s.scn)"
+    elif $s.ord != null then "ord:\($s.ts_ms):\($s.ord)"
+    else "ts:\(.ts_ms)" end;
+
+# A stable event id for one row change: "<table>/<primary key>/<position>"
+# (the key too, because a snapshot reads every row at one position).
+def dbz_id($pk): "\($meta.resource)/\($pk)/\(dbz_position)";

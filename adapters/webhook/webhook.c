@@ -35,7 +35,6 @@
 
 typedef struct hook {
     const hub_source_config_t *cfg;
-    hub_codec_t *codec;
     hub_source_t *src;
     hub_sig_config_t sig;
     pthread_mutex_t lock;
@@ -109,7 +108,6 @@ static void destroy(void *ctx) {
     pthread_mutex_destroy(&w->orphans_lock);
     for (size_t i = 0; i < w->n; i++) {
         hub_source_free(w->hooks[i].src);
-        hub_codec_free(w->hooks[i].codec);
         pthread_mutex_destroy(&w->hooks[i].lock);
     }
     free(w->hooks);
@@ -136,10 +134,9 @@ static int init(const hub_adapter_env_t *env,
         w->n++;
         h->cfg = sources[i];
         char why[512];
-        int rc = hub_codec_new(env->cat, env->cfg->kafka.topic_prefix,
-                               &h->codec, why, sizeof(why));
-        if (rc == 0)
-            rc = hub_source_new(h->cfg, h->codec, &h->src, why, sizeof(why));
+        int rc = hub_source_open(h->cfg, env->cat,
+                                 env->cfg->kafka.topic_prefix, &h->src, why,
+                                 sizeof(why));
         if (rc == 0 && hub_source_signature(h->src, &h->sig) != 0)
             rc = hub_fail(why, sizeof(why), HUB_ECONFIG,
                           "webhook.signature '%s' is not a scheme",

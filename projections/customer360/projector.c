@@ -230,22 +230,12 @@ static int64_t lag(const projector *p) {
 static int dead_letter(projector *p, const rd_kafka_message_t *m,
                        const char *error, hub_acks_t *acks, char *err,
                        size_t errlen) {
-    char part[16], off[24];
-    snprintf(part, sizeof part, "%d", (int)m->partition);
-    snprintf(off, sizeof off, "%" PRId64, m->offset);
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    hub_header_t h[] = {
-        {"error", error, strlen(error)},
-        {"topic", topic, strlen(topic)},
-        {"partition", part, strlen(part)},
-        {"offset", off, strlen(off)},
-    };
     hub_log_warn(p->o->label, "%s [%d] @%" PRId64 " to the dead-letter topic: %s",
-                 topic, (int)m->partition, m->offset, error);
-    return hub_producer_send(p->producer, p->dlq, RD_KAFKA_PARTITION_UA,
-                             m->key, m->key_len, m->payload, m->len, h, 4,
-                             acks, p->cfg->kafka.delivery_timeout_ms, err,
-                             errlen);
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
+                 error);
+    return hub_producer_dead_letter(p->producer, p->dlq, m, error, acks,
+                                    p->cfg->kafka.delivery_timeout_ms, err,
+                                    errlen);
 }
 
 static int publish_one(uint64_t seq, const char *id, const void *view,

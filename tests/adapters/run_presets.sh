@@ -6,6 +6,9 @@
 #   tests/adapters/presets/<preset>/<case>.expected.ndjson  the events, in order
 #   tests/adapters/presets/<preset>/<case>.jq-test          {"expr", "input", "expected"}
 #
+# examples/ holds the cases of the mapping files in adapters/examples/
+# (their .args name the file with --mapping).
+#
 # Events are compared as `hub360 map --raw` prints them (the mapping's own
 # output, validated against the schemas) after `jq -cS` on both sides.
 # Usage: run_presets.sh HUB360 SOURCE_DIR
