@@ -144,11 +144,12 @@ const hub_cmd_t hub_cmd_up = {
     "up",
     NULL,
     "Run hub360 with every role in one process.",
-    "Runs the customer-360 projector (as `hub360 project` does), the\n"
-    "adapters of the configured sources (as `hub360 adapters` does:\n"
-    "webhooks on api.listen or --listen) and, with kafka.brokers: embedded\n"
-    "(the default), the embedded broker they use, in this process; prints\n"
-    "how to publish events and read the customers. Runs until Ctrl-C or\n"
+    "Runs the customer-360 projector (as `hub360 project` does), the read\n"
+    "API (as `hub360 serve` does) and the adapters of the configured\n"
+    "sources (as `hub360 adapters` does), both on api.listen or --listen\n"
+    "(default 127.0.0.1:8360), and, with kafka.brokers: embedded (the\n"
+    "default), the embedded broker they use, in this process; prints how\n"
+    "to publish events and read the customers. Runs until Ctrl-C or\n"
     "SIGTERM.",
     HUB_CLI_CONFIG | HUB_CLI_LISTEN,
     NULL,
