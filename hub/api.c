@@ -586,11 +586,6 @@ static void get_openapi(void *opaque, const hub_http_req_t *req,
                    hub_embedded_api[0].len);
 }
 
-static void get_health(void *opaque, const hub_http_req_t *req,
-                       hub_http_resp_t *resp) {
-    (void)opaque, (void)req;
-    json_answer(resp, 200, json_pack("{ss}", "status", "ok"));
-}
 
 /* The projector's lag: for every partition of the event topics, the
  * high watermark less the offset its store reached. Asked of Kafka at
@@ -707,7 +702,6 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
          hub_http_route(http, "POST", "/v1/identity/link", post_link, a) ||
          hub_http_route(http, "GET", "/schemas/ids/", get_schema, a) ||
          hub_http_route(http, "GET", "/openapi.json", get_openapi, a) ||
-         hub_http_route(http, "GET", "/healthz", get_health, a) ||
          hub_http_route(http, "GET", "/readyz", get_ready, a)))
         rc = hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     if (rc) {

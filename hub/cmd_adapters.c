@@ -34,11 +34,10 @@ static int run_adapters(hub_cli_t *cli) {
             cfg->path ? cfg->path : "the configuration");
         goto done;
     }
-    if (role.addr[0]) {
-        printf("listening: %s\n", role.addr);
-        hub_log_info("adapters", "webhooks at http://%s/ingest/{source}",
-                     role.addr);
-    }
+    printf("listening: %s\n", role.addr);
+    hub_log_info("adapters", "webhooks at http://%s/ingest/{source}, "
+                             "metrics at /metrics",
+                 role.addr);
     printf("adapters: %zu running\n", role.adapters_running);
     fflush(stdout);
     while (!hub_stop_requested) {
@@ -62,11 +61,12 @@ const hub_cmd_t hub_cmd_adapters = {
     "Run the configured sources: webhooks, polling, CDC.",
     "Starts every adapter the configuration's sources ask for: the HTTP\n"
     "server for webhooks (POST /ingest/{source}, on api.listen or\n"
-    "--listen), pollers and CDC consumers. Prints \"listening: HOST:PORT\"\n"
-    "first when it serves webhooks. Runs until SIGINT or SIGTERM, then\n"
-    "stops taking requests and waits for Kafka to acknowledge what it\n"
-    "accepted; CDC consumers finish their batch, commit it and leave\n"
-    "their group. Sources and mappings: adapters/README.md.",
+    "--listen; /metrics and /healthz there too), pollers and CDC\n"
+    "consumers. Prints \"listening: HOST:PORT\" first. Runs until SIGINT\n"
+    "or SIGTERM, then stops taking requests and waits for Kafka to\n"
+    "acknowledge what it accepted; CDC consumers finish their batch,\n"
+    "commit it and leave their group. Sources and mappings:\n"
+    "adapters/README.md.",
     HUB_CLI_CONFIG | HUB_CLI_LISTEN,
     NULL,
     run_adapters,

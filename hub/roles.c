@@ -11,6 +11,13 @@
 #include "metrics.h"
 #include "projector.h"
 
+static void get_health(void *opaque, const hub_http_req_t *req,
+                       hub_http_resp_t *resp) {
+    (void)opaque, (void)req;
+    resp->status = 200;
+    hub_buf_puts(&resp->body, "{\"status\":\"ok\"}");
+}
+
 static void get_metrics(void *opaque, const hub_http_req_t *req,
                         hub_http_resp_t *resp) {
     (void)opaque, (void)req;
@@ -47,7 +54,8 @@ int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
         goto fail;
     }
     r->env.http = r->http;
-    if (hub_http_route(r->http, "GET", "/metrics", get_metrics, NULL)) {
+    if (hub_http_route(r->http, "GET", "/metrics", get_metrics, NULL) ||
+        hub_http_route(r->http, "GET", "/healthz", get_health, NULL)) {
         rc = hub_cli_fail(cli, "out of memory");
         goto fail;
     }
@@ -76,7 +84,8 @@ int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
                                 "this machine only (%s)",
                          cfg->api.listen);
     }
-    if (r->api || (r->adapters_running && hub_adapters_need_http(r->adapters))) {
+    /* Any role serves /metrics and /healthz, webhooks or not. */
+    if (r->api || r->adapters_running) {
         if (hub_http_start(r->http, err, sizeof(err))) {
             rc = hub_cli_fail(cli, "%s", err);
             goto fail;

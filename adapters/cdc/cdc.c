@@ -44,6 +44,7 @@
 #include "debezium.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "source.h"
 #include "timefmt.h"
 
@@ -72,6 +73,7 @@ typedef struct feed {
     int closed;           /* rd_kafka_consumer_close was called */
     pthread_t thread;
     int started;
+    hub_metric_t *events, *dead_letters; /* acknowledged, of this source */
     char group[256];
     rd_kafka_message_t **msgs;
     size_t n;             /* records in the batch */
@@ -173,6 +175,17 @@ static int init(const hub_adapter_env_t *env,
         feed_t *f = &c->feeds[c->n++];
         f->cdc = c;
         f->cfg = sources[i];
+        char labels[300];
+        snprintf(labels, sizeof(labels), "source=\"%s\",adapter=\"cdc\"",
+                 f->cfg->name);
+        f->events = hub_metrics_counter(
+            "hub360_adapter_events_total",
+            "Events an adapter produced and Kafka acknowledged, by source.",
+            labels);
+        f->dead_letters = hub_metrics_counter(
+            "hub360_adapter_dead_letters_total",
+            "Records an adapter sent to the dead-letter topic, by source.",
+            labels);
         char why[512];
         int rc = hub_source_open(f->cfg, env->cat,
                                  env->cfg->kafka.topic_prefix, &f->src, why,
@@ -313,6 +326,10 @@ static int produce(feed_t *f, char *err, size_t errlen) {
     if (hub_acks_pending(acks))
         hub_acks_wait(acks, -1, NULL, 0);
     hub_acks_free(acks);
+    if (rc == 0 && wrc == 0) {
+        hub_metric_add(f->events, f->mapped.n);
+        hub_metric_add(f->dead_letters, f->ndead);
+    }
     return rc ? rc : wrc;
 }
 

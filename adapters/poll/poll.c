@@ -28,6 +28,7 @@
 #include "cursor.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "source.h"
 #include "timefmt.h"
 
@@ -52,6 +53,7 @@ typedef struct poller {
     pthread_t thread;
     int started;
     counts_t total;
+    hub_metric_t *events; /* hub360_adapter_events_total of this source */
 } poller_t;
 
 struct plugin {
@@ -158,8 +160,10 @@ static int produce(sync_t *s, char *err, size_t errlen) {
      * its messages. The producer's delivery timeout bounds the wait. */
     int wrc = hub_acks_wait(acks, -1, rc ? NULL : err, rc ? 0 : errlen);
     hub_acks_free(acks);
-    if (rc == 0 && wrc == 0)
+    if (rc == 0 && wrc == 0) {
         s->n.events += s->mapped.n;
+        hub_metric_add(s->p->events, s->mapped.n);
+    }
     return rc ? rc : wrc;
 }
 
@@ -285,10 +289,27 @@ static void sync_resource(poller_t *p, const char *resource) {
     add_counts(&p->total, &s.n);
     if (rc == HUB_ESTATE && hub_poll_stop_requested(&p->pl->stop))
         return;
-    if (rc)
+    char labels[512];
+    snprintf(labels, sizeof(labels), "source=\"%s\",resource=\"%s\"",
+             p->cfg->name, resource);
+    if (rc) {
         hub_log_error("poll", "source %s resource %s: sync stopped at page "
                               "%zu, retried next interval: %s",
                       p->cfg->name, resource, pages, err);
+        hub_metric_add(hub_metrics_counter("hub360_poll_failed_syncs_total",
+                                           "Syncs of a polled resource that "
+                                           "stopped on an error.",
+                                           labels),
+                       1);
+    } else {
+        /* age of the cursor = time() - this, in a Prometheus query */
+        hub_metric_set(hub_metrics_gauge("hub360_poll_last_sync_timestamp_"
+                                         "seconds",
+                                         "When a polled resource last synced "
+                                         "to its end (Unix time).",
+                                         labels),
+                       (double)hub_time_now_ms() / 1000.0);
+    }
     uint64_t requests, retries;
     hub_poll_client_counts(p->client, &requests, &retries);
     hub_log(s.n.records > s.n.seen || s.n.failed ? HUB_LOG_INFO
@@ -445,6 +466,13 @@ static int init(const hub_adapter_env_t *env,
         poller_t *p = &pl->pollers[pl->n++];
         p->pl = pl;
         p->cfg = sources[i];
+        char labels[300];
+        snprintf(labels, sizeof(labels), "source=\"%s\",adapter=\"poll\"",
+                 p->cfg->name);
+        p->events = hub_metrics_counter(
+            "hub360_adapter_events_total",
+            "Events an adapter produced and Kafka acknowledged, by source.",
+            labels);
         char why[1024];
         if ((rc = setup(pl, p, why, sizeof(why))))
             hub_fail(err, errlen, rc, "source %s: %s", p->cfg->name, why);

@@ -109,7 +109,7 @@ sources:
 YAML
 
 start_adapters() {
-  "$HUB360" adapters -c "$WORK/hub360.yaml" >"$WORK/adapters.out" 2>>"$WORK/adapters.err" &
+  "$HUB360" adapters -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 >"$WORK/adapters.out" 2>>"$WORK/adapters.err" &
   ADAPTERS=$!
   PIDS+=($ADAPTERS)
   wait_for_or_exit 30 "$ADAPTERS" grep -q '^adapters: ' "$WORK/adapters.out" ||
@@ -167,6 +167,15 @@ grep -q 'record 6 (at 2026-03-01T10:00:02.500Z) did not map and is skipped' "$WO
   fail "the record that does not map is not logged"
 ok "a record that does not map is logged with its id and skipped"
 expect_eq "the vendor's own auth header was sent" "$(stat '.auth.customers')" "k-123"
+
+# The adapters process serves its metrics, pollers' included.
+metrics_addr=$(sed -n 's/^listening: //p' "$WORK/adapters.out" | tail -n1)
+curl -sS "http://$metrics_addr/metrics" >"$WORK/metrics"
+grep -Eq '^hub360_adapter_events_total\{source="vendor",adapter="poll"\} [1-9]' "$WORK/metrics" ||
+  fail "/metrics has no poll events for vendor: $(grep adapter_events "$WORK/metrics")"
+grep -q '^hub360_poll_last_sync_timestamp_seconds{source="vendor",resource="orders"} ' "$WORK/metrics" ||
+  fail "/metrics has no last sync time for vendor/orders"
+ok "/metrics counts the poller's events and its last sync"
 
 # A page over the 32 MiB bound fails that sync, naming the limit; the
 # next interval goes on from the cursor.
