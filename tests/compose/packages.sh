@@ -88,10 +88,12 @@ if [ -n "$bin" ]; then
         fail "dpkg and readelf are needed to check $bin"
     for lib in $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
         case $lib in libc.so.* | libm.so.* | libpthread.so.* | libdl.so.*) continue ;; esac
-        path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+        # (awk reads to the end: an early exit would SIGPIPE ldconfig,
+        # and pipefail would end the script without a word)
+        path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }')
         pkg=""
         for f in "$path" "$(readlink -f "$path" 2>/dev/null)"; do
-            [ -n "$f" ] && pkg=$(dpkg -S "$f" 2>/dev/null | head -n1 | cut -d: -f1) &&
+            [ -n "$f" ] && pkg=$(dpkg -S "$f" 2>/dev/null | awk -F: 'NR == 1 { print $1 }') &&
                 [ -n "$pkg" ] && break
         done
         if [ -z "$pkg" ]; then
