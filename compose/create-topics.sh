@@ -4,7 +4,7 @@
 # any hub360 container starts. Safe to run again: existing topics keep
 # their partitions and get their retention and cleanup policy re-applied.
 set -euo pipefail
-bin=/opt/kafka/bin
+bin=${KAFKA_BIN:-/opt/kafka/bin}   # the Apache Kafka image's scripts
 bootstrap=${KAFKA_BOOTSTRAP:?}
 prefix=${HUB360_TOPIC_PREFIX:-hub360.}
 partitions=${HUB360_PARTITIONS:?}
