@@ -96,11 +96,22 @@ static const hub_cfg_entry_t registry_map[] = {
 };
 #undef R
 
+/* A token that is empty (often an unset ${VAR}) would match nothing and
+ * lock every client out without a word: refused at load. */
+static int check_token_value(const void *value, char *msg, size_t msglen) {
+    const char *s = *(char *const *)value;
+    if (s && !*s) {
+        snprintf(msg, msglen, "must not be empty (is its ${VAR} set?)");
+        return -1;
+    }
+    return 0;
+}
+
 static const hub_cfg_entry_t token_map[] = {
     HUB_CFG(HUB_CFG_STR, "token", NULL, hub_api_token_t, token,
             "Bearer token value (use ${VAR} to read it from the "
             "environment).",
-            .required = 1),
+            .required = 1, .check = check_token_value),
     HUB_CFG(HUB_CFG_STR, "scope", "read", hub_api_token_t, scope,
             "What the token may do.", .choices = "read|admin"),
     {0},

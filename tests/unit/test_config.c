@@ -102,6 +102,9 @@ static const struct {
      "test.yaml:2: schema_registry.url: expected an http:// or https:// URL, "
      "got \"registry:8081\""},
     {"data_dir: ''\n", "test.yaml:1: data_dir: must not be empty"},
+    {"api:\n  tokens:\n    - {token: \"${HUB360_TEST_UNSET_TOKEN}\", scope: read}\n",
+     "test.yaml:3: api.tokens[0].token: must not be empty (is its ${VAR} "
+     "set?)"},
     {"sourcez: []\n",
      "test.yaml:1: sourcez: unknown key (did you mean \"sources\"?)"},
     {"sources:\n  - name: shop\n    system: erp\n    preset: shopfy\n",
