@@ -51,7 +51,7 @@ struct hub_mapping {
     char *text;        /* the mapping's definitions */
     size_t len;
     jq_state *jq[E_COUNT];
-    int can_poll;
+    int poll_checked, poll_error, can_poll; /* see ensure_poll */
     pthread_mutex_t lock;
 };
 
@@ -167,9 +167,23 @@ int hub_mapping_new(const char *name, const char *text, size_t len,
     m->len = len;
     int rc = compile_entry(m, entries[E_EVENTS].expr, entries[E_EVENTS].needs,
                            0, &m->jq[E_EVENTS], err, errlen);
-    /* Polling needs all four entries; a mapping that defines some of
-     * them has a mistake worth naming. */
-    int have = 0;
+    if (rc) {
+        hub_mapping_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* Compiles the polling entries on first need: libjq compiles its whole
+ * library of builtins with every program, which costs tens of
+ * milliseconds each, and most mappings are never polled. Polling needs
+ * all four entries; a mapping that defines some of them has a mistake
+ * worth naming. */
+static int ensure_poll(hub_mapping_t *m, char *err, size_t errlen) {
+    if (m->poll_checked)
+        return m->poll_error;
+    int rc = 0, have = 0;
     for (int e = E_RESOURCES; rc == 0 && e < E_COUNT; e++) {
         rc = compile_entry(m, entries[e].expr, entries[e].needs, 1, &m->jq[e],
                            err, errlen);
@@ -180,14 +194,16 @@ int hub_mapping_new(const char *name, const char *text, size_t len,
                       "%s: a polling mapping defines poll_resources, "
                       "poll_request/4, poll_response/2 and poll_cursor/1; "
                       "this one defines %d of them",
-                      name, have);
-    if (rc) {
-        hub_mapping_free(m);
-        return rc;
-    }
-    m->can_poll = have != 0;
-    *out = m;
-    return 0;
+                      m->name, have);
+    m->poll_checked = 1;
+    m->poll_error = rc;
+    m->can_poll = rc == 0 && have != 0;
+    return rc;
+}
+
+int hub_mapping_poll_check(hub_mapping_t *m, char *err, size_t errlen) {
+    int rc = ensure_poll(m, err, errlen);
+    return rc ? rc : m->can_poll;
 }
 
 int hub_mapping_preset(const char *preset, hub_mapping_t **out, char *err,
@@ -226,7 +242,6 @@ void hub_mapping_free(hub_mapping_t *m) {
 
 const char *hub_mapping_name(const hub_mapping_t *m) { return m->name; }
 
-int hub_mapping_can_poll(const hub_mapping_t *m) { return m->can_poll; }
 
 void hub_mapping_lock(hub_mapping_t *m) { pthread_mutex_lock(&m->lock); }
 
@@ -319,6 +334,11 @@ int hub_mapping_events(hub_mapping_t *m, const json_t *record,
 static int poll_one(hub_mapping_t *m, int entry, const json_t *input,
                     const json_t *source, json_t *args, json_t **out,
                     char *err, size_t errlen) {
+    int rc = ensure_poll(m, err, errlen);
+    if (rc) {
+        json_decref(args);
+        return rc;
+    }
     if (!m->jq[entry]) {
         json_decref(args);
         return hub_fail(err, errlen, HUB_ENOENT, "%s: does not poll",
@@ -333,7 +353,7 @@ static int poll_one(hub_mapping_t *m, int entry, const json_t *input,
         json_decref(args);
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     }
-    int rc = run(m, m->jq[entry], name, input, source, NULL, args, 0, all,
+    rc = run(m, m->jq[entry], name, input, source, NULL, args, 0, all,
                  err, errlen);
     json_decref(args);
     if (rc == 0 && json_array_size(all) != 1)

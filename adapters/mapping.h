@@ -23,7 +23,8 @@ typedef struct hub_mapping hub_mapping_t;
 
 /*
  * Compiles text[0..len) (a preset's or a mapping file's definitions;
- * `name` names it in messages) and its `events` entry. HUB_EINVAL with
+ * `name` names it in messages) and its `events` entry (the polling
+ * entries wait for hub_mapping_poll_check). HUB_EINVAL with
  * jq's message, its line numbers those of the file ("shopify.jq: line 12:
  * syntax error, ..."), or "does not define events". The caller frees
  * *out with hub_mapping_free.
@@ -44,8 +45,11 @@ void hub_mapping_free(hub_mapping_t *m);
 /* The name it was compiled under. Valid while m lives. */
 const char *hub_mapping_name(const hub_mapping_t *m);
 
-/* 1 when the mapping defines the polling entry points. */
-int hub_mapping_can_poll(const hub_mapping_t *m);
+/* 1 when the mapping defines the polling entry points, 0 when it defines
+ * none; HUB_EINVAL (named in err) when it defines some but not all, or
+ * they do not compile. They are compiled on this first call (or the
+ * first polling call), not with the mapping. */
+int hub_mapping_poll_check(hub_mapping_t *m, char *err, size_t errlen);
 
 /*
  * Runs `events` on record with $source and $meta bound (borrowed JSON

@@ -427,7 +427,10 @@ static int setup(plugin_t *pl, poller_t *p, char *err, size_t errlen) {
         rc = hub_source_new(p->cfg, p->codec, &p->src, err, errlen);
     if (rc)
         return rc;
-    if (!hub_mapping_can_poll(hub_source_mapping(p->src)))
+    int can = hub_mapping_poll_check(hub_source_mapping(p->src), err, errlen);
+    if (can < 0)
+        return can;
+    if (!can)
         return hub_fail(err, errlen, HUB_ECONFIG,
                         "it has a poll.url but its mapping %s defines no "
                         "poll_resources, poll_request, poll_response and "
