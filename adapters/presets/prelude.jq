@@ -39,7 +39,9 @@ def ident($kind; $value):
   else empty end;
 
 # Drops null members, so optional payload fields may simply be absent.
-def compact: with_entries(select(.value != null));
+# (del rather than with_entries: jq 1.6's from_entries makes that 3 times
+# slower, and every event of every preset goes through here.)
+def compact: del(.[] | nulls);
 
 # The text after the last ":" of "zen:ticket:123" style ids.
 def last_segment: tostring | split(":") | last;
