@@ -128,10 +128,11 @@ static const hub_cfg_entry_t api_map[] = {
     HUB_CFG(HUB_CFG_SIZE, "body_limit", "1MiB", hub_api_config_t,
             body_limit, "Largest request body (webhooks included); bigger "
             "ones are answered 413."),
-    HUB_CFG(HUB_CFG_INT, "threads", "8", hub_api_config_t, threads,
-            "Threads serving connections (a webhook holds one while Kafka "
-            "acknowledges).",
-            .min = 1, .max = 256),
+    HUB_CFG(HUB_CFG_INT, "max_connections", "512", hub_api_config_t,
+            max_connections, "Connections served at once, each by a thread "
+            "of its own (a webhook holds its thread while Kafka "
+            "acknowledges); more are refused until one closes.",
+            .min = 1, .max = 65536),
     HUB_CFG(HUB_CFG_INT, "ready_max_lag", "100000", hub_api_config_t,
             ready_max_lag, "GET /readyz fails while the projector's store "
             "is more events than this behind the event topics.",

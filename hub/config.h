@@ -41,7 +41,7 @@ typedef struct hub_api_config {
     char *listen;             /* HOST:PORT */
     hub_cfg_list_t tokens;    /* of hub_api_token_t */
     int64_t body_limit;       /* largest request body */
-    long threads;             /* connection threads */
+    long max_connections;     /* served at once (a thread each) */
     long ready_max_lag;       /* /readyz: events the projector may be behind */
 } hub_api_config_t;
 

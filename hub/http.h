@@ -6,8 +6,10 @@
  * request: the body is collected up to a limit first (a bigger one gets
  * 413 without reaching any handler, its Content-Length checked before a
  * byte is read). Errors are JSON, {"error": {"code": ..., "message": ...}},
- * everywhere. A thread pool serves connections, so a handler may block
- * (a webhook waits for Kafka's acknowledgement) without stalling others.
+ * everywhere. Each connection has a thread of its own, so a handler may
+ * block (a webhook waits for Kafka's acknowledgement) without stalling
+ * any other connection; connections beyond max_connections are refused
+ * at accept.
  */
 #ifndef HUB_HTTP_H
 #define HUB_HTTP_H
@@ -36,7 +38,7 @@ typedef void (*hub_http_handler)(void *opaque, const hub_http_req_t *req,
 typedef struct hub_http_config {
     const char *listen;    /* "HOST:PORT"; port 0 picks a free one */
     int64_t body_limit;    /* bytes */
-    int threads;           /* connection threads */
+    int max_connections;   /* served at once, one thread each */
 } hub_http_config_t;
 
 /* A server for cfg (copied), not yet listening: add routes, then start

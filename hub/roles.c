@@ -41,7 +41,7 @@ int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
     char err[1024], store[4096];
     hub_http_config_t hc = {.listen = cfg->api.listen,
                             .body_limit = cfg->api.body_limit,
-                            .threads = (int)cfg->api.threads};
+                            .max_connections = (int)cfg->api.max_connections};
     *r = (hub_roles_t){
         .env = {.cfg = cfg,
                 .cat = s->cat,

@@ -45,7 +45,7 @@ static void setup(void) {
              (unsigned)getpid());
     hub_http_config_t hc = {.listen = "127.0.0.1:0",
                             .body_limit = 1 << 20,
-                            .threads = 4};
+                            .max_connections = 16};
     size_t any = 0;
     if (hub_config_parse("test.yaml", yaml, strlen(yaml), &cfg, err,
                          sizeof(err)) ||
