@@ -37,6 +37,7 @@
 #include "errors.h"
 #include "hash.h"
 #include "log.h"
+#include "par.h"
 #include "sort.h"
 
 #define RETAIN_CHANGES 1000000 /* entries the change feed keeps */
@@ -970,61 +971,147 @@ static int cmp_ent_key(const void *a, const void *b) {
     return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
 }
 
-static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
-                       size_t *cap) {
-    size_t alen = strlen(anchor);
+/*
+ * The views of a batch's dirty customers are computed in three steps:
+ * (1) on the writer's thread, each anchor is looked up in the store and
+ * becomes a job: a view to delete, or the members to build one from;
+ * (2) the views are built, a pure computation over entities in memory,
+ * spread over the cores (each job's entities belong to it alone: an
+ * entity is a member of one customer); (3) on the writer's thread, in
+ * the order of step 1, each view that changed is written and recorded
+ * as a change. The order of the changes is the same as if each view had
+ * been built in turn.
+ */
+typedef struct vjob {
+    comp *k;          /* NULL: the customer is gone (delete its view) */
     char cid[HUB_CUSTOMER_ID_LEN + 1];
+    const hub_ent_t *anchor;
+    size_t first, n;  /* its members in the shared array */
+    size_t t;         /* the thread that built its view */
+    size_t off, len;  /* its view in that thread's buffer */
+    uint64_t hash;
+    int rc;
+} vjob;
+
+typedef struct vwork {
+    hub_c360_t *c;
+    vjob *jobs;
+    size_t njobs, capjobs;
+    hub_ent_t **members;
+    size_t nmembers, capmembers;
+    hub_buf_t out[HUB_PAR_MAX]; /* the views built by each thread */
+} vwork;
+
+/* Step 1 for one anchor. */
+static int view_job(hub_c360_t *c, vwork *w, const char *anchor) {
+    size_t alen = strlen(anchor);
     cent *ace;
     int rc = hub_c360_load(c, anchor, alen, &ace);
     if (rc)
         return rc;
+    if (hub_array_grow(&w->jobs, &w->capjobs, w->njobs, sizeof *w->jobs, 256))
+        return HUB_ENOMEM;
+    vjob *j = &w->jobs[w->njobs];
+    memset(j, 0, sizeof *j);
     if (ace->e)
-        hub_ent_cid(ace->e, cid);
+        hub_ent_cid(ace->e, j->cid);
     else
-        hub_customer_id(anchor, alen, cid);
-    MDB_val ck = hub_mval(cid, HUB_CUSTOMER_ID_LEN);
+        hub_customer_id(anchor, alen, j->cid);
     comp *k = NULL;
     int is_anchor = ace->e && ace->e->comp &&
                     hub_graph_comp(c, ace->e->comp, &k) == 0 && k->anchor &&
                     strcmp(k->anchor, anchor) == 0;
-    if (!is_anchor) { /* merged away, split off, or forgotten */
-        rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
+    w->njobs++;
+    if (!is_anchor) /* merged away, split off, or forgotten */
+        return 0;
+    j->k = k;
+    j->anchor = ace->e;
+    j->first = w->nmembers;
+    for (uint32_t i = 0; i < k->nm; i++) {
+        hub_ent_t *e = k->m[i]->e;
+        if (!e)
+            continue;
+        if (hub_array_grow(&w->members, &w->capmembers, w->nmembers,
+                           sizeof *w->members, 1024))
+            return HUB_ENOMEM;
+        char cid[HUB_CUSTOMER_ID_LEN + 1];
+        hub_ent_cid(e, cid); /* cached in the entity: read-only in step 2 */
+        w->members[w->nmembers++] = e;
+    }
+    j->n = w->nmembers - j->first;
+    return 0;
+}
+
+/* Step 2: thread t builds every nt-th view. */
+static void view_build_part(void *arg, size_t t, size_t nt) {
+    vwork *w = arg;
+    hub_buf_t *out = &w->out[t], one = HUB_BUF_INIT;
+    for (size_t i = t; i < w->njobs; i += nt) {
+        vjob *j = &w->jobs[i];
+        if (!j->k || !j->n)
+            continue;
+        hub_ent_t **m = w->members + j->first;
+        hub_sort(m, j->n, sizeof *m, cmp_ent_key);
+        size_t anchor_at = 0;
+        for (size_t x = 0; x < j->n; x++)
+            if (m[x] == j->anchor)
+                anchor_at = x;
+        j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, &one);
+        if (!j->rc)
+            j->rc = hub_buf_append(out, one.data, one.len) ? HUB_ENOMEM : 0;
+        if (j->rc)
+            continue;
+        j->t = t;
+        j->off = out->len - one.len;
+        j->len = one.len;
+        j->hash = hub_hash64(one.data, one.len);
+        if (j->hash == 0)
+            j->hash = 1; /* 0 means "none written" */
+    }
+    hub_buf_free(&one);
+}
+
+/* Step 3 for one job. */
+static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
+    MDB_val ck = hub_mval(j->cid, HUB_CUSTOMER_ID_LEN);
+    if (!j->k) {
+        int rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
         if (rc == MDB_NOTFOUND)
             return 0;
         c->stats.views_deleted++;
-        return rc ? hub_store_err(rc) : change(c, cid, NULL);
+        return rc ? hub_store_err(rc) : change(c, j->cid, NULL);
     }
-    if (k->nm > *cap) {
-        hub_ent_t **p = realloc(*members, k->nm * sizeof *p);
-        if (!p)
-            return HUB_ENOMEM;
-        *members = p;
-        *cap = k->nm;
-    }
-    size_t m = 0, anchor_at = 0;
-    for (uint32_t i = 0; i < k->nm; i++)
-        if (k->m[i]->e)
-            (*members)[m++] = k->m[i]->e;
-    if (m == 0)
-        return 0;
-    hub_sort(*members, m, sizeof **members, cmp_ent_key);
-    for (size_t i = 0; i < m; i++)
-        if ((*members)[i] == ace->e)
-            anchor_at = i;
-    if ((rc = hub_view_build(c->vrules, *members, m, anchor_at, &c->view)))
-        return rc;
-    uint64_t h = hub_hash64(c->view.data, c->view.len);
-    if (h == 0)
-        h = 1; /* 0 means "none written" */
-    if (h == k->vhash)
+    if (j->rc || !j->n)
+        return j->rc;
+    if (j->hash == j->k->vhash)
         return 0; /* the same bytes: no change */
-    if ((rc = hub_c360_defer(c, T_VIEWS, cid, HUB_CUSTOMER_ID_LEN,
-                             c->view.data, c->view.len)))
+    hub_buf_t view = {w->out[j->t].data + j->off, j->len, j->len};
+    int rc = hub_c360_defer(c, T_VIEWS, j->cid, HUB_CUSTOMER_ID_LEN,
+                            view.data, view.len);
+    if (rc)
         return rc;
-    k->vhash = h;
-    k->dirty = 1;
+    j->k->vhash = j->hash;
+    j->k->dirty = 1;
     c->stats.views_written++;
-    return change(c, cid, &c->view);
+    return change(c, j->cid, &view);
+}
+
+static int update_views(hub_c360_t *c) {
+    vwork w = {.c = c};
+    size_t pos = 0, klen;
+    const char *k;
+    int rc = 0;
+    while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
+        rc = view_job(c, &w, k);
+    if (!rc) /* a few views are not worth a thread */
+        hub_par_run(w.njobs < 64 ? 1 : 0, view_build_part, &w);
+    for (size_t i = 0; i < w.njobs && !rc; i++)
+        rc = view_store(c, &w, &w.jobs[i]);
+    free(w.jobs);
+    free(w.members);
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_buf_free(&w.out[t]);
+    return rc;
 }
 
 int hub_graph_finish(hub_c360_t *c) {
@@ -1035,12 +1122,8 @@ int hub_graph_finish(hub_c360_t *c) {
             rc = hub_graph_new_entity(c, c->fresh[i]);
     if (!rc)
         rc = regroup(c);
-    hub_ent_t **members = NULL;
-    size_t cap = 0, pos = 0, klen;
-    const char *k;
-    while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
-        rc = update_view(c, k, &members, &cap);
-    free(members);
+    if (!rc)
+        rc = update_views(c);
     if (!rc)
         rc = hub_graph_flush(c);
     if (!rc)
