@@ -6,6 +6,7 @@
  */
 #include "c360_internal.h"
 
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "sort.h"
 #include "json.h"
 #include "log.h"
+#include "par.h"
 #include "timefmt.h"
 #include "uuid.h"
 
@@ -283,10 +285,24 @@ int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition) {
 /* ------------------------------------------------------------------ */
 
 typedef struct deferred {
+    uint64_t pre;        /* the key's first 8 bytes, big-endian, 0-padded */
     const void *key, *val;
     uint32_t klen, vlen;
     uint32_t table, seq; /* seq: later writes of one key win */
 } deferred;
+
+/* Up to 8 bytes of a key as a big-endian number, 0-padded: numbers
+ * compare as the bytes do. */
+static inline uint64_t key_word(const uint8_t *p, size_t len) {
+    uint64_t w = 0;
+    if (len >= 8) {
+        memcpy(&w, p, 8);
+        return be64toh(w);
+    }
+    for (size_t i = 0; i < 8; i++)
+        w = w << 8 | (i < len ? p[i] : 0);
+    return w;
+}
 
 int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen) {
@@ -300,29 +316,90 @@ int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
     memcpy(k, key, klen);
     if (vlen)
         memcpy(v, val, vlen);
-    c->defer[c->ndefer] = (deferred){k, v, (uint32_t)klen, (uint32_t)vlen,
-                                     (uint32_t)table, (uint32_t)c->ndefer};
+    c->defer[c->ndefer] =
+        (deferred){key_word(key, klen), k, v, (uint32_t)klen, (uint32_t)vlen,
+                   (uint32_t)table, (uint32_t)c->ndefer};
     c->ndefer++;
     return 0;
 }
 
-/* LMDB's default order: bytes, then the shorter first. */
+/* LMDB's default order: bytes, then the shorter first; eight bytes at a
+ * time (most keys differ in their first eight). */
 static int cmp_deferred(const void *a, const void *b) {
     const deferred *x = a, *y = b;
-    if (x->table != y->table)
-        return x->table < y->table ? -1 : 1;
+    if (x->pre != y->pre)
+        return x->pre < y->pre ? -1 : 1;
     size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int r = memcmp(x->key, y->key, n);
-    if (r)
-        return r;
+    const uint8_t *p = x->key, *q = y->key;
+    for (size_t i = 8; i < n; i += 8) {
+        uint64_t u = key_word(p + i, n - i), v = key_word(q + i, n - i);
+        if (u != v)
+            return u < v ? -1 : 1;
+    }
     if (x->klen != y->klen)
         return x->klen < y->klen ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The deferred writes bucketed by table; each thread sorts its tables. */
+typedef struct dsort {
+    deferred *v;
+    size_t start[T_COUNT + 1]; /* table t is v[start[t]..start[t+1]) */
+    uint8_t owner[T_COUNT];    /* the thread that sorts it */
+} dsort;
+
+static void sort_tables(void *arg, size_t t, size_t nt) {
+    (void)nt;
+    dsort *d = arg;
+    for (size_t i = 0; i < T_COUNT; i++)
+        if (d->owner[i] == t)
+            hub_sort(d->v + d->start[i], d->start[i + 1] - d->start[i],
+                     sizeof *d->v, cmp_deferred);
+}
+
+/* Puts the writes in key order per table: buckets them by table (in the
+ * order they came), then sorts the tables on every core, the biggest
+ * first to the least loaded thread. */
+static int sort_deferred(hub_c360_t *c) {
+    dsort d = {0};
+    size_t count[T_COUNT] = {0}, at[T_COUNT], load[HUB_PAR_MAX] = {0};
+    for (size_t i = 0; i < c->ndefer; i++)
+        count[c->defer[i].table]++;
+    for (size_t t = 0; t < T_COUNT; t++) {
+        d.start[t + 1] = d.start[t] + count[t];
+        at[t] = d.start[t];
+    }
+    if (!(d.v = malloc((c->ndefer ? c->ndefer : 1) * sizeof *d.v)))
+        return HUB_ENOMEM;
+    for (size_t i = 0; i < c->ndefer; i++)
+        d.v[at[c->defer[i].table]++] = c->defer[i];
+    size_t nt = c->ndefer < 4096 ? 1 : hub_par_threads();
+    int done[T_COUNT] = {0};
+    for (size_t round = 0; round < T_COUNT; round++) {
+        size_t big = 0, least = 0;
+        for (size_t t = 0; t < T_COUNT; t++)
+            if (!done[t] && (done[big] || count[t] > count[big]))
+                big = t;
+        for (size_t t = 1; t < nt; t++)
+            if (load[t] < load[least])
+                least = t;
+        done[big] = 1;
+        d.owner[big] = (uint8_t)least;
+        load[least] += count[big];
+    }
+    hub_par_run(nt, sort_tables, &d);
+    free(c->defer);
+    c->defer = d.v;
+    c->capdefer = c->ndefer ? c->ndefer : 1;
+    return 0;
+}
+
 int hub_c360_flush_deferred(hub_c360_t *c) {
-    hub_sort(c->defer, c->ndefer, sizeof *c->defer, cmp_deferred);
-    int rc = 0;
+    int rc = sort_deferred(c);
+    if (rc) {
+        c->ndefer = 0;
+        return rc;
+    }
     MDB_cursor *cur = NULL;
     uint32_t table = UINT32_MAX;
     for (size_t i = 0; i < c->ndefer && !rc; i++) {
