@@ -965,6 +965,8 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
         int mrc = mdb_txn_commit(c->txn);
         c->txn = NULL;
         rc = hub_store_err(mrc);
+        if (!rc)
+            hub_store_prefault(c->store);
         if (rc)
             hub_fail(err, errlen, rc, "committing the batch: %s",
                      mdb_strerror(mrc));
