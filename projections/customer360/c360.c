@@ -23,7 +23,7 @@
 const hub_table_def_t hub_c360_tables[T_COUNT] = {
     {"meta", 0},      {"offsets", 0},  {"dedupe", 0},
     {"entities", 0},  {"members", 0}, {"ident", MDB_DUPSORT},
-    {"comps", 0},     {"views", 0},    {"ids", 0},
+    {"views", 0},     {"ids", 0},
     {"timeline", 0},  {"changes", 0},  {"ctl", 0},
     {"forgotten", 0}, {"pending", MDB_DUPSORT},
 };
@@ -100,6 +100,52 @@ static int new_maps(hub_c360_t *c) {
                : HUB_ENOMEM;
 }
 
+/*
+ * The layout of the tables (meta "format", be64). A store written in
+ * another layout is refused with a hint rather than misread; a new,
+ * empty store is given this one. 1 (no mark): component headers in a
+ * table of their own.
+ */
+#define STORE_FORMAT 2
+
+static int check_format(hub_c360_t *c, const char *path, int writer,
+                        char *err, size_t errlen) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(hub_store_env(c->store), NULL,
+                           writer ? 0 : MDB_RDONLY, &txn);
+    if (rc)
+        return hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
+                        mdb_strerror(rc));
+    MDB_val k = hub_mval("format", 6), d;
+    uint64_t format = 1;
+    MDB_stat st;
+    if (mdb_get(txn, DBI(c, T_META), &k, &d) == 0 && d.mv_size == 8)
+        format = hub_rd_be64(d.mv_data);
+    else if (mdb_stat(txn, DBI(c, T_META), &st) == 0 && st.ms_entries == 0)
+        format = 0; /* empty: new */
+    rc = 0;
+    if (format == 0 && writer) {
+        uint8_t b[8];
+        hub_be64(b, STORE_FORMAT);
+        d = hub_mval(b, 8);
+        rc = mdb_put(txn, DBI(c, T_META), &k, &d, 0);
+        rc = rc ? rc : mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc)
+            rc = hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
+                          mdb_strerror(rc));
+    } else if (format != STORE_FORMAT && format != 0) {
+        rc = hub_fail(err, errlen, HUB_ESTATE,
+                      "the store at %s has the table layout %llu of an "
+                      "older or newer hub360 (this one reads %d): "
+                      "`hub360 rebuild` makes it anew from the topics",
+                      path, (unsigned long long)format, STORE_FORMAT);
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
 int hub_c360_open(const hub_config_t *cfg, const char *path,
                   hub_codec_t *codec, hub_c360_t **out, char *err,
                   size_t errlen) {
@@ -116,6 +162,8 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
     int rc = hub_store_open(path, hub_c360_tables, T_COUNT,
                             cfg->projector.map_size, flags, &c->store, err,
                             errlen);
+    if (!rc)
+        rc = check_format(c, path, 1, err, errlen);
     if (!rc)
         rc = bind_envelope(c, err, errlen);
     if (!rc)
@@ -144,6 +192,8 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
         return HUB_ENOMEM;
     int rc = hub_store_open(path, hub_c360_tables, T_COUNT, 0,
                             HUB_STORE_RDONLY, &c->store, err, errlen);
+    if (!rc)
+        rc = check_format(c, path, 0, err, errlen);
     if (!rc)
         rc = hub_c360_ensure_schema(c, err, errlen);
     if (!rc) {

@@ -27,9 +27,9 @@ enum {
     T_OFFSETS,   /* cluster \0 topic \0 be32 partition -> be64 next offset */
     T_DEDUPE,    /* event_id (16) -> be64 wall-clock ms first seen */
     T_ENTITIES,  /* entity key -> be64 component */
-    T_MEMBERS,   /* be64 component + entity key -> packed entity state */
+    T_MEMBERS,   /* be64 component -> flags, view hash, anchor (graph.c);
+                    be64 component + entity key -> packed entity state */
     T_IDENT,     /* identity key -> entity keys (dupsort) */
-    T_COMPS,     /* be64 component -> flags, view hash, anchor (graph.c) */
     T_VIEWS,     /* customer id -> Customer360 Avro binary */
     T_IDS,       /* customer id of every entity -> entity key */
     T_TIMELINE,  /* entity key \0 be64 occurred_at + event_id -> type and

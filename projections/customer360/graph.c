@@ -10,7 +10,7 @@
  * identity.unlink and not saturated (carried by more than
  * identity.max_entities entities). A cancelled link entity has no edges.
  *
- * Components are kept incrementally. Each has an internal id (T_COMPS),
+ * Components are kept incrementally. Each has an internal id (T_MEMBERS),
  * its size and its anchor, the smallest member key that is not a link
  * entity; the customer id derives from the anchor. When an entity gains
  * a linking identity, its component and the one of the identity's other
@@ -74,12 +74,13 @@ static void remove_member(comp *k, const cent *ce) {
 }
 
 /*
- * A component is a header (T_COMPS: u8 version, u8 flags, be64 hash of
- * the view last written for it, varint anchor length + anchor) and one
- * record per member (T_MEMBERS: be64 component + entity key -> the packed
- * entity, entity.c). The members of a customer are adjacent in the tree,
- * so its view is computed from one range of it, and an event rewrites its
- * own entity's record, not the whole customer.
+ * A component is a range of T_MEMBERS: a header (key be64 component ->
+ * u8 version, u8 flags, be64 hash of the view last written for it,
+ * varint anchor length + anchor), then one record per member (key be64
+ * component + entity key -> the packed entity, entity.c). Loading a
+ * customer is one descent and a walk; its view is computed from that one
+ * range, and an event rewrites its own entity's record, not the whole
+ * customer.
  */
 #define COMP_VERSION 2
 
@@ -91,17 +92,14 @@ static size_t member_key(uint64_t comp, const char *ekey, size_t len,
     return 8 + len;
 }
 
-/* Unpacks a component's member records into the entity cache. */
-static int load_members(hub_c360_t *c, comp *k) {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
-    if (rc)
-        return hub_store_err(rc);
+/* Unpacks a component's member records into the entity cache: the
+ * records after its header, where cur is. */
+static int load_members(hub_c360_t *c, comp *k, MDB_cursor *cur) {
     uint8_t start[8];
     hub_be64(start, k->id);
-    MDB_val mk = hub_mval(start, 8), d;
-    int r;
-    for (r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
+    MDB_val mk, d;
+    int r, rc = 0;
+    for (r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT);
          r == 0 && !rc && mk.mv_size > 8 && memcmp(mk.mv_data, start, 8) == 0;
          r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT)) {
         const char *key = (const char *)mk.mv_data + 8;
@@ -128,7 +126,6 @@ static int load_members(hub_c360_t *c, comp *k) {
         ce->e->comp = ce->stored = k->id;
         rc = add_member(k, ce);
     }
-    mdb_cursor_close(cur);
     if (!rc && r && r != MDB_NOTFOUND)
         rc = hub_store_err(r);
     return rc;
@@ -158,27 +155,39 @@ int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out) {
         *out = *slot;
         return *out ? 0 : HUB_ENOENT;
     }
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
+    if (rc) {
+        *out = NULL;
+        return hub_store_err(rc);
+    }
     MDB_val k = hub_mval(key, 8), d;
-    int rc = mdb_get(c->txn, DBI(c, T_COMPS), &k, &d);
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
     const char *anchor;
     size_t alen;
     if (rc || hub_graph_record_anchor(d.mv_data, d.mv_size, &anchor, &alen)) {
+        mdb_cursor_close(cur);
         *out = NULL; /* cached: no such component */
         if (rc && rc != MDB_NOTFOUND)
             return hub_store_err(rc);
         return rc ? HUB_ENOENT : HUB_EDECODE;
     }
     comp *k2 = calloc(1, sizeof *k2);
-    if (!k2)
+    if (!k2) {
+        mdb_cursor_close(cur);
         return HUB_ENOMEM;
+    }
     *slot = k2; /* before loading members: the map may grow */
     const uint8_t *p = d.mv_data;
     k2->id = id;
     k2->flags = p[1];
     k2->vhash = hub_rd_be64(p + 2);
     if (alen && !(k2->anchor = strndup(anchor, alen)))
-        return HUB_ENOMEM;
-    if ((rc = load_members(c, k2)))
+        rc = HUB_ENOMEM;
+    if (!rc)
+        rc = load_members(c, k2, cur);
+    mdb_cursor_close(cur);
+    if (rc)
         return rc;
     *out = k2;
     return 0;
@@ -230,7 +239,7 @@ static int write_header(hub_c360_t *c, comp *k, hub_buf_t *b) {
         return HUB_ENOMEM;
     uint8_t key[8];
     hub_be64(key, k->id);
-    return hub_c360_defer(c, T_COMPS, key, 8, b->data, b->len);
+    return hub_c360_defer(c, T_MEMBERS, key, 8, b->data, b->len);
 }
 
 int hub_graph_member_gone(hub_c360_t *c, cent *ce, const char *key,
@@ -296,7 +305,7 @@ int hub_graph_flush(hub_c360_t *c) {
             continue;
         if (live == 0) {
             MDB_val mk = hub_mval(key, 8);
-            int r = mdb_del(c->txn, DBI(c, T_COMPS), &mk, NULL);
+            int r = mdb_del(c->txn, DBI(c, T_MEMBERS), &mk, NULL);
             rc = r == MDB_NOTFOUND ? 0 : hub_store_err(r);
         } else {
             rc = write_header(c, k, &c->tmp);
