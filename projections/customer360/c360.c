@@ -230,6 +230,9 @@ void hub_c360_close(hub_c360_t *c) {
     free(c->fresh);
     free(c->defer);
     hub_arena_free(&c->arena);
+    free(c->pre);
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_arena_free(&c->pre_arena[t]);
     if (c->comps)
         hub_graph_clear(c);
     hub_hmap_free(c->comps, NULL);
@@ -603,6 +606,9 @@ void hub_c360_abort(hub_c360_t *c) {
     c->nfresh = 0;
     c->ndefer = 0;
     hub_arena_reset(&c->arena);
+    c->npre = c->nextpre = 0;
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_arena_reset(&c->pre_arena[t]);
 }
 
 static int dead(hub_c360_result_t *res, const char *fmt, ...)
@@ -698,6 +704,242 @@ static int first_time(hub_c360_t *c, const hub_uuid_t *id,
 
 #define MAX_IDS 32 /* identities kept from one event */
 
+/*
+ * Applying a message is two steps: decoding it, which reads only the
+ * message and the rules (the envelope, the entity key, the identities
+ * normalized and whether each may link), and applying what was decoded
+ * to the store. A batch given to hub_c360_prepare is decoded on every
+ * core first; a message it did not decode (another writer schema, a
+ * message that does not validate) is decoded by hub_c360_apply itself.
+ */
+enum { D_LATER, D_DEAD, D_LINK, D_UNLINK, D_FORGET, D_OTHER, D_DOMAIN };
+
+typedef struct decoded {
+    const void *value;   /* the message's bytes: which message it is */
+    int what;            /* D_* */
+    const char *error;   /* D_DEAD: why */
+    hub_arec_t payload;
+    hub_uuid_t id;
+    hub_stamp_t st;
+    const char *type;
+    size_t typelen;
+    const hub_fold_rule_t *rule;
+    const char *system;  /* D_DOMAIN: the source system, */
+    const char *ekey;    /* the entity key */
+    size_t ekeylen;
+    int kind;            /* the source kind */
+    size_t nids, rejected;
+    char **ids;          /* normalized identities, */
+    int *kinds;          /* their kinds, */
+    const char **raw;    /* the values as sent, */
+    size_t *rawlen;
+    int8_t *links;       /* whether each may link; -1: not known yet */
+} decoded;
+
+static char *arena_printf(hub_arena_t *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static char *arena_printf(hub_arena_t *a, const char *fmt, ...) {
+    char tmp[sizeof ((hub_c360_result_t *)0)->error];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    return hub_arena_strndup(a, tmp, strlen(tmp));
+}
+
+/* A dead letter found while decoding; HUB_ENOMEM when even the message
+ * cannot be kept. */
+#define DEAD(...)                                                          \
+    ((d->error = arena_printf(a, __VA_ARGS__)) ? (d->what = D_DEAD, 0)     \
+                                               : HUB_ENOMEM)
+
+/* Decodes the Avro of a message (no store, no batch state: any thread,
+ * its own arena). with_links: also whether each identity may link. */
+static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
+                  int with_links, hub_arena_t *a, decoded *d) {
+    hub_arec_t ev, src;
+    int branch = -1;
+    if (hub_arec_open(&ev, c->env, avro, alen, 0) ||
+        hub_arec_rec(&ev, c->f_source, &src) != 1 ||
+        hub_arec_branch(&ev, c->f_payload, &branch, &d->payload) != 1)
+        return DEAD("malformed envelope");
+    const char *uid;
+    size_t uidlen;
+    int64_t occurred;
+    if (hub_arec_str(&ev, c->f_type, &d->type, &d->typelen) != 1 ||
+        hub_arec_str(&ev, c->f_event_id, &uid, &uidlen) != 1 ||
+        hub_arec_long(&ev, c->f_occurred, &occurred) != 1)
+        return DEAD("malformed envelope");
+    const char *et = d->payload.node->event_type;
+    if (!et || strlen(et) != d->typelen ||
+        memcmp(et, d->type, d->typelen) != 0)
+        return DEAD("type \"%.*s\" does not match its payload (%s)",
+                    (int)d->typelen, d->type, d->payload.node->fullname);
+    if (hub_uuid_parse(uid, uidlen, &d->id))
+        return DEAD("event_id: expected UUID string, got \"%.*s\"",
+                    (int)uidlen, uid);
+    d->st.at = occurred;
+    memcpy(d->st.id, d->id.b, 16);
+    if (branch == c->b_link || branch == c->b_unlink || branch == c->b_forget) {
+        d->what = branch == c->b_link     ? D_LINK
+                  : branch == c->b_unlink ? D_UNLINK
+                                          : D_FORGET;
+        return 0;
+    }
+    if (!(d->rule = hub_fold_rule(c->folder, branch))) {
+        d->what = D_OTHER; /* stock, purchasing, production */
+        return 0;
+    }
+
+    /* the entity's key: "<system>/<entity_type>/<entity_id>" */
+    const char *sys, *etype, *eid;
+    size_t syslen, etlen, eidlen;
+    if (hub_arec_str(&src, c->s_system, &sys, &syslen) != 1 ||
+        hub_arec_str(&src, c->s_etype, &etype, &etlen) != 1 ||
+        hub_arec_str(&src, c->s_eid, &eid, &eidlen) != 1 ||
+        hub_arec_enum(&src, c->s_kind, &d->kind) != 1)
+        return DEAD("malformed source");
+    if (!syslen || !etlen || !eidlen || memchr(sys, '/', syslen) ||
+        memchr(etype, '/', etlen))
+        return DEAD("source.system and source.entity_type must be "
+                    "non-empty and without '/'; entity_id non-empty");
+    if (syslen >= 128)
+        return DEAD("source.system is longer than %d bytes", 127);
+    d->ekeylen = syslen + etlen + eidlen + 2;
+    if (d->ekeylen > HUB_MAX_KEY)
+        return DEAD("entity key longer than %d bytes", HUB_MAX_KEY);
+    char *ekey = hub_arena_alloc(a, d->ekeylen + 1);
+    if (!ekey || !(d->system = hub_arena_strndup(a, sys, syslen)))
+        return HUB_ENOMEM;
+    memcpy(ekey, sys, syslen);
+    ekey[syslen] = '/';
+    memcpy(ekey + syslen + 1, etype, etlen);
+    ekey[syslen + 1 + etlen] = '/';
+    memcpy(ekey + syslen + etlen + 2, eid, eidlen);
+    ekey[d->ekeylen] = '\0';
+    d->ekey = ekey;
+
+    /* its identities, normalized */
+    hub_aiter_t it;
+    size_t at;
+    int r = hub_arec_array(&ev, c->f_identities, &it);
+    if (!(d->ids = hub_arena_alloc(a, MAX_IDS * sizeof *d->ids)) ||
+        !(d->kinds = hub_arena_alloc(a, MAX_IDS * sizeof *d->kinds)) ||
+        !(d->raw = hub_arena_alloc(a, MAX_IDS * sizeof *d->raw)) ||
+        !(d->rawlen = hub_arena_alloc(a, MAX_IDS * sizeof *d->rawlen)) ||
+        !(d->links = hub_arena_alloc(a, MAX_IDS * sizeof *d->links)))
+        return HUB_ENOMEM;
+    size_t n = 0;
+    while (r >= 0 && (r = hub_aiter_next(&it, &at)) == 1) {
+        hub_arec_t one;
+        int kind;
+        const char *raw;
+        size_t rawlen;
+        if (hub_arec_open(&one, it.items, it.buf, it.len, at) ||
+            hub_arec_enum(&one, c->i_kind, &kind) != 1 ||
+            hub_arec_str(&one, c->i_value, &raw, &rawlen) != 1) {
+            r = -1;
+            break;
+        }
+        if (n == MAX_IDS)
+            continue; /* more on one event: the first 32 count */
+        d->kinds[n] = kind;
+        d->raw[n] = raw;
+        d->rawlen[n] = rawlen;
+        char key[512];
+        if (hub_ident_normalize(&c->rules, d->kinds[n], d->raw[n],
+                                d->rawlen[n], d->system, key,
+                                sizeof key) < 0) {
+            d->rejected++;
+            continue;
+        }
+        if (!(d->ids[n] = hub_arena_strndup(a, key, strlen(key))))
+            return HUB_ENOMEM;
+        d->links[n] = with_links
+                          ? (int8_t)hub_ident_links(&c->rules, d->kinds[n],
+                                                    key, d->raw[n],
+                                                    d->rawlen[n])
+                          : -1;
+        n++;
+    }
+    d->nids = n;
+    if (r < 0)
+        return DEAD("malformed identities");
+    d->what = D_DOMAIN;
+    return 0;
+}
+
+#undef DEAD
+
+/* The batch given to hub_c360_prepare: the messages in the order they
+ * will be applied, decoded by thread t into arena t. */
+typedef struct prep {
+    hub_c360_t *c;
+    const hub_c360_msg_t *msgs;
+    size_t n;
+} prep;
+
+static void prepare_part(void *arg, size_t t, size_t nt) {
+    prep *p = arg;
+    hub_c360_t *c = p->c;
+    for (size_t i = t; i < p->n; i += nt) {
+        const hub_c360_msg_t *m = &p->msgs[i];
+        decoded *d = &c->pre[i];
+        memset(d, 0, sizeof *d);
+        d->value = m->value;
+        const uint8_t *avro;
+        size_t alen;
+        if (!m->value ||
+            hub_codec_envelope_own(c->codec, m->value, m->len, &avro,
+                                   &alen) != 1 ||
+            decode(c, avro, alen, 1, &c->pre_arena[t], d))
+            d->what = D_LATER; /* hub_c360_apply decodes it */
+    }
+}
+
+int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
+    c->npre = c->nextpre = 0;
+    if (hub_array_reserve(&c->pre, &c->cappre, n, sizeof *c->pre))
+        return HUB_ENOMEM;
+    prep p = {c, msgs, n};
+    hub_par_run(n < 256 ? 1 : 0, prepare_part, &p);
+    c->npre = n;
+    return 0;
+}
+
+/* The decoded form of m: from hub_c360_prepare when it is the next
+ * prepared message, else decoded here (into d). *rc: an error that must
+ * abort the batch; 0 with NULL: a dead letter already in res. */
+static decoded *decoded_of(hub_c360_t *c, const hub_c360_msg_t *m,
+                           decoded *d, hub_c360_result_t *res, int *rc) {
+    *rc = 0;
+    if (c->nextpre < c->npre && c->pre[c->nextpre].value == m->value &&
+        c->pre[c->nextpre].what != D_LATER)
+        return &c->pre[c->nextpre++];
+    if (c->nextpre < c->npre && c->pre[c->nextpre].value == m->value)
+        c->nextpre++;
+    if (!m->value) {
+        dead(res, "a null value (tombstone) on an event topic");
+        return NULL;
+    }
+    const uint8_t *avro;
+    size_t alen;
+    char err[400];
+    if ((*rc = hub_codec_envelope_bytes(c->codec, m->value, m->len, &avro,
+                                        &alen, err, sizeof err))) {
+        if (!hub_err_retriable(*rc)) {
+            *rc = 0;
+            dead(res, "%s", err);
+        }
+        return NULL;
+    }
+    memset(d, 0, sizeof *d);
+    if ((*rc = decode(c, avro, alen, 0, &c->arena, d)))
+        return NULL;
+    return d;
+}
+
 int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
                    hub_c360_result_t *res) {
     res->outcome = HUB_C360_IGNORED;
@@ -707,127 +949,37 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     int rc = record_offset(c, m);
     if (rc)
         return rc;
-    if (!m->value)
-        return dead(res, "a null value (tombstone) on an event topic");
-    const uint8_t *avro;
-    size_t alen;
-    char err[400];
-    if ((rc = hub_codec_envelope_bytes(c->codec, m->value, m->len, &avro,
-                                       &alen, err, sizeof err)))
-        return hub_err_retriable(rc) ? rc : dead(res, "%s", err);
-    hub_arec_t ev, src, payload;
-    int branch = -1;
-    if (hub_arec_open(&ev, c->env, avro, alen, 0) ||
-        hub_arec_rec(&ev, c->f_source, &src) != 1 ||
-        hub_arec_branch(&ev, c->f_payload, &branch, &payload) != 1)
-        return dead(res, "malformed envelope");
-    const char *type, *uid;
-    size_t typelen, uidlen;
-    int64_t occurred;
-    hub_uuid_t id;
-    if (hub_arec_str(&ev, c->f_type, &type, &typelen) != 1 ||
-        hub_arec_str(&ev, c->f_event_id, &uid, &uidlen) != 1 ||
-        hub_arec_long(&ev, c->f_occurred, &occurred) != 1)
-        return dead(res, "malformed envelope");
-    const char *et = payload.node->event_type;
-    if (!et || strlen(et) != typelen || memcmp(et, type, typelen) != 0)
-        return dead(res, "type \"%.*s\" does not match its payload (%s)",
-                    (int)typelen, type, payload.node->fullname);
-    if (hub_uuid_parse(uid, uidlen, &id))
-        return dead(res, "event_id: expected UUID string, got \"%.*s\"",
-                    (int)uidlen, uid);
-
-    hub_stamp_t st;
-    st.at = occurred;
-    memcpy(st.id, id.b, 16);
-
-    if (branch == c->b_link || branch == c->b_unlink) {
-        if ((rc = first_time(c, &id, res)) != 1 ||
+    decoded here, *d = decoded_of(c, m, &here, res, &rc);
+    if (!d)
+        return rc;
+    c->stats.identities_rejected += d->rejected;
+    if (d->what == D_DEAD)
+        return dead(res, "%s", d->error);
+    const hub_stamp_t *st = &d->st;
+    if (d->what == D_LINK || d->what == D_UNLINK || d->what == D_FORGET) {
+        if ((rc = first_time(c, &d->id, res)) != 1 ||
             (rc = hub_c360_flush_deferred(c)))
             return rc;
         c->stats.applied++;
-        return hub_c360_apply_link(c, &payload, branch == c->b_unlink, &st,
-                                   res);
+        return d->what == D_FORGET
+                   ? hub_c360_apply_forget(c, &d->payload, st, res)
+                   : hub_c360_apply_link(c, &d->payload, d->what == D_UNLINK,
+                                         st, res);
     }
-    if (branch == c->b_forget) {
-        if ((rc = first_time(c, &id, res)) != 1 ||
-            (rc = hub_c360_flush_deferred(c)))
-            return rc;
-        c->stats.applied++;
-        return hub_c360_apply_forget(c, &payload, &st, res);
-    }
-    const hub_fold_rule_t *rule = hub_fold_rule(c->folder, branch);
-    if (!rule) {
+    if (d->what == D_OTHER) {
         c->stats.ignored++;
         return 0; /* stock, purchasing, production: other projections */
     }
+    const char *ekey = d->ekey;
+    size_t ekeylen = d->ekeylen, nids = d->nids;
 
-    /* the entity's key: "<system>/<entity_type>/<entity_id>" */
-    const char *sys, *etype, *eid;
-    size_t syslen, etlen, eidlen;
-    int kind;
-    if (hub_arec_str(&src, c->s_system, &sys, &syslen) != 1 ||
-        hub_arec_str(&src, c->s_etype, &etype, &etlen) != 1 ||
-        hub_arec_str(&src, c->s_eid, &eid, &eidlen) != 1 ||
-        hub_arec_enum(&src, c->s_kind, &kind) != 1)
-        return dead(res, "malformed source");
-    if (!syslen || !etlen || !eidlen || memchr(sys, '/', syslen) ||
-        memchr(etype, '/', etlen))
-        return dead(res, "source.system and source.entity_type must be "
-                         "non-empty and without '/'; entity_id non-empty");
-    char system[128];
-    if (syslen >= sizeof system)
-        return dead(res, "source.system is longer than %zu bytes",
-                    sizeof system - 1);
-    memcpy(system, sys, syslen);
-    system[syslen] = '\0';
-    size_t ekeylen = syslen + etlen + eidlen + 2;
-    if (ekeylen > HUB_MAX_KEY)
-        return dead(res, "entity key longer than %d bytes", HUB_MAX_KEY);
-    char ekey[HUB_MAX_KEY + 1];
-    memcpy(ekey, sys, syslen);
-    ekey[syslen] = '/';
-    memcpy(ekey + syslen + 1, etype, etlen);
-    ekey[syslen + 1 + etlen] = '/';
-    memcpy(ekey + syslen + etlen + 2, eid, eidlen);
-    ekey[ekeylen] = '\0';
-
-    /* its identities, normalized */
-    hub_aiter_t it;
-    size_t at;
-    int r = hub_arec_array(&ev, c->f_identities, &it);
-    char ids[MAX_IDS][512];
-    int kinds[MAX_IDS];
-    const char *raw[MAX_IDS];
-    size_t rawlen[MAX_IDS], nids = 0;
-    while (r >= 0 && (r = hub_aiter_next(&it, &at)) == 1) {
-        hub_arec_t one;
-        if (hub_arec_open(&one, it.items, it.buf, it.len, at) ||
-            hub_arec_enum(&one, c->i_kind, &kinds[nids]) != 1 ||
-            hub_arec_str(&one, c->i_value, &raw[nids], &rawlen[nids]) != 1) {
-            r = -1;
-            break;
-        }
-        if (nids == MAX_IDS)
-            continue; /* more on one event: the first 32 count */
-        if (hub_ident_normalize(&c->rules, kinds[nids], raw[nids],
-                                rawlen[nids], system, ids[nids],
-                                sizeof ids[nids]) < 0) {
-            c->stats.identities_rejected++;
-            continue;
-        }
-        nids++;
-    }
-    if (r < 0)
-        return dead(res, "malformed identities");
-
-    if ((rc = first_time(c, &id, res)) != 1)
+    if ((rc = first_time(c, &d->id, res)) != 1)
         return rc;
 
     /* a forgotten person stays forgotten */
     if (c->any_forgotten &&
-        (rc = hub_c360_forget_arrival(c, ekey, ekeylen, ids, kinds, nids,
-                                      occurred))) {
+        (rc = hub_c360_forget_arrival(c, ekey, ekeylen, d->ids, d->kinds,
+                                      nids, st->at))) {
         if (rc < 0)
             return rc;
         c->stats.ignored++;
@@ -850,37 +1002,40 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
         }
     }
     hub_ent_t *e = ce->e;
-    e->kind = (uint8_t)kind;
-    if (hub_stamp_cmp(&st, &e->first) < 0)
-        e->first = st;
-    if (hub_stamp_cmp(&st, &e->last) > 0)
-        e->last = st;
+    e->kind = (uint8_t)d->kind;
+    if (hub_stamp_cmp(st, &e->first) < 0)
+        e->first = *st;
+    if (hub_stamp_cmp(st, &e->last) > 0)
+        e->last = *st;
     e->events++;
     for (size_t i = 0; i < nids; i++) {
-        const hub_eid_t *had = hub_ent_find_id(e, ids[i]);
+        const char *id = d->ids[i];
+        const hub_eid_t *had = hub_ent_find_id(e, id);
         if (had) {
             /* an earlier event for a known identity: only the order of
              * links past the size cap may depend on its stamp */
-            if (hub_stamp_cmp(&st, &had->st) < 0) {
-                hub_ent_add_id(e, ids[i], strlen(ids[i]), kinds[i],
-                               had->flags, &st);
+            if (hub_stamp_cmp(st, &had->st) < 0) {
+                hub_ent_add_id(e, id, strlen(id), d->kinds[i], had->flags,
+                               st);
                 if (had->flags & HUB_EID_LINKS)
                     hub_graph_restamped(c, ce);
             }
             continue;
         }
-        int links = hub_ident_links(&c->rules, kinds[i], ids[i], raw[i],
-                                    rawlen[i]);
-        if (hub_ent_add_id(e, ids[i], strlen(ids[i]), kinds[i],
-                           links ? HUB_EID_LINKS : 0, &st) < 0)
+        int links = d->links[i] >= 0
+                        ? d->links[i]
+                        : hub_ident_links(&c->rules, d->kinds[i], id,
+                                          d->raw[i], d->rawlen[i]);
+        if (hub_ent_add_id(e, id, strlen(id), d->kinds[i],
+                           links ? HUB_EID_LINKS : 0, st) < 0)
             return HUB_ENOMEM;
-        if ((rc = hub_graph_add_identity(c, ce, ids[i], links)))
+        if ((rc = hub_graph_add_identity(c, ce, id, links)))
             return rc;
     }
     uint32_t before = e->nids;
     hub_fold_out_t fo;
     hub_buf_reset(&c->timeline);
-    hub_fold_apply(c->folder, rule, e, &payload, &st, system, &fo,
+    hub_fold_apply(c->folder, d->rule, e, &d->payload, st, d->system, &fo,
                    &c->timeline);
     for (uint32_t i = before; i < e->nids; i++) { /* new references */
         char ref[512];
@@ -895,7 +1050,7 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     /* linked to nobody: a customer of its own */
     if (!e->comp && (rc = hub_graph_new_entity(c, ce)))
         return rc;
-    if ((rc = put_timeline(c, e, &st, type, typelen)) ||
+    if ((rc = put_timeline(c, e, st, d->type, d->typelen)) ||
         (rc = hub_graph_touch(c, ekey, ekeylen)))
         return rc;
     res->outcome = HUB_C360_APPLIED;

@@ -18,6 +18,7 @@
 #include "fold.h"
 #include "hmap.h"
 #include "identity.h"
+#include "par.h"
 #include "store.h"
 #include "view.h"
 
@@ -92,6 +93,11 @@ struct hub_c360 {
     /* the batch */
     MDB_txn *txn;
     hub_arena_t arena;      /* the batch's entities and their strings */
+    /* the batch decoded ahead by hub_c360_prepare (c360.c), in the order
+     * it is applied; thread t's strings in pre_arena[t] */
+    struct decoded *pre;
+    size_t npre, nextpre, cappre;
+    hub_arena_t pre_arena[HUB_PAR_MAX];
     /* writes deferred to the commit, sorted by key per table there (B-tree
      * inserts in key order touch each page once); see hub_c360_defer */
     struct deferred *defer;
@@ -158,7 +164,7 @@ int hub_c360_apply_forget(hub_c360_t *c, const hub_arec_t *p,
 /* An arriving event names a forgotten entity or identity: erases what it
  * would have joined. Returns 1 when it did (the event is then ignored). */
 int hub_c360_forget_arrival(hub_c360_t *c, const char *ekey, size_t len,
-                            char (*ids)[512], const int *links, size_t nids,
+                            char *const *ids, const int *kinds, size_t nids,
                             int64_t at);
 /* A new entity whose id a forget or a link named before it existed. */
 int hub_c360_new_id_pending(hub_c360_t *c, const char *key, size_t len,

@@ -294,13 +294,8 @@ static void *outbox_run(void *arg) {
  * or here when no thread can be started. */
 static int outbox_start(outbox *ob, const hub_c360_change_t *chg, size_t n) {
     hub_buf_reset(&ob->views);
-    if (n > ob->capchg) {
-        hub_c360_change_t *v = realloc(ob->chg, n * sizeof *v);
-        if (!v)
-            return HUB_ENOMEM;
-        ob->chg = v;
-        ob->capchg = n;
-    }
+    if (hub_array_reserve(&ob->chg, &ob->capchg, n, sizeof *ob->chg))
+        return HUB_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         ob->chg[i] = chg[i];
         if (chg[i].view &&
@@ -434,16 +429,25 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
      * batch goes in key order (the entity key): the store's pages are then
      * visited in order too. A partition's offset is its highest. */
     hub_sort(msgs, n, sizeof *msgs, cmp_msg_key);
+    /* decoded on every core first, then applied in that order */
+    hub_c360_msg_t *batch = malloc((n ? n : 1) * sizeof *batch);
+    if (!batch)
+        rc = HUB_ENOMEM;
     for (size_t i = 0; i < n && !rc; i++) {
         rd_kafka_message_t *m = msgs[i];
-        hub_c360_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition,
-                              m->offset, m->key, m->key_len, m->payload,
-                              m->len};
+        batch[i] = (hub_c360_msg_t){rd_kafka_topic_name(m->rkt), m->partition,
+                                    m->offset, m->key, m->key_len,
+                                    m->payload, m->len};
+    }
+    if (!rc)
+        rc = hub_c360_prepare(p->c360, batch, n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        rd_kafka_message_t *m = msgs[i];
         hub_c360_result_t res;
-        rc = hub_c360_apply(p->c360, &msg, &res);
+        rc = hub_c360_apply(p->c360, &batch[i], &res);
         if (rc) {
             hub_fail(err, errlen, rc, "applying %s [%d] @%" PRId64 ": %s",
-                     msg.topic, (int)m->partition, m->offset,
+                     batch[i].topic, (int)m->partition, m->offset,
                      hub_strerror(rc));
             break;
         }
@@ -456,6 +460,7 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
             p->stats.dead++;
         }
     }
+    free(batch);
     /* dead letters must be safe before the batch moves past them */
     if (!rc && acks)
         rc = hub_acks_wait(acks, p->cfg->kafka.delivery_timeout_ms + 5000,

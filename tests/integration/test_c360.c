@@ -561,8 +561,8 @@ TEST(a_store_in_an_older_table_layout_is_refused_with_a_hint) {
     hub_config_free(cfg);
 }
 
-TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
-    hub_config_t *cfg = config_from("");
+/* Three dead letters and an event, in that order. */
+static events_t malformed(void) {
     events_t ev = {0};
     add(&ev, strdup("{\"this is\": \"json, not a framed event\"}"));
     add(&ev, strdup("\x00\x00\x00\x00\x01garbage"));
@@ -573,20 +573,73 @@ TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
                   SRC("hub360", "identity", "l"), "",
                   "{\"identities\":[" EMAIL("a@example.com")
                   "],\"requested_by\":\"ops\"}"));
-    const char *store = fresh_store("dead");
+    return ev;
+}
+
+#define MALFORMED_ERRORS                                                       \
+    "not Confluent-framed: first byte is 0x7b, expected 0x00 (it "             \
+    "looks like JSON)\n"                                                       \
+    "message of 0 bytes is shorter than the 5-byte schema header\n"            \
+    "identity.link needs two or more identities or customer ids "              \
+    "(got 1 valid identities and 0 customer ids)\n"
+
+/* Applies ev to store in batches of `batch`; checks the outcomes, the
+ * dead letters' errors and the customers. */
+static void check_applied(const char *store, const events_t *ev,
+                          size_t batch, size_t dead, size_t applied,
+                          const char *errs, size_t customers) {
+    hub_config_t *cfg = config_from("");
     size_t counts[4] = {0};
     hub_buf_t errors = HUB_BUF_INIT;
-    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, counts, &errors), 0);
-    CHECK_INT(counts[HUB_C360_DEAD], 3);
-    CHECK_INT(counts[HUB_C360_APPLIED], 1);
-    CHECK_STR(errors.data,
-              "not Confluent-framed: first byte is 0x7b, expected 0x00 (it "
-              "looks like JSON)\n"
-              "message of 0 bytes is shorter than the 5-byte schema header\n"
-              "identity.link needs two or more identities or customer ids "
-              "(got 1 valid identities and 0 customer ids)\n");
-    CHECK_INT(count_customers(store), 1);
+    CHECK_INT(apply_events(cfg, store, ev, NULL, batch, counts, &errors), 0);
+    CHECK_INT(counts[HUB_C360_DEAD], dead);
+    CHECK_INT(counts[HUB_C360_APPLIED], applied);
+    CHECK_STR(errors.data ? errors.data : "", errs);
+    CHECK_INT(count_customers(store), customers);
     hub_buf_free(&errors);
-    events_free(&ev);
     hub_config_free(cfg);
+}
+
+TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
+    events_t ev = malformed();
+    check_applied(fresh_store("dead"), &ev, 10, 3, 1, MALFORMED_ERRORS, 1);
+    events_free(&ev);
+}
+
+/* hub_c360_prepare decodes a batch ahead once the codec has met the
+ * envelope's schema id: every batch after the first goes that way. */
+TEST(events_decoded_ahead_apply_as_the_others_do) {
+    events_t ev = {0};
+    add(&ev, line(9, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "9"), EMAIL("z@example.com"),
+                  "{\"name\":\"Zoe\"}"));
+    events_t bad = malformed();
+    add(&ev, bad.lines[2]); /* Ann */
+    add(&ev, bad.lines[3]); /* a link of one identity */
+    free(bad.lines[0]);
+    free(bad.lines[1]);
+    free(bad.lines);
+    add(&ev, line(4, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hub/spot", "contact", "4"), "", "{}"));
+    /* more identities than are kept (32): the first 32 count */
+    hub_buf_t ids = HUB_BUF_INIT;
+    for (int i = 0; i < 40; i++)
+        hub_buf_printf(&ids, "%s{\"kind\":\"email\",\"value\":\"m%d@x.com\"}",
+                       i ? "," : "", i);
+    add(&ev, line(3, "crm.contact.upserted", "2026-03-02T00:00:00Z",
+                  SRC("hubspot", "contact", "2"), ids.data,
+                  "{\"name\":\"Many\"}"));
+    const char *store = fresh_store("ahead");
+    check_applied(store, &ev, 1, 2, 3,
+                  "identity.link needs two or more identities or customer "
+                  "ids (got 1 valid identities and 0 customer ids)\n"
+                  "source.system and source.entity_type must be non-empty "
+                  "and without '/'; entity_id non-empty\n",
+                  3);
+    char *v = get_view(store, "email:m31@x.com", NULL, 0);
+    CHECK(v != NULL);
+    free(v);
+    CHECK(get_view(store, "email:m32@x.com", NULL, 0) == NULL);
+    hub_buf_free(&ids);
+    events_free(&ev);
 }
