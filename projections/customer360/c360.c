@@ -394,53 +394,46 @@ static int cmp_deferred(const void *a, const void *b) {
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* The deferred writes bucketed by table; each thread sorts its tables. */
+/* The deferred writes bucketed by table, to be sorted table by table. */
 typedef struct dsort {
     deferred *v;
     size_t start[T_COUNT + 1]; /* table t is v[start[t]..start[t+1]) */
-    uint8_t owner[T_COUNT];    /* the thread that sorts it */
+    size_t order[T_COUNT];     /* the tables, the biggest first */
 } dsort;
 
-static void sort_tables(void *arg, size_t t, size_t nt) {
-    (void)nt;
+static void sort_table(void *arg, size_t i, size_t t) {
+    (void)t;
     dsort *d = arg;
-    for (size_t i = 0; i < T_COUNT; i++)
-        if (d->owner[i] == t)
-            hub_sort(d->v + d->start[i], d->start[i + 1] - d->start[i],
-                     sizeof *d->v, cmp_deferred);
+    size_t tb = d->order[i];
+    hub_sort(d->v + d->start[tb], d->start[tb + 1] - d->start[tb],
+             sizeof *d->v, cmp_deferred);
 }
 
 /* Puts the writes in key order per table: buckets them by table (in the
  * order they came), then sorts the tables on every core, the biggest
- * first to the least loaded thread. */
+ * first. */
 static int sort_deferred(hub_c360_t *c) {
     dsort d = {0};
-    size_t count[T_COUNT] = {0}, at[T_COUNT], load[HUB_PAR_MAX] = {0};
+    size_t count[T_COUNT] = {0}, at[T_COUNT];
     for (size_t i = 0; i < c->ndefer; i++)
         count[c->defer[i].table]++;
     for (size_t t = 0; t < T_COUNT; t++) {
         d.start[t + 1] = d.start[t] + count[t];
         at[t] = d.start[t];
+        d.order[t] = t;
     }
     if (!(d.v = malloc((c->ndefer ? c->ndefer : 1) * sizeof *d.v)))
         return HUB_ENOMEM;
     for (size_t i = 0; i < c->ndefer; i++)
         d.v[at[c->defer[i].table]++] = c->defer[i];
-    size_t nt = c->ndefer < 4096 ? 1 : hub_par_threads();
-    int done[T_COUNT] = {0};
-    for (size_t round = 0; round < T_COUNT; round++) {
-        size_t big = 0, least = 0;
-        for (size_t t = 0; t < T_COUNT; t++)
-            if (!done[t] && (done[big] || count[t] > count[big]))
-                big = t;
-        for (size_t t = 1; t < nt; t++)
-            if (load[t] < load[least])
-                least = t;
-        done[big] = 1;
-        d.owner[big] = (uint8_t)least;
-        load[least] += count[big];
-    }
-    hub_par_run(nt, sort_tables, &d);
+    for (size_t i = 1; i < T_COUNT; i++) /* insertion sort: 14 tables */
+        for (size_t k = i; k > 0 && count[d.order[k]] > count[d.order[k - 1]];
+             k--) {
+            size_t x = d.order[k];
+            d.order[k] = d.order[k - 1];
+            d.order[k - 1] = x;
+        }
+    hub_par_for(T_COUNT, 1, 0, sort_table, &d);
     free(c->defer);
     c->defer = d.v;
     c->capdefer = c->ndefer ? c->ndefer : 1;
@@ -873,29 +866,26 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
 #undef DEAD
 
 /* The batch given to hub_c360_prepare: the messages in the order they
- * will be applied, decoded by thread t into arena t. */
+ * will be applied; thread t decodes into arena t. */
 typedef struct prep {
     hub_c360_t *c;
     const hub_c360_msg_t *msgs;
     size_t n;
 } prep;
 
-static void prepare_part(void *arg, size_t t, size_t nt) {
+static void prepare_one(void *arg, size_t i, size_t t) {
     prep *p = arg;
     hub_c360_t *c = p->c;
-    for (size_t i = t; i < p->n; i += nt) {
-        const hub_c360_msg_t *m = &p->msgs[i];
-        decoded *d = &c->pre[i];
-        memset(d, 0, sizeof *d);
-        d->value = m->value;
-        const uint8_t *avro;
-        size_t alen;
-        if (!m->value ||
-            hub_codec_envelope_own(c->codec, m->value, m->len, &avro,
-                                   &alen) != 1 ||
-            decode(c, avro, alen, 1, &c->pre_arena[t], d))
-            d->what = D_LATER; /* hub_c360_apply decodes it */
-    }
+    const hub_c360_msg_t *m = &p->msgs[i];
+    decoded *d = &c->pre[i];
+    memset(d, 0, sizeof *d);
+    d->value = m->value;
+    const uint8_t *avro;
+    size_t alen;
+    if (!m->value ||
+        hub_codec_envelope_own(c->codec, m->value, m->len, &avro, &alen) != 1 ||
+        decode(c, avro, alen, 1, &c->pre_arena[t], d))
+        d->what = D_LATER; /* hub_c360_apply decodes it */
 }
 
 int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
@@ -903,7 +893,7 @@ int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
     if (hub_array_reserve(&c->pre, &c->cappre, n, sizeof *c->pre))
         return HUB_ENOMEM;
     prep p = {c, msgs, n};
-    hub_par_run(n < 256 ? 1 : 0, prepare_part, &p);
+    hub_par_for(n, 64, 0, prepare_one, &p);
     c->npre = n;
     return 0;
 }

@@ -89,7 +89,7 @@ int hub_c360_begin(hub_c360_t *c);
 void hub_c360_set_clock(hub_c360_t *c, int64_t now_ms);
 /*
  * Optional, inside a batch: decodes the messages that hub_c360_apply will
- * be given next, in that order, on every core (see hub_par_run). The
+ * be given next, in that order, on every core (see hub_par_for). The
  * bytes the messages point at must stay valid until the batch ends (msgs
  * itself only during the call); a message applied out of that order is
  * decoded by hub_c360_apply itself. 0 or HUB_ENOMEM.

@@ -1009,6 +1009,7 @@ typedef struct vwork {
     hub_ent_t **members;
     size_t nmembers, capmembers;
     hub_buf_t out[HUB_PAR_MAX]; /* the views built by each thread */
+    hub_buf_t scratch[HUB_PAR_MAX];
 } vwork;
 
 /* Step 1 for one anchor. */
@@ -1051,33 +1052,30 @@ static int view_job(hub_c360_t *c, vwork *w, const char *anchor) {
     return 0;
 }
 
-/* Step 2: thread t builds every nt-th view. */
-static void view_build_part(void *arg, size_t t, size_t nt) {
+/* Step 2 for job i, on thread t. */
+static void view_build_one(void *arg, size_t i, size_t t) {
     vwork *w = arg;
-    hub_buf_t *out = &w->out[t], one = HUB_BUF_INIT;
-    for (size_t i = t; i < w->njobs; i += nt) {
-        vjob *j = &w->jobs[i];
-        if (!j->k || !j->n)
-            continue;
-        hub_ent_t **m = w->members + j->first;
-        hub_sort(m, j->n, sizeof *m, cmp_ent_key);
-        size_t anchor_at = 0;
-        for (size_t x = 0; x < j->n; x++)
-            if (m[x] == j->anchor)
-                anchor_at = x;
-        j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, &one);
-        if (!j->rc)
-            j->rc = hub_buf_append(out, one.data, one.len) ? HUB_ENOMEM : 0;
-        if (j->rc)
-            continue;
-        j->t = t;
-        j->off = out->len - one.len;
-        j->len = one.len;
-        j->hash = hub_hash64(one.data, one.len);
-        if (j->hash == 0)
-            j->hash = 1; /* 0 means "none written" */
-    }
-    hub_buf_free(&one);
+    vjob *j = &w->jobs[i];
+    if (!j->k || !j->n)
+        return;
+    hub_buf_t *out = &w->out[t], *one = &w->scratch[t];
+    hub_ent_t **m = w->members + j->first;
+    hub_sort(m, j->n, sizeof *m, cmp_ent_key);
+    size_t anchor_at = 0;
+    for (size_t x = 0; x < j->n; x++)
+        if (m[x] == j->anchor)
+            anchor_at = x;
+    j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, one);
+    if (!j->rc)
+        j->rc = hub_buf_append(out, one->data, one->len) ? HUB_ENOMEM : 0;
+    if (j->rc)
+        return;
+    j->t = t;
+    j->off = out->len - one->len;
+    j->len = one->len;
+    j->hash = hub_hash64(one->data, one->len);
+    if (j->hash == 0)
+        j->hash = 1; /* 0 means "none written" */
 }
 
 /* Step 3 for one job. */
@@ -1112,14 +1110,16 @@ static int update_views(hub_c360_t *c) {
     int rc = 0;
     while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
         rc = view_job(c, &w, k);
-    if (!rc) /* a few views are not worth a thread */
-        hub_par_run(w.njobs < 64 ? 1 : 0, view_build_part, &w);
+    if (!rc)
+        hub_par_for(w.njobs, 32, 0, view_build_one, &w);
     for (size_t i = 0; i < w.njobs && !rc; i++)
         rc = view_store(c, &w, &w.jobs[i]);
     free(w.jobs);
     free(w.members);
-    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+    for (size_t t = 0; t < HUB_PAR_MAX; t++) {
         hub_buf_free(&w.out[t]);
+        hub_buf_free(&w.scratch[t]);
+    }
     return rc;
 }
 
