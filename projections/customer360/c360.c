@@ -604,10 +604,7 @@ void hub_c360_abort(hub_c360_t *c) {
         hub_arena_reset(&c->pre_arena[t]);
 }
 
-static int dead(hub_c360_result_t *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int dead(hub_c360_result_t *res, const char *fmt, ...) {
+int hub_c360_dead(hub_c360_result_t *res, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(res->error, sizeof res->error, fmt, ap);
@@ -695,241 +692,6 @@ static int first_time(hub_c360_t *c, const hub_uuid_t *id,
     return 1;
 }
 
-#define MAX_IDS 32 /* identities kept from one event */
-
-/*
- * Applying a message is two steps: decoding it, which reads only the
- * message and the rules (the envelope, the entity key, the identities
- * normalized and whether each may link), and applying what was decoded
- * to the store. A batch given to hub_c360_prepare is decoded on every
- * core first; a message it did not decode (another writer schema, a
- * message that does not validate) is decoded by hub_c360_apply itself.
- */
-enum { D_LATER, D_DEAD, D_LINK, D_UNLINK, D_FORGET, D_OTHER, D_DOMAIN };
-
-typedef struct decoded {
-    const void *value;   /* the message's bytes: which message it is */
-    int what;            /* D_* */
-    const char *error;   /* D_DEAD: why */
-    hub_arec_t payload;
-    hub_uuid_t id;
-    hub_stamp_t st;
-    const char *type;
-    size_t typelen;
-    const hub_fold_rule_t *rule;
-    const char *system;  /* D_DOMAIN: the source system, */
-    const char *ekey;    /* the entity key */
-    size_t ekeylen;
-    int kind;            /* the source kind */
-    size_t nids, rejected;
-    char **ids;          /* normalized identities, */
-    int *kinds;          /* their kinds, */
-    const char **raw;    /* the values as sent, */
-    size_t *rawlen;
-    int8_t *links;       /* whether each may link; -1: not known yet */
-} decoded;
-
-static char *arena_printf(hub_arena_t *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static char *arena_printf(hub_arena_t *a, const char *fmt, ...) {
-    char tmp[sizeof ((hub_c360_result_t *)0)->error];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    return hub_arena_strndup(a, tmp, strlen(tmp));
-}
-
-/* A dead letter found while decoding; HUB_ENOMEM when even the message
- * cannot be kept. */
-#define DEAD(...)                                                          \
-    ((d->error = arena_printf(a, __VA_ARGS__)) ? (d->what = D_DEAD, 0)     \
-                                               : HUB_ENOMEM)
-
-/* Decodes the Avro of a message (no store, no batch state: any thread,
- * its own arena). with_links: also whether each identity may link. */
-static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
-                  int with_links, hub_arena_t *a, decoded *d) {
-    hub_arec_t ev, src;
-    int branch = -1;
-    if (hub_arec_open(&ev, c->env, avro, alen, 0) ||
-        hub_arec_rec(&ev, c->f_source, &src) != 1 ||
-        hub_arec_branch(&ev, c->f_payload, &branch, &d->payload) != 1)
-        return DEAD("malformed envelope");
-    const char *uid;
-    size_t uidlen;
-    int64_t occurred;
-    if (hub_arec_str(&ev, c->f_type, &d->type, &d->typelen) != 1 ||
-        hub_arec_str(&ev, c->f_event_id, &uid, &uidlen) != 1 ||
-        hub_arec_long(&ev, c->f_occurred, &occurred) != 1)
-        return DEAD("malformed envelope");
-    const char *et = d->payload.node->event_type;
-    if (!et || strlen(et) != d->typelen ||
-        memcmp(et, d->type, d->typelen) != 0)
-        return DEAD("type \"%.*s\" does not match its payload (%s)",
-                    (int)d->typelen, d->type, d->payload.node->fullname);
-    if (hub_uuid_parse(uid, uidlen, &d->id))
-        return DEAD("event_id: expected UUID string, got \"%.*s\"",
-                    (int)uidlen, uid);
-    d->st.at = occurred;
-    memcpy(d->st.id, d->id.b, 16);
-    if (branch == c->b_link || branch == c->b_unlink || branch == c->b_forget) {
-        d->what = branch == c->b_link     ? D_LINK
-                  : branch == c->b_unlink ? D_UNLINK
-                                          : D_FORGET;
-        return 0;
-    }
-    if (!(d->rule = hub_fold_rule(c->folder, branch))) {
-        d->what = D_OTHER; /* stock, purchasing, production */
-        return 0;
-    }
-
-    /* the entity's key: "<system>/<entity_type>/<entity_id>" */
-    const char *sys, *etype, *eid;
-    size_t syslen, etlen, eidlen;
-    if (hub_arec_str(&src, c->s_system, &sys, &syslen) != 1 ||
-        hub_arec_str(&src, c->s_etype, &etype, &etlen) != 1 ||
-        hub_arec_str(&src, c->s_eid, &eid, &eidlen) != 1 ||
-        hub_arec_enum(&src, c->s_kind, &d->kind) != 1)
-        return DEAD("malformed source");
-    if (!syslen || !etlen || !eidlen || memchr(sys, '/', syslen) ||
-        memchr(etype, '/', etlen))
-        return DEAD("source.system and source.entity_type must be "
-                    "non-empty and without '/'; entity_id non-empty");
-    if (syslen >= 128)
-        return DEAD("source.system is longer than %d bytes", 127);
-    d->ekeylen = syslen + etlen + eidlen + 2;
-    if (d->ekeylen > HUB_MAX_KEY)
-        return DEAD("entity key longer than %d bytes", HUB_MAX_KEY);
-    char *ekey = hub_arena_alloc(a, d->ekeylen + 1);
-    if (!ekey || !(d->system = hub_arena_strndup(a, sys, syslen)))
-        return HUB_ENOMEM;
-    memcpy(ekey, sys, syslen);
-    ekey[syslen] = '/';
-    memcpy(ekey + syslen + 1, etype, etlen);
-    ekey[syslen + 1 + etlen] = '/';
-    memcpy(ekey + syslen + etlen + 2, eid, eidlen);
-    ekey[d->ekeylen] = '\0';
-    d->ekey = ekey;
-
-    /* its identities, normalized */
-    hub_aiter_t it;
-    size_t at;
-    int r = hub_arec_array(&ev, c->f_identities, &it);
-    if (!(d->ids = hub_arena_alloc(a, MAX_IDS * sizeof *d->ids)) ||
-        !(d->kinds = hub_arena_alloc(a, MAX_IDS * sizeof *d->kinds)) ||
-        !(d->raw = hub_arena_alloc(a, MAX_IDS * sizeof *d->raw)) ||
-        !(d->rawlen = hub_arena_alloc(a, MAX_IDS * sizeof *d->rawlen)) ||
-        !(d->links = hub_arena_alloc(a, MAX_IDS * sizeof *d->links)))
-        return HUB_ENOMEM;
-    size_t n = 0;
-    while (r >= 0 && (r = hub_aiter_next(&it, &at)) == 1) {
-        hub_arec_t one;
-        int kind;
-        const char *raw;
-        size_t rawlen;
-        if (hub_arec_open(&one, it.items, it.buf, it.len, at) ||
-            hub_arec_enum(&one, c->i_kind, &kind) != 1 ||
-            hub_arec_str(&one, c->i_value, &raw, &rawlen) != 1) {
-            r = -1;
-            break;
-        }
-        if (n == MAX_IDS)
-            continue; /* more on one event: the first 32 count */
-        d->kinds[n] = kind;
-        d->raw[n] = raw;
-        d->rawlen[n] = rawlen;
-        char key[512];
-        if (hub_ident_normalize(&c->rules, d->kinds[n], d->raw[n],
-                                d->rawlen[n], d->system, key,
-                                sizeof key) < 0) {
-            d->rejected++;
-            continue;
-        }
-        if (!(d->ids[n] = hub_arena_strndup(a, key, strlen(key))))
-            return HUB_ENOMEM;
-        d->links[n] = with_links
-                          ? (int8_t)hub_ident_links(&c->rules, d->kinds[n],
-                                                    key, d->raw[n],
-                                                    d->rawlen[n])
-                          : -1;
-        n++;
-    }
-    d->nids = n;
-    if (r < 0)
-        return DEAD("malformed identities");
-    d->what = D_DOMAIN;
-    return 0;
-}
-
-#undef DEAD
-
-/* The batch given to hub_c360_prepare: the messages in the order they
- * will be applied; thread t decodes into arena t. */
-typedef struct prep {
-    hub_c360_t *c;
-    const hub_c360_msg_t *msgs;
-    size_t n;
-} prep;
-
-static void prepare_one(void *arg, size_t i, size_t t) {
-    prep *p = arg;
-    hub_c360_t *c = p->c;
-    const hub_c360_msg_t *m = &p->msgs[i];
-    decoded *d = &c->pre[i];
-    memset(d, 0, sizeof *d);
-    d->value = m->value;
-    const uint8_t *avro;
-    size_t alen;
-    if (!m->value ||
-        hub_codec_envelope_own(c->codec, m->value, m->len, &avro, &alen) != 1 ||
-        decode(c, avro, alen, 1, &c->pre_arena[t], d))
-        d->what = D_LATER; /* hub_c360_apply decodes it */
-}
-
-int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
-    c->npre = c->nextpre = 0;
-    if (hub_array_reserve(&c->pre, &c->cappre, n, sizeof *c->pre))
-        return HUB_ENOMEM;
-    prep p = {c, msgs, n};
-    hub_par_for(n, 64, 0, prepare_one, &p);
-    c->npre = n;
-    return 0;
-}
-
-/* The decoded form of m: from hub_c360_prepare when it is the next
- * prepared message, else decoded here (into d). *rc: an error that must
- * abort the batch; 0 with NULL: a dead letter already in res. */
-static decoded *decoded_of(hub_c360_t *c, const hub_c360_msg_t *m,
-                           decoded *d, hub_c360_result_t *res, int *rc) {
-    *rc = 0;
-    if (c->nextpre < c->npre && c->pre[c->nextpre].value == m->value &&
-        c->pre[c->nextpre].what != D_LATER)
-        return &c->pre[c->nextpre++];
-    if (c->nextpre < c->npre && c->pre[c->nextpre].value == m->value)
-        c->nextpre++;
-    if (!m->value) {
-        dead(res, "a null value (tombstone) on an event topic");
-        return NULL;
-    }
-    const uint8_t *avro;
-    size_t alen;
-    char err[400];
-    if ((*rc = hub_codec_envelope_bytes(c->codec, m->value, m->len, &avro,
-                                        &alen, err, sizeof err))) {
-        if (!hub_err_retriable(*rc)) {
-            *rc = 0;
-            dead(res, "%s", err);
-        }
-        return NULL;
-    }
-    memset(d, 0, sizeof *d);
-    if ((*rc = decode(c, avro, alen, 0, &c->arena, d)))
-        return NULL;
-    return d;
-}
-
 int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
                    hub_c360_result_t *res) {
     res->outcome = HUB_C360_IGNORED;
@@ -939,12 +701,13 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     int rc = record_offset(c, m);
     if (rc)
         return rc;
-    decoded here, *d = decoded_of(c, m, &here, res, &rc);
+    hub_c360_decoded_t here,
+        *d = hub_c360_decoded_of(c, m, &here, res, &rc);
     if (!d)
         return rc;
     c->stats.identities_rejected += d->rejected;
     if (d->what == D_DEAD)
-        return dead(res, "%s", d->error);
+        return hub_c360_dead(res, "%s", d->error);
     const hub_stamp_t *st = &d->st;
     if (d->what == D_LINK || d->what == D_UNLINK || d->what == D_FORGET) {
         if ((rc = first_time(c, &d->id, res)) != 1 ||
