@@ -152,6 +152,17 @@ int hub_varint_read(const uint8_t *p, size_t len, size_t *pos, uint64_t *out) {
     return -1;
 }
 
+int hub_array_reserve(void *arr, size_t *cap, size_t n, size_t elem) {
+    if (n <= *cap)
+        return 0;
+    void *p = realloc(*(void **)arr, n * elem);
+    if (!p)
+        return HUB_ENOMEM;
+    *(void **)arr = p;
+    *cap = n;
+    return 0;
+}
+
 int hub_array_grow(void *arr, size_t *cap, size_t n, size_t elem,
                    size_t first) {
     if (n < *cap)

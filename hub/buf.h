@@ -64,6 +64,9 @@ int hub_varint_read(const uint8_t *p, size_t len, size_t *pos, uint64_t *out);
  * when full. 0, or HUB_ENOMEM leaving the array as it was. */
 int hub_array_grow(void *arr, size_t *cap, size_t n, size_t elem,
                    size_t first);
+/* Makes room for n elements in *arr (capacity *cap), keeping the first
+ * ones: exactly n when it grows. 0 or HUB_ENOMEM (the array unchanged). */
+int hub_array_reserve(void *arr, size_t *cap, size_t n, size_t elem);
 
 /* Reads a whole file (at most `limit` bytes) into b. */
 int hub_buf_read_file(hub_buf_t *b, const char *path, size_t limit,

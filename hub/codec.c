@@ -396,6 +396,23 @@ int hub_codec_render(hub_codec_t *c, const void *buf, size_t len,
     return rc;
 }
 
+int hub_codec_envelope_own(const hub_codec_t *c, const void *buf, size_t len,
+                           const uint8_t **avro, size_t *avro_len) {
+    const unsigned char *p = buf;
+    if (len < HEADER_LEN || p[0] != 0 || !c->same_id)
+        return 0;
+    int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+                           (uint32_t)p[3] << 8 | p[4]);
+    char verr[400];
+    if (id != c->same_id ||
+        hub_avro_validate(c->root, p + HEADER_LEN, len - HEADER_LEN, verr,
+                          sizeof verr))
+        return 0;
+    *avro = p + HEADER_LEN;
+    *avro_len = len - HEADER_LEN;
+    return 1;
+}
+
 int hub_codec_envelope_bytes(hub_codec_t *c, const void *buf, size_t len,
                              const uint8_t **avro, size_t *avro_len,
                              char *err, size_t errlen) {

@@ -113,6 +113,16 @@ int hub_codec_decode(hub_codec_t *c, const void *buf, size_t len,
 int hub_codec_envelope_bytes(hub_codec_t *c, const void *buf, size_t len,
                              const uint8_t **avro, size_t *avro_len,
                              char *err, size_t errlen);
+/*
+ * The same for a message in the reader's own schema, once
+ * hub_codec_envelope_bytes has seen that schema's id: 1 and the
+ * message's own bytes when it is framed with that id and validates,
+ * else 0 (hub_codec_envelope_bytes then says what it is). Only reads the
+ * codec: threads may call it together, while none calls a function that
+ * changes the codec.
+ */
+int hub_codec_envelope_own(const hub_codec_t *c, const void *buf, size_t len,
+                           const uint8_t **avro, size_t *avro_len);
 
 /* Appends the canonical JSON of a decoded Envelope to out. */
 int hub_codec_to_json(hub_codec_t *c, const avro_value_t *event,

@@ -7,10 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +27,18 @@ struct hub_store {
     MDB_dbi dbi[MAX_TABLES];
     size_t ntables;
     int lock_fd;
+    int writemap;
+    int pf_advice;          /* MADV_POPULATE_WRITE or _READ */
     char dir[PATH_MAX];
+    /* hub_store_prefault's thread and what it was given */
+    pthread_t pf_thread;
+    int pf_running;         /* started, not joined */
+    atomic_int pf_done;
+    char *pf_base;          /* the map */
+    char *pf_addr;
+    size_t pf_len;
+    size_t pf_end;          /* bytes of the map faulted in so far */
+    size_t pf_used;         /* bytes in use at the last call */
 };
 
 int hub_store_err(int rc) {
@@ -141,9 +155,85 @@ static int ensure_link(const char *link, char *err, size_t errlen) {
     return rc ? rc : hub_store_swap(link, gen, err, errlen);
 }
 
+#ifdef MADV_POPULATE_WRITE
+/* Where LMDB mapped the data file: mdb_env_info tells only for a fixed
+ * map, so it is found in /proc/self/maps by the file's inode. */
+static char *map_base(hub_store_t *s, size_t mapsize) {
+    int fd;
+    struct stat st;
+    if (mdb_env_get_fd(s->env, &fd) || fstat(fd, &st))
+        return NULL;
+    FILE *f = fopen("/proc/self/maps", "re");
+    char line[PATH_MAX + 128];
+    char *base = NULL;
+    while (f && !base && fgets(line, sizeof line, f)) {
+        unsigned long start, end, off, ino;
+        unsigned dmaj, dmin;
+        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off,
+                   &dmaj, &dmin, &ino) == 6 &&
+            ino == (unsigned long)st.st_ino && off == 0 &&
+            end - start >= mapsize)
+            base = (char *)start;
+    }
+    if (f)
+        fclose(f);
+    return base;
+}
+
+static void *prefault_run(void *arg) {
+    hub_store_t *s = arg;
+    /* only a head start for the writer: an error changes nothing */
+    (void)madvise(s->pf_addr, s->pf_len, s->pf_advice);
+    atomic_store(&s->pf_done, 1);
+    return NULL;
+}
+#endif
+
+void hub_store_prefault(hub_store_t *s) {
+#ifdef MADV_POPULATE_WRITE
+    if (!s->writemap)
+        return;
+    if (s->pf_running) {
+        if (!atomic_load(&s->pf_done))
+            return; /* still at the last stretch */
+        pthread_join(s->pf_thread, NULL);
+        s->pf_running = 0;
+    }
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+        return;
+    size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    /* twice what the last batch added: 4 MiB at least, 256 at most */
+    size_t ahead = used > s->pf_used ? 2 * (used - s->pf_used) : 0;
+    ahead = ahead < (4u << 20) ? 4u << 20 : ahead > (256u << 20) ? 256u << 20
+                                                                  : ahead;
+    s->pf_used = used;
+    size_t from = used > s->pf_end ? used : s->pf_end;
+    size_t end = used + ahead < info.me_mapsize ? used + ahead
+                                                : info.me_mapsize;
+    if (from >= end)
+        return;
+    if (!s->pf_base && !(s->pf_base = map_base(s, info.me_mapsize))) {
+        s->writemap = 0; /* not found: no head start */
+        return;
+    }
+    s->pf_addr = s->pf_base + from;
+    s->pf_len = end - from;
+    s->pf_end = end;
+    atomic_store(&s->pf_done, 0);
+    s->pf_running =
+        pthread_create(&s->pf_thread, NULL, prefault_run, s) == 0;
+#else
+    (void)s;
+#endif
+}
+
 void hub_store_close(hub_store_t *s) {
     if (!s)
         return;
+    if (s->pf_running)
+        pthread_join(s->pf_thread, NULL);
     if (s->env)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
@@ -206,8 +296,17 @@ int hub_store_open(const char *path, const hub_table_def_t *tables,
         envflags |= MDB_RDONLY;
     if (flags & HUB_STORE_NOSYNC)
         envflags |= MDB_NOSYNC;
-    if ((flags & HUB_STORE_WRITEMAP) && !(flags & HUB_STORE_RDONLY))
+    if ((flags & HUB_STORE_WRITEMAP) && !(flags & HUB_STORE_RDONLY)) {
         envflags |= MDB_WRITEMAP;
+        s->writemap = 1;
+#ifdef MADV_POPULATE_WRITE
+        /* a written page is found, zeroed and given disk space; without
+         * fsync that is done ahead too, with it only the first two (each
+         * commit's msync would write the zeroed pages out) */
+        s->pf_advice = flags & HUB_STORE_NOSYNC ? MADV_POPULATE_WRITE
+                                                : MADV_POPULATE_READ;
+#endif
+    }
     if ((rc = mdb_env_create(&s->env)) ||
         (rc = mdb_env_set_maxdbs(s->env, MAX_TABLES)) ||
         (rc = mdb_env_set_maxreaders(s->env, 512)) ||

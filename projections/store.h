@@ -48,6 +48,20 @@ MDB_dbi hub_store_dbi(hub_store_t *s, size_t table);
 /* The directory the environment lives in (resolved from the link). */
 const char *hub_store_dir(const hub_store_t *s);
 
+/*
+ * With a writable map (HUB_STORE_WRITEMAP), faults in the pages past the
+ * end of the data on a thread of its own (twice what the last call saw
+ * the store grow, 4 to 256 MiB), so that the writer's next transaction
+ * does not stop on each new page for the kernel to find and zero it.
+ * Call after a commit; returns at once, and does nothing while the last
+ * call's thread is still at work or without a writable map. With
+ * HUB_STORE_NOSYNC the pages are faulted in for writing (blocks are
+ * allocated, and the kernel may write their zeros out before the writer
+ * uses them); otherwise only read in, so that each commit's sync does
+ * not write them.
+ */
+void hub_store_prefault(hub_store_t *s);
+
 /* Maps an LMDB error to a hub error code (MDB_MAP_FULL -> HUB_EFULL). */
 int hub_store_err(int mdb_rc);
 

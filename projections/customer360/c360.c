@@ -6,6 +6,7 @@
  */
 #include "c360_internal.h"
 
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,14 @@
 #include "sort.h"
 #include "json.h"
 #include "log.h"
+#include "par.h"
 #include "timefmt.h"
 #include "uuid.h"
 
 const hub_table_def_t hub_c360_tables[T_COUNT] = {
     {"meta", 0},      {"offsets", 0},  {"dedupe", 0},
     {"entities", 0},  {"members", 0}, {"ident", MDB_DUPSORT},
-    {"comps", 0},     {"views", 0},    {"ids", 0},
+    {"views", 0},     {"ids", 0},
     {"timeline", 0},  {"changes", 0},  {"ctl", 0},
     {"forgotten", 0}, {"pending", MDB_DUPSORT},
 };
@@ -98,6 +100,52 @@ static int new_maps(hub_c360_t *c) {
                : HUB_ENOMEM;
 }
 
+/*
+ * The layout of the tables (meta "format", be64). A store written in
+ * another layout is refused with a hint rather than misread; a new,
+ * empty store is given this one. 1 (no mark): component headers in a
+ * table of their own.
+ */
+#define STORE_FORMAT 2
+
+static int check_format(hub_c360_t *c, const char *path, int writer,
+                        char *err, size_t errlen) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(hub_store_env(c->store), NULL,
+                           writer ? 0 : MDB_RDONLY, &txn);
+    if (rc)
+        return hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
+                        mdb_strerror(rc));
+    MDB_val k = hub_mval("format", 6), d;
+    uint64_t format = 1;
+    MDB_stat st;
+    if (mdb_get(txn, DBI(c, T_META), &k, &d) == 0 && d.mv_size == 8)
+        format = hub_rd_be64(d.mv_data);
+    else if (mdb_stat(txn, DBI(c, T_META), &st) == 0 && st.ms_entries == 0)
+        format = 0; /* empty: new */
+    rc = 0;
+    if (format == 0 && writer) {
+        uint8_t b[8];
+        hub_be64(b, STORE_FORMAT);
+        d = hub_mval(b, 8);
+        rc = mdb_put(txn, DBI(c, T_META), &k, &d, 0);
+        rc = rc ? rc : mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc)
+            rc = hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
+                          mdb_strerror(rc));
+    } else if (format != STORE_FORMAT && format != 0) {
+        rc = hub_fail(err, errlen, HUB_ESTATE,
+                      "the store at %s has the table layout %llu of an "
+                      "older or newer hub360 (this one reads %d): "
+                      "`hub360 rebuild` makes it anew from the topics",
+                      path, (unsigned long long)format, STORE_FORMAT);
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
 int hub_c360_open(const hub_config_t *cfg, const char *path,
                   hub_codec_t *codec, hub_c360_t **out, char *err,
                   size_t errlen) {
@@ -114,6 +162,8 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
     int rc = hub_store_open(path, hub_c360_tables, T_COUNT,
                             cfg->projector.map_size, flags, &c->store, err,
                             errlen);
+    if (!rc)
+        rc = check_format(c, path, 1, err, errlen);
     if (!rc)
         rc = bind_envelope(c, err, errlen);
     if (!rc)
@@ -142,6 +192,8 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
         return HUB_ENOMEM;
     int rc = hub_store_open(path, hub_c360_tables, T_COUNT, 0,
                             HUB_STORE_RDONLY, &c->store, err, errlen);
+    if (!rc)
+        rc = check_format(c, path, 0, err, errlen);
     if (!rc)
         rc = hub_c360_ensure_schema(c, err, errlen);
     if (!rc) {
@@ -178,6 +230,9 @@ void hub_c360_close(hub_c360_t *c) {
     free(c->fresh);
     free(c->defer);
     hub_arena_free(&c->arena);
+    free(c->pre);
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_arena_free(&c->pre_arena[t]);
     if (c->comps)
         hub_graph_clear(c);
     hub_hmap_free(c->comps, NULL);
@@ -290,10 +345,24 @@ int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition) {
 /* ------------------------------------------------------------------ */
 
 typedef struct deferred {
+    uint64_t pre;        /* the key's first 8 bytes, big-endian, 0-padded */
     const void *key, *val;
     uint32_t klen, vlen;
     uint32_t table, seq; /* seq: later writes of one key win */
 } deferred;
+
+/* Up to 8 bytes of a key as a big-endian number, 0-padded: numbers
+ * compare as the bytes do. */
+static inline uint64_t key_word(const uint8_t *p, size_t len) {
+    uint64_t w = 0;
+    if (len >= 8) {
+        memcpy(&w, p, 8);
+        return be64toh(w);
+    }
+    for (size_t i = 0; i < 8; i++)
+        w = w << 8 | (i < len ? p[i] : 0);
+    return w;
+}
 
 int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen) {
@@ -307,29 +376,83 @@ int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
     memcpy(k, key, klen);
     if (vlen)
         memcpy(v, val, vlen);
-    c->defer[c->ndefer] = (deferred){k, v, (uint32_t)klen, (uint32_t)vlen,
-                                     (uint32_t)table, (uint32_t)c->ndefer};
+    c->defer[c->ndefer] =
+        (deferred){key_word(key, klen), k, v, (uint32_t)klen, (uint32_t)vlen,
+                   (uint32_t)table, (uint32_t)c->ndefer};
     c->ndefer++;
     return 0;
 }
 
-/* LMDB's default order: bytes, then the shorter first. */
+/* LMDB's default order: bytes, then the shorter first; eight bytes at a
+ * time (most keys differ in their first eight). */
 static int cmp_deferred(const void *a, const void *b) {
     const deferred *x = a, *y = b;
-    if (x->table != y->table)
-        return x->table < y->table ? -1 : 1;
+    if (x->pre != y->pre)
+        return x->pre < y->pre ? -1 : 1;
     size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int r = memcmp(x->key, y->key, n);
-    if (r)
-        return r;
+    const uint8_t *p = x->key, *q = y->key;
+    for (size_t i = 8; i < n; i += 8) {
+        uint64_t u = key_word(p + i, n - i), v = key_word(q + i, n - i);
+        if (u != v)
+            return u < v ? -1 : 1;
+    }
     if (x->klen != y->klen)
         return x->klen < y->klen ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The deferred writes bucketed by table, to be sorted table by table. */
+typedef struct dsort {
+    deferred *v;
+    size_t start[T_COUNT + 1]; /* table t is v[start[t]..start[t+1]) */
+    size_t order[T_COUNT];     /* the tables, the biggest first */
+} dsort;
+
+static void sort_table(void *arg, size_t i, size_t t) {
+    (void)t;
+    dsort *d = arg;
+    size_t tb = d->order[i];
+    hub_sort(d->v + d->start[tb], d->start[tb + 1] - d->start[tb],
+             sizeof *d->v, cmp_deferred);
+}
+
+/* Puts the writes in key order per table: buckets them by table (in the
+ * order they came), then sorts the tables on every core, the biggest
+ * first. */
+static int sort_deferred(hub_c360_t *c) {
+    dsort d = {0};
+    size_t count[T_COUNT] = {0}, at[T_COUNT];
+    for (size_t i = 0; i < c->ndefer; i++)
+        count[c->defer[i].table]++;
+    for (size_t t = 0; t < T_COUNT; t++) {
+        d.start[t + 1] = d.start[t] + count[t];
+        at[t] = d.start[t];
+        d.order[t] = t;
+    }
+    if (!(d.v = malloc((c->ndefer ? c->ndefer : 1) * sizeof *d.v)))
+        return HUB_ENOMEM;
+    for (size_t i = 0; i < c->ndefer; i++)
+        d.v[at[c->defer[i].table]++] = c->defer[i];
+    for (size_t i = 1; i < T_COUNT; i++) /* insertion sort: 14 tables */
+        for (size_t k = i; k > 0 && count[d.order[k]] > count[d.order[k - 1]];
+             k--) {
+            size_t x = d.order[k];
+            d.order[k] = d.order[k - 1];
+            d.order[k - 1] = x;
+        }
+    hub_par_for(T_COUNT, 1, 0, sort_table, &d);
+    free(c->defer);
+    c->defer = d.v;
+    c->capdefer = c->ndefer ? c->ndefer : 1;
+    return 0;
+}
+
 int hub_c360_flush_deferred(hub_c360_t *c) {
-    hub_sort(c->defer, c->ndefer, sizeof *c->defer, cmp_deferred);
-    int rc = 0;
+    int rc = sort_deferred(c);
+    if (rc) {
+        c->ndefer = 0;
+        return rc;
+    }
     MDB_cursor *cur = NULL;
     uint32_t table = UINT32_MAX;
     for (size_t i = 0; i < c->ndefer && !rc; i++) {
@@ -483,12 +606,12 @@ void hub_c360_abort(hub_c360_t *c) {
     c->nfresh = 0;
     c->ndefer = 0;
     hub_arena_reset(&c->arena);
+    c->npre = c->nextpre = 0;
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_arena_reset(&c->pre_arena[t]);
 }
 
-static int dead(hub_c360_result_t *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int dead(hub_c360_result_t *res, const char *fmt, ...) {
+int hub_c360_dead(hub_c360_result_t *res, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(res->error, sizeof res->error, fmt, ap);
@@ -576,8 +699,6 @@ static int first_time(hub_c360_t *c, const hub_uuid_t *id,
     return 1;
 }
 
-#define MAX_IDS 32 /* identities kept from one event */
-
 int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
                    hub_c360_result_t *res) {
     res->outcome = HUB_C360_IGNORED;
@@ -587,127 +708,38 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     int rc = record_offset(c, m);
     if (rc)
         return rc;
-    if (!m->value)
-        return dead(res, "a null value (tombstone) on an event topic");
-    const uint8_t *avro;
-    size_t alen;
-    char err[400];
-    if ((rc = hub_codec_envelope_bytes(c->codec, m->value, m->len, &avro,
-                                       &alen, err, sizeof err)))
-        return hub_err_retriable(rc) ? rc : dead(res, "%s", err);
-    hub_arec_t ev, src, payload;
-    int branch = -1;
-    if (hub_arec_open(&ev, c->env, avro, alen, 0) ||
-        hub_arec_rec(&ev, c->f_source, &src) != 1 ||
-        hub_arec_branch(&ev, c->f_payload, &branch, &payload) != 1)
-        return dead(res, "malformed envelope");
-    const char *type, *uid;
-    size_t typelen, uidlen;
-    int64_t occurred;
-    hub_uuid_t id;
-    if (hub_arec_str(&ev, c->f_type, &type, &typelen) != 1 ||
-        hub_arec_str(&ev, c->f_event_id, &uid, &uidlen) != 1 ||
-        hub_arec_long(&ev, c->f_occurred, &occurred) != 1)
-        return dead(res, "malformed envelope");
-    const char *et = payload.node->event_type;
-    if (!et || strlen(et) != typelen || memcmp(et, type, typelen) != 0)
-        return dead(res, "type \"%.*s\" does not match its payload (%s)",
-                    (int)typelen, type, payload.node->fullname);
-    if (hub_uuid_parse(uid, uidlen, &id))
-        return dead(res, "event_id: expected UUID string, got \"%.*s\"",
-                    (int)uidlen, uid);
-
-    hub_stamp_t st;
-    st.at = occurred;
-    memcpy(st.id, id.b, 16);
-
-    if (branch == c->b_link || branch == c->b_unlink) {
-        if ((rc = first_time(c, &id, res)) != 1 ||
+    hub_c360_decoded_t here,
+        *d = hub_c360_decoded_of(c, m, &here, res, &rc);
+    if (!d)
+        return rc;
+    c->stats.identities_rejected += d->rejected;
+    if (d->what == D_DEAD)
+        return hub_c360_dead(res, "%s", d->error);
+    const hub_stamp_t *st = &d->st;
+    if (d->what == D_LINK || d->what == D_UNLINK || d->what == D_FORGET) {
+        if ((rc = first_time(c, &d->id, res)) != 1 ||
             (rc = hub_c360_flush_deferred(c)))
             return rc;
         c->stats.applied++;
-        return hub_c360_apply_link(c, &payload, branch == c->b_unlink, &st,
-                                   res);
+        return d->what == D_FORGET
+                   ? hub_c360_apply_forget(c, &d->payload, st, res)
+                   : hub_c360_apply_link(c, &d->payload, d->what == D_UNLINK,
+                                         st, res);
     }
-    if (branch == c->b_forget) {
-        if ((rc = first_time(c, &id, res)) != 1 ||
-            (rc = hub_c360_flush_deferred(c)))
-            return rc;
-        c->stats.applied++;
-        return hub_c360_apply_forget(c, &payload, &st, res);
-    }
-    const hub_fold_rule_t *rule = hub_fold_rule(c->folder, branch);
-    if (!rule) {
+    if (d->what == D_OTHER) {
         c->stats.ignored++;
         return 0; /* stock, purchasing, production: other projections */
     }
+    const char *ekey = d->ekey;
+    size_t ekeylen = d->ekeylen, nids = d->nids;
 
-    /* the entity's key: "<system>/<entity_type>/<entity_id>" */
-    const char *sys, *etype, *eid;
-    size_t syslen, etlen, eidlen;
-    int kind;
-    if (hub_arec_str(&src, c->s_system, &sys, &syslen) != 1 ||
-        hub_arec_str(&src, c->s_etype, &etype, &etlen) != 1 ||
-        hub_arec_str(&src, c->s_eid, &eid, &eidlen) != 1 ||
-        hub_arec_enum(&src, c->s_kind, &kind) != 1)
-        return dead(res, "malformed source");
-    if (!syslen || !etlen || !eidlen || memchr(sys, '/', syslen) ||
-        memchr(etype, '/', etlen))
-        return dead(res, "source.system and source.entity_type must be "
-                         "non-empty and without '/'; entity_id non-empty");
-    char system[128];
-    if (syslen >= sizeof system)
-        return dead(res, "source.system is longer than %zu bytes",
-                    sizeof system - 1);
-    memcpy(system, sys, syslen);
-    system[syslen] = '\0';
-    size_t ekeylen = syslen + etlen + eidlen + 2;
-    if (ekeylen > HUB_MAX_KEY)
-        return dead(res, "entity key longer than %d bytes", HUB_MAX_KEY);
-    char ekey[HUB_MAX_KEY + 1];
-    memcpy(ekey, sys, syslen);
-    ekey[syslen] = '/';
-    memcpy(ekey + syslen + 1, etype, etlen);
-    ekey[syslen + 1 + etlen] = '/';
-    memcpy(ekey + syslen + etlen + 2, eid, eidlen);
-    ekey[ekeylen] = '\0';
-
-    /* its identities, normalized */
-    hub_aiter_t it;
-    size_t at;
-    int r = hub_arec_array(&ev, c->f_identities, &it);
-    char ids[MAX_IDS][512];
-    int kinds[MAX_IDS];
-    const char *raw[MAX_IDS];
-    size_t rawlen[MAX_IDS], nids = 0;
-    while (r >= 0 && (r = hub_aiter_next(&it, &at)) == 1) {
-        hub_arec_t one;
-        if (hub_arec_open(&one, it.items, it.buf, it.len, at) ||
-            hub_arec_enum(&one, c->i_kind, &kinds[nids]) != 1 ||
-            hub_arec_str(&one, c->i_value, &raw[nids], &rawlen[nids]) != 1) {
-            r = -1;
-            break;
-        }
-        if (nids == MAX_IDS)
-            continue; /* more on one event: the first 32 count */
-        if (hub_ident_normalize(&c->rules, kinds[nids], raw[nids],
-                                rawlen[nids], system, ids[nids],
-                                sizeof ids[nids]) < 0) {
-            c->stats.identities_rejected++;
-            continue;
-        }
-        nids++;
-    }
-    if (r < 0)
-        return dead(res, "malformed identities");
-
-    if ((rc = first_time(c, &id, res)) != 1)
+    if ((rc = first_time(c, &d->id, res)) != 1)
         return rc;
 
     /* a forgotten person stays forgotten */
     if (c->any_forgotten &&
-        (rc = hub_c360_forget_arrival(c, ekey, ekeylen, ids, kinds, nids,
-                                      occurred))) {
+        (rc = hub_c360_forget_arrival(c, ekey, ekeylen, d->ids, d->kinds,
+                                      nids, st->at))) {
         if (rc < 0)
             return rc;
         c->stats.ignored++;
@@ -730,37 +762,40 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
         }
     }
     hub_ent_t *e = ce->e;
-    e->kind = (uint8_t)kind;
-    if (hub_stamp_cmp(&st, &e->first) < 0)
-        e->first = st;
-    if (hub_stamp_cmp(&st, &e->last) > 0)
-        e->last = st;
+    e->kind = (uint8_t)d->kind;
+    if (hub_stamp_cmp(st, &e->first) < 0)
+        e->first = *st;
+    if (hub_stamp_cmp(st, &e->last) > 0)
+        e->last = *st;
     e->events++;
     for (size_t i = 0; i < nids; i++) {
-        const hub_eid_t *had = hub_ent_find_id(e, ids[i]);
+        const char *id = d->ids[i];
+        const hub_eid_t *had = hub_ent_find_id(e, id);
         if (had) {
             /* an earlier event for a known identity: only the order of
              * links past the size cap may depend on its stamp */
-            if (hub_stamp_cmp(&st, &had->st) < 0) {
-                hub_ent_add_id(e, ids[i], strlen(ids[i]), kinds[i],
-                               had->flags, &st);
+            if (hub_stamp_cmp(st, &had->st) < 0) {
+                hub_ent_add_id(e, id, strlen(id), d->kinds[i], had->flags,
+                               st);
                 if (had->flags & HUB_EID_LINKS)
                     hub_graph_restamped(c, ce);
             }
             continue;
         }
-        int links = hub_ident_links(&c->rules, kinds[i], ids[i], raw[i],
-                                    rawlen[i]);
-        if (hub_ent_add_id(e, ids[i], strlen(ids[i]), kinds[i],
-                           links ? HUB_EID_LINKS : 0, &st) < 0)
+        int links = d->links[i] >= 0
+                        ? d->links[i]
+                        : hub_ident_links(&c->rules, d->kinds[i], id,
+                                          d->raw[i], d->rawlen[i]);
+        if (hub_ent_add_id(e, id, strlen(id), d->kinds[i],
+                           links ? HUB_EID_LINKS : 0, st) < 0)
             return HUB_ENOMEM;
-        if ((rc = hub_graph_add_identity(c, ce, ids[i], links)))
+        if ((rc = hub_graph_add_identity(c, ce, id, links)))
             return rc;
     }
     uint32_t before = e->nids;
     hub_fold_out_t fo;
     hub_buf_reset(&c->timeline);
-    hub_fold_apply(c->folder, rule, e, &payload, &st, system, &fo,
+    hub_fold_apply(c->folder, d->rule, e, &d->payload, st, d->system, &fo,
                    &c->timeline);
     for (uint32_t i = before; i < e->nids; i++) { /* new references */
         char ref[512];
@@ -775,7 +810,7 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     /* linked to nobody: a customer of its own */
     if (!e->comp && (rc = hub_graph_new_entity(c, ce)))
         return rc;
-    if ((rc = put_timeline(c, e, &st, type, typelen)) ||
+    if ((rc = put_timeline(c, e, st, d->type, d->typelen)) ||
         (rc = hub_graph_touch(c, ekey, ekeylen)))
         return rc;
     res->outcome = HUB_C360_APPLIED;
@@ -895,6 +930,8 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
         int mrc = mdb_txn_commit(c->txn);
         c->txn = NULL;
         rc = hub_store_err(mrc);
+        if (!rc)
+            hub_store_prefault(c->store);
         if (rc)
             hub_fail(err, errlen, rc, "committing the batch: %s",
                      mdb_strerror(mrc));

@@ -88,6 +88,14 @@ int hub_c360_begin(hub_c360_t *c);
 /* The wall clock the next batches see (dedupe ages), in UTC ms; 0 goes
  * back to the real one. For tests and reproducible replays. */
 void hub_c360_set_clock(hub_c360_t *c, int64_t now_ms);
+/*
+ * Optional, inside a batch: decodes the messages that hub_c360_apply will
+ * be given next, in that order, on every core (see hub_par_for). The
+ * bytes the messages point at must stay valid until the batch ends (msgs
+ * itself only during the call); a message applied out of that order is
+ * decoded by hub_c360_apply itself. 0 or HUB_ENOMEM.
+ */
+int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n);
 /* Applies one message (a framed Envelope) inside the batch. Returns 0
  * (outcome in res) or a hub error that must abort the batch. */
 int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *msg,

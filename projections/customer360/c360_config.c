@@ -160,7 +160,9 @@ const hub_cfg_entry_t hub_projector_config_map[] = {
             "Write the store through a writable memory map (LMDB "
             "MDB_WRITEMAP): faster commits and less memory, but the file "
             "is as big as map_size (sparse) and a full disk crashes the "
-            "projector (SIGBUS) instead of failing the batch."),
+            "projector (SIGBUS) instead of failing the batch. The pages "
+            "past the data are faulted in ahead of the writer; with sync "
+            "false, up to 256 MiB of them get disk space before use."),
     {0},
 };
 #undef P

@@ -3,8 +3,10 @@
  * the batch state and the helpers over LMDB. Not a public header.
  *
  * c360.c     the store, batches and domain events
+ * c360_decode.c  decoding a batch's events ahead, on every core
  * control.c  identity.link, identity.unlink and customer.forget
- * graph.c    customers (components of the identity graph), views, changes
+ * graph.c    customers (components of the identity graph)
+ * graph_views.c  their views and the change feed, at commit
  * c360_read.c  reading views, the change feed, the digest
  */
 #ifndef HUB_C360_INTERNAL_H
@@ -18,7 +20,9 @@
 #include "fold.h"
 #include "hmap.h"
 #include "identity.h"
+#include "par.h"
 #include "store.h"
+#include "uuid.h"
 #include "view.h"
 
 /* The tables (LMDB named databases) of the store; see README.md. */
@@ -27,9 +31,9 @@ enum {
     T_OFFSETS,   /* cluster \0 topic \0 be32 partition -> be64 next offset */
     T_DEDUPE,    /* event_id (16) -> be64 wall-clock ms first seen */
     T_ENTITIES,  /* entity key -> be64 component */
-    T_MEMBERS,   /* be64 component + entity key -> packed entity state */
+    T_MEMBERS,   /* be64 component -> flags, view hash, anchor (graph.c);
+                    be64 component + entity key -> packed entity state */
     T_IDENT,     /* identity key -> entity keys (dupsort) */
-    T_COMPS,     /* be64 component -> flags, view hash, anchor (graph.c) */
     T_VIEWS,     /* customer id -> Customer360 Avro binary */
     T_IDS,       /* customer id of every entity -> entity key */
     T_TIMELINE,  /* entity key \0 be64 occurred_at + event_id -> type and
@@ -92,6 +96,11 @@ struct hub_c360 {
     /* the batch */
     MDB_txn *txn;
     hub_arena_t arena;      /* the batch's entities and their strings */
+    /* the batch decoded ahead by hub_c360_prepare (c360.c), in the order
+     * it is applied; thread t's strings in pre_arena[t] */
+    struct hub_c360_decoded *pre;
+    size_t npre, nextpre, cappre;
+    hub_arena_t pre_arena[HUB_PAR_MAX];
     /* writes deferred to the commit, sorted by key per table there (B-tree
      * inserts in key order touch each page once); see hub_c360_defer */
     struct deferred *defer;
@@ -150,6 +159,51 @@ int hub_c360_carriers(hub_c360_t *c, const char *ident, hub_hmap_t *out);
 int hub_c360_forgotten(hub_c360_t *c, char tag, const char *key, size_t len,
                        int64_t at, int set);
 
+/* c360_decode.c */
+/*
+ * Applying a message is two steps: decoding it, which reads only the
+ * message and the rules (the envelope, the entity key, the identities
+ * normalized and whether each may link), and applying what was decoded
+ * to the store. A batch given to hub_c360_prepare is decoded on every
+ * core first; a message it did not decode (another writer schema, a
+ * message that does not validate) is decoded by hub_c360_apply itself.
+ */
+enum { D_LATER, D_DEAD, D_LINK, D_UNLINK, D_FORGET, D_OTHER, D_DOMAIN };
+
+typedef struct hub_c360_decoded {
+    const void *value;   /* the message's bytes: which message it is */
+    int what;            /* D_* */
+    const char *error;   /* D_DEAD: why */
+    hub_arec_t payload;
+    hub_uuid_t id;
+    hub_stamp_t st;
+    const char *type;
+    size_t typelen;
+    const hub_fold_rule_t *rule;
+    const char *system;  /* D_DOMAIN: the source system, */
+    const char *ekey;    /* the entity key */
+    size_t ekeylen;
+    int kind;            /* the source kind */
+    size_t nids, rejected;
+    char **ids;          /* normalized identities, */
+    int *kinds;          /* their kinds, */
+    const char **raw;    /* the values as sent, */
+    size_t *rawlen;
+    int8_t *links;       /* whether each may link; -1: not known yet */
+} hub_c360_decoded_t;
+
+/* The decoded form of message m: the one hub_c360_prepare made when m
+ * is the next prepared message, else decoded now into *here. NULL with
+ * *rc 0: a dead letter, already in res; NULL with *rc set: an error that
+ * must abort the batch. */
+hub_c360_decoded_t *hub_c360_decoded_of(hub_c360_t *c,
+                                        const hub_c360_msg_t *m,
+                                        hub_c360_decoded_t *here,
+                                        hub_c360_result_t *res, int *rc);
+/* Marks res a dead letter with the message; returns 0 (c360.c). */
+int hub_c360_dead(hub_c360_result_t *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* control.c */
 int hub_c360_apply_link(hub_c360_t *c, const hub_arec_t *p, int unlink,
                         const hub_stamp_t *st, hub_c360_result_t *res);
@@ -158,7 +212,7 @@ int hub_c360_apply_forget(hub_c360_t *c, const hub_arec_t *p,
 /* An arriving event names a forgotten entity or identity: erases what it
  * would have joined. Returns 1 when it did (the event is then ignored). */
 int hub_c360_forget_arrival(hub_c360_t *c, const char *ekey, size_t len,
-                            char (*ids)[512], const int *links, size_t nids,
+                            char *const *ids, const int *kinds, size_t nids,
                             int64_t at);
 /* A new entity whose id a forget or a link named before it existed. */
 int hub_c360_new_id_pending(hub_c360_t *c, const char *key, size_t len,
@@ -193,6 +247,14 @@ int hub_graph_remove(hub_c360_t *c, const char *key, size_t len);
 int hub_graph_component(hub_c360_t *c, const char *start, hub_hmap_t *out);
 /* At commit: regroup, recompute the dirty views, record changes. */
 int hub_graph_finish(hub_c360_t *c);
+
+/* graph_views.c */
+/* Recomputes the views of the customers marked dirty; writes those that
+ * changed (and deletes those of customers gone), each with the next
+ * change sequence number. */
+int hub_graph_views(hub_c360_t *c);
+/* Keeps the change feed to its last 1,000,000 entries. */
+int hub_graph_prune_changes(hub_c360_t *c);
 /* Writes the cached components back (at commit). */
 int hub_graph_flush(hub_c360_t *c);
 void hub_graph_clear(hub_c360_t *c);

@@ -83,8 +83,8 @@ static int customer_of(hub_c360_t *c, MDB_txn *txn, const void *ekey,
     uint8_t ck[8];
     memcpy(ck, d.mv_data, 8);
     *comp = hub_rd_be64(ck);
-    k = val(ck, 8);
-    if (mdb_get(txn, DBI(c, T_COMPS), &k, &d))
+    k = val(ck, 8); /* its header: the first record of its range */
+    if (mdb_get(txn, DBI(c, T_MEMBERS), &k, &d))
         return HUB_ENOENT;
     const char *anchor;
     size_t alen;
@@ -288,13 +288,14 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
     if ((rc = resolve(c, txn, ref, cid, &comp)) == 0 &&
         (rc = hub_store_err(mdb_cursor_open(txn, DBI(c, T_MEMBERS), &mc))) ==
             0) {
-        /* the members: the component's range of T_MEMBERS */
+        /* the members: the component's range of T_MEMBERS, after its
+         * header */
         uint8_t start[8];
         hub_be64(start, comp);
         MDB_val mk = val(start, 8), md;
-        for (int r = mdb_cursor_get(mc, &mk, &md, MDB_SET_RANGE);
-             r == 0 && mk.mv_size > 8 && memcmp(mk.mv_data, start, 8) == 0;
-             r = mdb_cursor_get(mc, &mk, &md, MDB_NEXT)) {
+        int r = mdb_cursor_get(mc, &mk, &md, MDB_SET_KEY);
+        while (r == 0 && (r = mdb_cursor_get(mc, &mk, &md, MDB_NEXT)) == 0 &&
+               mk.mv_size > 8 && memcmp(mk.mv_data, start, 8) == 0) {
             if (hub_array_grow(&keys, &cap, n, sizeof *keys, 16)) {
                 rc = HUB_ENOMEM;
                 break;

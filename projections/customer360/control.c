@@ -471,7 +471,7 @@ int hub_c360_apply_forget(hub_c360_t *c, const hub_arec_t *p,
 
 
 int hub_c360_forget_arrival(hub_c360_t *c, const char *ekey, size_t len,
-                            char (*ids)[512], const int *kinds, size_t nids,
+                            char *const *ids, const int *kinds, size_t nids,
                             int64_t at) {
     /* any identity a forget named, linking or not (a forget may name a
      * shared mailbox), and the linking identities of erased people */

@@ -10,7 +10,7 @@
  * identity.unlink and not saturated (carried by more than
  * identity.max_entities entities). A cancelled link entity has no edges.
  *
- * Components are kept incrementally. Each has an internal id (T_COMPS),
+ * Components are kept incrementally. Each has an internal id (T_MEMBERS),
  * its size and its anchor, the smallest member key that is not a link
  * entity; the customer id derives from the anchor. When an entity gains
  * a linking identity, its component and the one of the identity's other
@@ -25,8 +25,8 @@
  * ids depend on that order; nothing outside this file sees them.
  *
  * At commit every customer whose members or member states changed gets
- * its view recomputed from its members; a view whose bytes changed gets
- * the next change sequence number.
+ * its view recomputed from its members (graph_views.c); a view whose
+ * bytes changed gets the next change sequence number.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,8 +38,6 @@
 #include "hash.h"
 #include "log.h"
 #include "sort.h"
-
-#define RETAIN_CHANGES 1000000 /* entries the change feed keeps */
 
 /* ------------------------------------------------------------------ */
 /* Components                                                          */
@@ -73,12 +71,13 @@ static void remove_member(comp *k, const cent *ce) {
 }
 
 /*
- * A component is a header (T_COMPS: u8 version, u8 flags, be64 hash of
- * the view last written for it, varint anchor length + anchor) and one
- * record per member (T_MEMBERS: be64 component + entity key -> the packed
- * entity, entity.c). The members of a customer are adjacent in the tree,
- * so its view is computed from one range of it, and an event rewrites its
- * own entity's record, not the whole customer.
+ * A component is a range of T_MEMBERS: a header (key be64 component ->
+ * u8 version, u8 flags, be64 hash of the view last written for it,
+ * varint anchor length + anchor), then one record per member (key be64
+ * component + entity key -> the packed entity, entity.c). Loading a
+ * customer is one descent and a walk; its view is computed from that one
+ * range, and an event rewrites its own entity's record, not the whole
+ * customer.
  */
 #define COMP_VERSION 2
 
@@ -90,17 +89,14 @@ static size_t member_key(uint64_t comp, const char *ekey, size_t len,
     return 8 + len;
 }
 
-/* Unpacks a component's member records into the entity cache. */
-static int load_members(hub_c360_t *c, comp *k) {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
-    if (rc)
-        return hub_store_err(rc);
+/* Unpacks a component's member records into the entity cache: the
+ * records after its header, where cur is. */
+static int load_members(hub_c360_t *c, comp *k, MDB_cursor *cur) {
     uint8_t start[8];
     hub_be64(start, k->id);
-    MDB_val mk = hub_mval(start, 8), d;
-    int r;
-    for (r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
+    MDB_val mk, d;
+    int r, rc = 0;
+    for (r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT);
          r == 0 && !rc && mk.mv_size > 8 && memcmp(mk.mv_data, start, 8) == 0;
          r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT)) {
         const char *key = (const char *)mk.mv_data + 8;
@@ -127,7 +123,6 @@ static int load_members(hub_c360_t *c, comp *k) {
         ce->e->comp = ce->stored = k->id;
         rc = add_member(k, ce);
     }
-    mdb_cursor_close(cur);
     if (!rc && r && r != MDB_NOTFOUND)
         rc = hub_store_err(r);
     return rc;
@@ -157,27 +152,39 @@ int hub_graph_comp(hub_c360_t *c, uint64_t id, comp **out) {
         *out = *slot;
         return *out ? 0 : HUB_ENOENT;
     }
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_MEMBERS), &cur);
+    if (rc) {
+        *out = NULL;
+        return hub_store_err(rc);
+    }
     MDB_val k = hub_mval(key, 8), d;
-    int rc = mdb_get(c->txn, DBI(c, T_COMPS), &k, &d);
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
     const char *anchor;
     size_t alen;
     if (rc || hub_graph_record_anchor(d.mv_data, d.mv_size, &anchor, &alen)) {
+        mdb_cursor_close(cur);
         *out = NULL; /* cached: no such component */
         if (rc && rc != MDB_NOTFOUND)
             return hub_store_err(rc);
         return rc ? HUB_ENOENT : HUB_EDECODE;
     }
     comp *k2 = calloc(1, sizeof *k2);
-    if (!k2)
+    if (!k2) {
+        mdb_cursor_close(cur);
         return HUB_ENOMEM;
+    }
     *slot = k2; /* before loading members: the map may grow */
     const uint8_t *p = d.mv_data;
     k2->id = id;
     k2->flags = p[1];
     k2->vhash = hub_rd_be64(p + 2);
     if (alen && !(k2->anchor = strndup(anchor, alen)))
-        return HUB_ENOMEM;
-    if ((rc = load_members(c, k2)))
+        rc = HUB_ENOMEM;
+    if (!rc)
+        rc = load_members(c, k2, cur);
+    mdb_cursor_close(cur);
+    if (rc)
         return rc;
     *out = k2;
     return 0;
@@ -229,7 +236,7 @@ static int write_header(hub_c360_t *c, comp *k, hub_buf_t *b) {
         return HUB_ENOMEM;
     uint8_t key[8];
     hub_be64(key, k->id);
-    return hub_c360_defer(c, T_COMPS, key, 8, b->data, b->len);
+    return hub_c360_defer(c, T_MEMBERS, key, 8, b->data, b->len);
 }
 
 int hub_graph_member_gone(hub_c360_t *c, cent *ce, const char *key,
@@ -295,7 +302,7 @@ int hub_graph_flush(hub_c360_t *c) {
             continue;
         if (live == 0) {
             MDB_val mk = hub_mval(key, 8);
-            int r = mdb_del(c->txn, DBI(c, T_COMPS), &mk, NULL);
+            int r = mdb_del(c->txn, DBI(c, T_MEMBERS), &mk, NULL);
             rc = r == MDB_NOTFOUND ? 0 : hub_store_err(r);
         } else {
             rc = write_header(c, k, &c->tmp);
@@ -912,121 +919,6 @@ static int regroup(hub_c360_t *c) {
     return rc;
 }
 
-/* ------------------------------------------------------------------ */
-/* Views and the change feed                                           */
-/* ------------------------------------------------------------------ */
-
-/* Records a change of customer cid: the next sequence number in the
- * change feed, and the view (NULL: gone) for the changelog. */
-static int change(hub_c360_t *c, const char *cid, const hub_buf_t *view) {
-    uint8_t seq[8];
-    hub_be64(seq, ++c->seq);
-    MDB_val sk = hub_mval(seq, 8), sv = hub_mval(cid, strlen(cid));
-    int rc = mdb_put(c->txn, DBI(c, T_CHANGES), &sk, &sv, MDB_APPEND);
-    if (rc)
-        return hub_store_err(rc);
-    if (hub_array_grow(&c->chg, &c->capchg, c->nchg, sizeof *c->chg, 256))
-        return HUB_ENOMEM;
-    hub_c360_change_t *x = &c->chg[c->nchg++];
-    x->seq = c->seq;
-    memcpy(x->id, cid, HUB_CUSTOMER_ID_LEN + 1);
-    x->view = NULL;
-    x->len = 0;
-    if (view) { /* an offset until the batch is done: the buffer moves */
-        x->view = (const void *)(uintptr_t)(c->chg_views.len + 1);
-        x->len = view->len;
-        if (hub_buf_append(&c->chg_views, view->data, view->len))
-            return HUB_ENOMEM;
-    }
-    return 0;
-}
-
-/* Keeps the change feed to its last RETAIN_CHANGES entries. */
-static int prune_changes(hub_c360_t *c) {
-    if (c->seq <= RETAIN_CHANGES)
-        return 0;
-    uint64_t cutoff = c->seq - RETAIN_CHANGES;
-    MDB_cursor *cur;
-    if (mdb_cursor_open(c->txn, DBI(c, T_CHANGES), &cur))
-        return HUB_EIO;
-    MDB_val k, d;
-    int r = mdb_cursor_get(cur, &k, &d, MDB_FIRST), rc = 0;
-    for (int n = 0; r == 0 && n < 100000 && hub_rd_be64(k.mv_data) <= cutoff;
-         n++) {
-        if ((rc = mdb_cursor_del(cur, 0)))
-            break;
-        r = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
-        if (r)
-            r = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
-    }
-    mdb_cursor_close(cur);
-    return hub_store_err(rc);
-}
-
-static int cmp_ent_key(const void *a, const void *b) {
-    const hub_ent_t *x = *(hub_ent_t *const *)a, *y = *(hub_ent_t *const *)b;
-    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-    int r = memcmp(x->key, y->key, n);
-    return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
-}
-
-static int update_view(hub_c360_t *c, const char *anchor, hub_ent_t ***members,
-                       size_t *cap) {
-    size_t alen = strlen(anchor);
-    char cid[HUB_CUSTOMER_ID_LEN + 1];
-    cent *ace;
-    int rc = hub_c360_load(c, anchor, alen, &ace);
-    if (rc)
-        return rc;
-    if (ace->e)
-        hub_ent_cid(ace->e, cid);
-    else
-        hub_customer_id(anchor, alen, cid);
-    MDB_val ck = hub_mval(cid, HUB_CUSTOMER_ID_LEN);
-    comp *k = NULL;
-    int is_anchor = ace->e && ace->e->comp &&
-                    hub_graph_comp(c, ace->e->comp, &k) == 0 && k->anchor &&
-                    strcmp(k->anchor, anchor) == 0;
-    if (!is_anchor) { /* merged away, split off, or forgotten */
-        rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
-        if (rc == MDB_NOTFOUND)
-            return 0;
-        c->stats.views_deleted++;
-        return rc ? hub_store_err(rc) : change(c, cid, NULL);
-    }
-    if (k->nm > *cap) {
-        hub_ent_t **p = realloc(*members, k->nm * sizeof *p);
-        if (!p)
-            return HUB_ENOMEM;
-        *members = p;
-        *cap = k->nm;
-    }
-    size_t m = 0, anchor_at = 0;
-    for (uint32_t i = 0; i < k->nm; i++)
-        if (k->m[i]->e)
-            (*members)[m++] = k->m[i]->e;
-    if (m == 0)
-        return 0;
-    hub_sort(*members, m, sizeof **members, cmp_ent_key);
-    for (size_t i = 0; i < m; i++)
-        if ((*members)[i] == ace->e)
-            anchor_at = i;
-    if ((rc = hub_view_build(c->vrules, *members, m, anchor_at, &c->view)))
-        return rc;
-    uint64_t h = hub_hash64(c->view.data, c->view.len);
-    if (h == 0)
-        h = 1; /* 0 means "none written" */
-    if (h == k->vhash)
-        return 0; /* the same bytes: no change */
-    if ((rc = hub_c360_defer(c, T_VIEWS, cid, HUB_CUSTOMER_ID_LEN,
-                             c->view.data, c->view.len)))
-        return rc;
-    k->vhash = h;
-    k->dirty = 1;
-    c->stats.views_written++;
-    return change(c, cid, &c->view);
-}
-
 int hub_graph_finish(hub_c360_t *c) {
     int rc = 0;
     /* every entity belongs to a customer, if only its own */
@@ -1035,15 +927,11 @@ int hub_graph_finish(hub_c360_t *c) {
             rc = hub_graph_new_entity(c, c->fresh[i]);
     if (!rc)
         rc = regroup(c);
-    hub_ent_t **members = NULL;
-    size_t cap = 0, pos = 0, klen;
-    const char *k;
-    while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
-        rc = update_view(c, k, &members, &cap);
-    free(members);
+    if (!rc)
+        rc = hub_graph_views(c);
     if (!rc)
         rc = hub_graph_flush(c);
     if (!rc)
-        rc = prune_changes(c);
+        rc = hub_graph_prune_changes(c);
     return rc;
 }

@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,9 @@ typedef struct topic_parts {
     rd_kafka_topic_t *rkt; /* the handle its messages carry, once seen */
 } topic_parts;
 
-/* Changelog records produced and not yet acknowledged. */
+/* Changelog records produced and not yet acknowledged. A committed
+ * batch's changes are copied here and produced by a thread of the
+ * outbox's own while the next batch is applied (await_outbox joins it). */
 typedef struct outbox {
     struct projector *p;
     hub_acks_t *acks;
@@ -52,6 +55,11 @@ typedef struct outbox {
     size_t sent;
     int rc;
     char err[512];
+    pthread_t thread;
+    int running;               /* thread started, not joined */
+    hub_c360_change_t *chg;    /* the batch's changes; views in `views` */
+    size_t nchg, capchg;
+    hub_buf_t views;
 } outbox;
 
 typedef struct projector {
@@ -262,10 +270,54 @@ static int publish_one(uint64_t seq, const char *id, const void *view,
     return ob->rc;
 }
 
+/* The outbox's thread: produces the changes it was given. */
+static void *outbox_run(void *arg) {
+    outbox *ob = arg;
+    for (size_t i = 0; i < ob->nchg && !ob->rc; i++)
+        publish_one(ob->chg[i].seq, ob->chg[i].id, ob->chg[i].view,
+                    ob->chg[i].len, ob);
+    return NULL;
+}
+
+/* Copies the changes of the batch just committed (valid only until the
+ * next batch begins) into the outbox and produces them on its thread,
+ * or here when no thread can be started. */
+static int outbox_start(outbox *ob, const hub_c360_change_t *chg, size_t n) {
+    hub_buf_reset(&ob->views);
+    if (hub_array_reserve(&ob->chg, &ob->capchg, n, sizeof *ob->chg))
+        return HUB_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ob->chg[i] = chg[i];
+        if (chg[i].view &&
+            hub_buf_append(&ob->views, chg[i].view, chg[i].len))
+            return HUB_ENOMEM;
+    }
+    /* the views back to back, in order: pointers once the buffer is full */
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ob->chg[i].view) {
+            ob->chg[i].view = ob->views.data + at;
+            at += ob->chg[i].len;
+        }
+    }
+    ob->nchg = n;
+    if (!(ob->acks = hub_acks_new()))
+        return HUB_ENOMEM;
+    if (pthread_create(&ob->thread, NULL, outbox_run, ob) == 0)
+        ob->running = 1;
+    else
+        outbox_run(ob);
+    return 0;
+}
+
 /* Waits for the records in flight; on success they count as published
  * (the mark is stored with the next batch, or by settle()). */
 static int await_outbox(projector *p, char *err, size_t errlen) {
     outbox *ob = &p->out;
+    if (ob->running) {
+        pthread_join(ob->thread, NULL);
+        ob->running = 0;
+    }
     if (!ob->acks)
         return 0;
     int rc = ob->rc ? hub_fail(err, errlen, ob->rc, "changelog: %s",
@@ -317,13 +369,8 @@ static int publish_changelog(projector *p, char *err, size_t errlen) {
     ob->err[0] = '\0';
     const hub_c360_change_t *chg;
     size_t n = hub_c360_last_changes(p->c360, &chg);
-    if (n && chg[0].seq == p->acked + 1) {
-        if (!(ob->acks = hub_acks_new()))
-            return HUB_ENOMEM;
-        for (size_t i = 0; i < n && !ob->rc; i++)
-            publish_one(chg[i].seq, chg[i].id, chg[i].view, chg[i].len, ob);
-        return 0; /* in flight */
-    }
+    if (n && chg[0].seq == p->acked + 1)
+        return outbox_start(ob, chg, n); /* in flight */
     for (uint64_t from = p->acked;;) {
         if (!(ob->acks = hub_acks_new()))
             return HUB_ENOMEM;
@@ -372,16 +419,25 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
      * batch goes in key order (the entity key): the store's pages are then
      * visited in order too. A partition's offset is its highest. */
     hub_sort(msgs, n, sizeof *msgs, cmp_msg_key);
+    /* decoded on every core first, then applied in that order */
+    hub_c360_msg_t *batch = malloc((n ? n : 1) * sizeof *batch);
+    if (!batch)
+        rc = HUB_ENOMEM;
     for (size_t i = 0; i < n && !rc; i++) {
         rd_kafka_message_t *m = msgs[i];
-        hub_c360_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition,
-                              m->offset, m->key, m->key_len, m->payload,
-                              m->len};
+        batch[i] = (hub_c360_msg_t){rd_kafka_topic_name(m->rkt), m->partition,
+                                    m->offset, m->key, m->key_len,
+                                    m->payload, m->len};
+    }
+    if (!rc)
+        rc = hub_c360_prepare(p->c360, batch, n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        rd_kafka_message_t *m = msgs[i];
         hub_c360_result_t res;
-        rc = hub_c360_apply(p->c360, &msg, &res);
+        rc = hub_c360_apply(p->c360, &batch[i], &res);
         if (rc) {
             hub_fail(err, errlen, rc, "applying %s [%d] @%" PRId64 ": %s",
-                     msg.topic, (int)m->partition, m->offset,
+                     batch[i].topic, (int)m->partition, m->offset,
                      hub_strerror(rc));
             break;
         }
@@ -394,6 +450,7 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
             p->stats.dead++;
         }
     }
+    free(batch);
     /* dead letters must be safe before the batch moves past them */
     if (!rc && acks)
         rc = hub_acks_wait(acks, p->cfg->kafka.delivery_timeout_ms + 5000,
@@ -630,6 +687,8 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     }
     hub_c360_close(p->c360);
     hub_buf_free(&p->out.value);
+    hub_buf_free(&p->out.views);
+    free(p->out.chg);
     hub_producer_free(p->producer);
     hub_codec_free(p->codec);
     hub_catalog_free(p->cat);

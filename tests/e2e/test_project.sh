@@ -29,7 +29,11 @@ YAML
   return 0
 }
 config a "$prefix" 3
-config b "${prefix}b." 5
+# b: the store as the benchmarks run it (a writable map, its pages
+# faulted in ahead, no fsync)
+config b "${prefix}b." 5 "projector:
+  writemap: true
+  sync: false"
 config c "${prefix}c." 2 "projector:
   batch_events: 200
   sync: false"

@@ -412,8 +412,7 @@ TEST(forget_erases_the_customer_from_every_table) {
     CHECK_INT(count_customers(store), 1); /* Bo stays */
     CHECK_INT(table_entries(store, T_ENTITIES), 1);
     CHECK_INT(table_entries(store, T_TIMELINE), 1);
-    CHECK_INT(table_entries(store, T_COMPS), 1);
-    CHECK_INT(table_entries(store, T_MEMBERS), 1);
+    CHECK_INT(table_entries(store, T_MEMBERS), 2); /* Bo's header, Bo */
     CHECK_INT(table_entries(store, T_IDS), 1);
     CHECK_INT(table_entries(store, T_IDENT), 1); /* bo's e-mail only */
     /* the change feed ends with Ann's id, whose view is gone: the
@@ -538,8 +537,32 @@ TEST(a_merge_past_max_entities_is_refused_the_same_way_in_any_order) {
     hub_config_free(cfg);
 }
 
-TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
+TEST(a_store_in_an_older_table_layout_is_refused_with_a_hint) {
     hub_config_t *cfg = config_from("");
+    events_t ev = two_people();
+    const char *store = fresh_store("format");
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, NULL, NULL), 0);
+    /* a store of before the format mark: the same tables, no mark */
+    hub_store_t *s;
+    char err[512];
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 1 << 24, 0, &s,
+                           err, sizeof err) == 0);
+    MDB_txn *txn;
+    REQUIRE(mdb_txn_begin(hub_store_env(s), NULL, 0, &txn) == 0);
+    MDB_val k = {6, "format"};
+    CHECK_INT(mdb_del(txn, hub_store_dbi(s, T_META), &k, NULL), 0);
+    CHECK_INT(mdb_txn_commit(txn), 0);
+    hub_store_close(s);
+    hub_c360_t *c = NULL;
+    CHECK_INT(hub_c360_open_reader(store, &c, err, sizeof err), HUB_ESTATE);
+    CHECK(strstr(err, "hub360 rebuild") != NULL);
+    CHECK(c == NULL);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
+/* Three dead letters and an event, in that order. */
+static events_t malformed(void) {
     events_t ev = {0};
     add(&ev, strdup("{\"this is\": \"json, not a framed event\"}"));
     add(&ev, strdup("\x00\x00\x00\x00\x01garbage"));
@@ -550,20 +573,73 @@ TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
                   SRC("hub360", "identity", "l"), "",
                   "{\"identities\":[" EMAIL("a@example.com")
                   "],\"requested_by\":\"ops\"}"));
-    const char *store = fresh_store("dead");
+    return ev;
+}
+
+#define MALFORMED_ERRORS                                                       \
+    "not Confluent-framed: first byte is 0x7b, expected 0x00 (it "             \
+    "looks like JSON)\n"                                                       \
+    "message of 0 bytes is shorter than the 5-byte schema header\n"            \
+    "identity.link needs two or more identities or customer ids "              \
+    "(got 1 valid identities and 0 customer ids)\n"
+
+/* Applies ev to store in batches of `batch`; checks the outcomes, the
+ * dead letters' errors and the customers. */
+static void check_applied(const char *store, const events_t *ev,
+                          size_t batch, size_t dead, size_t applied,
+                          const char *errs, size_t customers) {
+    hub_config_t *cfg = config_from("");
     size_t counts[4] = {0};
     hub_buf_t errors = HUB_BUF_INIT;
-    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, counts, &errors), 0);
-    CHECK_INT(counts[HUB_C360_DEAD], 3);
-    CHECK_INT(counts[HUB_C360_APPLIED], 1);
-    CHECK_STR(errors.data,
-              "not Confluent-framed: first byte is 0x7b, expected 0x00 (it "
-              "looks like JSON)\n"
-              "message of 0 bytes is shorter than the 5-byte schema header\n"
-              "identity.link needs two or more identities or customer ids "
-              "(got 1 valid identities and 0 customer ids)\n");
-    CHECK_INT(count_customers(store), 1);
+    CHECK_INT(apply_events(cfg, store, ev, NULL, batch, counts, &errors), 0);
+    CHECK_INT(counts[HUB_C360_DEAD], dead);
+    CHECK_INT(counts[HUB_C360_APPLIED], applied);
+    CHECK_STR(errors.data ? errors.data : "", errs);
+    CHECK_INT(count_customers(store), customers);
     hub_buf_free(&errors);
-    events_free(&ev);
     hub_config_free(cfg);
+}
+
+TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
+    events_t ev = malformed();
+    check_applied(fresh_store("dead"), &ev, 10, 3, 1, MALFORMED_ERRORS, 1);
+    events_free(&ev);
+}
+
+/* hub_c360_prepare decodes a batch ahead once the codec has met the
+ * envelope's schema id: every batch after the first goes that way. */
+TEST(events_decoded_ahead_apply_as_the_others_do) {
+    events_t ev = {0};
+    add(&ev, line(9, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hubspot", "contact", "9"), EMAIL("z@example.com"),
+                  "{\"name\":\"Zoe\"}"));
+    events_t bad = malformed();
+    add(&ev, bad.lines[2]); /* Ann */
+    add(&ev, bad.lines[3]); /* a link of one identity */
+    free(bad.lines[0]);
+    free(bad.lines[1]);
+    free(bad.lines);
+    add(&ev, line(4, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                  SRC("hub/spot", "contact", "4"), "", "{}"));
+    /* more identities than are kept (32): the first 32 count */
+    hub_buf_t ids = HUB_BUF_INIT;
+    for (int i = 0; i < 40; i++)
+        hub_buf_printf(&ids, "%s{\"kind\":\"email\",\"value\":\"m%d@x.com\"}",
+                       i ? "," : "", i);
+    add(&ev, line(3, "crm.contact.upserted", "2026-03-02T00:00:00Z",
+                  SRC("hubspot", "contact", "2"), ids.data,
+                  "{\"name\":\"Many\"}"));
+    const char *store = fresh_store("ahead");
+    check_applied(store, &ev, 1, 2, 3,
+                  "identity.link needs two or more identities or customer "
+                  "ids (got 1 valid identities and 0 customer ids)\n"
+                  "source.system and source.entity_type must be non-empty "
+                  "and without '/'; entity_id non-empty\n",
+                  3);
+    char *v = get_view(store, "email:m31@x.com", NULL, 0);
+    CHECK(v != NULL);
+    free(v);
+    CHECK(get_view(store, "email:m32@x.com", NULL, 0) == NULL);
+    hub_buf_free(&ids);
+    events_free(&ev);
 }

@@ -1,0 +1,120 @@
+/*
+ * hub360 - spreading the iterations of a loop over the machine's cores.
+ *
+ * Threads are started per call, detached, and take turns of items from a
+ * shared counter; the caller takes turns too and then waits for the turns
+ * taken to finish, not for the threads to end. On a busy machine a helper
+ * may start late: it then finds nothing left and goes. The call's state
+ * is on the heap, freed by whoever leaves it last. A call is made a few
+ * times per batch; starting a thread costs tens of microseconds against
+ * a batch's hundreds of milliseconds, which keeps this free of a pool and
+ * its shutdown order.
+ */
+#include "par.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static size_t cores;
+
+static void count_cores(void) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    cores = c < 1 ? 1 : c > HUB_PAR_MAX ? HUB_PAR_MAX : (size_t)c;
+}
+
+size_t hub_par_threads(void) {
+    pthread_once(&once, count_cores);
+    return cores;
+}
+
+typedef struct job {
+    void (*fn)(void *, size_t, size_t);
+    void *arg;
+    size_t n, chunk;
+    atomic_size_t next;     /* the first item no turn has taken */
+    atomic_size_t next_t;   /* the index the next helper takes */
+    atomic_int refs;        /* the caller and the helpers not gone */
+    pthread_mutex_t lock;
+    pthread_cond_t finished;
+    size_t done;            /* items whose calls returned (lock) */
+} job;
+
+static void release(job *j) {
+    if (atomic_fetch_sub(&j->refs, 1) == 1) {
+        pthread_mutex_destroy(&j->lock);
+        pthread_cond_destroy(&j->finished);
+        free(j);
+    }
+}
+
+static void take_turns(job *j, size_t t) {
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, j->chunk);
+        if (i >= j->n)
+            return;
+        size_t end = j->n - i < j->chunk ? j->n : i + j->chunk;
+        for (size_t k = i; k < end; k++)
+            j->fn(j->arg, k, t);
+        pthread_mutex_lock(&j->lock);
+        j->done += end - i;
+        if (j->done == j->n)
+            pthread_cond_signal(&j->finished);
+        pthread_mutex_unlock(&j->lock);
+    }
+}
+
+static void *helper(void *p) {
+    job *j = p;
+    take_turns(j, atomic_fetch_add(&j->next_t, 1));
+    release(j);
+    return NULL;
+}
+
+void hub_par_for(size_t n, size_t chunk, size_t max,
+                 void (*fn)(void *arg, size_t i, size_t t), void *arg) {
+    size_t nt = hub_par_threads();
+    if (max && nt > max)
+        nt = max;
+    if (!chunk)
+        chunk = 1;
+    if (nt > (n + chunk - 1) / chunk)
+        nt = (n + chunk - 1) / chunk; /* no more threads than turns */
+    job *j = nt > 1 ? calloc(1, sizeof *j) : NULL;
+    if (!j) { /* one thread, or no memory for more: all here */
+        for (size_t i = 0; i < n; i++)
+            fn(arg, i, 0);
+        return;
+    }
+    j->fn = fn;
+    j->arg = arg;
+    j->n = n;
+    j->chunk = chunk;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->next_t, 1);
+    atomic_init(&j->refs, 1);
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->finished, NULL);
+    pthread_attr_t attr;
+    int attr_made = pthread_attr_init(&attr) == 0;
+    int attr_ok = attr_made && pthread_attr_setdetachstate(
+                                   &attr, PTHREAD_CREATE_DETACHED) == 0;
+    for (size_t t = 1; attr_ok && t < nt; t++) {
+        pthread_t th;
+        atomic_fetch_add(&j->refs, 1);
+        if (pthread_create(&th, &attr, helper, j) != 0) {
+            atomic_fetch_sub(&j->refs, 1);
+            break;
+        }
+    }
+    if (attr_made)
+        pthread_attr_destroy(&attr);
+    take_turns(j, 0);
+    pthread_mutex_lock(&j->lock);
+    while (j->done < j->n)
+        pthread_cond_wait(&j->finished, &j->lock);
+    pthread_mutex_unlock(&j->lock);
+    release(j);
+}

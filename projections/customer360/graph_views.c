@@ -1,0 +1,220 @@
+/*
+ * hub360 - the views of the customers a batch changed, and the change
+ * feed.
+ *
+ * At commit, every customer whose members or member states changed
+ * (graph.c marks its anchor) gets its view recomputed from its members;
+ * a view whose bytes changed is written and gets the next change
+ * sequence number, a customer that is gone (merged away, split off,
+ * forgotten) loses its view and gets one too. The views are built on
+ * every core (hub_par_for); everything that touches the store stays on
+ * the writer's thread.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "c360_internal.h"
+#include "errors.h"
+#include "hash.h"
+#include "par.h"
+#include "sort.h"
+
+#define RETAIN_CHANGES 1000000 /* entries the change feed keeps */
+
+/* Records a change of customer cid: the next sequence number in the
+ * change feed, and the view (NULL: gone) for the changelog. */
+static int change(hub_c360_t *c, const char *cid, const hub_buf_t *view) {
+    uint8_t seq[8];
+    hub_be64(seq, ++c->seq);
+    MDB_val sk = hub_mval(seq, 8), sv = hub_mval(cid, strlen(cid));
+    int rc = mdb_put(c->txn, DBI(c, T_CHANGES), &sk, &sv, MDB_APPEND);
+    if (rc)
+        return hub_store_err(rc);
+    if (hub_array_grow(&c->chg, &c->capchg, c->nchg, sizeof *c->chg, 256))
+        return HUB_ENOMEM;
+    hub_c360_change_t *x = &c->chg[c->nchg++];
+    x->seq = c->seq;
+    memcpy(x->id, cid, HUB_CUSTOMER_ID_LEN + 1);
+    x->view = NULL;
+    x->len = 0;
+    if (view) { /* an offset until the batch is done: the buffer moves */
+        x->view = (const void *)(uintptr_t)(c->chg_views.len + 1);
+        x->len = view->len;
+        if (hub_buf_append(&c->chg_views, view->data, view->len))
+            return HUB_ENOMEM;
+    }
+    return 0;
+}
+
+int hub_graph_prune_changes(hub_c360_t *c) {
+    if (c->seq <= RETAIN_CHANGES)
+        return 0;
+    uint64_t cutoff = c->seq - RETAIN_CHANGES;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(c->txn, DBI(c, T_CHANGES), &cur))
+        return HUB_EIO;
+    MDB_val k, d;
+    int r = mdb_cursor_get(cur, &k, &d, MDB_FIRST), rc = 0;
+    for (int n = 0; r == 0 && n < 100000 && hub_rd_be64(k.mv_data) <= cutoff;
+         n++) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        r = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
+        if (r)
+            r = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    }
+    mdb_cursor_close(cur);
+    return hub_store_err(rc);
+}
+
+static int cmp_ent_key(const void *a, const void *b) {
+    const hub_ent_t *x = *(hub_ent_t *const *)a, *y = *(hub_ent_t *const *)b;
+    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int r = memcmp(x->key, y->key, n);
+    return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+}
+
+/*
+ * The views of a batch's dirty customers are computed in three steps:
+ * (1) on the writer's thread, each anchor is looked up in the store and
+ * becomes a job: a view to delete, or the members to build one from;
+ * (2) the views are built, a pure computation over entities in memory,
+ * spread over the cores (each job's entities belong to it alone: an
+ * entity is a member of one customer); (3) on the writer's thread, in
+ * the order of step 1, each view that changed is written and recorded
+ * as a change. The order of the changes is the same as if each view had
+ * been built in turn.
+ */
+typedef struct vjob {
+    comp *k;          /* NULL: the customer is gone (delete its view) */
+    char cid[HUB_CUSTOMER_ID_LEN + 1];
+    const hub_ent_t *anchor;
+    size_t first, n;  /* its members in the shared array */
+    size_t t;         /* the thread that built its view */
+    size_t off, len;  /* its view in that thread's buffer */
+    uint64_t hash;
+    int rc;
+} vjob;
+
+typedef struct vwork {
+    hub_c360_t *c;
+    vjob *jobs;
+    size_t njobs, capjobs;
+    hub_ent_t **members;
+    size_t nmembers, capmembers;
+    hub_buf_t out[HUB_PAR_MAX]; /* the views built by each thread */
+    hub_buf_t scratch[HUB_PAR_MAX];
+} vwork;
+
+/* Step 1 for one anchor. */
+static int view_job(hub_c360_t *c, vwork *w, const char *anchor) {
+    size_t alen = strlen(anchor);
+    cent *ace;
+    int rc = hub_c360_load(c, anchor, alen, &ace);
+    if (rc)
+        return rc;
+    if (hub_array_grow(&w->jobs, &w->capjobs, w->njobs, sizeof *w->jobs, 256))
+        return HUB_ENOMEM;
+    vjob *j = &w->jobs[w->njobs];
+    memset(j, 0, sizeof *j);
+    if (ace->e)
+        hub_ent_cid(ace->e, j->cid);
+    else
+        hub_customer_id(anchor, alen, j->cid);
+    comp *k = NULL;
+    int is_anchor = ace->e && ace->e->comp &&
+                    hub_graph_comp(c, ace->e->comp, &k) == 0 && k->anchor &&
+                    strcmp(k->anchor, anchor) == 0;
+    w->njobs++;
+    if (!is_anchor) /* merged away, split off, or forgotten */
+        return 0;
+    j->k = k;
+    j->anchor = ace->e;
+    j->first = w->nmembers;
+    for (uint32_t i = 0; i < k->nm; i++) {
+        hub_ent_t *e = k->m[i]->e;
+        if (!e)
+            continue;
+        if (hub_array_grow(&w->members, &w->capmembers, w->nmembers,
+                           sizeof *w->members, 1024))
+            return HUB_ENOMEM;
+        char cid[HUB_CUSTOMER_ID_LEN + 1];
+        hub_ent_cid(e, cid); /* cached in the entity: read-only in step 2 */
+        w->members[w->nmembers++] = e;
+    }
+    j->n = w->nmembers - j->first;
+    return 0;
+}
+
+/* Step 2 for job i, on thread t. */
+static void view_build_one(void *arg, size_t i, size_t t) {
+    vwork *w = arg;
+    vjob *j = &w->jobs[i];
+    if (!j->k || !j->n)
+        return;
+    hub_buf_t *out = &w->out[t], *one = &w->scratch[t];
+    hub_ent_t **m = w->members + j->first;
+    hub_sort(m, j->n, sizeof *m, cmp_ent_key);
+    size_t anchor_at = 0;
+    for (size_t x = 0; x < j->n; x++)
+        if (m[x] == j->anchor)
+            anchor_at = x;
+    j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, one);
+    if (!j->rc)
+        j->rc = hub_buf_append(out, one->data, one->len) ? HUB_ENOMEM : 0;
+    if (j->rc)
+        return;
+    j->t = t;
+    j->off = out->len - one->len;
+    j->len = one->len;
+    j->hash = hub_hash64(one->data, one->len);
+    if (j->hash == 0)
+        j->hash = 1; /* 0 means "none written" */
+}
+
+/* Step 3 for one job. */
+static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
+    MDB_val ck = hub_mval(j->cid, HUB_CUSTOMER_ID_LEN);
+    if (!j->k) {
+        int rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        c->stats.views_deleted++;
+        return rc ? hub_store_err(rc) : change(c, j->cid, NULL);
+    }
+    if (j->rc || !j->n)
+        return j->rc;
+    if (j->hash == j->k->vhash)
+        return 0; /* the same bytes: no change */
+    hub_buf_t view = {w->out[j->t].data + j->off, j->len, j->len};
+    int rc = hub_c360_defer(c, T_VIEWS, j->cid, HUB_CUSTOMER_ID_LEN,
+                            view.data, view.len);
+    if (rc)
+        return rc;
+    j->k->vhash = j->hash;
+    j->k->dirty = 1;
+    c->stats.views_written++;
+    return change(c, j->cid, &view);
+}
+
+int hub_graph_views(hub_c360_t *c) {
+    vwork w = {.c = c};
+    size_t pos = 0, klen;
+    const char *k;
+    int rc = 0;
+    while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
+        rc = view_job(c, &w, k);
+    if (!rc)
+        hub_par_for(w.njobs, 32, 0, view_build_one, &w);
+    for (size_t i = 0; i < w.njobs && !rc; i++)
+        rc = view_store(c, &w, &w.jobs[i]);
+    free(w.jobs);
+    free(w.members);
+    for (size_t t = 0; t < HUB_PAR_MAX; t++) {
+        hub_buf_free(&w.out[t]);
+        hub_buf_free(&w.scratch[t]);
+    }
+    return rc;
+}
+
