@@ -18,6 +18,7 @@
 #include "codec.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "sort.h"
 #include "store.h"
 #include "timefmt.h"
@@ -235,6 +236,52 @@ static int64_t lag(const projector *p) {
 /* Dead letters and the changelog                                      */
 /* ------------------------------------------------------------------ */
 
+/* The projector's counters on /metrics (process-wide, like the
+ * registry: a process runs one projector). */
+static void count_batch(size_t events, size_t ndead,
+                        const hub_c360_stats_t *st) {
+    static hub_metric_t *consumed, *applied, *dup, *ignored, *dead, *merged,
+        *refused, *forgotten, *batches;
+    if (!consumed) {
+        consumed = hub_metrics_counter("hub360_projector_events_total",
+                                       "Events the projector consumed and "
+                                       "committed, by outcome.",
+                                       "outcome=\"consumed\"");
+        applied = hub_metrics_counter("hub360_projector_events_total", "",
+                                      "outcome=\"applied\"");
+        dup = hub_metrics_counter("hub360_projector_events_total", "",
+                                  "outcome=\"duplicate\"");
+        ignored = hub_metrics_counter("hub360_projector_events_total", "",
+                                      "outcome=\"ignored\"");
+        dead = hub_metrics_counter("hub360_projector_events_total", "",
+                                   "outcome=\"dead_lettered\"");
+        merged = hub_metrics_counter("hub360_projector_merges_total",
+                                     "Customers absorbed into another by a "
+                                     "merge.",
+                                     NULL);
+        refused = hub_metrics_counter("hub360_projector_merges_refused_total",
+                                      "Links refused because the customer "
+                                      "would exceed identity.max_entities.",
+                                      NULL);
+        forgotten = hub_metrics_counter("hub360_projector_forgotten_total",
+                                        "Customers erased by customer.forget.",
+                                        NULL);
+        batches = hub_metrics_counter("hub360_projector_batches_total",
+                                      "Batches committed to the store.", NULL);
+    }
+    hub_metric_add(consumed, events);
+    hub_metric_add(applied, st->applied);
+    hub_metric_add(dup, st->duplicates);
+    hub_metric_add(ignored, st->ignored);
+    hub_metric_add(dead, ndead);
+    hub_metric_add(merged, st->views_deleted > st->forgotten
+                               ? st->views_deleted - st->forgotten
+                               : 0);
+    hub_metric_add(refused, st->merges_refused);
+    hub_metric_add(forgotten, st->forgotten);
+    hub_metric_add(batches, 1);
+}
+
 static int dead_letter(projector *p, const rd_kafka_message_t *m,
                        const char *error, hub_acks_t *acks, char *err,
                        size_t errlen) {
@@ -431,6 +478,7 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
     }
     if (!rc)
         rc = hub_c360_prepare(p->c360, batch, n);
+    size_t ndead = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         rd_kafka_message_t *m = msgs[i];
         hub_c360_result_t res;
@@ -448,6 +496,7 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
             }
             rc = dead_letter(p, m, res.error, acks, err, errlen);
             p->stats.dead++;
+            ndead++;
         }
     }
     free(batch);
@@ -477,6 +526,7 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
     p->stats.views_written += st.views_written;
     p->stats.views_deleted += st.views_deleted;
     p->stats.merges_refused += st.merges_refused;
+    count_batch(n, ndead, &st);
     /* for lag monitoring only: the store holds the real offsets */
     rd_kafka_topic_partition_list_t *commit =
         p->o->group ? rd_kafka_topic_partition_list_new(64) : NULL;

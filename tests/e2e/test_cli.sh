@@ -134,6 +134,13 @@ wait_for 20 grep -q '^hub360 is up: embedded broker at ' up.out
 cat "$HUB360_SOURCE_DIR"/schemas/examples/*.json | "$HUB360" publish --data "$WORK/up" > /dev/null
 wait_for 60 "$HUB360" get --data "$WORK/up" email:ann.li@example.com
 ok "up projects what is published: get finds the customer"
+api=$(sed -n 's|^api: \(http://[^/]*\)/.*|\1|p' up.out)
+curl -sS "$api/metrics" >up.metrics
+grep -Eq '^hub360_projector_events_total\{outcome="applied"\} [1-9]' up.metrics ||
+  fail "up's /metrics has no applied events: $(grep projector_ up.metrics)"
+grep -Eq '^hub360_projector_merges_total [1-9]' up.metrics ||
+  fail "up's /metrics has no merges (the examples merge Ann Li's records)"
+ok "up's /metrics counts the projector's events and merges"
 kill -TERM "$up"
 wait "$up" || fail "up did not exit 0 on SIGTERM: $(cat up.err)"
 ok "up stops cleanly on SIGTERM"
