@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "cli.h"
+#include "session.h"
 #include "commands.h"
 #include "errors.h"
 #include "log.h"
@@ -56,8 +57,22 @@ static int run_project(hub_cli_t *cli) {
         .label = "project",
     };
     hub_cli_handle_signals();
+    /* --listen: /metrics and /healthz for the orchestrator. */
+    hub_session_t s = {0};
+    hub_roles_t roles = {0};
+    if (cli->listen && ((rc = hub_session_open(cli, 0, &s)) ||
+                        (rc = hub_roles_start(cli, &s, HUB_ROLE_METRICS,
+                                              &roles)))) {
+        hub_session_close(&s);
+        free(bootstrap);
+        return rc;
+    }
+    if (roles.addr[0])
+        hub_log_info("project", "metrics at http://%s/metrics", roles.addr);
     hub_projector_stats_t st;
     rc = hub_projector_run(cli->cfg, &o, &st, err, sizeof err);
+    hub_roles_stop(&roles);
+    hub_session_close(&s);
     free(bootstrap);
     if (rc)
         return hub_cli_fail(cli, "%s", err);
@@ -74,8 +89,9 @@ const hub_cmd_t hub_cmd_project = {
     "together with the offsets it reached, so a restart resumes exactly\n"
     "where the last commit left off. Changed customers go to the compacted\n"
     "changelog topic. Runs until Ctrl-C or SIGTERM (finishing the batch in\n"
-    "hand), or with --once until caught up.",
-    HUB_CLI_CONFIG,
+    "hand), or with --once until caught up. With --listen it also serves\n"
+    "/metrics and /healthz there.",
+    HUB_CLI_CONFIG | HUB_CLI_LISTEN,
     project_opts,
     run_project,
 };
@@ -108,8 +124,22 @@ static int run_rebuild(hub_cli_t *cli) {
         .label = "rebuild",
     };
     hub_cli_handle_signals();
+    /* --listen: /metrics and /healthz for the orchestrator. */
+    hub_session_t s = {0};
+    hub_roles_t roles = {0};
+    if (cli->listen && ((rc = hub_session_open(cli, 0, &s)) ||
+                        (rc = hub_roles_start(cli, &s, HUB_ROLE_METRICS,
+                                              &roles)))) {
+        hub_session_close(&s);
+        free(bootstrap);
+        return rc;
+    }
+    if (roles.addr[0])
+        hub_log_info("project", "metrics at http://%s/metrics", roles.addr);
     hub_projector_stats_t st;
     rc = hub_projector_run(cli->cfg, &o, &st, err, sizeof err);
+    hub_roles_stop(&roles);
+    hub_session_close(&s);
     free(bootstrap);
     if (!rc && hub_stop_requested)
         rc = hub_fail(err, sizeof err, HUB_ESTATE,

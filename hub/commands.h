@@ -29,7 +29,11 @@ extern const hub_cmd_t hub_cmd_serve;
 /* The roles that serve HTTP, shared by `adapters`, `serve` and `up`: the
  * adapters of the configured sources (webhooks among them) and the read
  * API, on one HTTP server (api.listen or --listen). */
-enum { HUB_ROLE_ADAPTERS = 1, HUB_ROLE_API = 2 };
+enum {
+    HUB_ROLE_ADAPTERS = 1,
+    HUB_ROLE_API = 2,
+    HUB_ROLE_METRICS = 4, /* /metrics and /healthz alone (project) */
+};
 
 typedef struct hub_roles {
     hub_adapter_env_t env;

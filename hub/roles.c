@@ -85,7 +85,7 @@ int hub_roles_start(hub_cli_t *cli, hub_session_t *s, int flags,
                          cfg->api.listen);
     }
     /* Any role serves /metrics and /healthz, webhooks or not. */
-    if (r->api || r->adapters_running) {
+    if (r->api || r->adapters_running || (flags & HUB_ROLE_METRICS)) {
         if (hub_http_start(r->http, err, sizeof(err))) {
             rc = hub_cli_fail(cli, "%s", err);
             goto fail;

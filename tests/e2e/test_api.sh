@@ -177,3 +177,15 @@ set -e
 expect_eq "without tokens the API refuses to listen beyond loopback" \
   "$code:$(grep 'serve:' "$WORK/err")" \
   "2:hub360 serve: api.listen is 0.0.0.0:0 but no api.tokens are configured: without tokens the API answers this machine only; listen on 127.0.0.1 or add tokens"
+
+# hub360 project --listen serves /healthz and /metrics for orchestrators.
+"$HUB360" project -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 >/dev/null 2>"$WORK/project.err" &
+PROJECT=$!
+PIDS+=($PROJECT)
+wait_for 30 grep -q 'metrics at http://' "$WORK/project.err"
+PAPI=$(sed -n 's|.*metrics at \(http://[^/]*\)/metrics.*|\1|p' "$WORK/project.err" | head -n1)
+expect_eq "project --listen answers /healthz" "$(curl -sS "$PAPI/healthz")" '{"status":"ok"}'
+batches() { curl -sS "$PAPI/metrics" | grep -Eq '^hub360_projector_batches_total [1-9]'; }
+wait_for 60 batches
+ok "project --listen counts its batches on /metrics"
+kill -TERM "$PROJECT"; wait "$PROJECT" || fail "project did not stop cleanly on SIGTERM"
