@@ -15,15 +15,21 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+
+/* How long a stop waits for the requests in hand (longer than a
+ * webhook's default acknowledgement timeout). */
+#define STOP_GRACE_US (15 * 1000 * 1000)
 
 typedef struct route {
     char *method;      /* NULL: any */
@@ -36,6 +42,7 @@ typedef struct route {
 
 struct hub_http {
     struct MHD_Daemon *d;
+    _Atomic int inflight;  /* requests begun and not yet completed */
     struct sockaddr_storage sa;
     char *listen;
     int max_connections;
@@ -196,7 +203,8 @@ static void count(const route_t *rt, const char *method, int status,
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
-    (void)cls;
+    hub_http_t *h = cls;
+    atomic_fetch_add(&h->inflight, 1);
     hub_http_req_t *r = calloc(1, sizeof(*r));
     if (r) {
         r->conn = c;
@@ -208,7 +216,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)c, (void)toe;
+    (void)c, (void)toe;
+    hub_http_t *h = cls;
+    atomic_fetch_sub(&h->inflight, 1);
     hub_http_req_t *r = *con_cls;
     if (r) {
         hub_buf_free(&r->body);
@@ -351,6 +361,11 @@ int hub_http_new(const hub_http_config_t *cfg, hub_http_t **out, char *err,
     return 0;
 }
 
+static double inflight_value(void *opaque) {
+    hub_http_t *h = opaque;
+    return (double)atomic_load(&h->inflight);
+}
+
 int hub_http_start(hub_http_t *h, char *err, size_t errlen) {
     if (h->d)
         return hub_fail(err, errlen, HUB_ESTATE, "already started");
@@ -360,7 +375,7 @@ int hub_http_start(hub_http_t *h, char *err, size_t errlen) {
      * no faster than one). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (h->sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
@@ -375,6 +390,9 @@ int hub_http_start(hub_http_t *h, char *err, size_t errlen) {
                         "cannot listen on %s (in use, or not an address of "
                         "this machine)",
                         h->listen);
+    hub_metrics_gauge_fn("hub360_http_requests_in_flight",
+                         "Requests begun and not yet answered.", NULL,
+                         inflight_value, h);
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : 0;
@@ -384,8 +402,21 @@ int hub_http_start(hub_http_t *h, char *err, size_t errlen) {
 void hub_http_stop(hub_http_t *h) {
     if (!h)
         return;
-    if (h->d)
+    if (h->d) {
+        /* Graceful: no new connections, the requests in hand answered
+         * (a webhook may wait out its acknowledgement timeout), then the
+         * idle keep-alive connections closed. */
+        MHD_socket fd = MHD_quiesce_daemon(h->d);
+        int64_t deadline = now_us() + STOP_GRACE_US;
+        while (atomic_load(&h->inflight) > 0 && now_us() < deadline) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         MHD_stop_daemon(h->d);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        hub_metrics_unregister(h);
+    }
     for (size_t i = 0; i < h->nroutes; i++) {
         free(h->routes[i].method);
         free(h->routes[i].prefix);

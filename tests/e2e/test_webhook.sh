@@ -159,6 +159,25 @@ if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
   ok "503 carries Retry-After"
 fi
 
+# SIGTERM while a request waits for Kafka: it is answered, then the
+# process exits 0 (still no broker, so the answer is a whole 503).
+if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
+  curl -sS -X POST "$URL/shop" -H 'Content-Type: application/json' \
+    -H 'X-Shopify-Topic: customers/create' -H "X-Shopify-Hmac-Sha256: $SHOPIFY_SIG" \
+    --data-binary @"$FIX/shopify_customer_rest_fixture.json" >"$WORK/late" 2>&1 &
+  LATE=$!
+  in_flight() { # the metrics request itself is one
+    curl -sS "http://$ADDR/metrics" | grep -Eq '^hub360_http_requests_in_flight [2-9]'
+  }
+  wait_for 10 in_flight
+fi
 kill -TERM "$ADAPTERS"
 wait "$ADAPTERS" || fail "hub360 adapters exited $? on SIGTERM"
 ok "SIGTERM stops hub360 adapters cleanly"
+if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
+  wait "$LATE" || true
+  case "$(cat "$WORK/late")" in
+    '{"error":{"code":"kafka_unavailable",'*) ok "a request in flight at SIGTERM is answered before the exit" ;;
+    *) fail "a request in flight at SIGTERM: got $(cat "$WORK/late")" ;;
+  esac
+fi
