@@ -256,8 +256,10 @@ static void count_batch(size_t events, size_t ndead,
         dead = hub_metrics_counter("hub360_projector_events_total", "",
                                    "outcome=\"dead_lettered\"");
         merged = hub_metrics_counter("hub360_projector_merges_total",
-                                     "Customers absorbed into another by a "
-                                     "merge.",
+                                     "Customers of earlier batches absorbed "
+                                     "into another by a merge (their id "
+                                     "became an alias); records that join "
+                                     "within one batch are not counted.",
                                      NULL);
         refused = hub_metrics_counter("hub360_projector_merges_refused_total",
                                       "Links refused because the customer "
