@@ -48,11 +48,6 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
                 char *err, size_t errlen);
 void hub_api_free(hub_api_t *a);
 
-/* The timeline document `get --timeline` prints and the API answers:
- * {"customer_id", "items": <items JSON array>, "next": cursor or null}. */
-void hub_api_timeline_doc(const char *id, const char *items, size_t len,
-                          const char *next, hub_buf_t *out);
-
 /* HUB_ECONFIG with a message when listen is not a loopback address and
  * no api.tokens are configured: an API without tokens is for this
  * machine only. */
