@@ -35,11 +35,13 @@
  * it opened until it is closed and opened again.
  *
  * Threads. A reader may be shared by any number of threads. Lookups by
- * customer id run in parallel; lookups by alias or identity, timelines,
- * hub360_each and hub360_changes take the reader's lock for their read
- * (LMDB allows one environment per process, so open one reader per store
- * and share it rather than opening the same store twice). A view
- * belongs to one thread at a time (hub360_view_json fills it lazily).
+ * customer id and the change feed run in parallel; lookups by alias or
+ * identity, timelines and hub360_each take the reader's lock for their
+ * read (LMDB allows one environment per process, so open one reader per
+ * store and share it rather than opening the same store twice). The
+ * callbacks of hub360_each and hub360_changes may call the reader's
+ * functions. A view belongs to one thread at a time (hub360_view_json
+ * fills it lazily).
  *
  * Ownership. hub360_open gives the caller a reader, hub360_get a view;
  * each is released by its free function, which accepts NULL. Strings a
@@ -152,7 +154,8 @@ int hub360_view_revenue(const hub360_view_t *v, size_t i,
  * `hub360 export` prints it; not NUL-terminated, valid during the call).
  * Stops when fn returns nonzero and returns that value; else 0 or an
  * error. One snapshot for the whole walk: keep fn short, as the reader's
- * lock and an LMDB read transaction are held until it ends.
+ * lock and an LMDB read transaction are held until it ends. Return a
+ * positive value from fn to stop.
  */
 int hub360_each(hub360_reader_t *r,
                 int (*fn)(const char *id, const char *json, size_t len,

@@ -15,8 +15,10 @@
  *
  * Aliases and identities are resolved by hub_c360_get_json, which renders
  * through the store handle's one Avro value and so runs under the
- * reader's lock; the resolved id's bytes are then read like an id's. A
- * customer merged away between the two reads is looked up again.
+ * reader's lock (as do each and timelines); the resolved id's bytes are
+ * then read like an id's. A customer merged away between the two reads
+ * is looked up again. The lock is recursive, so that a callback of
+ * hub360_each may look customers up.
  */
 #include "hub360.h"
 
@@ -55,7 +57,7 @@ struct hub360_reader {
     hub_catalog_t *cat;
     const hub_snode_t *root;     /* hub360.Customer360, in cat */
     fields_t f;
-    pthread_mutex_t lock;        /* c's rendering (get_json, each, ...) */
+    pthread_mutex_t lock;        /* c's rendering and resolving; recursive */
     pthread_mutex_t pool_lock;
     hub360_view_t *idle;         /* the pool, linked through next */
     size_t nidle;
@@ -220,7 +222,12 @@ int hub360_open(const char *path, hub360_reader_t **out, char *err,
     hub360_reader_t *r = calloc(1, sizeof *r);
     if (!r)
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
-    pthread_mutex_init(&r->lock, NULL);
+    /* recursive: each's callback may look customers up */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&r->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&r->pool_lock, NULL);
     int rc = hub_c360_open_reader(path, &r->c, err, errlen);
     if (!rc)
@@ -521,9 +528,8 @@ int hub360_changes(hub360_reader_t *r, uint64_t since, size_t limit,
     if (!r || !fn)
         return HUB360_EINVAL;
     change_ctx cx = {fn, opaque, 0};
-    pthread_mutex_lock(&r->lock);
+    /* no lock: the feed is LMDB reads only, nothing of c changes */
     int rc = hub_c360_changes(r->c, since, limit, change_one, &cx);
-    pthread_mutex_unlock(&r->lock);
     return cx.stopped ? cx.stopped : pub(rc);
 }
 

@@ -465,3 +465,46 @@ TEST(views_outlive_each_other_and_are_reused) {
     hub360_close(r);
     all_free(&a);
 }
+
+/* Callbacks may look customers up, by alias too (which takes the lock
+ * each holds): a regression test for a self-deadlock. */
+typedef struct nested {
+    hub360_reader_t *r;
+    size_t looked;
+} nested_t;
+
+static int look_up_alias(nested_t *n, const char *id) {
+    hub360_view_t *v;
+    if (hub360_get(n->r, id, &v))
+        return 0;
+    const char *alias = hub360_view_alias(v, 0);
+    hub360_view_t *w = NULL;
+    if (alias && hub360_get(n->r, alias, &w) == 0) {
+        CHECK_STR(hub360_view_id(w), id);
+        n->looked++;
+    }
+    hub360_view_free(w);
+    hub360_view_free(v);
+    return 0;
+}
+
+static int nested_each(const char *id, const char *json, size_t len,
+                       void *opaque) {
+    (void)json, (void)len;
+    return look_up_alias(opaque, id);
+}
+
+static int nested_change(const hub360_change_t *ch, void *opaque) {
+    return ch->deleted ? 0 : look_up_alias(opaque, ch->id);
+}
+
+TEST(callbacks_may_call_the_reader) {
+    nested_t n = {.r = open_or_fail(NULL)};
+    REQUIRE(n.r);
+    CHECK_INT(hub360_each(n.r, nested_each, &n), 0);
+    CHECK(n.looked > 0);
+    n.looked = 0;
+    CHECK_INT(hub360_changes(n.r, 0, 100000, nested_change, &n), 0);
+    CHECK(n.looked > 0);
+    hub360_close(n.r);
+}
