@@ -7,7 +7,8 @@
 # - `cmake --install` puts the library, header and hub360.pc where asked,
 #   and the example builds and runs against the installed copy.
 # Environment (besides lib.sh's): READER (examples/reader), READER_WATCH
-# (tests/e2e/reader_watch), HUB360_BUILD_DIR (for the install), CC.
+# (tests/e2e/reader_watch), HUB360_BUILD_DIR (for the install), CC and
+# CFLAGS (to build the example against the install).
 source "$(dirname "$0")/lib.sh"
 : "${READER:?set READER to the example reader}"
 : "${READER_WATCH:?set READER_WATCH to tests/e2e/reader_watch}"
@@ -83,8 +84,8 @@ if [ -n "${HUB360_BUILD_DIR:-}" ]; then
   export PKG_CONFIG_PATH=$WORK/prefix/lib/pkgconfig
   [ -f "$PKG_CONFIG_PATH/hub360.pc" ] || PKG_CONFIG_PATH=$(dirname "$(find "$WORK/prefix" -name hub360.pc)")
   expect_eq "pkg-config knows hub360" "$(pkg-config --modversion hub360)" "$("$HUB360" --version | awk '{print $NF}')"
-  # shellcheck disable=SC2046
-  "${CC:-cc}" -Wall -Wextra -Werror -o "$WORK/reader" "$HUB360_SOURCE_DIR/examples/reader.c" \
+  # shellcheck disable=SC2046,SC2086
+  "${CC:-cc}" ${CFLAGS:-} -Wall -Wextra -Werror -o "$WORK/reader" "$HUB360_SOURCE_DIR/examples/reader.c" \
     $(pkg-config --cflags --libs hub360) || fail "the example does not build against the install"
   LD_LIBRARY_PATH=$(pkg-config --variable=libdir hub360) "$WORK/reader" "$STORE" "$ANN" >"$WORK/installed.out" ||
     fail "the installed example: $(cat "$WORK/installed.out")"
