@@ -102,7 +102,8 @@ void hub360_close(hub360_reader_t *r);
  * customer merged into it), or an identity "kind:value" (email:,
  * phone:, crm_contact:, social_handle:, ... normalized the way the
  * projector does: "email: Ann@X.com" finds ann@x.com). On success *out
- * is a new view the caller frees with hub360_view_free. Returns
+ * is a new view the caller frees with hub360_view_free: a copy of the
+ * customer's stored record, from one snapshot. Returns
  * HUB360_ENOENT when no customer answers to ref, HUB360_EINVAL for a NULL
  * argument, or another error with *out NULL.
  */
@@ -121,8 +122,10 @@ void hub360_view_free(hub360_view_t *v);
  */
 int hub360_view_json(hub360_view_t *v, const char **json, size_t *len);
 
-/* The main fields, read from the decoded view without rendering it.
- * Strings live as long as the view. */
+/* The main fields, read in place from the view's bytes (on the first
+ * call of any of them; the JSON is not rendered for them). Strings live
+ * as long as the view. Should the stored bytes not decode, they answer
+ * NULL or 0 (and hub360_view_revenue HUB360_EDECODE). */
 const char *hub360_view_id(const hub360_view_t *v);
 /* The ref that led here when it was not the id (alias or identity), as
  * given; else NULL. */

@@ -8,10 +8,10 @@
  * transaction, no lock: the environment is opened MDB_NOTLS and its
  * handles are read-only after open) into a view object of their own, so
  * threads look customers up in parallel. A view reads its main fields in
- * place (hub_arec, no avro-c values) and renders its JSON straight from
- * the bytes (hub_avro_bin_to_json, the same canonical form `hub360 get`
- * prints). View objects are pooled, buffers and all, so a steady stream
- * of lookups allocates nothing.
+ * place when first asked for one (hub_arec, no avro-c values) and renders
+ * its JSON, when asked, straight from the bytes (hub_avro_bin_to_json:
+ * the same canonical form `hub360 get` prints). View objects are pooled,
+ * buffers and all, so a steady stream of lookups allocates nothing.
  *
  * Aliases and identities are resolved by hub_c360_get_json, which renders
  * through the store handle's one Avro value and so runs under the
@@ -83,6 +83,7 @@ struct hub360_view {
     size_t *segments, nsegments, capsegments;
     amount_t *revenue;
     size_t nrevenue, caprevenue;
+    int fields;                  /* 0: not read yet; 1: read; -1: bad */
     int rendered;
 };
 
@@ -152,7 +153,7 @@ void hub360_view_free(hub360_view_t *v) {
     hub_buf_reset(&v->json);
     hub_buf_reset(&v->strs);
     v->naliases = v->nsegments = v->nrevenue = 0;
-    v->rendered = 0;
+    v->fields = v->rendered = 0;
     pthread_mutex_lock(&r->pool_lock);
     int keep = r->nidle < POOL_MAX;
     if (keep) {
@@ -391,8 +392,6 @@ int hub360_get(hub360_reader_t *r, const char *ref, hub360_view_t **out) {
     if (!v)
         return HUB360_ENOMEM;
     int rc = fetch(r, ref, v);
-    if (rc == 0)
-        rc = read_fields(v);
     if (rc) {
         hub360_view_free(v);
         return pub(rc);
@@ -440,8 +439,25 @@ int hub360_view_json(hub360_view_t *v, const char **json, size_t *len) {
 /* Accessors                                                           */
 /* ------------------------------------------------------------------ */
 
+/* The view with its main fields read (on the first accessor call: the
+ * API and JSON readers never pay for them), or NULL when they cannot be
+ * read. Writes to the view behind its const: a view belongs to one
+ * thread at a time. */
+static const hub360_view_t *with_fields(const hub360_view_t *cv) {
+    if (!cv)
+        return NULL;
+    if (!cv->fields) {
+        hub360_view_t *v = (hub360_view_t *)cv;
+        size_t from_end = v->strs.len; /* strs holds the ref before */
+        v->fields = read_fields(v) ? -1 : 1;
+        if (v->fields < 0)
+            v->strs.len = from_end;
+    }
+    return cv->fields > 0 ? cv : NULL;
+}
+
 const char *hub360_view_id(const hub360_view_t *v) {
-    return v ? v->strs.data + v->id : NULL;
+    return (v = with_fields(v)) ? v->strs.data + v->id : NULL;
 }
 
 const char *hub360_view_resolved_from(const hub360_view_t *v) {
@@ -449,40 +465,42 @@ const char *hub360_view_resolved_from(const hub360_view_t *v) {
 }
 
 const char *hub360_view_name(const hub360_view_t *v) {
-    return v && v->name != NONE ? v->strs.data + v->name : NULL;
+    return (v = with_fields(v)) && v->name != NONE ? v->strs.data + v->name : NULL;
 }
 
 int64_t hub360_view_updated_at(const hub360_view_t *v) {
-    return v ? v->updated_at : 0;
+    return (v = with_fields(v)) ? v->updated_at : 0;
 }
 
 size_t hub360_view_alias_count(const hub360_view_t *v) {
-    return v ? v->naliases : 0;
+    return (v = with_fields(v)) ? v->naliases : 0;
 }
 
 const char *hub360_view_alias(const hub360_view_t *v, size_t i) {
-    return v && i < v->naliases ? v->strs.data + v->aliases[i] : NULL;
+    return (v = with_fields(v)) && i < v->naliases ? v->strs.data + v->aliases[i] : NULL;
 }
 
 size_t hub360_view_segment_count(const hub360_view_t *v) {
-    return v ? v->nsegments : 0;
+    return (v = with_fields(v)) ? v->nsegments : 0;
 }
 
 const char *hub360_view_segment(const hub360_view_t *v, size_t i) {
-    return v && i < v->nsegments ? v->strs.data + v->segments[i] : NULL;
+    return (v = with_fields(v)) && i < v->nsegments ? v->strs.data + v->segments[i] : NULL;
 }
 
 int32_t hub360_view_orders(const hub360_view_t *v) {
-    return v ? v->orders : 0;
+    return (v = with_fields(v)) ? v->orders : 0;
 }
 
 size_t hub360_view_revenue_count(const hub360_view_t *v) {
-    return v ? v->nrevenue : 0;
+    return (v = with_fields(v)) ? v->nrevenue : 0;
 }
 
 int hub360_view_revenue(const hub360_view_t *v, size_t i,
                         const char **currency, int64_t *amount) {
-    if (!v || i >= v->nrevenue)
+    if (!(v = with_fields(v)))
+        return HUB360_EDECODE;
+    if (i >= v->nrevenue)
         return HUB360_ENOENT;
     if (currency)
         *currency = v->strs.data + v->revenue[i].currency;
