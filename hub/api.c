@@ -1,11 +1,12 @@
 /*
  * hub360 - the read API (routes in api.h).
  *
- * Reads go through one customer-360 reader handle. LMDB lets any number
- * of threads read at once, but the handle renders views through one
- * avro-c value, so reads take the handle's lock for the few microseconds
- * of a lookup and render; the response is a copy, sent after the lock
- * and the read transaction are gone.
+ * Reads go through libhub360 (include/hub360.h), the C reader library,
+ * so the API and the library answer the same bytes. Its reader is shared
+ * by the server's threads: lookups by customer id run in parallel (each
+ * decodes and renders in a view of its own), the rest take the reader's
+ * lock for their read. Every answer is a copy, sent after the read
+ * transaction is gone.
  *
  * Control requests (link, forget) become control events, validated by
  * the codec like any other event and answered 202 once Kafka has them:
@@ -23,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "c360.h"
 #include "codec.h"
 #include "embedded.h"
 #include "errors.h"
+#include "hub360.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,8 +43,8 @@ struct hub_api {
     char *store;
     pthread_rwlock_t tokens_lock; /* tokens change on SIGHUP */
     hub_strlist_t tokens, scopes; /* token i has scope i */
-    pthread_mutex_t lock;   /* the reader and the codec */
-    hub_c360_t *reader;     /* opened on first use */
+    pthread_mutex_t lock;   /* opening the reader; the codec; the lag */
+    hub360_reader_t *reader; /* opened on first use; then read atomically */
     int64_t lag, lag_at;    /* under lock: the last lag and when */
     char lag_why[128];
     hub_codec_t *codec;
@@ -155,23 +156,23 @@ int hub_api_set_tokens(hub_api_t *a, const hub_config_t *cfg) {
 /* The reader                                                          */
 /* ------------------------------------------------------------------ */
 
-/* Takes the lock with the reader open; 0, or the 503 answer set. */
-static int lock_reader(hub_api_t *a, hub_http_resp_t *resp) {
+/* The reader, opened on first use; NULL after setting the 503 answer. */
+static hub360_reader_t *reader(hub_api_t *a, hub_http_resp_t *resp) {
+    hub360_reader_t *r = __atomic_load_n(&a->reader, __ATOMIC_ACQUIRE);
+    if (r)
+        return r;
+    char err[512] = "";
     pthread_mutex_lock(&a->lock);
-    if (a->reader)
-        return 0;
-    char err[512];
-    if (hub_c360_open_reader(a->store, &a->reader, err, sizeof(err)) == 0)
-        return 0;
+    if (!(r = a->reader) && hub360_open(a->store, &r, err, sizeof(err)) == 0)
+        __atomic_store_n(&a->reader, r, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&a->lock);
-    hub_http_error_retry(resp, 503, "store_unavailable", 5,
-                         "the customer-360 store is not readable yet (%s); "
-                         "is the projector running?",
-                         err);
-    return -1;
+    if (!r)
+        hub_http_error_retry(resp, 503, "store_unavailable", 5,
+                             "the customer-360 store is not readable yet "
+                             "(%s); is the projector running?",
+                             err);
+    return r;
 }
-
-static void unlock_reader(hub_api_t *a) { pthread_mutex_unlock(&a->lock); }
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -211,12 +212,15 @@ static long query_long(const hub_http_req_t *req, const char *name,
 
 /* The view of ref (id, alias or kind:value) as the answer. */
 static void answer_view(hub_api_t *a, const char *ref, hub_http_resp_t *resp) {
-    char id[64] = "";
-    hub_buf_t view = HUB_BUF_INIT;
-    if (lock_reader(a, resp))
+    hub360_reader_t *r = reader(a, resp);
+    if (!r)
         return;
-    int rc = hub_c360_get_json(a->reader, ref, &view, id, sizeof(id));
-    unlock_reader(a);
+    hub360_view_t *v = NULL;
+    const char *json;
+    size_t len;
+    int rc = hub360_get(r, ref, &v);
+    if (rc == 0)
+        rc = hub360_view_json(v, &json, &len);
     if (rc == HUB_ENOENT) {
         hub_http_error(resp, 404, "not_found", "no customer %s", ref);
     } else if (rc) {
@@ -225,19 +229,10 @@ static void answer_view(hub_api_t *a, const char *ref, hub_http_resp_t *resp) {
     } else {
         resp->status = 200;
         hub_buf_reset(&resp->body);
-        if (strcmp(id, ref) != 0 && view.len > 1) {
-            /* an alias or an identity: say what was asked for */
-            json_t *from = json_string(ref);
-            char *q = json_dumps(from, JSON_ENCODE_ANY);
-            hub_buf_printf(&resp->body, "{\"resolved_from\":%s,%s", q,
-                           view.data + 1);
-            free(q);
-            json_decref(from);
-        } else {
-            hub_buf_append(&resp->body, view.data, view.len);
-        }
+        if (hub_buf_append(&resp->body, json, len))
+            hub_http_error(resp, 500, "internal", "out of memory");
     }
-    hub_buf_free(&view);
+    hub360_view_free(v);
 }
 
 typedef struct page {
@@ -288,12 +283,12 @@ static void list_customers(hub_api_t *a, const hub_http_req_t *req,
         return;
     if (!(p.items = json_array()))
         return hub_http_error(resp, 500, "internal", "out of memory");
-    if (lock_reader(a, resp)) {
+    hub360_reader_t *r = reader(a, resp);
+    if (!r) {
         json_decref(p.items);
         return;
     }
-    int rc = hub_c360_each(a->reader, page_one, &p);
-    unlock_reader(a);
+    int rc = hub360_each(r, page_one, &p);
     if (rc < 0) {
         json_decref(p.items);
         return hub_http_error(resp, 500, "internal", "listing: %s",
@@ -334,13 +329,12 @@ static void timeline(hub_api_t *a, const char *id, const hub_http_req_t *req,
     if (limit < 0)
         return;
     const char *before = hub_http_query(req, "before");
-    hub_buf_t items = HUB_BUF_INIT;
-    char next[HUB_C360_CURSOR_LEN] = "", cid[64] = "";
-    if (lock_reader(a, resp))
+    hub360_reader_t *r = reader(a, resp);
+    if (!r)
         return;
-    int rc = hub_c360_timeline_json(a->reader, id, before, (size_t)limit,
-                                    &items, next, cid, sizeof(cid));
-    unlock_reader(a);
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = hub360_timeline(r, id, before, (size_t)limit, &doc, &len);
     if (rc == HUB_ENOENT)
         hub_http_error(resp, 404, "not_found", "no customer %s", id);
     else if (rc == HUB_EINVAL)
@@ -349,31 +343,13 @@ static void timeline(hub_api_t *a, const char *id, const hub_http_req_t *req,
     else if (rc)
         hub_http_error(resp, 500, "internal", "timeline: %s",
                        hub_strerror(rc));
-    if (rc) {
-        hub_buf_free(&items);
-        return;
+    if (rc == 0) {
+        resp->status = 200;
+        hub_buf_reset(&resp->body);
+        if (hub_buf_append(&resp->body, doc, len))
+            hub_http_error(resp, 500, "internal", "out of memory");
     }
-    resp->status = 200;
-    hub_buf_reset(&resp->body);
-    hub_api_timeline_doc(cid, items.data ? items.data : "[]",
-                         items.data ? items.len : 2, next, &resp->body);
-    hub_buf_free(&items);
-}
-
-void hub_api_timeline_doc(const char *id, const char *items, size_t len,
-                          const char *next, hub_buf_t *out) {
-    int first = 1;
-    hub_buf_putc(out, '{');
-    hub_json_put_key(out, "customer_id", &first);
-    hub_json_put_str(out, id, strlen(id));
-    hub_json_put_key(out, "items", &first);
-    hub_buf_append(out, items, len);
-    hub_json_put_key(out, "next", &first);
-    if (next && next[0])
-        hub_json_put_str(out, next, strlen(next));
-    else
-        hub_buf_puts(out, "null");
-    hub_buf_putc(out, '}');
+    free(doc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -517,12 +493,10 @@ static void customer_routes(void *opaque, const hub_http_req_t *req,
 /* Changes, schemas, health                                            */
 /* ------------------------------------------------------------------ */
 
-static int change_one(uint64_t seq, const char *id, const void *view,
-                      size_t len, void *opaque) {
-    (void)len;
+static int change_one(const hub360_change_t *ch, void *opaque) {
     json_array_append_new(opaque, json_pack("{sIsssb}", "seq",
-                                            (json_int_t)seq, "id", id,
-                                            "deleted", view == NULL));
+                                            (json_int_t)ch->seq, "id", ch->id,
+                                            "deleted", ch->deleted));
     return 0;
 }
 
@@ -543,13 +517,12 @@ static void get_changes(void *opaque, const hub_http_req_t *req,
     if (limit < 0)
         return;
     json_t *items = json_array();
-    if (lock_reader(a, resp)) {
+    hub360_reader_t *r = reader(a, resp);
+    if (!r) {
         json_decref(items);
         return;
     }
-    int rc = hub_c360_changes(a->reader, after, (size_t)limit, change_one,
-                              items);
-    unlock_reader(a);
+    int rc = hub360_changes(r, after, (size_t)limit, change_one, items);
     if (rc) {
         json_decref(items);
         return hub_http_error(resp, 500, "internal", "changes: %s",
@@ -593,7 +566,7 @@ static void get_openapi(void *opaque, const hub_http_req_t *req,
  * also the hub360_projector_lag gauge. */
 #define LAG_EVERY_MS 5000
 
-static void refresh_lag(hub_api_t *a) {
+static void refresh_lag(hub_api_t *a, hub360_reader_t *r) {
     int64_t now = hub_time_mono_ms();
     if (a->lag_at && now - a->lag_at < LAG_EVERY_MS)
         return;
@@ -623,7 +596,7 @@ static void refresh_lag(hub_api_t *a) {
                     ok = 0;
                     break;
                 }
-                int64_t at = hub_c360_offset(a->reader, topic, part);
+                int64_t at = hub360_offset(r, topic, part);
                 lag += hi - (at < lo ? lo : at);
             }
         }
@@ -645,14 +618,16 @@ static void get_ready(void *opaque, const hub_http_req_t *req,
     (void)req;
     hub_api_t *a = opaque;
     hub_http_resp_t probe = {0};
-    int store_ok = lock_reader(a, &probe) == 0;
+    hub360_reader_t *r = reader(a, &probe);
+    int store_ok = r != NULL;
     int64_t lag = -1;
     char why[256] = "";
     if (store_ok) {
-        refresh_lag(a);
+        pthread_mutex_lock(&a->lock);
+        refresh_lag(a, r);
         lag = a->lag;
         snprintf(why, sizeof(why), "%s", a->lag_why);
-        unlock_reader(a);
+        pthread_mutex_unlock(&a->lock);
     }
     hub_buf_free(&probe.body);
     json_t *checks = json_object();
@@ -715,7 +690,7 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
 void hub_api_free(hub_api_t *a) {
     if (!a)
         return;
-    hub_c360_close(a->reader);
+    hub360_close(a->reader);
     hub_codec_free(a->codec);
     pthread_mutex_destroy(&a->lock);
     pthread_rwlock_destroy(&a->tokens_lock);

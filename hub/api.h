@@ -52,11 +52,6 @@ void hub_api_free(hub_api_t *a);
  * old ones kept). */
 int hub_api_set_tokens(hub_api_t *a, const hub_config_t *cfg);
 
-/* The timeline document `get --timeline` prints and the API answers:
- * {"customer_id", "items": <items JSON array>, "next": cursor or null}. */
-void hub_api_timeline_doc(const char *id, const char *items, size_t len,
-                          const char *next, hub_buf_t *out);
-
 /* HUB_ECONFIG with a message when listen is not a loopback address and
  * no api.tokens are configured: an API without tokens is for this
  * machine only. */

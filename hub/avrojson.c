@@ -886,3 +886,160 @@ int hub_avro_resolver_read(hub_avro_resolver_t *r, const void *buf,
                         "filling reader defaults: %s", avro_strerror());
     return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Avro binary straight to canonical JSON                              */
+/* ------------------------------------------------------------------ */
+
+/* A zig-zag varint (int or long) at buf[*pos]. */
+static int bin_long(const uint8_t *buf, size_t len, size_t *pos,
+                    int64_t *v) {
+    uint64_t u;
+    if (hub_varint_read(buf, len, pos, &u))
+        return HUB_EDECODE;
+    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return 0;
+}
+
+/* A length-prefixed string or bytes: where it starts and how long. */
+static int bin_bytes(const uint8_t *buf, size_t len, size_t *pos,
+                     const uint8_t **p, size_t *n) {
+    int64_t l;
+    if (bin_long(buf, len, pos, &l) || l < 0 || (uint64_t)l > len - *pos)
+        return HUB_EDECODE;
+    *p = buf + *pos;
+    *n = (size_t)l;
+    *pos += (size_t)l;
+    return 0;
+}
+
+/* Arrays and maps: blocks of items, a negative count followed by the
+ * block's size in bytes, a zero count at the end. */
+static int bin_blocks(const hub_snode_t *n, const uint8_t *buf, size_t len,
+                      size_t *pos, hub_buf_t *out) {
+    int is_map = n->type == HUB_S_MAP, rc = hub_buf_putc(out, is_map ? '{' : '[');
+    size_t k = 0;
+    for (;;) {
+        int64_t count;
+        if (rc || (rc = bin_long(buf, len, pos, &count)))
+            return rc;
+        if (count == 0)
+            break;
+        if (count < 0) {
+            int64_t size;
+            if (count == INT64_MIN || (rc = bin_long(buf, len, pos, &size)))
+                return HUB_EDECODE;
+            count = -count;
+        }
+        /* every item but a null takes a byte at least */
+        uint64_t most = n->items->type == HUB_S_NULL ? 1u << 20 : len - *pos;
+        if ((uint64_t)count > most)
+            return HUB_EDECODE;
+        for (int64_t i = 0; !rc && i < count; i++, k++) {
+            if (k)
+                rc = hub_buf_putc(out, ',');
+            if (!rc && is_map) {
+                const uint8_t *key;
+                size_t klen;
+                if ((rc = bin_bytes(buf, len, pos, &key, &klen)))
+                    return rc;
+                rc = hub_json_put_str(out, (const char *)key, klen);
+                if (!rc)
+                    rc = hub_buf_putc(out, ':');
+            }
+            if (!rc)
+                rc = hub_avro_bin_to_json(n->items, buf, len, pos, out);
+        }
+    }
+    return hub_buf_putc(out, is_map ? '}' : ']');
+}
+
+int hub_avro_bin_to_json(const hub_snode_t *n, const uint8_t *buf,
+                         size_t len, size_t *pos, hub_buf_t *out) {
+    int64_t l;
+    const uint8_t *p;
+    size_t plen;
+    switch (n->type) {
+    case HUB_S_NULL: return hub_buf_puts(out, "null");
+    case HUB_S_BOOLEAN:
+        if (*pos >= len)
+            return HUB_EDECODE;
+        return hub_buf_puts(out, buf[(*pos)++] ? "true" : "false");
+    case HUB_S_INT:
+    case HUB_S_LONG:
+        if (bin_long(buf, len, pos, &l))
+            return HUB_EDECODE;
+        if (n->logical == HUB_L_TIMESTAMP_MILLIS && n->type == HUB_S_LONG) {
+            char ts[HUB_TIME_MAXLEN];
+            size_t tlen = hub_time_format(l, ts);
+            return hub_json_put_str(out, ts, tlen);
+        }
+        return hub_json_put_int(out, n->type == HUB_S_INT ? (int32_t)l : l);
+    case HUB_S_FLOAT: {
+        float f;
+        if (len - *pos < 4)
+            return HUB_EDECODE;
+        memcpy(&f, buf + *pos, 4); /* little-endian, as the hosts we run on */
+        *pos += 4;
+        return hub_json_put_double(out, f);
+    }
+    case HUB_S_DOUBLE: {
+        double d;
+        if (len - *pos < 8)
+            return HUB_EDECODE;
+        memcpy(&d, buf + *pos, 8);
+        *pos += 8;
+        return hub_json_put_double(out, d);
+    }
+    case HUB_S_STRING:
+        if (bin_bytes(buf, len, pos, &p, &plen))
+            return HUB_EDECODE;
+        return hub_json_put_str(out, (const char *)p, plen);
+    case HUB_S_BYTES:
+        if (bin_bytes(buf, len, pos, &p, &plen))
+            return HUB_EDECODE;
+        return put_latin1(out, p, plen);
+    case HUB_S_FIXED:
+        if (len - *pos < n->fixed_size)
+            return HUB_EDECODE;
+        *pos += n->fixed_size;
+        return put_latin1(out, buf + *pos - n->fixed_size, n->fixed_size);
+    case HUB_S_ENUM: {
+        if (bin_long(buf, len, pos, &l) || l < 0 || (uint64_t)l >= n->nsymbols)
+            return HUB_EDECODE;
+        char sym[256];
+        size_t i = 0;
+        for (const char *s = n->symbols[l]; *s && i + 1 < sizeof sym; s++)
+            sym[i++] = (char)tolower((unsigned char)*s);
+        return hub_json_put_str(out, sym, i);
+    }
+    case HUB_S_UNION:
+        if (bin_long(buf, len, pos, &l) || l < 0 || (uint64_t)l >= n->nbranches)
+            return HUB_EDECODE;
+        return hub_avro_bin_to_json(n->branches[l], buf, len, pos, out);
+    case HUB_S_RECORD: {
+        int first = 1, rc = hub_buf_putc(out, '{');
+        for (size_t i = 0; !rc && i < n->nfields; i++) {
+            const hub_snode_t *t = n->fields[i].type;
+            if (t->type == HUB_S_NULL)
+                continue; /* absent, as is_null_value has it */
+            if (t->type == HUB_S_UNION) {
+                if (bin_long(buf, len, pos, &l) || l < 0 ||
+                    (uint64_t)l >= t->nbranches)
+                    return HUB_EDECODE;
+                t = t->branches[l];
+                if (t->type == HUB_S_NULL)
+                    continue;
+            }
+            rc = hub_json_put_key(out, n->fields[i].name, &first);
+            if (!rc)
+                rc = hub_avro_bin_to_json(t, buf, len, pos, out);
+        }
+        return rc ? rc : hub_buf_putc(out, '}');
+    }
+    case HUB_S_ARRAY:
+    case HUB_S_MAP:
+        return bin_blocks(n, buf, len, pos, out);
+    }
+    return HUB_EINVAL;
+}

@@ -44,6 +44,16 @@ int hub_avro_to_json(const hub_snode_t *node, const avro_value_t *v,
                      hub_buf_t *out);
 
 /*
+ * The same JSON straight from Avro binary: appends the canonical JSON of
+ * the value of node's type at buf[*pos] and advances *pos past it, with
+ * no avro-c value in between (the customer-360 readers render every view
+ * they answer this way). HUB_EDECODE when the bytes run out or hold an
+ * index out of range; out then holds part of the value.
+ */
+int hub_avro_bin_to_json(const hub_snode_t *node, const uint8_t *buf,
+                         size_t len, size_t *pos, hub_buf_t *out);
+
+/*
  * Checks that buf holds exactly one value of node's type in Avro binary:
  * every length within the buffer, union and enum indexes in range, strings
  * valid UTF-8, no trailing bytes. Run before avro-c reads untrusted bytes,

@@ -67,7 +67,7 @@ static int run_get(hub_cli_t *cli) {
         rc = hub_cli_fail(cli, "%s", hub_strerror(rc));
     } else if (timeline) {
         hub_buf_t doc = HUB_BUF_INIT;
-        hub_api_timeline_doc(id, out.data, out.len, next, &doc);
+        hub_json_timeline_doc(&doc, id, out.data, out.len, next);
         printf("%s\n", doc.data);
         hub_buf_free(&doc);
     } else {

@@ -55,9 +55,17 @@ int hub_json_put_cstr(hub_buf_t *b, const char *s) {
 }
 
 int hub_json_put_int(hub_buf_t *b, int64_t v) {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    return hub_buf_append(b, tmp, (size_t)n);
+    /* by hand, backwards: every count and amount of every view goes
+     * through here, and snprintf costs more than the rest of it */
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return hub_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 int hub_json_put_double(hub_buf_t *b, double v) {
@@ -205,4 +213,39 @@ long hub_utf8_invalid_at(const char *str, size_t len) {
         i += n + 1;
     }
     return -1;
+}
+
+int hub_json_view_answer(hub_buf_t *out, const char *view, size_t len,
+                         const char *from) {
+    if (!from || len < 2 || view[0] != '{')
+        return hub_buf_append(out, view, len);
+    /* room for the worst case, so that no append below can fail */
+    if (hub_buf_reserve(out, len + 6 * strlen(from) + 24))
+        return HUB_ENOMEM;
+    int first = 1;
+    hub_buf_putc(out, '{');
+    hub_json_put_key(out, "resolved_from", &first);
+    hub_json_put_cstr(out, from);
+    if (len > 2) /* not {} */
+        hub_buf_putc(out, ',');
+    return hub_buf_append(out, view + 1, len - 1);
+}
+
+int hub_json_timeline_doc(hub_buf_t *out, const char *id, const char *items,
+                          size_t len, const char *next) {
+    if (hub_buf_reserve(out, len + 6 * (strlen(id) + (next ? strlen(next) : 0))
+                                 + 48))
+        return HUB_ENOMEM;
+    int first = 1;
+    hub_buf_putc(out, '{');
+    hub_json_put_key(out, "customer_id", &first);
+    hub_json_put_cstr(out, id);
+    hub_json_put_key(out, "items", &first);
+    hub_buf_append(out, items, len);
+    hub_json_put_key(out, "next", &first);
+    if (next && next[0])
+        hub_json_put_cstr(out, next);
+    else
+        hub_buf_puts(out, "null");
+    return hub_buf_putc(out, '}');
 }

@@ -27,6 +27,17 @@ int hub_json_put_double(hub_buf_t *b, double v);
 /* Appends `"key":` (with a leading comma unless *first, which it clears). */
 int hub_json_put_key(hub_buf_t *b, const char *key, int *first);
 
+/* The body the API answers for a customer view: view[0..len) (a JSON
+ * object) as is, or with "resolved_from": from as its first member when
+ * from is not NULL (the view was asked for by alias or identity). */
+int hub_json_view_answer(hub_buf_t *out, const char *view, size_t len,
+                         const char *from);
+
+/* The timeline document `get --timeline` prints and the API answers:
+ * {"customer_id", "items": <items JSON array>, "next": cursor or null}. */
+int hub_json_timeline_doc(hub_buf_t *out, const char *id, const char *items,
+                          size_t len, const char *next);
+
 /* Appends a jansson value in canonical form (object keys in their order). */
 int hub_json_put_value(hub_buf_t *b, const json_t *v);
 

@@ -88,3 +88,14 @@ kafka:
 data_dir: $WORK/data
 YAML
 }
+
+# serve CONFIG: starts `hub360 serve` on a free loopback port; sets SERVE
+# (its pid) and API (its base URL).
+serve() {
+  "$HUB360" serve -c "$1" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  SERVE=$!
+  PIDS+=($SERVE)
+  wait_for_or_exit 20 "$SERVE" grep -q '^listening: ' "$WORK/serve.out" ||
+    fail "hub360 serve exited: $(cat "$WORK/serve.err")"
+  API=http://$(sed -n 's/^listening: //p' "$WORK/serve.out")
+}

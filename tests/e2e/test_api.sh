@@ -18,15 +18,6 @@ api:
     - {token: admin-secret, scope: admin}
 YAML
 
-# serve CONFIG: starts `hub360 serve` and sets API to its base URL.
-serve() {
-  "$HUB360" serve -c "$1" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
-  SERVE=$!
-  PIDS+=($SERVE)
-  wait_for_or_exit 20 "$SERVE" grep -q '^listening: ' "$WORK/serve.out" ||
-    fail "hub360 serve exited: $(cat "$WORK/serve.err")"
-  API=http://$(sed -n 's/^listening: //p' "$WORK/serve.out")
-}
 get() { # get PATH [curl args]: "STATUS BODY"
   local path=$1; shift
   curl -sS -o "$WORK/body" -w '%{http_code}' "$@" "$API$path" >"$WORK/status"
