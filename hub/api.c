@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "session.h"
+#include "store.h"
 #include "timefmt.h"
 #include "uuid.h"
 
@@ -45,6 +46,10 @@ struct hub_api {
     hub_strlist_t tokens, scopes; /* token i has scope i */
     pthread_mutex_t lock;   /* opening the reader; the codec; the lag */
     hub360_reader_t *reader; /* opened on first use; then read atomically */
+    int64_t checked_at;     /* when the store's link was last read */
+    char target[4096];      /* the generation the reader reads */
+    hub360_reader_t **retired; /* readers of earlier generations */
+    size_t nretired, nretired_cap;
     int64_t lag, lag_at;    /* under lock: the last lag and when */
     char lag_why[128];
     hub_codec_t *codec;
@@ -157,14 +162,44 @@ int hub_api_set_tokens(hub_api_t *a, const hub_config_t *cfg) {
 /* ------------------------------------------------------------------ */
 
 /* The reader, opened on first use; NULL after setting the 503 answer. */
+/* The reader, opened on first use. `hub360 rebuild` swaps the store's
+ * link to a new generation: at most once a second a request looks where
+ * the link points, and a new generation gets a reader of its own. The
+ * old reader may still be in use by requests in flight, so it is kept
+ * (closed with the API; rebuilds are rare) rather than closed under
+ * them. */
+#define RECHECK_MS 1000
+
 static hub360_reader_t *reader(hub_api_t *a, hub_http_resp_t *resp) {
     hub360_reader_t *r = __atomic_load_n(&a->reader, __ATOMIC_ACQUIRE);
-    if (r)
+    int64_t now = hub_time_mono_ms();
+    if (r && now - __atomic_load_n(&a->checked_at, __ATOMIC_RELAXED) <
+                 RECHECK_MS)
         return r;
-    char err[512] = "";
+    char err[512] = "", target[4096] = "";
     pthread_mutex_lock(&a->lock);
-    if (!(r = a->reader) && hub360_open(a->store, &r, err, sizeof(err)) == 0)
-        __atomic_store_n(&a->reader, r, __ATOMIC_RELEASE);
+    __atomic_store_n(&a->checked_at, now, __ATOMIC_RELAXED);
+    hub_store_target(a->store, target, sizeof(target));
+    r = a->reader;
+    if (!r || strcmp(target, a->target) != 0) {
+        hub360_reader_t *fresh = NULL;
+        if (hub360_open(a->store, &fresh, err, sizeof(err)) == 0) {
+            if (r && hub_array_grow(&a->retired, &a->nretired_cap,
+                                    a->nretired, sizeof(*a->retired), 4) == 0)
+                a->retired[a->nretired++] = r;
+            else if (r)
+                hub360_close(fresh), fresh = r; /* no room: keep the old */
+            if (fresh != r) {
+                if (r)
+                    hub_log_info("api", "the store is now %s (rebuilt): "
+                                        "reading it",
+                                 target);
+                snprintf(a->target, sizeof(a->target), "%s", target);
+            }
+            r = fresh;
+            __atomic_store_n(&a->reader, r, __ATOMIC_RELEASE);
+        }
+    }
     pthread_mutex_unlock(&a->lock);
     if (!r)
         hub_http_error_retry(resp, 503, "store_unavailable", 5,
@@ -691,6 +726,9 @@ void hub_api_free(hub_api_t *a) {
     if (!a)
         return;
     hub360_close(a->reader);
+    for (size_t i = 0; i < a->nretired; i++)
+        hub360_close(a->retired[i]);
+    free(a->retired);
     hub_codec_free(a->codec);
     pthread_mutex_destroy(&a->lock);
     pthread_rwlock_destroy(&a->tokens_lock);
