@@ -113,12 +113,17 @@ static int resolve(hub_c360_t *c, MDB_txn *txn, const char *ref,
     if (kind >= 0 && hub_ident_normalize(&c->rules, kind, colon + 1,
                                          strlen(colon + 1), "", key,
                                          sizeof key) >= 0) {
-        /* the first entity that carries it, in key order */
+        /* the first entity that carries it and belongs to a customer,
+         * in key order: a link request's entity (hub360/link/...) sorts
+         * first and, once unlinked, may belong to none */
         MDB_cursor *cur;
         if (mdb_cursor_open(txn, DBI(c, T_IDENT), &cur) == 0) {
             k = val(key, strlen(key));
-            if (mdb_cursor_get(cur, &k, &d, MDB_SET_KEY) == 0)
-                rc = customer_of(c, txn, d.mv_data, d.mv_size, cid, comp);
+            int mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
+            while (mrc == 0 &&
+                   (rc = customer_of(c, txn, d.mv_data, d.mv_size, cid,
+                                     comp)) == HUB_ENOENT)
+                mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP);
             mdb_cursor_close(cur);
         }
     }

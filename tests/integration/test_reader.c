@@ -195,9 +195,9 @@ static int by_alias(hub360_reader_t *r, const char *id, json_t *view,
             const char *ref = json_string_value(x);
             hub360_view_t *v;
             int rc = hub360_get(r, ref, &v);
-            if (rc == HUB360_ENOENT) /* a blocked or shared identity may not
-                                        resolve to this customer alone */
-                continue;
+            /* every email and phone a view lists finds a customer (the
+             * lookup walks past carriers that belong to none, such as an
+             * unlinked link request's entity) */
             CHECK_INT(rc, 0);
             if (rc)
                 continue;
@@ -227,9 +227,7 @@ TEST(aliases_and_identities_answer_the_customer_with_resolved_from_first) {
 }
 
 /* An identity in any spelling the projector normalizes answers what its
- * normalized form answers. (Some identities a view lists do not resolve
- * at all: see the read side's report on hub_c360_get_json; they are
- * skipped here, and in the API too they answer 404.) */
+ * normalized form answers. */
 static int by_spelling(hub360_reader_t *r, const char *id, json_t *view,
                        const char *raw, void *ctx) {
     (void)id, (void)raw;
