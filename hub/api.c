@@ -632,7 +632,19 @@ static void refresh_lag(hub_api_t *a, hub360_reader_t *r) {
                     break;
                 }
                 int64_t at = hub360_offset(r, topic, part);
-                lag += hi - (at < lo ? lo : at);
+                int64_t behind = hi - (at < lo ? lo : at);
+                lag += behind;
+                char labels[400];
+                snprintf(labels, sizeof(labels),
+                         "topic=\"%s\",partition=\"%d\"", topic,
+                         (int)part);
+                hub_metric_set(
+                    hub_metrics_gauge("hub360_projector_partition_lag",
+                                      "Events of a partition the "
+                                      "projector's store has not reached "
+                                      "(as of the last /readyz).",
+                                      labels),
+                    (double)behind);
             }
         }
     }
@@ -690,6 +702,22 @@ static void get_ready(void *opaque, const hub_http_req_t *req,
 /* Setup                                                               */
 /* ------------------------------------------------------------------ */
 
+/* The store's size and use, read when /metrics is scraped. */
+static double store_gauge(hub_api_t *a, int which) {
+    hub_http_resp_t probe = {0};
+    hub360_reader_t *r = reader(a, &probe);
+    hub_buf_free(&probe.body);
+    hub360_store_info_t in;
+    if (!r || hub360_store_info(r, &in))
+        return 0;
+    return which == 0   ? (double)in.map_bytes
+           : which == 1 ? (double)in.used_bytes
+                        : (double)in.readers;
+}
+static double store_map(void *a) { return store_gauge(a, 0); }
+static double store_used(void *a) { return store_gauge(a, 1); }
+static double store_readers(void *a) { return store_gauge(a, 2); }
+
 int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
                 char *err, size_t errlen) {
     hub_api_t *a = calloc(1, sizeof(*a));
@@ -718,6 +746,17 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
         hub_api_free(a);
         return rc;
     }
+    hub_metrics_gauge_fn("hub360_store_map_bytes",
+                         "The customer-360 store's map: it cannot grow past "
+                         "this (projector.map_size).",
+                         NULL, store_map, a);
+    hub_metrics_gauge_fn("hub360_store_used_bytes",
+                         "The customer-360 store's pages in use.", NULL,
+                         store_used, a);
+    hub_metrics_gauge_fn("hub360_store_readers",
+                         "LMDB reader slots in use on the store, by every "
+                         "process.",
+                         NULL, store_readers, a);
     *out = a;
     return 0;
 }
@@ -725,6 +764,7 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
 void hub_api_free(hub_api_t *a) {
     if (!a)
         return;
+    hub_metrics_unregister(a);
     hub360_close(a->reader);
     for (size_t i = 0; i < a->nretired; i++)
         hub360_close(a->retired[i]);

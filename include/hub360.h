@@ -191,6 +191,15 @@ int hub360_changes(hub360_reader_t *r, uint64_t since, size_t limit,
 int64_t hub360_offset(hub360_reader_t *r, const char *topic,
                       int32_t partition);
 
+/* The store's size and use: what /metrics reports as hub360_store_*. */
+typedef struct hub360_store_info {
+    uint64_t map_bytes;   /* the map's size: the store cannot grow past it */
+    uint64_t used_bytes;  /* up to the last page written */
+    uint32_t readers;     /* LMDB reader slots in use, every process's */
+    uint32_t max_readers;
+} hub360_store_info_t;
+int hub360_store_info(hub360_reader_t *r, hub360_store_info_t *out);
+
 /*
  * The timeline body `GET /v1/customers/{ref}/timeline?limit=&before=`
  * answers: {"customer_id", "items" (newest first, at most limit), "next"

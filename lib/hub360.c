@@ -551,6 +551,18 @@ int hub360_changes(hub360_reader_t *r, uint64_t since, size_t limit,
     return cx.stopped ? cx.stopped : pub(rc);
 }
 
+int hub360_store_info(hub360_reader_t *r, hub360_store_info_t *out) {
+    if (!r || !out)
+        return HUB360_EINVAL;
+    hub_c360_store_info_t in;
+    int rc = hub_c360_store_info(r->c, &in); /* LMDB calls only: no lock */
+    if (rc)
+        return pub(rc);
+    *out = (hub360_store_info_t){in.map_bytes, in.used_bytes, in.readers,
+                                 in.max_readers};
+    return 0;
+}
+
 int64_t hub360_offset(hub360_reader_t *r, const char *topic,
                       int32_t partition) {
     if (!r || !topic)

@@ -169,6 +169,15 @@ int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
                      int (*fn)(uint64_t seq, const char *id,
                                const void *view, size_t len, void *opaque),
                      void *opaque);
+/* The store's size and use, for metrics. */
+typedef struct hub_c360_store_info {
+    uint64_t map_bytes;   /* the map's size (projector.map_size) */
+    uint64_t used_bytes;  /* pages in use, up to the last one written */
+    uint32_t readers;     /* reader slots in use, all processes */
+    uint32_t max_readers;
+} hub_c360_store_info_t;
+int hub_c360_store_info(hub_c360_t *c, hub_c360_store_info_t *out);
+
 /* The view bytes (Avro) of a customer id, copied into out; HUB_ENOENT. */
 int hub_c360_view_bytes(hub_c360_t *c, const char *id, hub_buf_t *out);
 /* Where the changelog outbox stands, and marking it published (inside

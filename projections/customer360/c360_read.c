@@ -502,3 +502,16 @@ int hub_c360_set_published_seq(hub_c360_t *c, uint64_t seq) {
     }
     return hub_store_err(mdb_txn_commit(txn));
 }
+
+int hub_c360_store_info(hub_c360_t *c, hub_c360_store_info_t *out) {
+    MDB_envinfo info;
+    MDB_stat st;
+    MDB_env *env = hub_store_env(c->store);
+    if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
+        return HUB_EIO;
+    out->map_bytes = (uint64_t)info.me_mapsize;
+    out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    out->readers = info.me_numreaders;
+    out->max_readers = info.me_maxreaders;
+    return 0;
+}

@@ -170,8 +170,14 @@ kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
 serve "$WORK/strict.yaml"
 expect_eq "readyz: a projector behind is not ready, and says by how much" \
   "$(get /readyz)" '503 {"ready":false,"checks":{"store":"ok","kafka":"ok","projector":"1 events behind (at most 0)"}}'
-grep -q '^hub360_projector_lag 1$' <(curl -sS "$API/metrics") || fail "/metrics has no hub360_projector_lag 1"
-ok "/metrics has the projector's lag"
+curl -sS "$API/metrics" >"$WORK/metrics"
+grep -q '^hub360_projector_lag 1$' "$WORK/metrics" || fail "/metrics has no hub360_projector_lag 1"
+expect_eq "/metrics: the lag per partition adds up" \
+  "$(awk '/^hub360_projector_partition_lag\{/ { s += $2 } END { print s }' "$WORK/metrics")" 1
+grep -Eq '^hub360_store_map_bytes [1-9]' "$WORK/metrics" || fail "/metrics has no store map size"
+grep -Eq '^hub360_store_used_bytes [1-9]' "$WORK/metrics" || fail "/metrics has no store use"
+grep -Eq '^hub360_store_readers [1-9]' "$WORK/metrics" || fail "/metrics has no store readers"
+ok "/metrics has the projector's lag and the store's size, use and readers"
 kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
 
 set +e
