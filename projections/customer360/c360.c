@@ -146,6 +146,39 @@ static int check_format(hub_c360_t *c, const char *path, int writer,
     return rc;
 }
 
+/* The identity rules readers need to normalize a lookup as the projector
+ * does: its default phone region, kept in meta. */
+static int stored_region(hub_c360_t *c, char *out, size_t outlen) {
+    MDB_txn *txn;
+    if (mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, &txn))
+        return 0;
+    MDB_val k = hub_mval("default_region", 14), d;
+    int found = mdb_get(txn, DBI(c, T_META), &k, &d) == 0 &&
+                d.mv_size < outlen;
+    if (found)
+        snprintf(out, outlen, "%.*s", (int)d.mv_size, (const char *)d.mv_data);
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static int record_region(hub_c360_t *c, const char *region, const char *path,
+                         char *err, size_t errlen) {
+    char was[16] = "";
+    if (stored_region(c, was, sizeof was) && strcmp(was, region) == 0)
+        return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(hub_store_env(c->store), NULL, 0, &txn);
+    if (!rc) {
+        MDB_val k = hub_mval("default_region", 14),
+                d = hub_mval(region, strlen(region));
+        rc = mdb_put(txn, DBI(c, T_META), &k, &d, 0);
+        rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+    }
+    return rc ? hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
+                         mdb_strerror(rc))
+              : 0;
+}
+
 int hub_c360_open(const hub_config_t *cfg, const char *path,
                   hub_codec_t *codec, hub_c360_t **out, char *err,
                   size_t errlen) {
@@ -172,6 +205,8 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
                                           errlen)))
         c->have_rules = 1;
     if (!rc)
+        rc = record_region(c, cfg->identity.default_region, path, err, errlen);
+    if (!rc)
         rc = hub_view_rules_new(&cfg->profile, &cfg->segments, &c->vrules, err,
                                 errlen);
     if (!rc)
@@ -197,9 +232,14 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
     if (!rc)
         rc = hub_c360_ensure_schema(c, err, errlen);
     if (!rc) {
-        /* identity lookups normalize like the projector (default rules) */
+        /* identity lookups normalize as the projector that wrote the
+         * store does: its default phone region is in the store */
         hub_config_t *defaults = NULL;
+        char region[16] = "";
         rc = hub_config_parse("(defaults)", "", 0, &defaults, err, errlen);
+        if (!rc && stored_region(c, region, sizeof region) &&
+            hub_config_set_str(&defaults->identity.default_region, region))
+            rc = HUB_ENOMEM;
         if (!rc && !(rc = hub_ident_rules_init(&c->rules, &defaults->identity,
                                               err, errlen)))
             c->have_rules = 1;

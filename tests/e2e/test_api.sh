@@ -199,3 +199,16 @@ batches() { curl -sS "$PAPI/metrics" | grep -Eq '^hub360_projector_batches_total
 wait_for 60 batches
 ok "project --listen counts its batches on /metrics"
 kill -TERM "$PROJECT"; wait "$PROJECT" || fail "project did not stop cleanly on SIGTERM"
+
+# Lookups normalize as the projector that wrote the store does, with its
+# identity.default_region (here US), not the built-in default (CN).
+sed "s|^data_dir: .*|data_dir: $WORK/us|" "$WORK/hub360.yaml" >"$WORK/us.yaml"
+printf 'identity:\n  default_region: US\n' >>"$WORK/us.yaml"
+jq -c '.event_id = "5b1f7d2e-3c4a-5d6e-8f90-1a2b3c4d5e6f" | .source.entity_id = "00Qus"
+       | .identities = [{"kind": "phone", "value": "(415) 555-0100"}]' \
+  "$HUB360_SOURCE_DIR/schemas/examples/crm.lead.created.json" |
+  "$HUB360" publish -c "$WORK/us.yaml" >/dev/null
+"$HUB360" project -c "$WORK/us.yaml" --once 2>/dev/null
+expect_eq "a national phone number finds its customer with the store's region" \
+  "$("$HUB360" get -c "$WORK/hub360.yaml" --data "$WORK/us" 'phone:415 555 0100' | jq -r '.identities[0].value')" \
+  "+14155550100"
