@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# hub360 up --demo, started as the README says, on a fresh data dir: the
+# simulated HubSpot, Shopify, Odoo, WeChat and mention-feed systems go
+# through the real adapters, and within a bounded time the API serves the
+# customer the start message names, merged across CRM, ERP and SCRM (its
+# members come from systems of all three kinds; it has aliases). A restart
+# on the same data dir keeps the views and goes on adding to them.
+. "$(dirname "$0")/lib.sh"
+cd "$WORK"
+
+DATA="$WORK/data"
+
+# start_demo OUT: runs `hub360 up --demo` in the background; sets UP (its
+# pid), ADDR (the API's HOST:PORT) and EMAIL (the customer it shows).
+start_demo() {
+  "$HUB360" up --demo --demo-rate 100 --data "$DATA" --listen 127.0.0.1:0 \
+    >"$1.out" 2>"$1.err" &
+  UP=$!
+  PIDS+=("$UP")
+  wait_for_or_exit 30 "$UP" grep -q "^  curl -s 'http://.*/v1/customers?email=" "$1.out" ||
+    fail "up --demo exited: $(cat "$1.err")"
+  ADDR=$(sed -n 's|^api: http://\([^/]*\)/.*|\1|p' "$1.out")
+  EMAIL=$(sed -n "s|^  curl -s 'http://.*/v1/customers?email=\([^']*\)'|\1|p" "$1.out")
+  [ -n "$ADDR" ] && [ -n "$EMAIL" ] || fail "no address or e-mail in: $(cat "$1.out")"
+}
+
+# merged: the customer of $EMAIL has members of crm, erp and scrm systems
+# and at least one alias.
+merged() {
+  curl -sf "http://$ADDR/v1/customers?email=$EMAIL" >"$WORK/view" &&
+    jq -e '([.members[].kind] as $k | ["crm", "erp", "scrm"] - $k) == []
+           and (.aliases | length) > 0' "$WORK/view" >/dev/null
+}
+
+orders() { curl -sf "http://$ADDR/v1/customers?email=$EMAIL" | jq '.orders.count'; }
+customers() { "$HUB360" export --data "$DATA" | wc -l; }
+
+start_demo run1
+wait_for 60 merged
+ok "up --demo: $EMAIL is one customer of CRM, ERP and SCRM systems, with aliases ($(jq -c '[.members[].system] | unique' view))"
+jq -e '.identities | map(.kind) | (index("email") and index("phone") and index("wechat_openid") and index("crm_contact") and index("erp_customer"))' view >/dev/null ||
+  fail "identities of every kind expected: $(jq -c .identities view)"
+ok "up --demo: the view holds the e-mail, phone, HubSpot contact, shop customer and WeChat openid"
+status_line() { grep -q '^demo: events/s crm [0-9.]* erp [0-9.]* scrm [0-9.]* | customers [0-9?]* merges [0-9?]* | lag ' run1.err; }
+wait_for 10 status_line
+ok "up --demo: a status line of events per second, customers, merges and lag"
+
+kill -TERM "$UP"
+wait "$UP" || fail "up --demo did not exit 0 on SIGTERM: $(tail -5 run1.err)"
+ok "up --demo stops cleanly on SIGTERM"
+before_orders=$("$HUB360" get --data "$DATA" "email:$EMAIL" | jq '.orders.count')
+before_customers=$("$HUB360" export --data "$DATA" | wc -l)
+
+# A restart: a new embedded broker (it keeps nothing), the same views.
+start_demo run2
+wait_for 10 merged
+[ "$(customers)" -ge "$before_customers" ] || fail "customers went from $before_customers to $(customers)"
+ok "restart keeps the views ($before_customers customers, $EMAIL merged)"
+grows() { [ "$(customers)" -gt "$before_customers" ] || [ "$(orders)" -gt "$before_orders" ]; }
+wait_for 60 grows
+ok "restart goes on: new customers or orders after the restart"
+kill -TERM "$UP"
+wait "$UP" || fail "the restarted up --demo did not exit 0: $(tail -5 run2.err)"
+ok "the restarted demo stops cleanly"
