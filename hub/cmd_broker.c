@@ -74,9 +74,7 @@ const hub_cmd_t hub_cmd_broker = {
 
 static const hub_cli_opt_t up_opts[] = {
     {"demo", 0, NULL,
-     "also run simulated HubSpot, Shopify, Odoo, WeChat and mention-feed "
-     "systems whose people overlap, through the real adapters (sources "
-     "hubspot, shopify, odoo, wechat, mention); a status line on stderr"},
+     "also run simulated CRM, ERP and SCRM systems (below)"},
     {"demo-rate", 0, "N",
      "with --demo: about N vendor deliveries a second (default 30)"},
     {"demo-people", 0, "N", "with --demo: the population (default 300)"},

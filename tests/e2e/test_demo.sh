@@ -45,6 +45,49 @@ status_line() { grep -q '^demo: events/s crm [0-9.]* erp [0-9.]* scrm [0-9.]* | 
 wait_for 10 status_line
 ok "up --demo: a status line of events per second, customers, merges and lag"
 
+# The fake vendor APIs page as the presets expect: keyset pages (Odoo's
+# write_date and id; the mention feed's cursor) follow one another in
+# (time, id) order, with nothing repeated, while records keep coming.
+VENDOR=$(sed -n 's|.* at http://\(127\.0\.0\.1:[0-9]*\), about .*|\1|p' run1.out)
+[ -n "$VENDOR" ] || fail "no fake vendor address in: $(cat run1.out)"
+odoo_page() {
+  curl -sf -X POST -H 'Content-Type: application/json' -d "$1" \
+    "http://$VENDOR/json/2/res.partner/search_read"
+}
+page=$(odoo_page '{"domain": [], "fields": ["write_date"], "limit": 5}')
+keys=$(jq -c '[.[] | [.write_date, .id]]' <<<"$page")
+for _ in 1 2 3; do
+  last=$(jq -c '.[-1]' <<<"$page")
+  [ "$last" != null ] || break
+  page=$(odoo_page "$(jq -c '{domain: ["|", ["write_date", ">", .write_date], "&",
+                                       ["write_date", "=", .write_date], ["id", ">", .id]],
+                              limit: 5}' <<<"$last")")
+  keys=$(jq -c --argjson p "$page" '. + [$p[] | [.write_date, .id]]' <<<"$keys")
+done
+jq -e 'length > 5 and . == (sort | unique)' <<<"$keys" >/dev/null ||
+  fail "Odoo's keyset pages are not in (write_date, id) order: $keys"
+ok "fake Odoo: keyset pages in (write_date, id) order ($(jq length <<<"$keys") records)"
+page=$(curl -sf "http://$VENDOR/mentions?sort=updated_at&limit=4")
+# (ids grow with updated_at in the demo, and compare as numbers)
+ids=$(jq -c '[.mentions[] | .id | tonumber]' <<<"$page")
+for _ in 1 2 3; do
+  next=$(jq -r '.next // empty' <<<"$page")
+  [ -n "$next" ] || break
+  page=$(curl -sf "http://$VENDOR/mentions?limit=4&cursor=$next")
+  ids=$(jq -c --argjson p "$page" '. + [$p.mentions[] | .id | tonumber]' <<<"$ids")
+done
+jq -e 'length > 4 and . == (sort | unique)' <<<"$ids" >/dev/null ||
+  fail "the mention feed's pages are not in (updated_at, id) order: $ids"
+ok "fake mention feed: cursor pages in (updated_at, id) order ($(jq length <<<"$ids") mentions)"
+hs=$(curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"filterGroups": [], "limit": 3}' "http://$VENDOR/crm/v3/objects/contacts/search")
+ms() { jq '[.results[].updatedAt | sub("Z$"; "") | split(".")
+             | (.[0] + "Z" | fromdateiso8601) * 1000 + ((.[1] // "0") | tonumber)]'; }
+jq -e '(.results | length) == 3 and .paging.next.after == "3"' <<<"$hs" >/dev/null &&
+  ms <<<"$hs" | jq -e '. == sort' >/dev/null ||
+  fail "fake HubSpot search: $hs"
+ok "fake HubSpot: search pages by offset, oldest first"
+
 kill -TERM "$UP"
 wait "$UP" || fail "up --demo did not exit 0 on SIGTERM: $(tail -5 run1.err)"
 ok "up --demo stops cleanly on SIGTERM"
