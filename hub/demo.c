@@ -53,7 +53,7 @@ struct hub_demo {
     hub_poll_stop_t stop; /* the threads sleep on it */
     uint64_t state;       /* the pushing thread's PRNG */
     unsigned introduced;  /* people introduced so far */
-    int64_t last_at[DEMO_FEED_N];
+    int64_t last_at[DEMO_FEED_N], last_id[DEMO_FEED_N];
     long seq; /* deliveries, for ids */
     long failures;
 };
@@ -114,17 +114,24 @@ static uint64_t rnd(hub_demo_t *d) {
     return z ^ (z >> 31);
 }
 
-/* A strictly increasing time per feed (ms; whole seconds for Odoo, whose
- * write_date has no fraction). */
-static int64_t feed_time(hub_demo_t *d, int feed) {
-    int64_t now = hub_time_now_ms();
-    if (feed == DEMO_FEED_ODOO_PARTNERS || feed == DEMO_FEED_ODOO_ORDERS)
+/* The time of a new record of feed with this id, such that (time, id)
+ * grows strictly along each feed: a poller's cursor, once past a record,
+ * never has a new one fall behind it. Milliseconds; whole seconds for
+ * Odoo, whose write_date has no fraction (a record with a smaller id than
+ * the last one of the same second goes into the next second). */
+static int64_t feed_time(hub_demo_t *d, int feed, int64_t id) {
+    int64_t now = hub_time_now_ms(), last = d->last_at[feed];
+    if (feed == DEMO_FEED_ODOO_PARTNERS || feed == DEMO_FEED_ODOO_ORDERS) {
         now -= now % 1000;
-    else if (now <= d->last_at[feed])
-        now = d->last_at[feed] + 1;
-    if (now < d->last_at[feed])
-        now = d->last_at[feed];
+        if (now < last)
+            now = last;
+        if (now == last && id <= d->last_id[feed])
+            now = last + 1000;
+    } else if (now <= last) {
+        now = last + 1;
+    }
     d->last_at[feed] = now;
+    d->last_id[feed] = id;
     return now;
 }
 
@@ -297,7 +304,7 @@ static const char *const stages[] = {
     "subscriber", "lead", "marketingqualifiedlead", "opportunity", "customer"};
 
 static void hs_contact(hub_demo_t *d, const person *o, const char *stage) {
-    int64_t at = feed_time(d, DEMO_FEED_HS_CONTACTS);
+    int64_t at = feed_time(d, DEMO_FEED_HS_CONTACTS, o->hs_id);
     char t[HUB_TIME_MAXLEN], id[24];
     hub_time_format(at, t);
     snprintf(id, sizeof id, "%lld", o->hs_id);
@@ -333,13 +340,12 @@ static json_t *shop_customer(const person *o, const char *t) {
     char gid[64];
     snprintf(gid, sizeof gid, "gid://shopify/Customer/%lld", o->shop_id);
     return json_pack(
-        "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, "
-        "s:s}}",
+        "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}",
         "id", (json_int_t)o->shop_id, "admin_graphql_api_id", gid, "email",
         o->email, "phone", o->phone, "first_name", o->first, "last_name",
         o->last, "created_at", t, "updated_at", t, "currency", "CNY",
-        "default_address", "country_code", "CN", "province_code", "ZJ",
-        "company", "", "phone", o->phone);
+        "default_address", "country_code", "CN", "province_code", "ZJ", "phone",
+        o->phone);
 }
 
 static void shop_order(hub_demo_t *d, CURL *c, const person *o) {
@@ -367,7 +373,7 @@ static void shop_order(hub_demo_t *d, CURL *c, const person *o) {
 }
 
 static void odoo_partner(hub_demo_t *d, const person *o) {
-    int64_t at = feed_time(d, DEMO_FEED_ODOO_PARTNERS);
+    int64_t at = feed_time(d, DEMO_FEED_ODOO_PARTNERS, o->odoo_id);
     char wd[32], name[64];
     odoo_time(at, wd);
     snprintf(name, sizeof name, "%s %s", o->first, o->last);
@@ -381,8 +387,8 @@ static void odoo_partner(hub_demo_t *d, const person *o) {
 }
 
 static void odoo_order(hub_demo_t *d, const person *o) {
-    int64_t at = feed_time(d, DEMO_FEED_ODOO_ORDERS);
     long long id = 3000 + ++d->seq;
+    int64_t at = feed_time(d, DEMO_FEED_ODOO_ORDERS, id);
     char wd[32], name[64], so[24];
     odoo_time(at, wd);
     snprintf(name, sizeof name, "%s %s", o->first, o->last);
@@ -473,8 +479,8 @@ static void mention(hub_demo_t *d, const person *o) {
         "Shipping took forever and the box was crushed.",
         "@DemoTea 的客服回复很快，点赞", "Meh. The new blend is just okay."};
     static const double sentiment[] = {0.8, -0.7, 0.6, 0.0};
-    int64_t at = feed_time(d, DEMO_FEED_MENTIONS);
     long long id = 880000000 + ++d->seq;
+    int64_t at = feed_time(d, DEMO_FEED_MENTIONS, id);
     int k = (int)(rnd(d) % 4);
     char t[HUB_TIME_MAXLEN], sid[24], url[96], handle[24];
     hub_time_format(at, t);

@@ -35,6 +35,21 @@ merged() {
 orders() { curl -sf "http://$ADDR/v1/customers?email=$EMAIL" | jq '.orders.count'; }
 customers() { "$HUB360" export --data "$DATA" | wc -l; }
 
+# Usage: the demo's options go with --demo; its source names are its own.
+st=0; "$HUB360" up --demo-rate 5 --data "$DATA" 2>usage.err || st=$?
+expect_eq "up --demo-rate without --demo is a usage error" "$st $(cat usage.err)" \
+  "2 hub360 up: --demo-rate and --demo-people go with --demo
+Try 'hub360 up --help'."
+cat >clash.yaml <<YAML
+data_dir: $WORK/clash
+sources:
+  - {name: shopify, system: erp, preset: shopify, webhook: {secret: s}}
+YAML
+st=0; "$HUB360" up --demo -c clash.yaml --listen 127.0.0.1:0 >/dev/null 2>clash.err || st=$?
+[ "$st" = 1 ] && grep -q 'adds sources hubspot, shopify, odoo, wechat and mention: .*shopify' clash.err ||
+  fail "a configured source named shopify: exit $st, $(cat clash.err)"
+ok "up --demo refuses a configuration whose sources take its names ($(cat clash.err))"
+
 start_demo run1
 wait_for 60 merged
 ok "up --demo: $EMAIL is one customer of CRM, ERP and SCRM systems, with aliases ($(jq -c '[.members[].system] | unique' view))"
