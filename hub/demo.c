@@ -47,7 +47,8 @@ struct hub_demo {
     demo_vendor_t vendor;
     int vendor_up;
     char secret_hubspot[65], secret_shopify[65], token_wechat[33];
-    char hub[300]; /* HOST:PORT of the hub */
+    char hub[300];  /* HOST:PORT of the hub */
+    char auth[600]; /* "Authorization: Bearer ..." or "" */
     pthread_t push, status;
     int push_up, status_up;
     hub_poll_stop_t stop; /* the threads sleep on it */
@@ -169,6 +170,15 @@ static long hub_call(hub_demo_t *d, CURL *c, const char *path,
                      hub_buf_t *out) {
     char url[600];
     snprintf(url, sizeof url, "http://%s%s", d->hub, path);
+    /* The read API and the member centre's links need a token when
+     * api.tokens has any: the configuration's first admin token. */
+    struct curl_slist *auth = NULL;
+    if (*d->auth && strncmp(path, "/v1/", 4) == 0) {
+        for (struct curl_slist *h = hdrs; h; h = h->next)
+            auth = curl_slist_append(auth, h->data);
+        auth = curl_slist_append(auth, d->auth);
+        hdrs = auth;
+    }
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
@@ -184,6 +194,7 @@ static long hub_call(hub_demo_t *d, CURL *c, const char *path,
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(auth);
     return status;
 }
 
@@ -725,27 +736,33 @@ static void *status_main(void *arg) {
     if (!c)
         return NULL;
     int tty = isatty(2);
-    double last[3] = {0, 0, 0};
-    int64_t last_at = hub_time_mono_ms();
+    /* Rates over the last WINDOW seconds: the pollers deliver every 2 s,
+     * so a one-second difference would swing between bursts and nothing. */
+    enum { WINDOW = 5 };
+    double seen[WINDOW + 1][3] = {{0}};
+    int64_t seen_at[WINDOW + 1];
+    for (int i = 0; i <= WINDOW; i++)
+        seen_at[i] = hub_time_mono_ms();
     long customers = -1, merges = -1;
     hub_buf_t m = HUB_BUF_INIT;
-    for (long tick = 0; !pause_ms(d, 1000); tick++) {
-        if (tick % 2 == 0) {
+    const char *const *kinds[3] = {crm_sources, erp_sources, scrm_sources};
+    for (long tick = 1; !pause_ms(d, 1000); tick++) {
+        if (tick % 2 == 1) {
             count_customers(d, c, &customers, &merges);
             hub_call(d, c, "/readyz", NULL, NULL, 0, NULL); /* the lag */
         }
         hub_buf_reset(&m);
         if (hub_metrics_render(&m))
             continue;
-        int64_t now = hub_time_mono_ms();
-        double secs = (double)(now - last_at) / 1000.0, rate[3];
-        const char *const *kinds[3] = {crm_sources, erp_sources, scrm_sources};
+        int slot = (int)(tick % (WINDOW + 1));
+        int oldest = tick > WINDOW ? (int)((tick + 1) % (WINDOW + 1)) : 0;
+        seen_at[slot] = hub_time_mono_ms();
+        double secs = (double)(seen_at[slot] - seen_at[oldest]) / 1000.0,
+               rate[3];
         for (int k = 0; k < 3; k++) {
-            double v = events_of(&m, kinds[k]);
-            rate[k] = secs > 0 ? (v - last[k]) / secs : 0;
-            last[k] = v;
+            seen[slot][k] = events_of(&m, kinds[k]);
+            rate[k] = secs > 0 ? (seen[slot][k] - seen[oldest][k]) / secs : 0;
         }
-        last_at = now;
         double lag = gauge_of(&m, "hub360_projector_lag");
         char cs[32] = "?", ms[32] = "?", ls[32] = "?";
         if (customers >= 0)
@@ -856,6 +873,19 @@ int hub_demo_new(hub_config_t *cfg, const hub_demo_opts_t *o, hub_demo_t **out,
         rc = hub_fail(err, errlen, HUB_EIO, "demo: no random bytes");
         goto fail;
     }
+    for (size_t i = 0; i < cfg->api.tokens.n; i++) {
+        const hub_api_token_t *t =
+            (const hub_api_token_t *)cfg->api.tokens.items + i;
+        if (strcmp(t->scope, "admin") == 0) {
+            snprintf(d->auth, sizeof d->auth, "Authorization: Bearer %s",
+                     t->token);
+            break;
+        }
+    }
+    if (cfg->api.tokens.n && !*d->auth)
+        hub_log_warn("demo", "api.tokens has no admin token: the demo's "
+                             "member centre cannot link identities, and "
+                             "the status line cannot count customers");
     if ((rc = demo_vendor_start(&d->vendor, err, errlen)))
         goto fail;
     d->vendor_up = 1;
