@@ -156,10 +156,14 @@ static void hex(const unsigned char *in, size_t n, char *out) {
         snprintf(out + 2 * i, 3, "%02x", in[i]);
 }
 
-static size_t discard(char *p, size_t s, size_t n, void *u) {
+/* An answer the demo reads (a page of customers) is kept, up to a bound;
+ * the others are dropped. Returning less than given aborts the transfer. */
+#define ANSWER_MAX (64u << 20)
+
+static size_t collect(char *p, size_t s, size_t n, void *u) {
     hub_buf_t *b = u;
-    if (b)
-        hub_buf_append(b, p, s * n);
+    if (b && (b->len + s * n > ANSWER_MAX || hub_buf_append(b, p, s * n)))
+        return 0;
     return s * n;
 }
 
@@ -183,7 +187,7 @@ static long hub_call(hub_demo_t *d, CURL *c, const char *path,
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     if (hdrs)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -615,10 +619,8 @@ static void *push_main(void *arg) {
         hub_log_error("demo", "cannot start libcurl: no deliveries");
         return NULL;
     }
-    int64_t step_ms = (int64_t)(1000.0 / d->o.rate);
-    if (step_ms < 1)
-        step_ms = 1;
-    int64_t next = hub_time_mono_ms();
+    double step_ms = 1000.0 / d->o.rate;
+    int64_t start = hub_time_mono_ms();
     unsigned who = 0;
     int step = 0;
     long tick = 0;
@@ -641,10 +643,12 @@ static void *push_main(void *arg) {
             activity(d, c);
         }
         tick++;
-        next += step_ms;
         int64_t now = hub_time_mono_ms();
-        if (next < now - 1000) /* a slow hub: do not catch up in a burst */
+        int64_t next = start + (int64_t)((double)tick * step_ms);
+        if (next < now - 1000) { /* a slow hub: no catching up in a burst */
+            start = now - (int64_t)((double)tick * step_ms);
             next = now;
+        }
         if (next > now && pause_ms(d, next - now))
             break;
     }
