@@ -13,7 +13,8 @@
  * centre's binding of the unionid to the phone, through the hub's own
  * POST /v1/identity/link), then, between introductions, activity of people
  * already introduced: Shopify orders, Odoo sale orders, HubSpot stage
- * changes, WeChat messages, mentions. Webhooks are signed as the vendors
+ * changes, WeChat messages, mentions (orders and mentions in bounded
+ * slots, SLOTS). Webhooks are signed as the vendors
  * sign them and POSTed to /ingest/{source}; polled records go into the
  * fake vendor APIs (demo_vendor.c), which the real pollers read.
  *
@@ -55,6 +56,9 @@ struct hub_demo {
     uint64_t state;       /* the pushing thread's PRNG */
     unsigned introduced;  /* people introduced so far */
     int64_t last_at[DEMO_FEED_N], last_id[DEMO_FEED_N];
+    /* Slots used: Shopify and Odoo orders by person, mentions by author
+     * (the people, then 999 authors who are no one's customers). */
+    unsigned char *shop_used, *odoo_used, *mention_used;
     long seq; /* deliveries, for ids */
     long failures;
 };
@@ -115,11 +119,12 @@ static uint64_t rnd(hub_demo_t *d) {
     return z ^ (z >> 31);
 }
 
-/* The time of a new record of feed with this id, such that (time, id)
+/* The time of a new version of record id in feed, such that (time, id)
  * grows strictly along each feed: a poller's cursor, once past a record,
  * never has a new one fall behind it. Milliseconds; whole seconds for
- * Odoo, whose write_date has no fraction (a record with a smaller id than
- * the last one of the same second goes into the next second). */
+ * Odoo, whose write_date has no fraction: there a record with a smaller
+ * id than the last one of the same second must wait for the next second,
+ * and -1 says so (the caller does something else). */
 static int64_t feed_time(hub_demo_t *d, int feed, int64_t id) {
     int64_t now = hub_time_now_ms(), last = d->last_at[feed];
     if (feed == DEMO_FEED_ODOO_PARTNERS || feed == DEMO_FEED_ODOO_ORDERS) {
@@ -127,7 +132,7 @@ static int64_t feed_time(hub_demo_t *d, int feed, int64_t id) {
         if (now < last)
             now = last;
         if (now == last && id <= d->last_id[feed])
-            now = last + 1000;
+            return -1;
     } else if (now <= last) {
         now = last + 1;
     }
@@ -141,6 +146,25 @@ static void odoo_time(int64_t ms, char out[32]) {
     struct tm tm;
     gmtime_r(&s, &tm);
     strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* Each person has at most SLOTS Shopify orders and SLOTS Odoo orders, and
+ * each author at most SLOTS mentions: new ones while slots are left, then
+ * new versions of earlier ones (an order updated, a mention re-scored).
+ * Every order and mention is an entity of its customer, so this keeps
+ * customers under identity.max_entities however long the demo runs. */
+#define SLOTS 12
+
+static unsigned slot_of(hub_demo_t *d, unsigned char *used, int *fresh) {
+    *fresh = *used < SLOTS;
+    return *fresh ? (*used)++ : (unsigned)(rnd(d) % SLOTS);
+}
+
+/* A number fixed by x (an order's quantity, price, ...). */
+static uint64_t fixed(uint64_t x) {
+    uint64_t z = x * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    return z ^ (z >> 27);
 }
 
 /* ------------------------------------------------------------------ */
@@ -366,13 +390,17 @@ static json_t *shop_customer(const person *o, const char *t) {
 static void shop_order(hub_demo_t *d, CURL *c, const person *o) {
     char t[HUB_TIME_MAXLEN], gid[64], name[24], total[24], price[24], sku[24];
     hub_time_format(hub_time_now_ms(), t);
-    long long id = 5800000000000LL + ++d->seq;
+    int fresh;
+    long long n =
+        (long long)o->p * SLOTS + slot_of(d, &d->shop_used[o->p], &fresh);
+    long long id = 5800000000000LL + n;
     snprintf(gid, sizeof gid, "gid://shopify/Order/%lld", id);
-    snprintf(name, sizeof name, "#%ld", 1000 + d->seq);
-    int qty = 1 + (int)(rnd(d) % 3), unit = 38 + (int)(rnd(d) % 12) * 20;
+    snprintf(name, sizeof name, "#%lld", 1001 + n);
+    uint64_t f = fixed((uint64_t)id);
+    int qty = 1 + (int)(f % 3), unit = 38 + (int)(f / 3 % 12) * 20;
     snprintf(price, sizeof price, "%d.00", unit);
     snprintf(total, sizeof total, "%d.00", unit * qty);
-    snprintf(sku, sizeof sku, "TEA-%02d", (int)(rnd(d) % 12));
+    snprintf(sku, sizeof sku, "TEA-%02d", (int)(f / 36 % 12));
     json_t *cust = shop_customer(o, t);
     json_t *order = json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
@@ -384,11 +412,14 @@ static void shop_order(hub_demo_t *d, CURL *c, const person *o) {
         sku, "name", "Longjing tea", "quantity", qty, "price", price,
         "customer", cust ? cust : json_object());
     if (order)
-        shopify(d, c, "orders/create", order);
+        shopify(d, c, fresh ? "orders/create" : "orders/updated", order);
 }
 
-static void odoo_partner(hub_demo_t *d, const person *o) {
+/* 0 when the record must wait for the next second (feed_time). */
+static int odoo_partner(hub_demo_t *d, const person *o) {
     int64_t at = feed_time(d, DEMO_FEED_ODOO_PARTNERS, o->odoo_id);
+    if (at < 0)
+        return 0;
     char wd[32], name[64];
     odoo_time(at, wd);
     snprintf(name, sizeof name, "%s %s", o->first, o->last);
@@ -399,16 +430,22 @@ static void odoo_partner(hub_demo_t *d, const person *o) {
                   "zh_CN", "country_code", "CN", "write_date", wd);
     if (r)
         demo_vendor_put(&d->vendor, DEMO_FEED_ODOO_PARTNERS, at, o->odoo_id, r);
+    return 1;
 }
 
-static void odoo_order(hub_demo_t *d, const person *o) {
-    long long id = 3000 + ++d->seq;
+static int odoo_order(hub_demo_t *d, const person *o) {
+    unsigned char used = d->odoo_used[o->p];
+    int fresh;
+    long long id = 3000 + (long long)o->p * SLOTS + slot_of(d, &used, &fresh);
     int64_t at = feed_time(d, DEMO_FEED_ODOO_ORDERS, id);
+    if (at < 0)
+        return 0;
+    d->odoo_used[o->p] = used;
     char wd[32], name[64], so[24];
     odoo_time(at, wd);
     snprintf(name, sizeof name, "%s %s", o->first, o->last);
     snprintf(so, sizeof so, "S%05lld", id);
-    double total = 200.0 + (double)(rnd(d) % 40) * 50.0;
+    double total = 200.0 + (double)(fixed((uint64_t)id) % 40) * 50.0;
     json_t *r = json_pack(
         "{s:I, s:s, s:s, s:[I,s], s:[i,s], s:f, s:f, s:[i,s], s:[], s:s}", "id",
         (json_int_t)id, "name", so, "state", "sale", "partner_id",
@@ -417,6 +454,7 @@ static void odoo_order(hub_demo_t *d, const person *o) {
         "order_line", "write_date", wd);
     if (r)
         demo_vendor_put(&d->vendor, DEMO_FEED_ODOO_ORDERS, at, id, r);
+    return 1;
 }
 
 static void wechat_push(hub_demo_t *d, CURL *c, const person *o, int text) {
@@ -494,17 +532,21 @@ static void mention(hub_demo_t *d, const person *o) {
         "Shipping took forever and the box was crushed.",
         "@DemoTea 的客服回复很快，点赞", "Meh. The new blend is just okay."};
     static const double sentiment[] = {0.8, -0.7, 0.6, 0.0};
-    long long id = 880000000 + ++d->seq;
-    int64_t at = feed_time(d, DEMO_FEED_MENTIONS, id);
-    int k = (int)(rnd(d) % 4);
-    char t[HUB_TIME_MAXLEN], sid[24], url[96], handle[24];
-    hub_time_format(at, t);
-    snprintf(sid, sizeof sid, "%lld", id);
     /* People who are not in the member base post too. */
+    unsigned author = o->social ? o->p : d->o.people + (unsigned)(rnd(d) % 999);
+    char t[HUB_TIME_MAXLEN], sid[24], url[96], handle[24];
     if (o->social)
         snprintf(handle, sizeof handle, "%s", o->weibo);
     else
-        snprintf(handle, sizeof handle, "%llu", 7700000000ULL + rnd(d) % 999);
+        snprintf(handle, sizeof handle, "%llu",
+                 7700000000ULL + (author - d->o.people));
+    int fresh;
+    long long id = 880000000 + (long long)author * SLOTS +
+                   slot_of(d, &d->mention_used[author], &fresh);
+    int64_t at = feed_time(d, DEMO_FEED_MENTIONS, id);
+    int k = (int)(rnd(d) % 4);
+    hub_time_format(at, t);
+    snprintf(sid, sizeof sid, "%lld", id);
     snprintf(url, sizeof url, "https://weibo.com/%s/%lld", handle, id);
     json_t *m = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:f, s:s, s:s}", "id", sid,
@@ -544,11 +586,7 @@ static int introduce(hub_demo_t *d, CURL *c, const person *o, int step) {
         if (cust)
             shopify(d, c, "customers/create", cust);
         return 1;
-    case 2:
-        if (!o->odoo)
-            return 0;
-        odoo_partner(d, o);
-        return 1;
+    case 2: return o->odoo && odoo_partner(d, o);
     case 3:
         if (!o->wechat)
             return 0;
@@ -579,10 +617,8 @@ static void activity(hub_demo_t *d, CURL *c) {
         }
         /* fall through */
     case 1:
-        if (o.odoo) {
-            odoo_order(d, &o);
+        if (o.odoo && odoo_order(d, &o))
             break;
-        }
         /* fall through */
     case 2:
         if (o.crm) {
@@ -864,9 +900,9 @@ int hub_demo_new(hub_config_t *cfg, const hub_demo_opts_t *o, hub_demo_t **out,
     if (!d->o.people)
         d->o.people = 300;
     d->state = 0x5eed360;
-    /* Ids of new orders, messages and mentions run on from a base that
-     * grows faster (100 a second) than deliveries use them, so a restarted
-     * demo adds orders instead of overwriting the last run's. */
+    /* Ids of WeChat messages and HubSpot deliveries run on from a base
+     * that grows faster (100 a second) than deliveries use them, so a
+     * restarted demo's messages are new ones, not the last run's again. */
     d->seq = (long)(hub_time_now_ms() / 10 - 176400000000LL);
     if (d->seq < 0)
         d->seq = 0;
@@ -890,6 +926,13 @@ int hub_demo_new(hub_config_t *cfg, const hub_demo_opts_t *o, hub_demo_t **out,
         hub_log_warn("demo", "api.tokens has no admin token: the demo's "
                              "member centre cannot link identities, and "
                              "the status line cannot count customers");
+    d->shop_used = calloc(d->o.people, 1);
+    d->odoo_used = calloc(d->o.people, 1);
+    d->mention_used = calloc(d->o.people + 999, 1);
+    if (!d->shop_used || !d->odoo_used || !d->mention_used) {
+        rc = hub_fail(err, errlen, HUB_ENOMEM, "demo: out of memory");
+        goto fail;
+    }
     if ((rc = demo_vendor_start(&d->vendor, err, errlen)))
         goto fail;
     d->vendor_up = 1;
@@ -953,5 +996,8 @@ void hub_demo_free(hub_demo_t *d) {
     if (d->vendor_up)
         demo_vendor_stop(&d->vendor);
     hub_poll_stop_destroy(&d->stop);
+    free(d->shop_used);
+    free(d->odoo_used);
+    free(d->mention_used);
     free(d);
 }
