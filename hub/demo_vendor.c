@@ -84,30 +84,27 @@ void demo_vendor_put(demo_vendor_t *v, int feed, int64_t at_ms, int64_t id,
     pthread_mutex_unlock(&v->mu);
 }
 
-/* Appends up to limit records after position `from` of feed that pass
- * `keep` to arr; returns the index of the first one not taken (f->n when
- * none is left). Under v->mu. */
+/* Appends to arr (a new reference each) the records of feed that pass
+ * `keep`, in (at, id) order, after skipping `skip` of them, up to limit;
+ * returns how many pass in all, and sets *more when some were left after
+ * the page. Under v->mu. */
 typedef int (*keep_fn)(int64_t at, int64_t id, const void *q);
 
 static size_t take(const demo_feed_t *f, keep_fn keep, const void *q,
                    size_t skip, size_t limit, json_t *arr, int *more) {
-    size_t taken = 0, i;
+    size_t matching = 0, taken = 0;
     *more = 0;
-    for (i = 0; i < f->n; i++) {
+    for (size_t i = 0; i < f->n; i++) {
         if (!keep(f->at[i], f->id[i], q))
             continue;
-        if (skip) {
-            skip--;
+        if (matching++ < skip)
             continue;
-        }
-        if (taken == limit) {
+        if (taken == limit)
             *more = 1;
-            break;
-        }
-        json_array_append(arr, f->recs[i]);
-        taken++;
+        else if (json_array_append(arr, f->recs[i]) == 0)
+            taken++;
     }
-    return taken;
+    return matching;
 }
 
 /* RFC 3339, or Odoo's "YYYY-MM-DD HH:MM:SS" (UTC, no offset). */
@@ -187,11 +184,11 @@ static void hubspot_search(demo_vendor_t *v, const char *path, json_t *q,
     json_decref(q);
     json_t *results = json_array(), *out = json_object();
     int more = 0;
-    size_t n = 0;
+    size_t total = 0, n;
     if (strcmp(path, "/crm/v3/objects/contacts/search") == 0) {
         pthread_mutex_lock(&v->mu);
-        n = take(&v->feeds[DEMO_FEED_HS_CONTACTS], keep_since, &since, skip,
-                 limit, results, &more);
+        total = take(&v->feeds[DEMO_FEED_HS_CONTACTS], keep_since, &since, skip,
+                     limit, results, &more);
         pthread_mutex_unlock(&v->mu);
     } else if (strcmp(path, "/crm/v3/objects/deals/search") != 0) {
         json_decref(results);
@@ -199,7 +196,8 @@ static void hubspot_search(demo_vendor_t *v, const char *path, json_t *q,
         hub_http_error(resp, 404, "NOT_FOUND", "no such object type");
         return;
     }
-    json_object_set_new(out, "total", json_integer((json_int_t)(skip + n)));
+    n = json_array_size(results);
+    json_object_set_new(out, "total", json_integer((json_int_t)total));
     json_object_set_new(out, "results", results);
     if (more) {
         char next[32];
