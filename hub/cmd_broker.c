@@ -13,6 +13,7 @@
 #include "projector.h"
 #include "cli.h"
 #include "commands.h"
+#include "demo.h"
 #include "log.h"
 
 static const hub_cli_opt_t broker_opts[] = {
@@ -71,21 +72,57 @@ const hub_cmd_t hub_cmd_broker = {
     run_broker,
 };
 
+static const hub_cli_opt_t up_opts[] = {
+    {"demo", 0, NULL,
+     "also run simulated CRM, ERP and SCRM systems (below)"},
+    {"demo-rate", 0, "N",
+     "with --demo: about N vendor deliveries a second (default 30)"},
+    {"demo-people", 0, "N", "with --demo: the population (default 300)"},
+    {0},
+};
+
 static int run_up(hub_cli_t *cli) {
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;
     const hub_config_t *cfg = cli->cfg;
     hub_broker_t *b = NULL;
+    hub_demo_t *demo = NULL;
     char err[1024], store[PATH_MAX], *bootstrap = NULL;
+    long rate = hub_cli_long(cli, "demo-rate", 30),
+         people = hub_cli_long(cli, "demo-people", 300);
+    if (rate < 0 || people < 0)
+        return HUB_EXIT_USAGE;
+    if (!hub_cli_has(cli, "demo") &&
+        (hub_cli_has(cli, "demo-rate") || hub_cli_has(cli, "demo-people")))
+        return hub_cli_usage_error(cli, "--demo-rate and --demo-people go "
+                                        "with --demo");
+    if (rate == 0 || rate > 10000 || people == 0 || people > 1000000)
+        return hub_cli_usage_error(cli, "--demo-rate must be 1 to 10000 and "
+                                        "--demo-people 1 to 1000000");
+    /* Before anything starts: the demo's sources join the configured
+     * ones, so the adapters below run them like any other. */
+    if (hub_cli_has(cli, "demo")) {
+        hub_demo_opts_t o = {.rate = (double)rate, .people = (unsigned)people};
+        if (hub_demo_new(cli->cfg, &o, &demo, err, sizeof err))
+            return hub_cli_fail(cli, "%s", err);
+        /* Without a configuration file, warnings only: every poll's
+         * summary would bury the status line. */
+        if (!cfg->path)
+            hub_log_setup(HUB_LOG_WARN, 0);
+    }
     if (hub_config_embedded(cfg)) {
-        if ((rc = start_broker(cli, &b)))
+        if ((rc = start_broker(cli, &b))) {
+            hub_demo_free(demo);
             return rc;
+        }
         bootstrap = strdup(hub_broker_bootstrap(b));
     } else if (hub_broker_resolve(cfg, &bootstrap, err, sizeof err)) {
+        hub_demo_free(demo);
         return hub_cli_fail(cli, "%s", err);
     }
     if (!bootstrap) {
+        hub_demo_free(demo);
         hub_broker_stop(b);
         return hub_cli_fail(cli, "out of memory");
     }
@@ -97,8 +134,17 @@ static int run_up(hub_cli_t *cli) {
                               &role))) {
         hub_session_close(&s);
         free(bootstrap);
+        hub_demo_free(demo);
         hub_broker_stop(b);
         return rc;
+    }
+    if (demo && hub_demo_start(demo, role.addr, err, sizeof err)) {
+        hub_demo_free(demo);
+        hub_roles_stop(&role);
+        hub_session_close(&s);
+        free(bootstrap);
+        hub_broker_stop(b);
+        return hub_cli_fail(cli, "%s", err);
     }
     const char *me = hub_cli_program;
     printf("api: http://%s/v1/customers/{id}\n", role.addr);
@@ -118,6 +164,8 @@ static int run_up(hub_cli_t *cli) {
            "Ctrl-C stops hub360%s.\n",
            b ? "embedded broker at" : "Kafka at", bootstrap, cfg->data_dir,
            me, me, me, me, b ? "; the embedded broker keeps nothing" : "");
+    if (demo)
+        hub_demo_intro(demo, stdout);
     fflush(stdout);
     hub_cli_handle_signals();
     hub_projector_store_path(cfg, store, sizeof store);
@@ -130,6 +178,7 @@ static int run_up(hub_cli_t *cli) {
     };
     hub_projector_stats_t st;
     rc = hub_projector_run(cfg, &o, &st, err, sizeof err);
+    hub_demo_free(demo); /* deliveries stop before the hub does */
     hub_roles_stop(&role);
     hub_session_close(&s);
     free(bootstrap);
@@ -150,8 +199,16 @@ const hub_cmd_t hub_cmd_up = {
     "(default 127.0.0.1:8360), and, with kafka.brokers: embedded (the\n"
     "default), the embedded broker they use, in this process; prints how\n"
     "to publish events and read the customers. Runs until Ctrl-C or\n"
-    "SIGTERM.",
+    "SIGTERM.\n\n"
+    "--demo adds simulated vendors whose people overlap (adapters/README.md,\n"
+    "\"The demo\"): HubSpot webhooks and CRM search API (crm), Shopify\n"
+    "webhooks and Odoo's JSON-2 API (erp), WeChat pushes and a mention feed\n"
+    "(scrm), fed through the real adapters as the sources hubspot, shopify,\n"
+    "odoo, wechat and mention. Once a second a line on stderr shows the\n"
+    "events per second of each kind of system, customers, merges (aliases)\n"
+    "and the projector's lag; the start message prints curl calls for a\n"
+    "customer merged across all three.",
     HUB_CLI_CONFIG | HUB_CLI_LISTEN,
-    NULL,
+    up_opts,
     run_up,
 };
