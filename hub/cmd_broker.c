@@ -152,18 +152,20 @@ static int run_up(hub_cli_t *cli) {
         printf("webhooks: http://%s/ingest/{source} (%zu source adapters "
                "running)\n",
                role.addr, role.adapters_running);
-    printf("hub360 is up: %s %s, data in %s\n\n"
-           "In another terminal, in this directory, publish the example "
-           "events:\n"
-           "  cat schemas/examples/*.json | %s publish\n"
-           "watch them arrive, decoded:\n"
-           "  %s tail --from-beginning\n"
-           "and read the customers they make:\n"
-           "  %s export\n"
-           "  %s get email:ann.li@example.com\n"
-           "Ctrl-C stops hub360%s.\n",
-           b ? "embedded broker at" : "Kafka at", bootstrap, cfg->data_dir,
-           me, me, me, me, b ? "; the embedded broker keeps nothing" : "");
+    printf("hub360 is up: %s %s, data in %s\n\n",
+           b ? "embedded broker at" : "Kafka at", bootstrap, cfg->data_dir);
+    if (!demo)
+        printf("In another terminal, in this directory, publish the example "
+               "events:\n"
+               "  cat schemas/examples/*.json | %s publish\n"
+               "watch them arrive, decoded:\n"
+               "  %s tail --from-beginning\n"
+               "and read the customers they make:\n"
+               "  %s export\n"
+               "  %s get email:ann.li@example.com\n",
+               me, me, me, me);
+    printf("Ctrl-C stops hub360%s.\n",
+           b ? "; the embedded broker keeps nothing" : "");
     if (demo)
         hub_demo_intro(demo, stdout);
     fflush(stdout);
