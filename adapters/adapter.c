@@ -4,10 +4,13 @@
  */
 #include "adapter.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 
 const hub_adapter_plugin_t *const hub_adapter_plugins[] = {
     &hub_adapter_webhook,
@@ -15,6 +18,22 @@ const hub_adapter_plugin_t *const hub_adapter_plugins[] = {
     &hub_adapter_cdc,
     NULL,
 };
+
+struct hub_metric *hub_adapter_metric(const char *metric, const char *source,
+                                      const char *adapter) {
+    char labels[300];
+    snprintf(labels, sizeof(labels), "source=\"%s\",adapter=\"%s\"",
+             source, adapter);
+    if (strcmp(metric, "dead_letters") == 0)
+        return hub_metrics_counter("hub360_adapter_dead_letters_total",
+                                   "Records an adapter sent to the "
+                                   "dead-letter topic, by source.",
+                                   labels);
+    return hub_metrics_counter("hub360_adapter_events_total",
+                               "Events an adapter produced and Kafka "
+                               "acknowledged, by source.",
+                               labels);
+}
 
 typedef struct running {
     const hub_adapter_plugin_t *plugin;

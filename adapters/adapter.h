@@ -46,6 +46,12 @@ typedef struct hub_adapter_plugin {
     void (*destroy)(void *ctx);
 } hub_adapter_plugin_t;
 
+/* The counter of events an adapter of `source` produced and Kafka
+ * acknowledged (hub360_adapter_events_total{source,adapter}); with
+ * `metric` "dead_letters", of records it sent to the dead-letter topic. */
+struct hub_metric *hub_adapter_metric(const char *metric, const char *source,
+                                      const char *adapter);
+
 /* Every plugin, NULL-terminated. */
 extern const hub_adapter_plugin_t *const hub_adapter_plugins[];
 

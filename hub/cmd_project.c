@@ -39,6 +39,31 @@ static void report(const hub_projector_stats_t *s) {
             (unsigned long long)s->changelog_published);
 }
 
+/* Runs the projector; with --listen, beside /metrics and /healthz for
+ * the orchestrator. Returns 0, a negative hub error (message in err), or
+ * a positive exit code when it could not listen (already printed). */
+static int run_projector(hub_cli_t *cli, const hub_projector_opts_t *o,
+                         hub_projector_stats_t *st, char *err,
+                         size_t errlen) {
+    hub_session_t s = {0};
+    hub_roles_t roles = {0};
+    int rc = 0;
+    if (cli->listen && ((rc = hub_session_open(cli, 0, &s)) ||
+                        (rc = hub_roles_start(cli, &s, HUB_ROLE_METRICS,
+                                              &roles)))) {
+        hub_session_close(&s);
+        if (errlen)
+            err[0] = '\0';
+        return rc;
+    }
+    if (roles.addr[0])
+        hub_log_info(o->label, "metrics at http://%s/metrics", roles.addr);
+    rc = hub_projector_run(cli->cfg, o, st, err, errlen);
+    hub_roles_stop(&roles);
+    hub_session_close(&s);
+    return rc;
+}
+
 static int run_project(hub_cli_t *cli) {
     int rc = hub_cli_config(cli);
     if (rc)
@@ -57,23 +82,11 @@ static int run_project(hub_cli_t *cli) {
         .label = "project",
     };
     hub_cli_handle_signals();
-    /* --listen: /metrics and /healthz for the orchestrator. */
-    hub_session_t s = {0};
-    hub_roles_t roles = {0};
-    if (cli->listen && ((rc = hub_session_open(cli, 0, &s)) ||
-                        (rc = hub_roles_start(cli, &s, HUB_ROLE_METRICS,
-                                              &roles)))) {
-        hub_session_close(&s);
-        free(bootstrap);
-        return rc;
-    }
-    if (roles.addr[0])
-        hub_log_info("project", "metrics at http://%s/metrics", roles.addr);
     hub_projector_stats_t st;
-    rc = hub_projector_run(cli->cfg, &o, &st, err, sizeof err);
-    hub_roles_stop(&roles);
-    hub_session_close(&s);
+    rc = run_projector(cli, &o, &st, err, sizeof err);
     free(bootstrap);
+    if (rc > 0) /* an exit code: already said */
+        return rc;
     if (rc)
         return hub_cli_fail(cli, "%s", err);
     report(&st);
@@ -124,22 +137,8 @@ static int run_rebuild(hub_cli_t *cli) {
         .label = "rebuild",
     };
     hub_cli_handle_signals();
-    /* --listen: /metrics and /healthz for the orchestrator. */
-    hub_session_t s = {0};
-    hub_roles_t roles = {0};
-    if (cli->listen && ((rc = hub_session_open(cli, 0, &s)) ||
-                        (rc = hub_roles_start(cli, &s, HUB_ROLE_METRICS,
-                                              &roles)))) {
-        hub_session_close(&s);
-        free(bootstrap);
-        return rc;
-    }
-    if (roles.addr[0])
-        hub_log_info("project", "metrics at http://%s/metrics", roles.addr);
     hub_projector_stats_t st;
-    rc = hub_projector_run(cli->cfg, &o, &st, err, sizeof err);
-    hub_roles_stop(&roles);
-    hub_session_close(&s);
+    rc = run_projector(cli, &o, &st, err, sizeof err);
     free(bootstrap);
     if (!rc && hub_stop_requested)
         rc = hub_fail(err, sizeof err, HUB_ESTATE,

@@ -175,17 +175,9 @@ static int init(const hub_adapter_env_t *env,
         feed_t *f = &c->feeds[c->n++];
         f->cdc = c;
         f->cfg = sources[i];
-        char labels[300];
-        snprintf(labels, sizeof(labels), "source=\"%s\",adapter=\"cdc\"",
-                 f->cfg->name);
-        f->events = hub_metrics_counter(
-            "hub360_adapter_events_total",
-            "Events an adapter produced and Kafka acknowledged, by source.",
-            labels);
-        f->dead_letters = hub_metrics_counter(
-            "hub360_adapter_dead_letters_total",
-            "Records an adapter sent to the dead-letter topic, by source.",
-            labels);
+        f->events = hub_adapter_metric("events", f->cfg->name, "cdc");
+        f->dead_letters = hub_adapter_metric("dead_letters", f->cfg->name,
+                                             "cdc");
         char why[512];
         int rc = hub_source_open(f->cfg, env->cat,
                                  env->cfg->kafka.topic_prefix, &f->src, why,

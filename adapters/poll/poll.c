@@ -469,13 +469,7 @@ static int init(const hub_adapter_env_t *env,
         poller_t *p = &pl->pollers[pl->n++];
         p->pl = pl;
         p->cfg = sources[i];
-        char labels[300];
-        snprintf(labels, sizeof(labels), "source=\"%s\",adapter=\"poll\"",
-                 p->cfg->name);
-        p->events = hub_metrics_counter(
-            "hub360_adapter_events_total",
-            "Events an adapter produced and Kafka acknowledged, by source.",
-            labels);
+        p->events = hub_adapter_metric("events", p->cfg->name, "poll");
         char why[1024];
         if ((rc = setup(pl, p, why, sizeof(why))))
             hub_fail(err, errlen, rc, "source %s: %s", p->cfg->name, why);

@@ -144,13 +144,7 @@ static int init(const hub_adapter_env_t *env,
         if (rc)
             return hub_fail(err, errlen, rc, "source %s: %s", h->cfg->name,
                             why);
-        char labels[300];
-        snprintf(labels, sizeof(labels), "source=\"%s\",adapter=\"webhook\"",
-                 h->cfg->name);
-        h->events = hub_metrics_counter(
-            "hub360_adapter_events_total",
-            "Events an adapter produced and Kafka acknowledged, by source.",
-            labels);
+        h->events = hub_adapter_metric("events", h->cfg->name, "webhook");
         if (h->sig.scheme == HUB_SIG_NONE)
             hub_log_warn("webhook", "source %s takes webhooks without a "
                                     "signature check (signature: none)",
