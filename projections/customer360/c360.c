@@ -705,8 +705,10 @@ static int put_timeline(hub_c360_t *c, const hub_ent_t *e,
 
 /* Records the event id: 1 the first time, 0 for a duplicate (which
  * changes nothing), or an error. Seen before means in this batch (the
- * set c->seen) or in the store (looked up by prepare, or now); T_DEDUPE
- * only changes in the commit (pruning, then these puts, in key order). */
+ * set c->seen) or in the store (looked up by prepare, or now). Before
+ * the commit's pruning T_DEDUPE only gains ids of c->seen: these puts,
+ * deferred (in key order at the commit, or earlier when a control event
+ * flushes), so what prepare found there still holds. */
 static int first_time(hub_c360_t *c, const hub_c360_decoded_t *d,
                       hub_c360_result_t *res) {
     int created, dup;

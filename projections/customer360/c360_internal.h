@@ -138,7 +138,8 @@ static inline MDB_val hub_mval(const void *p, size_t n) {
 
 /* A write of key -> val to table at commit (both copied). Reads of the
  * batch do not see it: tables written this way are only read by control
- * events and forgets, which call hub_c360_flush_deferred first. */
+ * events and forgets, which call hub_c360_flush_deferred first, and
+ * T_DEDUPE, whose ids of the batch are also in c->seen. */
 int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen);
 /* Writes the deferred puts now, each table in key order. */
