@@ -94,8 +94,9 @@ static int new_maps(hub_c360_t *c) {
     c->regraph = hub_hmap_new();
     c->cust_dirty = hub_hmap_new();
     c->offsets = hub_hmap_new();
+    c->seen = hub_hmap_new();
     return c->ents && c->comps && c->regraph && c->cust_dirty &&
-                   c->offsets
+                   c->offsets && c->seen
                ? 0
                : HUB_ENOMEM;
 }
@@ -279,6 +280,7 @@ void hub_c360_close(hub_c360_t *c) {
     hub_hmap_free(c->regraph, NULL);
     hub_hmap_free(c->cust_dirty, NULL);
     hub_hmap_free(c->offsets, free);
+    hub_hmap_free(c->seen, NULL);
     hub_buf_free(&c->tmp);
     hub_buf_free(&c->timeline);
     hub_buf_free(&c->view);
@@ -488,6 +490,7 @@ static int sort_deferred(hub_c360_t *c) {
 }
 
 int hub_c360_flush_deferred(hub_c360_t *c) {
+    c->flushed = 1;
     int rc = sort_deferred(c);
     if (rc) {
         c->ndefer = 0;
@@ -519,6 +522,13 @@ void hub_c360_mark(hub_hmap_t *set, const char *key, size_t len) {
 }
 
 int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out) {
+    return hub_c360_load_known(c, key, len, 0, 0, out);
+}
+
+/* What prepare found in T_ENTITIES is what this transaction holds until
+ * deferred writes go in (a forget also deletes there right after). */
+int hub_c360_load_known(hub_c360_t *c, const char *key, size_t len,
+                        unsigned pre, uint64_t compid, cent **out) {
     int created;
     void **slot = hub_hmap_put(c->ents, key, len, &created);
     if (!slot)
@@ -532,17 +542,22 @@ int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out) {
         return HUB_ENOMEM;
     *slot = ce; /* the slot moves when the map grows: not used below */
     *out = ce;
-    MDB_val k = val(key, len), d;
-    int rc = mdb_get(c->txn, DBI(c, T_ENTITIES), &k, &d);
-    if (rc == MDB_NOTFOUND)
+    if (!(pre & PRE_ENT) || c->flushed) {
+        MDB_val k = val(key, len), d;
+        int rc = mdb_get(c->txn, DBI(c, T_ENTITIES), &k, &d);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc)
+            return hub_store_err(rc);
+        if (d.mv_size != 8)
+            return HUB_EDECODE;
+        compid = hub_rd_be64(d.mv_data);
+    } else if (!(pre & PRE_ENT_HAS)) {
         return 0;
-    if (rc)
-        return hub_store_err(rc);
-    if (d.mv_size != 8)
-        return HUB_EDECODE;
+    }
     /* its state is in its component's record: loading that fills ce */
-    comp *comp;
-    rc = hub_graph_comp(c, hub_rd_be64(d.mv_data), &comp);
+    struct comp *cp;
+    int rc = hub_graph_comp(c, compid, &cp);
     if (rc == 0 && !ce->e)
         rc = HUB_EDECODE; /* the index and the record disagree */
     return rc;
@@ -550,7 +565,13 @@ int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out) {
 
 int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
                         cent **out, int *created) {
-    int rc = hub_c360_load(c, key, len, out);
+    return hub_c360_get_or_new_known(c, key, len, 0, 0, out, created);
+}
+
+int hub_c360_get_or_new_known(hub_c360_t *c, const char *key, size_t len,
+                              unsigned pre, uint64_t compid, cent **out,
+                              int *created) {
+    int rc = hub_c360_load_known(c, key, len, pre, compid, out);
     *created = 0;
     if (rc || (*out)->e)
         return rc;
@@ -643,6 +664,8 @@ void hub_c360_abort(hub_c360_t *c) {
     hub_hmap_clear(c->regraph, NULL);
     hub_hmap_clear(c->cust_dirty, NULL);
     hub_hmap_clear(c->offsets, free);
+    hub_hmap_clear(c->seen, NULL);
+    c->flushed = 0;
     c->nfresh = 0;
     c->ndefer = 0;
     hub_arena_reset(&c->arena);
@@ -721,20 +744,37 @@ static int put_timeline(hub_c360_t *c, const hub_ent_t *e,
 }
 
 /* Records the event id: 1 the first time, 0 for a duplicate (which
- * changes nothing), or an error. */
-static int first_time(hub_c360_t *c, const hub_uuid_t *id,
+ * changes nothing), or an error. Seen before means in this batch (the
+ * set c->seen) or in the store (looked up by prepare, or now). Before
+ * the commit's pruning T_DEDUPE only gains ids of c->seen: these puts,
+ * deferred (in key order at the commit, or earlier when a control event
+ * flushes), so what prepare found there still holds. */
+static int first_time(hub_c360_t *c, const hub_c360_decoded_t *d,
                       hub_c360_result_t *res) {
-    uint8_t now[8];
-    hub_be64(now, (uint64_t)c->now_ms);
-    MDB_val k = val(id->b, 16), v = val(now, 8);
-    int rc = mdb_put(c->txn, DBI(c, T_DEDUPE), &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
+    int created, dup;
+    if (!hub_hmap_put(c->seen, d->id.b, 16, &created))
+        return HUB_ENOMEM;
+    if (!created) {
+        dup = 1;
+    } else if (d->pre & PRE_DEDUPE) {
+        dup = (d->pre & PRE_SEEN) != 0;
+    } else {
+        MDB_val k = val(d->id.b, 16), v;
+        int rc = mdb_get(c->txn, DBI(c, T_DEDUPE), &k, &v);
+        if (rc && rc != MDB_NOTFOUND)
+            return hub_store_err(rc);
+        dup = rc == 0;
+    }
+    if (dup) {
         res->outcome = HUB_C360_DUPLICATE;
         c->stats.duplicates++;
         return 0;
     }
+    uint8_t now[8];
+    hub_be64(now, (uint64_t)c->now_ms);
+    int rc = hub_c360_defer(c, T_DEDUPE, d->id.b, 16, now, 8);
     if (rc)
-        return hub_store_err(rc);
+        return rc;
     c->dedupe_added++;
     return 1;
 }
@@ -757,7 +797,7 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
         return hub_c360_dead(res, "%s", d->error);
     const hub_stamp_t *st = &d->st;
     if (d->what == D_LINK || d->what == D_UNLINK || d->what == D_FORGET) {
-        if ((rc = first_time(c, &d->id, res)) != 1 ||
+        if ((rc = first_time(c, d, res)) != 1 ||
             (rc = hub_c360_flush_deferred(c)))
             return rc;
         c->stats.applied++;
@@ -773,7 +813,7 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     const char *ekey = d->ekey;
     size_t ekeylen = d->ekeylen, nids = d->nids;
 
-    if ((rc = first_time(c, &d->id, res)) != 1)
+    if ((rc = first_time(c, d, res)) != 1)
         return rc;
 
     /* a forgotten person stays forgotten */
@@ -788,7 +828,8 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
 
     cent *ce;
     int created;
-    if ((rc = hub_c360_get_or_new(c, ekey, ekeylen, &ce, &created)))
+    if ((rc = hub_c360_get_or_new_known(c, ekey, ekeylen, d->pre, d->pre_comp,
+                                        &ce, &created)))
         return rc;
     if (created && (c->any_forgotten || c->any_pending)) {
         char cid[HUB_CUSTOMER_ID_LEN + 1];

@@ -159,12 +159,46 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
 #undef DEAD
 
 /* The batch given to hub_c360_prepare: the messages in the order they
- * will be applied; thread t decodes into arena t. */
+ * will be applied; thread t decodes into arena t and looks up in the
+ * store through read transaction rt[t] (NULL: it does not look up). */
 typedef struct prep {
     hub_c360_t *c;
     const hub_c360_msg_t *msgs;
     size_t n;
+    MDB_txn *rt[HUB_PAR_MAX];
+    MDB_cursor *ents[HUB_PAR_MAX], *dedupe[HUB_PAR_MAX];
 } prep;
+
+/*
+ * What applying d will ask the store first: whether its event id is in
+ * T_DEDUPE and, for a domain event, its entity's component in
+ * T_ENTITIES, as the store was when the batch began (the read
+ * transaction's snapshot: the batch has written neither table yet). The
+ * batch is in entity-key order and a thread takes it in runs of
+ * consecutive messages, so the entity cursor mostly finds the next key
+ * on the leaf it is on, without a descent from the root.
+ */
+static void look_up(prep *p, size_t t, hub_c360_decoded_t *d) {
+    if (!p->rt[t] || (d->what != D_DOMAIN && d->what != D_LINK &&
+                      d->what != D_UNLINK && d->what != D_FORGET))
+        return;
+    MDB_val k = {16, d->id.b}, v;
+    int r = mdb_cursor_get(p->dedupe[t], &k, &v, MDB_SET);
+    if (r != 0 && r != MDB_NOTFOUND)
+        return;
+    d->pre = PRE_DEDUPE | (r == 0 ? PRE_SEEN : 0);
+    if (d->what != D_DOMAIN)
+        return;
+    k.mv_size = d->ekeylen;
+    k.mv_data = (void *)d->ekey;
+    r = mdb_cursor_get(p->ents[t], &k, &v, MDB_SET_KEY);
+    if (r == 0 && v.mv_size == 8) {
+        d->pre |= PRE_ENT | PRE_ENT_HAS;
+        d->pre_comp = hub_rd_be64(v.mv_data);
+    } else if (r == MDB_NOTFOUND) {
+        d->pre |= PRE_ENT;
+    } /* else: hub_c360_apply looks it up and reports what it finds */
+}
 
 static void prepare_one(void *arg, size_t i, size_t t) {
     prep *p = arg;
@@ -179,14 +213,49 @@ static void prepare_one(void *arg, size_t i, size_t t) {
         hub_codec_envelope_own(c->codec, m->value, m->len, &avro, &alen) != 1 ||
         decode(c, avro, alen, 1, &c->pre_arena[t], d))
         d->what = D_LATER; /* hub_c360_apply decodes it */
+    else
+        look_up(p, t, d);
+}
+
+static void end_lookups(prep *p) {
+    for (size_t t = 0; t < HUB_PAR_MAX; t++) {
+        if (p->ents[t])
+            mdb_cursor_close(p->ents[t]);
+        if (p->dedupe[t])
+            mdb_cursor_close(p->dedupe[t]);
+        if (p->rt[t])
+            mdb_txn_abort(p->rt[t]);
+    }
 }
 
 int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
     c->npre = c->nextpre = 0;
     if (hub_array_reserve(&c->pre, &c->cappre, n, sizeof *c->pre))
         return HUB_ENOMEM;
-    prep p = {c, msgs, n};
+    prep p = {.c = c, .msgs = msgs, .n = n};
+    /* One read transaction per thread (the store runs with MDB_NOTLS, so
+     * a transaction begun here may be used on the thread that takes t).
+     * Without them (no reader slot free, say) nothing is looked up ahead:
+     * hub_c360_apply looks up itself. Not once deferred writes went in:
+     * the snapshot would no longer be what the batch sees. */
+    size_t nt = hub_par_threads();
+    for (size_t t = 0; t < nt && c->txn && !c->flushed; t++) {
+        MDB_txn *rt;
+        if (mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, &rt))
+            break;
+        p.rt[t] = rt;
+        if (mdb_cursor_open(rt, DBI(c, T_ENTITIES), &p.ents[t]) ||
+            mdb_cursor_open(rt, DBI(c, T_DEDUPE), &p.dedupe[t])) {
+            p.rt[t] = NULL;
+            if (p.ents[t])
+                mdb_cursor_close(p.ents[t]);
+            p.ents[t] = NULL;
+            mdb_txn_abort(rt);
+            break;
+        }
+    }
     hub_par_for(n, 64, 0, prepare_one, &p);
+    end_lookups(&p);
     c->npre = n;
     return 0;
 }

@@ -112,6 +112,11 @@ struct hub_c360 {
     hub_hmap_t *regraph;    /* entity keys whose customer must be regrouped */
     hub_hmap_t *cust_dirty; /* anchors whose views may have changed */
     hub_hmap_t *offsets;    /* topic \0 partition -> int64_t* next offset */
+    hub_hmap_t *seen;       /* event ids recorded in this batch (their
+                               T_DEDUPE puts are deferred to the commit) */
+    int flushed;            /* deferred writes went in before the commit:
+                               the T_ENTITIES answers looked up ahead no
+                               longer hold */
     hub_buf_t tmp, timeline, view, key;
     /* the batch's changes, kept past its commit for the changelog */
     hub_c360_change_t *chg;
@@ -133,7 +138,8 @@ static inline MDB_val hub_mval(const void *p, size_t n) {
 
 /* A write of key -> val to table at commit (both copied). Reads of the
  * batch do not see it: tables written this way are only read by control
- * events and forgets, which call hub_c360_flush_deferred first. */
+ * events and forgets, which call hub_c360_flush_deferred first, and
+ * T_DEDUPE, whose ids of the batch are also in c->seen. */
 int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen);
 /* Writes the deferred puts now, each table in key order. */
@@ -144,11 +150,18 @@ int hub_c360_ensure_schema(hub_c360_t *c, char *err, size_t errlen);
 
 /* Entities in the batch cache (e NULL when it does not exist). */
 int hub_c360_load(hub_c360_t *c, const char *key, size_t len, cent **out);
+/* The same, given what hub_c360_prepare found for the key in T_ENTITIES
+ * (pre: PRE_ENT, PRE_ENT_HAS; 0: nothing, look it up). */
+int hub_c360_load_known(hub_c360_t *c, const char *key, size_t len,
+                        unsigned pre, uint64_t compid, cent **out);
 /* Creates it when missing (and registers its id; it belongs to no
  * customer until linked or given one by hub_graph_new_entity); *created
  * says so. */
 int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
                         cent **out, int *created);
+int hub_c360_get_or_new_known(hub_c360_t *c, const char *key, size_t len,
+                              unsigned pre, uint64_t compid, cent **out,
+                              int *created);
 void hub_c360_mark(hub_hmap_t *set, const char *key, size_t len);
 /* Adds (1) or removes (0) the index entry identity -> entity. */
 int hub_c360_index(hub_c360_t *c, const char *ident, const char *ekey,
@@ -190,7 +203,18 @@ typedef struct hub_c360_decoded {
     const char **raw;    /* the values as sent, */
     size_t *rawlen;
     int8_t *links;       /* whether each may link; -1: not known yet */
+    /* looked up ahead by hub_c360_prepare in the store as the batch found
+     * it (PRE_*; 0: not looked up); pre_comp: the entity's component */
+    uint8_t pre;
+    uint64_t pre_comp;
 } hub_c360_decoded_t;
+
+enum {
+    PRE_DEDUPE = 1,  /* the event id was looked up in T_DEDUPE, */
+    PRE_SEEN = 2,    /* and is there (an event seen in an earlier batch) */
+    PRE_ENT = 4,     /* the entity key was looked up in T_ENTITIES, */
+    PRE_ENT_HAS = 8, /* and is there, in component pre_comp */
+};
 
 /* The decoded form of message m: the one hub_c360_prepare made when m
  * is the next prepared message, else decoded now into *here. NULL with

@@ -300,6 +300,38 @@ TEST(event_ids_are_forgotten_after_the_dedupe_window) {
     hub_config_free(cfg);
 }
 
+/* A batch decoded ahead looks its event ids up in the store before it
+ * is applied, and records them at its commit: an id seen in an earlier
+ * batch, or earlier in the same batch, is a duplicate either way. */
+TEST(duplicates_are_found_by_batches_decoded_ahead) {
+    hub_config_t *cfg = config_from("");
+    const char *store = fresh_store("dup-ahead");
+    events_t ev = {0};
+    for (int i = 0; i < 5; i++) /* Ann, Zed, Ann, Zed, Zed */
+        add(&ev, i % 2 ? line(2, "crm.contact.upserted",
+                              "2026-03-01T00:00:00Z",
+                              SRC("hubspot", "contact", "9"),
+                              EMAIL("z@example.com"), "{\"name\":\"Zed\"}")
+                       : line(1, "crm.contact.upserted",
+                              "2026-03-01T00:00:00Z",
+                              SRC("hubspot", "contact", "1"),
+                              EMAIL("ann@example.com"),
+                              "{\"name\":\"Ann\"}"));
+    /* batches of 3 (odd: decoded ahead, from the second on) */
+    size_t counts[4] = {0};
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 3, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_APPLIED], 2);
+    CHECK_INT(counts[HUB_C360_DUPLICATE], 3);
+    CHECK_INT(table_entries(store, T_DEDUPE), 2);
+    memset(counts, 0, sizeof counts);
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 5, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_DUPLICATE], 5);
+    CHECK_INT(table_entries(store, T_DEDUPE), 2);
+    CHECK_INT(count_customers(store), 2);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
 TEST(segment_rules_see_every_field_of_the_view) {
     hub_config_t *cfg = config_from(
         "segments:\n"
