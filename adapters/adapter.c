@@ -83,13 +83,6 @@ int hub_adapters_new(const hub_adapter_env_t *env, hub_adapters_t **out,
     return 0;
 }
 
-int hub_adapters_need_http(const hub_adapters_t *a) {
-    for (size_t i = 0; i < a->n; i++)
-        if (a->run[i].plugin->needs_http)
-            return 1;
-    return 0;
-}
-
 int hub_adapters_start(hub_adapters_t *a, char *err, size_t errlen) {
     for (size_t i = 0; i < a->n; i++) {
         running_t *r = &a->run[i];

@@ -28,13 +28,12 @@ typedef struct hub_adapter_env {
     hub_catalog_t *cat;
     hub_producer_t *producer;
     const char *bootstrap;   /* the resolved broker list */
-    hub_http_t *http;        /* NULL when no plugin needs one */
+    hub_http_t *http;        /* routes may be added in init (not started) */
 } hub_adapter_env_t;
 
 typedef struct hub_adapter_plugin {
     const char *name;        /* "webhook" */
     const char *desc;
-    int needs_http;
     /* 1 when this source's configuration asks for this adapter. */
     int (*serves)(const hub_source_config_t *src);
     /* Sets up for the n sources it serves. */
@@ -67,13 +66,11 @@ typedef struct hub_adapters hub_adapters_t;
 
 /*
  * Sets up every plugin that serves at least one source of env->cfg
- * (env->http must be set, not yet started, when one needs it). *any is
+ * (env->http set and not yet started: plugins add their routes). *any is
  * set to the number of (source, adapter) pairs. Errors name the source.
  */
 int hub_adapters_new(const hub_adapter_env_t *env, hub_adapters_t **out,
                      size_t *any, char *err, size_t errlen);
-/* 1 when some plugin that was set up needs the HTTP server. */
-int hub_adapters_need_http(const hub_adapters_t *a);
 int hub_adapters_start(hub_adapters_t *a, char *err, size_t errlen);
 /* Stops (in reverse order) and frees. NULL is fine. */
 void hub_adapters_free(hub_adapters_t *a);

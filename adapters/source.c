@@ -277,10 +277,6 @@ void hub_source_free(hub_source_t *s) {
     free(s);
 }
 
-const hub_source_config_t *hub_source_config(const hub_source_t *s) {
-    return s->cfg;
-}
-
 hub_mapping_t *hub_source_mapping(hub_source_t *s) { return s->mapping; }
 
 const json_t *hub_source_json(const hub_source_t *s) { return s->json; }

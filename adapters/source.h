@@ -64,7 +64,6 @@ int hub_source_open(const hub_source_config_t *cfg, hub_catalog_t *cat,
                     size_t errlen);
 void hub_source_free(hub_source_t *s);
 
-const hub_source_config_t *hub_source_config(const hub_source_t *s);
 hub_mapping_t *hub_source_mapping(hub_source_t *s);
 /* {"name": ..., "system": ...}: the $source of its mapping (borrowed). */
 const json_t *hub_source_json(const hub_source_t *s);

@@ -5,7 +5,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "adapter.h"
 #include "cli.h"
@@ -40,14 +39,7 @@ static int run_adapters(hub_cli_t *cli) {
                  role.addr);
     printf("adapters: %zu running\n", role.adapters_running);
     fflush(stdout);
-    while (!hub_stop_requested) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        if (hub_reload_requested) {
-            hub_reload_requested = 0;
-            hub_roles_reload(cli, &role);
-        }
-    }
+    hub_roles_serve(cli, &role);
     hub_log_info("adapters", "stopping");
 done:
     hub_roles_stop(&role);

@@ -3,7 +3,6 @@
  * or SIGTERM.
  */
 #include <stdio.h>
-#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -34,14 +33,7 @@ static int run_serve(hub_cli_t *cli) {
     printf("listening: %s\n", roles.addr);
     fflush(stdout);
     hub_log_info("serve", "API at http://%s/v1/customers/{id}", roles.addr);
-    while (!hub_stop_requested) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        if (hub_reload_requested) {
-            hub_reload_requested = 0;
-            hub_roles_reload(cli, &roles);
-        }
-    }
+    hub_roles_serve(cli, &roles);
     hub_log_info("serve", "stopping");
     hub_roles_stop(&roles);
     hub_session_close(&s);

@@ -57,5 +57,8 @@ void hub_roles_stop(hub_roles_t *r);
  * the log settings; a file that does not load (or would open the API
  * beyond loopback without tokens) is logged and the old settings kept. */
 void hub_roles_reload(hub_cli_t *cli, hub_roles_t *r);
+/* Serves until SIGINT or SIGTERM, re-reading the configuration on
+ * SIGHUP (hub_roles_reload); the caller then stops the roles. */
+void hub_roles_serve(hub_cli_t *cli, hub_roles_t *r);
 
 #endif

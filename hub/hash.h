@@ -15,6 +15,17 @@
 void hub_sha256(const void *a, size_t alen, const void *b, size_t blen,
                 uint8_t out[32]);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+static inline int hub_hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* A fast 64-bit hash of bytes (not cryptographic): change detection and
  * hash tables. */
 uint64_t hub_hash64(const void *data, size_t len);

@@ -31,6 +31,11 @@
  * webhook's default acknowledgement timeout). */
 #define STOP_GRACE_US (15 * 1000 * 1000)
 
+/* Request counters by method (GET, POST) and status, filled on first use. */
+typedef struct counters {
+    _Atomic(hub_metric_t *) by[2][600];
+} counters_t;
+
 typedef struct route {
     char *method;      /* NULL: any */
     char *prefix;
@@ -38,11 +43,13 @@ typedef struct route {
     hub_http_handler fn;
     void *opaque;
     hub_metric_t *seconds; /* latency of its requests */
+    counters_t *counted;   /* its requests by method and status */
 } route_t;
 
 struct hub_http {
     struct MHD_Daemon *d;
     _Atomic int inflight;  /* requests begun and not yet completed */
+    counters_t *unrouted;  /* answers given before any route (413) */
     struct sockaddr_storage sa;
     char *listen;
     int max_connections;
@@ -186,17 +193,32 @@ static int64_t now_us(void) {
 }
 
 /* Counts the answer by route, method and status; times it by route. */
-static void count(const route_t *rt, const char *method, int status,
-                  int64_t started_us) {
-    char labels[300];
-    snprintf(labels, sizeof(labels),
-             "route=\"%s\",method=\"%s\",status=\"%d\"",
-             rt ? rt->prefix : "none", method, status);
-    hub_metric_add(hub_metrics_counter("hub360_http_requests_total",
-                                       "HTTP requests answered, by route "
-                                       "prefix, method and status.",
-                                       labels),
-                   1);
+/* Counts the answer by route, method and status; times it by route.
+ * The counter of a (route, GET or POST, status) is looked up in the
+ * registry once and kept, so a request pays an atomic add, not the
+ * registry's lock. */
+static void count(hub_http_t *h, const route_t *rt, const char *method,
+                  int status, int64_t started_us) {
+    counters_t *c = rt ? rt->counted : h->unrouted;
+    int m = strcmp(method, "GET") == 0 ? 0 : strcmp(method, "POST") == 0 ? 1 : -1;
+    int cached = c && m >= 0 && status >= 100 && status < 600;
+    hub_metric_t *counter =
+        cached ? atomic_load_explicit(&c->by[m][status], memory_order_relaxed)
+               : NULL;
+    if (!counter) {
+        char labels[300];
+        snprintf(labels, sizeof(labels),
+                 "route=\"%s\",method=\"%s\",status=\"%d\"",
+                 rt ? rt->prefix : "none", method, status);
+        counter = hub_metrics_counter("hub360_http_requests_total",
+                                      "HTTP requests answered, by route "
+                                      "prefix, method and status.",
+                                      labels);
+        if (cached) /* any thread that races here stores the same one */
+            atomic_store_explicit(&c->by[m][status], counter,
+                                  memory_order_relaxed);
+    }
+    hub_metric_add(counter, 1);
     if (rt)
         hub_metric_observe(rt->seconds,
                            (double)(now_us() - started_us) / 1e6);
@@ -264,7 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                            "the body is %s bytes; the limit is %lld", cl,
                            (long long)h->body_limit);
             enum MHD_Result rc = send_resp(c, &resp);
-            count(NULL, method, resp.status, r->started_us);
+            count(h, NULL, method, resp.status, r->started_us);
             hub_buf_free(&resp.body);
             return rc;
         }
@@ -300,7 +322,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                            method, url);
     }
     enum MHD_Result rc = send_resp(c, &resp);
-    count(rt, method, resp.status, r->started_us);
+    count(h, rt, method, resp.status, r->started_us);
     hub_buf_free(&resp.body);
     return rc;
 }
@@ -346,7 +368,10 @@ static int parse_listen(const char *listen, struct sockaddr_storage *sa,
 int hub_http_new(const hub_http_config_t *cfg, hub_http_t **out, char *err,
                  size_t errlen) {
     hub_http_t *h = calloc(1, sizeof(*h));
-    if (!h || !(h->listen = strdup(cfg->listen))) {
+    if (!h || !(h->listen = strdup(cfg->listen)) ||
+        !(h->unrouted = calloc(1, sizeof(*h->unrouted)))) {
+        if (h)
+            free(h->listen);
         free(h);
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     }
@@ -420,8 +445,10 @@ void hub_http_stop(hub_http_t *h) {
     for (size_t i = 0; i < h->nroutes; i++) {
         free(h->routes[i].method);
         free(h->routes[i].prefix);
+        free(h->routes[i].counted);
     }
     free(h->routes);
+    free(h->unrouted);
     free(h->listen);
     free(h);
 }
@@ -447,10 +474,12 @@ int hub_http_route(hub_http_t *h, const char *method, const char *prefix,
                         "hub360_http_request_seconds",
                         "Time from a request's first byte to its answer, "
                         "by route prefix.",
-                        labels)};
-    if (!rt->prefix || (method && !rt->method)) {
+                        labels),
+                    .counted = calloc(1, sizeof(counters_t))};
+    if (!rt->prefix || (method && !rt->method) || !rt->counted) {
         free(rt->method);
         free(rt->prefix);
+        free(rt->counted);
         return HUB_ENOMEM;
     }
     h->nroutes++;

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "errors.h"
@@ -136,4 +137,17 @@ void hub_roles_reload(hub_cli_t *cli, hub_roles_t *r) {
                  cfg->path ? cfg->path : "(defaults)", cfg->api.tokens.n,
                  cfg->log.level);
     hub_config_free(cfg);
+}
+
+void hub_roles_serve(hub_cli_t *cli, hub_roles_t *r) {
+    /* The handlers only set flags (any thread may take a signal), so
+     * this looks at them ten times a second. */
+    while (!hub_stop_requested) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (hub_reload_requested) {
+            hub_reload_requested = 0;
+            hub_roles_reload(cli, r);
+        }
+    }
 }

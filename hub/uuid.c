@@ -10,22 +10,13 @@
 #include <sys/random.h>
 
 #include "errors.h"
+#include "hash.h"
 #include "timefmt.h"
 
 /* 7932dfa3-fe97-5e7a-80c2-d85d988334cf = uuid5(NAMESPACE_URL, "hub360") */
 const hub_uuid_t hub_uuid_ns_hub360 = {{0x79, 0x32, 0xdf, 0xa3, 0xfe, 0x97,
                                         0x5e, 0x7a, 0x80, 0xc2, 0xd8, 0x5d,
                                         0x98, 0x83, 0x34, 0xcf}};
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int hub_uuid_parse(const char *s, size_t len, hub_uuid_t *out) {
     if (len != HUB_UUID_STRLEN)
@@ -38,7 +29,7 @@ int hub_uuid_parse(const char *s, size_t len, hub_uuid_t *out) {
             i++;
             continue;
         }
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        int hi = hub_hex_digit(s[i]), lo = hub_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return HUB_EINVAL;
         out->b[j++] = (uint8_t)(hi << 4 | lo);

@@ -567,10 +567,7 @@ int64_t hub360_offset(hub360_reader_t *r, const char *topic,
                       int32_t partition) {
     if (!r || !topic)
         return -1;
-    pthread_mutex_lock(&r->lock); /* the first call learns the cluster */
-    int64_t off = hub_c360_offset(r->c, topic, partition);
-    pthread_mutex_unlock(&r->lock);
-    return off;
+    return hub_c360_offset(r->c, topic, partition); /* LMDB reads only */
 }
 
 int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,

@@ -466,7 +466,6 @@ static int start(void *ctx, char *err, size_t errlen) {
 const hub_adapter_plugin_t hub_adapter_cdc = {
     .name = "cdc",
     .desc = "Debezium change events from Kafka topics (cdc.topics)",
-    .needs_http = 0,
     .serves = serves,
     .init = init,
     .start = start,

@@ -497,7 +497,6 @@ const hub_adapter_plugin_t hub_adapter_poll = {
     .name = "poll",
     .desc = "poll.url: a vendor's REST API, incrementally on an updated-at "
             "cursor kept in LMDB",
-    .needs_http = 0,
     .serves = serves,
     .init = init,
     .start = start,

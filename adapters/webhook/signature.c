@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "errors.h"
+#include "hash.h"
 #include "timefmt.h"
 
 #define SHA256_LEN         32
@@ -121,19 +122,12 @@ fail:
 /* Strict decoding of what the vendor sent                                 */
 /* ---------------------------------------------------------------------- */
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20); /* ASCII letters to lower case */
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Exactly 2 * want hex digits (either case) into want bytes; 0 or -1. */
 static int hex_decode(const char *s, uint8_t *out, size_t want) {
     if (strlen(s) != 2 * want)
         return -1;
     for (size_t i = 0; i < want; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = hub_hex_digit(s[2 * i]), lo = hub_hex_digit(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -280,9 +274,9 @@ static void hubspot_decode_uri(const char *uri, char *out) {
     static const char decoded[] = ":/?@!$'()*,;";
     size_t o = 0;
     for (size_t i = 0; uri[i]; i++) {
-        if (uri[i] == '%' && hexval(uri[i + 1]) >= 0 &&
-            hexval(uri[i + 2]) >= 0) {
-            char ch = (char)(hexval(uri[i + 1]) << 4 | hexval(uri[i + 2]));
+        if (uri[i] == '%' && hub_hex_digit(uri[i + 1]) >= 0 &&
+            hub_hex_digit(uri[i + 2]) >= 0) {
+            char ch = (char)(hub_hex_digit(uri[i + 1]) << 4 | hub_hex_digit(uri[i + 2]));
             if (ch && strchr(decoded, ch)) {
                 out[o++] = ch;
                 i += 2;

@@ -19,6 +19,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,6 +40,7 @@ typedef struct hook {
     hub_sig_config_t sig;
     pthread_mutex_t lock;
     hub_metric_t *events;   /* acknowledged events of this source */
+    _Atomic(hub_metric_t *) answered[600]; /* requests by status */
 } hook_t;
 
 typedef struct webhook {
@@ -324,14 +326,21 @@ static void handle_source(webhook_t *w, hook_t *h, const hub_http_req_t *req,
                        hub_http_uri(req));
     handle_request(w, h, req, resp, url.data ? url.data : "");
     hub_buf_free(&url);
-    char labels[300];
-    snprintf(labels, sizeof(labels), "source=\"%s\",status=\"%d\"",
-             h->cfg->name, resp->status);
-    hub_metric_add(hub_metrics_counter("hub360_webhook_requests_total",
-                                       "Webhook requests by source and the "
-                                       "status they were answered.",
-                                       labels),
-                   1);
+    /* the counter of each status is looked up once, then kept */
+    int st = resp->status >= 100 && resp->status < 600 ? resp->status : 0;
+    hub_metric_t *counter = atomic_load(&h->answered[st]);
+    if (!counter) {
+        char labels[300];
+        snprintf(labels, sizeof(labels), "source=\"%s\",status=\"%d\"",
+                 h->cfg->name, resp->status);
+        counter = hub_metrics_counter("hub360_webhook_requests_total",
+                                      "Webhook requests by source and the "
+                                      "status they were answered.",
+                                      labels);
+        if (st)
+            atomic_store(&h->answered[st], counter);
+    }
+    hub_metric_add(counter, 1);
 }
 
 static void handle(void *opaque, const hub_http_req_t *req,
@@ -350,7 +359,6 @@ static void handle(void *opaque, const hub_http_req_t *req,
 const hub_adapter_plugin_t hub_adapter_webhook = {
     .name = "webhook",
     .desc = "POST /ingest/{source}: vendor webhooks, signature-checked",
-    .needs_http = 1,
     .serves = serves,
     .init = init,
     .start = NULL,

@@ -147,13 +147,14 @@ static int check_format(hub_c360_t *c, const char *path, int writer,
     return rc;
 }
 
-/* The identity rules readers need to normalize a lookup as the projector
- * does: its default phone region, kept in meta. */
-static int stored_region(hub_c360_t *c, char *out, size_t outlen) {
+/* A text the projector keeps in meta (its default phone region, the
+ * Kafka cluster its offsets belong to), for readers: 1 when found. */
+static int stored_meta(hub_c360_t *c, const char *key, char *out,
+                       size_t outlen) {
     MDB_txn *txn;
     if (mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, &txn))
         return 0;
-    MDB_val k = hub_mval("default_region", 14), d;
+    MDB_val k = hub_mval(key, strlen(key)), d;
     int found = mdb_get(txn, DBI(c, T_META), &k, &d) == 0 &&
                 d.mv_size < outlen;
     if (found)
@@ -165,7 +166,8 @@ static int stored_region(hub_c360_t *c, char *out, size_t outlen) {
 static int record_region(hub_c360_t *c, const char *region, const char *path,
                          char *err, size_t errlen) {
     char was[16] = "";
-    if (stored_region(c, was, sizeof was) && strcmp(was, region) == 0)
+    if (stored_meta(c, "default_region", was, sizeof was) &&
+        strcmp(was, region) == 0)
         return 0;
     MDB_txn *txn;
     int rc = mdb_txn_begin(hub_store_env(c->store), NULL, 0, &txn);
@@ -234,11 +236,13 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
         rc = hub_c360_ensure_schema(c, err, errlen);
     if (!rc) {
         /* identity lookups normalize as the projector that wrote the
-         * store does: its default phone region is in the store */
+         * store does: its default phone region is in the store; offsets
+         * are those of the cluster it recorded */
+        stored_meta(c, "cluster_id", c->cluster, sizeof c->cluster);
         hub_config_t *defaults = NULL;
         char region[16] = "";
         rc = hub_config_parse("(defaults)", "", 0, &defaults, err, errlen);
-        if (!rc && stored_region(c, region, sizeof region) &&
+        if (!rc && stored_meta(c, "default_region", region, sizeof region) &&
             hub_config_set_str(&defaults->identity.default_region, region))
             rc = HUB_ENOMEM;
         if (!rc && !(rc = hub_ident_rules_init(&c->rules, &defaults->identity,
@@ -364,16 +368,9 @@ int64_t hub_c360_offset(hub_c360_t *c, const char *topic, int32_t partition) {
     int own = !txn;
     if (own && mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, &txn))
         return -1;
-    MDB_val k, d;
-    if (!c->cluster[0]) { /* a reader: the cluster the projector recorded */
-        k = val("cluster_id", 10);
-        if (mdb_get(txn, DBI(c, T_META), &k, &d) == 0)
-            snprintf(c->cluster, sizeof c->cluster, "%.*s", (int)d.mv_size,
-                     (const char *)d.mv_data);
-    }
     uint8_t kb[512];
     size_t kl = offset_key(c, topic, partition, kb, sizeof kb);
-    k = val(kb, kl);
+    MDB_val k = val(kb, kl), d;
     int64_t off = -1;
     if (kl && mdb_get(txn, DBI(c, T_OFFSETS), &k, &d) == 0 && d.mv_size == 8)
         off = (int64_t)hub_rd_be64(d.mv_data);

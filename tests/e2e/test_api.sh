@@ -198,6 +198,19 @@ expect_eq "project --listen answers /healthz" "$(curl -sS "$PAPI/healthz")" '{"s
 batches() { curl -sS "$PAPI/metrics" | grep -Eq '^hub360_projector_batches_total [1-9]'; }
 wait_for 60 batches
 ok "project --listen counts its batches on /metrics"
+# Two customers of earlier batches joined on request: one merge counted.
+read -r c1 c2 < <("$HUB360" export -c "$WORK/hub360.yaml" | jq -r .id | head -n2 | xargs)
+jq -c --arg a "$c1" --arg b "$c2" \
+   '.event_id = "2c9e0f4b-6a1d-5e7f-9b3c-8d2e1f0a4b5c" | .payload.identities = []
+    | .payload.customer_ids = [$a, $b] | .source.entity_id = $a' \
+  "$HUB360_SOURCE_DIR/schemas/examples/identity.link.json" |
+  "$HUB360" publish -c "$WORK/hub360.yaml" >/dev/null
+merged() { curl -sS "$PAPI/metrics" | grep -Eq '^hub360_projector_merges_total [1-9]'; }
+wait_for 60 merged
+expect_eq "the merged customer answers for both ids" \
+  "$("$HUB360" get -c "$WORK/hub360.yaml" "$c2" | jq -r .id)" \
+  "$("$HUB360" get -c "$WORK/hub360.yaml" "$c1" | jq -r .id)"
+ok "a merge of customers of earlier batches is counted on /metrics"
 kill -TERM "$PROJECT"; wait "$PROJECT" || fail "project did not stop cleanly on SIGTERM"
 
 # Lookups normalize as the projector that wrote the store does, with its
