@@ -63,6 +63,8 @@ expect_file_eq() {
 # BOOTSTRAP from the first line it prints.
 start_broker() {
   local out="$WORK/broker.out"
+  : >"$out" # here, not in the background child: a second start must not
+            # find the first one's line before the child truncates the file
   "$HUB360" broker --data "$1" --partitions "${PARTITIONS:-3}" >"$out" 2>"$WORK/broker.err" &
   PIDS+=($!)
   wait_for 20 grep -q '^bootstrap: ' "$out"
@@ -92,6 +94,7 @@ YAML
 # serve CONFIG: starts `hub360 serve` on a free loopback port; sets SERVE
 # (its pid) and API (its base URL).
 serve() {
+  : >"$WORK/serve.out" # see start_broker
   "$HUB360" serve -c "$1" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
   SERVE=$!
   PIDS+=($SERVE)
