@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "json.h"
 #include "projector.h"
+#include "stock.h"
 
 static int open_store(hub_cli_t *cli, hub_c360_t **c) {
     int rc = hub_cli_config(cli);
@@ -35,6 +36,31 @@ static const hub_cli_opt_t get_opts[] = {
     {0},
 };
 
+/* get sku:CODE: the product view (the stock projection) */
+static int get_product(hub_cli_t *cli, const char *sku, int timeline) {
+    if (timeline)
+        return hub_cli_usage_error(cli, "--timeline is a customer's; "
+                                        "sku:%s is a product",
+                                   sku);
+    if (!*sku)
+        return hub_cli_usage_error(cli, "sku: expected a SKU code after it");
+    hub_c360_t *c;
+    int rc = open_store(cli, &c);
+    if (rc)
+        return rc;
+    hub_buf_t out = HUB_BUF_INIT;
+    rc = hub_stock_product_json(hub_c360_stock(c), sku, &out);
+    if (rc == HUB_ENOENT)
+        rc = hub_cli_fail(cli, "no product %s", sku);
+    else if (rc)
+        rc = hub_cli_fail(cli, "%s", hub_strerror(rc));
+    else
+        printf("%s\n", out.data);
+    hub_buf_free(&out);
+    hub_c360_close(c);
+    return rc;
+}
+
 static int run_get(hub_cli_t *cli) {
     if (cli->nargs != 1)
         return hub_cli_usage_error(cli, "expected one ID or KIND:VALUE");
@@ -47,6 +73,8 @@ static int run_get(hub_cli_t *cli) {
     if (!timeline && (hub_cli_has(cli, "limit") || hub_cli_has(cli, "before")))
         return hub_cli_usage_error(cli, "--limit and --before go with "
                                         "--timeline");
+    if (strncmp(cli->args[0], "sku:", 4) == 0)
+        return get_product(cli, cli->args[0] + 4, timeline);
     hub_c360_t *c;
     int rc = open_store(cli, &c);
     if (rc)
@@ -80,15 +108,19 @@ static int run_get(hub_cli_t *cli) {
 
 const hub_cmd_t hub_cmd_get = {
     "get",
-    "ID | KIND:VALUE",
-    "Print a customer's view, or its timeline, as JSON.",
+    "ID | KIND:VALUE | sku:CODE",
+    "Print a customer's view, or its timeline, or a product's stock, as JSON.",
     "ID is a customer id or an alias of one (an id a merge absorbed);\n"
     "KIND:VALUE is any identity (email:ann@example.com, phone:+8613800138000,\n"
     "wechat_openid:o6_...), normalized the way the projector normalizes.\n"
     "With --timeline it prints {\"customer_id\", \"items\": [...], \"next\"}:\n"
     "the events of every entity merged into the customer, newest first; pass\n"
     "\"next\" to --before for the following page (null: none left).\n"
-    "Exits 1 with a message when there is no such customer.",
+    "sku:CODE prints the product view of that SKU instead (the stock\n"
+    "projection): on hand, reserved, available, on order, returned, the last\n"
+    "movement and the orders that oversell it, in total and per warehouse,\n"
+    "as GET /v1/products/{sku} answers.\n"
+    "Exits 1 with a message when there is no such customer or product.",
     HUB_CLI_CONFIG,
     get_opts,
     run_get,
