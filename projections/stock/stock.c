@@ -185,8 +185,10 @@ int stock_level_decode(const void *p, size_t len, stock_level *l) {
         return HUB_EDECODE;
     l->list = r.p + r.pos;
     l->list_len = r.len - r.pos;
-    if (!(l->flags & L_LAST))
-        l->reason = l->reference = NULL;
+    if (!(l->last_flags & M_REASON))
+        l->reason = NULL;
+    if (!(l->last_flags & M_REFERENCE))
+        l->reference = NULL;
     return 0;
 }
 
@@ -424,7 +426,9 @@ static int apply_adjusted(hub_stock_t *s, const hub_arec_t *p,
         l->flags |= L_LAST;
         l->last_st = *st;
         l->last_flags = (uint8_t)((has_delta ? M_DELTA : 0) |
-                                  (has_on_hand ? M_ON_HAND : 0));
+                                  (has_on_hand ? M_ON_HAND : 0) |
+                                  (has_reason ? M_REASON : 0) |
+                                  (has_ref ? M_REFERENCE : 0));
         l->last_delta = has_delta ? delta : 0;
         l->last_on_hand = has_on_hand ? on_hand : 0;
         l->reason = w->reason;

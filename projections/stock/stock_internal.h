@@ -46,7 +46,9 @@ enum {
     L_BASE = 2,    /* an absolute on_hand is known */
     L_LAST = 4,    /* last movement set */
 };
-enum { M_DELTA = 1, M_ON_HAND = 2 }; /* what the last movement said */
+enum { /* what the last movement said */
+    M_DELTA = 1, M_ON_HAND = 2, M_REASON = 4, M_REFERENCE = 8,
+};
 
 /* A stock level, as stored; strings and the oversold list point into
  * the bytes it was read from, or are owned by the writer's copy. */
