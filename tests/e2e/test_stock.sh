@@ -14,21 +14,6 @@ cd "$WORK"
 FIX="$HUB360_SOURCE_DIR/tests/fixtures/stock"
 
 prefix=$(sed -n 's/^  topic_prefix: "\(.*\)"$/\1/p' hub360.yaml)
-config() { # config NAME PREFIX PARTITIONS [EXTRA YAML]
-  cat >"$1.yaml" <<YAML
-kafka:
-  brokers: $BOOTSTRAP
-  partitions: $3
-  topic_prefix: "$2"
-data_dir: $WORK/$1
-log:
-  level: warn
-${4:-}
-YAML
-  mkdir -p "$WORK/$1"
-  [ -f "$WORK/data/broker.addr" ] && cp "$WORK/data/broker.addr" "$WORK/$1/"
-  return 0
-}
 
 # --- the scenario: exact views -------------------------------------------
 config s "$prefix" 3

@@ -17,11 +17,11 @@
 
 /* Every product view of skus, then the low-stock list of everything, as
  * one text: what must not depend on the order of the events. */
+static hub_c360_t *reader(const char *store);
+
 static void read_all(const char *store, const char *const *skus, size_t n,
                      hub_buf_t *out) {
-    hub_c360_t *c = NULL;
-    char err[512];
-    REQUIRE(hub_c360_open_reader(store, &c, err, sizeof err) == 0);
+    hub_c360_t *c = reader(store);
     for (size_t i = 0; i < n; i++) {
         int rc = hub_stock_product_json(hub_c360_stock(c), skus[i], out);
         if (rc == HUB_ENOENT)
@@ -36,14 +36,20 @@ static void read_all(const char *store, const char *const *skus, size_t n,
     hub_c360_close(c);
 }
 
-static char *product(const char *store, const char *sku, int *rc) {
+/* A reader of the store (the test stops when there is none). */
+static hub_c360_t *reader(const char *store) {
     hub_c360_t *c = NULL;
     char err[512];
-    hub_buf_t b = HUB_BUF_INIT;
     if (hub_c360_open_reader(store, &c, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         abort();
     }
+    return c;
+}
+
+static char *product(const char *store, const char *sku, int *rc) {
+    hub_c360_t *c = reader(store);
+    hub_buf_t b = HUB_BUF_INIT;
     *rc = hub_stock_product_json(hub_c360_stock(c), sku, &b);
     hub_c360_close(c);
     return b.data ? b.data : strdup("");
@@ -51,13 +57,8 @@ static char *product(const char *store, const char *sku, int *rc) {
 
 static char *low(const char *store, int64_t below, const char *cursor,
                  size_t limit, int *rc) {
-    hub_c360_t *c = NULL;
-    char err[512];
+    hub_c360_t *c = reader(store);
     hub_buf_t b = HUB_BUF_INIT;
-    if (hub_c360_open_reader(store, &c, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        abort();
-    }
     *rc = hub_stock_low_json(hub_c360_stock(c), below, cursor, limit, &b);
     hub_c360_close(c);
     return b.data ? b.data : strdup("");
