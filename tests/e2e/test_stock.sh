@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # End to end: the product availability projection as a user runs it.
 # The scripted scenario (tests/fixtures/stock) goes in with `hub360
-# publish`; `project --once`, `get sku:CODE`, the API's /v1/products
-# routes and the projector's oversold counter are checked for exact
-# outcomes. Generated stock events in another order across another
+# publish`; `project --once`, `get sku:CODE`, `rebuild`, the API's
+# /v1/products routes and the projector's oversold counter are checked
+# for exact outcomes. Generated stock events in another order across another
 # number of partitions give identical product views; a projector killed
 # with -9 again and again ends with the same views as one that ran
 # through. Runs on the embedded broker, or on a real Kafka with
-# HUB360_TEST_KAFKA. About 45 s (most of it the projector joining its group).
+# HUB360_TEST_KAFKA. About 45 s.
 source "$(dirname "$0")/lib.sh"
 use_brokers
 cd "$WORK"
