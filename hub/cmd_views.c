@@ -130,6 +130,8 @@ const hub_cmd_t hub_cmd_get = {
 
 static const hub_cli_opt_t export_opts[] = {
     {"format", 'f', "FORMAT", "ndjson (default) or csv"},
+    {"products", 'p', NULL, "the product views (stock) instead of the "
+                            "customers"},
     {"out", 'o', "FILE", "write to FILE instead of standard output"},
     {0},
 };
@@ -291,6 +293,45 @@ static int export_one(const char *id, const char *json, size_t len,
     return ferror(x->out) ? HUB_EIO : 0;
 }
 
+/* --products: the CSV columns, one row per SKU and warehouse */
+static const char *const product_columns[] = {
+    "sku", "warehouse", "tracked", "on_hand", "reserved", "available",
+    "on_order_purchase", "on_order_production", "returned",
+    "oversold_quantity", "oversold_orders", "last_movement_at",
+};
+#define NPCSV (sizeof product_columns / sizeof product_columns[0])
+
+static int export_product(const char *sku, const char *json, size_t len,
+                          void *opaque) {
+    export_ctx *x = opaque;
+    if (!x->csv)
+        return export_one(sku, json, len, opaque);
+    x->n++;
+    json_t *v = json_loadb(json, len, 0, NULL);
+    if (!v)
+        return HUB_EDECODE;
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(v, "warehouses"), i, w) {
+        hub_buf_reset(&x->line);
+        csv_field(&x->line, sku, strlen(sku));
+        for (size_t c = 1; c < 9; c++) { /* warehouse .. returned */
+            hub_buf_putc(&x->line, ',');
+            csv_json(&x->line, json_object_get(w, product_columns[c]));
+        }
+        hub_buf_putc(&x->line, ',');
+        csv_json(&x->line, at(w, "oversold", "quantity"));
+        hub_buf_putc(&x->line, ',');
+        csv_list(&x->line, at(w, "oversold", "orders"), "order");
+        hub_buf_putc(&x->line, ',');
+        csv_json(&x->line, at(w, "last_movement", "at"));
+        hub_buf_puts(&x->line, "\r\n");
+        fwrite(x->line.data, 1, x->line.len, x->out);
+    }
+    json_decref(v);
+    return ferror(x->out) ? HUB_EIO : 0;
+}
+
 static int run_export(hub_cli_t *cli) {
     const char *format = hub_cli_get(cli, "format");
     if (format && strcmp(format, "ndjson") && strcmp(format, "csv"))
@@ -308,12 +349,15 @@ static int run_export(hub_cli_t *cli) {
         hub_c360_close(c);
         return hub_cli_fail(cli, "%s: %m", path);
     }
+    int products = hub_cli_has(cli, "products");
     if (x.csv) {
-        for (size_t i = 0; i < NCSV; i++)
-            fprintf(x.out, "%s%s", i ? "," : "", csv_columns[i].name);
+        for (size_t i = 0; i < (products ? NPCSV : NCSV); i++)
+            fprintf(x.out, "%s%s", i ? "," : "",
+                    products ? product_columns[i] : csv_columns[i].name);
         fputs("\r\n", x.out);
     }
-    rc = hub_c360_each(c, export_one, &x);
+    rc = products ? hub_stock_each(hub_c360_stock(c), export_product, &x)
+                  : hub_c360_each(c, export_one, &x);
     hub_buf_free(&x.line);
     int closed = path ? fclose(x.out) : fflush(x.out);
     hub_c360_close(c);
@@ -321,18 +365,24 @@ static int run_export(hub_cli_t *cli) {
         return hub_cli_fail(cli, "export failed: %s",
                             rc ? hub_strerror(rc) : "write error");
     if (path)
-        fprintf(stderr, "%zu customers written to %s\n", x.n, path);
+        fprintf(stderr, "%zu %s written to %s\n", x.n,
+                products ? "products" : "customers", path);
     return HUB_EXIT_OK;
 }
 
 const hub_cmd_t hub_cmd_export = {
     "export",
     NULL,
-    "Write every customer's view, in id order.",
+    "Write every customer's view in id order, or every product's.",
     "NDJSON: one view per line, exactly what `hub360 get` prints. CSV: a\n"
     "header row and one flat row per customer (columns documented in\n"
     "projections/README.md; money as CUR:minor-units;... lists joined by\n"
-    "';'; RFC 4180 quoting).",
+    "';'; RFC 4180 quoting).\n"
+    "With --products: every product view instead, in SKU order (NDJSON: what\n"
+    "`hub360 get sku:CODE` prints; CSV: one row per SKU and warehouse with\n"
+    "the columns sku, warehouse, tracked, on_hand, reserved, available,\n"
+    "on_order_purchase, on_order_production, returned, oversold_quantity,\n"
+    "oversold_orders (the orders, ';'-joined), last_movement_at).",
     HUB_CLI_CONFIG,
     export_opts,
     run_export,

@@ -50,6 +50,8 @@
 #define MAX_PARTS 256  /* parts of one document kept */
 #define MAX_LINES 1000 /* lines of one part kept */
 #define MAX_KEY 480    /* LMDB keys are at most 511 bytes */
+#define MAX_QTY 1000000000000LL /* a quantity past this is not believed:
+                                   sums of them stay far from overflow */
 
 static const hub_table_def_t tables[S_COUNT] = {
     {"stock_levels", 0}, {"stock_moves", 0}, {"stock_docs", 0},
@@ -408,6 +410,9 @@ static int apply_adjusted(hub_stock_t *s, const hub_arec_t *p,
         return 0;
     int has_on_hand = long_field(p, "on_hand", &on_hand);
     int has_delta = long_field(p, "delta", &delta);
+    if ((has_on_hand && (on_hand > MAX_QTY || on_hand < -MAX_QTY)) ||
+        (has_delta && (delta > MAX_QTY || delta < -MAX_QTY)))
+        return 0;
     int has_reason = str_field(p, "reason", &reason, &reasonlen);
     int has_ref = str_field(p, "reference", &ref, &reflen);
     int rc;
@@ -556,7 +561,7 @@ static int event_lines(hub_stock_t *s, const hub_arec_t *p, spart *part) {
     if (part->kind == K_RELEASED || part->kind == K_COMPLETED) {
         if (!str_field(p, "sku", &sku, &skulen) || !skulen ||
             !key_ok(sku, skulen) || !long_field(p, "quantity", &qty) ||
-            qty <= 0)
+            qty <= 0 || qty > MAX_QTY)
             return 0;
         if (!(part->lines = hub_arena_alloc(&s->arena, sizeof *part->lines)))
             return HUB_ENOMEM;
@@ -578,7 +583,7 @@ static int event_lines(hub_stock_t *s, const hub_arec_t *p, spart *part) {
             break;
         if (!str_field(&line, "sku", &sku, &skulen) || !skulen ||
             !key_ok(sku, skulen) || !long_field(&line, "quantity", &qty) ||
-            qty <= 0)
+            qty <= 0 || qty > MAX_QTY)
             continue;
         if (!str_field(&line, "warehouse", &wh, &whlen) || !key_ok(wh, whlen))
             wh = dwh, whlen = dwhlen;

@@ -97,4 +97,14 @@ int hub_stock_product_json(hub_stock_t *s, const char *sku, hub_buf_t *out);
 int hub_stock_low_json(hub_stock_t *s, int64_t below, const char *cursor,
                        size_t limit, hub_buf_t *out);
 
+/*
+ * Calls fn for every SKU, in SKU order, with its product view (not
+ * NUL-terminated, valid during the call), all from one read snapshot.
+ * Stops when fn returns nonzero and returns that; else 0 or an error.
+ */
+int hub_stock_each(hub_stock_t *s,
+                   int (*fn)(const char *sku, const char *json, size_t len,
+                             void *opaque),
+                   void *opaque);
+
 #endif

@@ -299,3 +299,51 @@ int hub_stock_low_json(hub_stock_t *s, int64_t below, const char *cursor,
     hub_buf_putc(out, '}');
     return out->data ? 0 : HUB_ENOMEM;
 }
+
+int hub_stock_each(hub_stock_t *s,
+                   int (*fn)(const char *sku, const char *json, size_t len,
+                             void *opaque),
+                   void *opaque) {
+    if (!s || !fn)
+        return HUB_EINVAL;
+    if (!s->have_tables)
+        return 0;
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    int r = mdb_txn_begin(hub_store_env(s->store), NULL, MDB_RDONLY, &txn);
+    if (r)
+        return hub_store_err(r);
+    if ((r = mdb_cursor_open(txn, s->dbi[S_LEVELS], &cur))) {
+        mdb_txn_abort(txn);
+        return hub_store_err(r);
+    }
+    hub_buf_t view = HUB_BUF_INIT;
+    char sku[512];
+    MDB_val mk, d;
+    int rc = 0;
+    r = mdb_cursor_get(cur, &mk, &d, MDB_FIRST);
+    while (!rc && r == 0) {
+        const char *nul = memchr(mk.mv_data, 0, mk.mv_size);
+        size_t skulen = nul ? (size_t)(nul - (const char *)mk.mv_data) : 0;
+        if (!nul || skulen >= sizeof sku - 1) {
+            rc = HUB_EDECODE;
+            break;
+        }
+        memcpy(sku, mk.mv_data, skulen);
+        sku[skulen] = 0;
+        hub_buf_reset(&view);
+        if (!(rc = render(s, txn, sku, skulen, &view)))
+            rc = fn(sku, view.data, view.len, opaque);
+        /* the next SKU: past every key of the prefix sku \0 */
+        sku[skulen] = 1;
+        mk.mv_data = sku;
+        mk.mv_size = skulen + 1;
+        r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    hub_buf_free(&view);
+    if (!rc && r && r != MDB_NOTFOUND)
+        rc = hub_store_err(r);
+    return rc;
+}

@@ -26,6 +26,20 @@ for sku in TEA-LJ-250G CUP-GLASS-300 KETTLE-1L; do
   "$HUB360" get -c s.yaml "sku:$sku" >"$sku.json" || fail "get sku:$sku"
   expect_file_eq "get sku:$sku prints the figures worked out by hand" "$sku.json" "$FIX/$sku.json"
 done
+# export --products: every product view in SKU order; CSV a row a warehouse
+"$HUB360" export -c s.yaml --products >products.ndjson
+cat "$FIX/CUP-GLASS-300.json" "$FIX/KETTLE-1L.json" "$FIX/TEA-LJ-250G.json" >expected.ndjson
+expect_file_eq "export --products: the views of get sku:, in SKU order" products.ndjson expected.ndjson
+"$HUB360" export -c s.yaml --products --format csv | tr -d '\r' >products.csv
+cat >expected.csv <<'CSV'
+sku,warehouse,tracked,on_hand,reserved,available,on_order_purchase,on_order_production,returned,oversold_quantity,oversold_orders,last_movement_at
+CUP-GLASS-300,SH-01,true,19,0,19,30,0,1,0,,2026-04-01T12:00:01Z
+KETTLE-1L,SH-01,false,0,0,0,0,15,0,0,,
+TEA-LJ-250G,BJ-02,true,17,0,17,0,0,0,0,,2026-04-01T14:00:01Z
+TEA-LJ-250G,SH-01,true,26,38,-12,30,0,0,12,erpnext/SO-4,2026-04-01T13:00:01Z
+CSV
+expect_file_eq "export --products --format csv: a row per SKU and warehouse" products.csv expected.csv
+
 # rebuild replays the topics into a new generation: the same products
 target=$(readlink s/customer360)
 "$HUB360" rebuild -c s.yaml --no-progress 2>rebuild.err || { cat rebuild.err >&2; fail "rebuild"; }
