@@ -38,27 +38,20 @@
  * `purchase_order_id` (purchasing), in the same source system: the
  * document key is the system and that id, whatever the entity type.
  */
-#include "stock_internal.h"
-
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "errors.h"
 #include "hmap.h"
-
-#define MAX_PARTS 256  /* parts of one document kept */
-#define MAX_LINES 1000 /* lines of one part kept */
-#define MAX_KEY 480    /* LMDB keys are at most 511 bytes */
-#define MAX_QTY 1000000000000LL /* a quantity past this is not believed:
-                                   sums of them stay far from overflow */
+#include "stock_internal.h"
 
 static const hub_table_def_t tables[S_COUNT] = {
     {"stock_levels", 0}, {"stock_moves", 0}, {"stock_docs", 0},
     {"stock_res", 0},    {"stock_skus", 0},  {"stock_low", 0},
 };
 
-static MDB_val mval(const void *p, size_t n) {
+MDB_val stock_mval(const void *p, size_t n) {
     MDB_val v = {n, (void *)p};
     return v;
 }
@@ -120,7 +113,7 @@ int stock_rd_str(stock_rd *r, const char **s, size_t *len) {
     return 0;
 }
 
-static int rd_stamp(stock_rd *r, hub_stamp_t *st) {
+int stock_rd_stamp(stock_rd *r, hub_stamp_t *st) {
     const uint8_t *p;
     if (stock_rd_i64(r, &st->at) || stock_rd_bytes(r, 16, &p))
         return -1;
@@ -128,30 +121,30 @@ static int rd_stamp(stock_rd *r, hub_stamp_t *st) {
     return 0;
 }
 
-static void put_u16(hub_buf_t *b, size_t v) {
+void stock_put_u16(hub_buf_t *b, size_t v) {
     uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
     hub_buf_append(b, x, 2);
 }
 
-static void put_u32(hub_buf_t *b, uint32_t v) {
+void stock_put_u32(hub_buf_t *b, uint32_t v) {
     uint8_t x[4];
     hub_be32(x, v);
     hub_buf_append(b, x, 4);
 }
 
-static void put_i64(hub_buf_t *b, int64_t v) {
+void stock_put_i64(hub_buf_t *b, int64_t v) {
     uint8_t x[8];
     hub_be64(x, (uint64_t)v);
     hub_buf_append(b, x, 8);
 }
 
-static void put_str(hub_buf_t *b, const char *s, size_t len) {
-    put_u16(b, len);
+void stock_put_str(hub_buf_t *b, const char *s, size_t len) {
+    stock_put_u16(b, len);
     hub_buf_append(b, s, len);
 }
 
-static void put_stamp(hub_buf_t *b, const hub_stamp_t *st) {
-    put_i64(b, st->at);
+void stock_put_stamp(hub_buf_t *b, const hub_stamp_t *st) {
+    stock_put_i64(b, st->at);
     hub_buf_append(b, st->id, 16);
 }
 
@@ -167,14 +160,14 @@ int stock_level_decode(const void *p, size_t len, stock_level *l) {
     memset(l, 0, sizeof *l);
     stock_rd_u8(&r, &version);
     stock_rd_u8(&r, &l->flags);
-    rd_stamp(&r, &l->base_st);
+    stock_rd_stamp(&r, &l->base_st);
     stock_rd_i64(&r, &l->base);
     stock_rd_i64(&r, &l->moves);
     stock_rd_i64(&r, &l->reserved);
     stock_rd_i64(&r, &l->po);
     stock_rd_i64(&r, &l->prod);
     stock_rd_i64(&r, &l->returned);
-    rd_stamp(&r, &l->last_st);
+    stock_rd_stamp(&r, &l->last_st);
     stock_rd_u8(&r, &l->last_flags);
     stock_rd_i64(&r, &l->last_delta);
     stock_rd_i64(&r, &l->last_on_hand);
@@ -198,14 +191,15 @@ int stock_level_decode(const void *p, size_t len, stock_level *l) {
 /* Opening                                                             */
 /* ------------------------------------------------------------------ */
 
-int hub_stock_open(hub_store_t *store, int writer, hub_stock_t **out,
-                   char *err, size_t errlen) {
+int hub_stock_open(hub_store_t *store, int writer, hub_stock_t **out, char *err,
+                   size_t errlen) {
     *out = NULL;
     hub_stock_t *s = calloc(1, sizeof *s);
     if (!s)
         return HUB_ENOMEM;
     s->store = store;
-    if (writer && (!(s->levels = hub_hmap_new()) || !(s->skus = hub_hmap_new()))) {
+    if (writer &&
+        (!(s->levels = hub_hmap_new()) || !(s->skus = hub_hmap_new()))) {
         hub_stock_close(s);
         return HUB_ENOMEM;
     }
@@ -235,16 +229,6 @@ int hub_stock_open(hub_store_t *store, int writer, hub_stock_t **out,
     return 0;
 }
 
-/* A level being changed by the batch: the stored form, with its strings
- * and oversold list copied (the batch rewrites the pages they were on). */
-typedef struct wlevel {
-    stock_level l;
-    uint8_t *old;      /* the stored bytes: what l points into */
-    size_t oldlen;
-    char *reason, *reference; /* set by this batch */
-    int stored;
-} wlevel;
-
 static void free_wlevel(void *p) {
     wlevel *w = p;
     if (!w)
@@ -271,7 +255,9 @@ void hub_stock_close(hub_stock_t *s) {
 /* Levels                                                              */
 /* ------------------------------------------------------------------ */
 
-void hub_stock_begin(hub_stock_t *s, MDB_txn *txn) { s->txn = txn; }
+void hub_stock_begin(hub_stock_t *s, MDB_txn *txn) {
+    s->txn = txn;
+}
 
 void hub_stock_abort(hub_stock_t *s) {
     if (!s)
@@ -282,8 +268,8 @@ void hub_stock_abort(hub_stock_t *s) {
 }
 
 /* key = sku \0 warehouse */
-static size_t level_key(uint8_t *k, const char *sku, size_t skulen,
-                        const char *wh, size_t whlen) {
+size_t stock_level_key(uint8_t *k, const char *sku, size_t skulen,
+                       const char *wh, size_t whlen) {
     memcpy(k, sku, skulen);
     k[skulen] = 0;
     memcpy(k + skulen + 1, wh, whlen);
@@ -292,10 +278,10 @@ static size_t level_key(uint8_t *k, const char *sku, size_t skulen,
 
 /* The batch's copy of a level, loaded or new; NULL: out of memory or a
  * store error (*rc). */
-static wlevel *level(hub_stock_t *s, const char *sku, size_t skulen,
-                     const char *wh, size_t whlen, int *rc) {
+wlevel *stock_level_get(hub_stock_t *s, const char *sku, size_t skulen,
+                        const char *wh, size_t whlen, int *rc) {
     uint8_t k[MAX_KEY + 8];
-    size_t kl = level_key(k, sku, skulen, wh, whlen);
+    size_t kl = stock_level_key(k, sku, skulen, wh, whlen);
     int created;
     void **slot = hub_hmap_put(s->levels, k, kl, &created);
     *rc = HUB_ENOMEM;
@@ -307,7 +293,7 @@ static wlevel *level(hub_stock_t *s, const char *sku, size_t skulen,
     if (!w)
         return NULL;
     *slot = w;
-    MDB_val mk = mval(k, kl), d;
+    MDB_val mk = stock_mval(k, kl), d;
     int r = mdb_get(s->txn, s->dbi[S_LEVELS], &mk, &d);
     if (r == 0) {
         if (!(w->old = malloc(d.mv_size ? d.mv_size : 1)))
@@ -332,19 +318,19 @@ static wlevel *level(hub_stock_t *s, const char *sku, size_t skulen,
 /* ------------------------------------------------------------------ */
 
 /* A string field by name: 1 set, 0 null, absent or not a string. */
-static int str_field(const hub_arec_t *p, const char *name, const char **v,
-                     size_t *len) {
+int stock_str_field(const hub_arec_t *p, const char *name, const char **v,
+                    size_t *len) {
     int i = hub_snode_field(p->node, name);
     return i >= 0 && hub_arec_str(p, i, v, len) == 1;
 }
 
-static int long_field(const hub_arec_t *p, const char *name, int64_t *v) {
+int stock_long_field(const hub_arec_t *p, const char *name, int64_t *v) {
     int i = hub_snode_field(p->node, name);
     return i >= 0 && hub_arec_long(p, i, v) == 1;
 }
 
 /* SKUs and warehouses are parts of keys: no NUL, bounded. */
-static int key_ok(const char *s, size_t len) {
+int stock_key_ok(const char *s, size_t len) {
     return len < 200 && !memchr(s, 0, len);
 }
 
@@ -363,10 +349,11 @@ static int rebase(hub_stock_t *s, const uint8_t *k, size_t kl,
     uint8_t pre[MAX_KEY + 8];
     memcpy(pre, k, kl);
     pre[kl] = 0;
-    MDB_val mk = mval(pre, kl + 1), d;
+    MDB_val mk = stock_mval(pre, kl + 1), d;
     *sum = 0;
     r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
-    while (r == 0 && mk.mv_size == kl + 25 && memcmp(mk.mv_data, pre, kl + 1) == 0) {
+    while (r == 0 && mk.mv_size == kl + 25 &&
+           memcmp(mk.mv_data, pre, kl + 1) == 0) {
         hub_stamp_t at;
         const uint8_t *tail = (const uint8_t *)mk.mv_data + kl + 1;
         at.at = (int64_t)hub_rd_be64(tail);
@@ -376,7 +363,7 @@ static int rebase(hub_stock_t *s, const uint8_t *k, size_t kl,
                 break;
             /* seek again: after deleting the table's last record the
              * cursor is on nothing (GET_CURRENT answers EINVAL) */
-            mk = mval(pre, kl + 1);
+            mk = stock_mval(pre, kl + 1);
             r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
             continue;
         }
@@ -404,19 +391,19 @@ static int apply_adjusted(hub_stock_t *s, const hub_arec_t *p,
     const char *sku, *wh, *reason = NULL, *ref = NULL;
     size_t skulen, whlen, reasonlen = 0, reflen = 0;
     int64_t on_hand = 0, delta = 0;
-    if (!str_field(p, "sku", &sku, &skulen) || !skulen ||
-        !str_field(p, "warehouse", &wh, &whlen) || !key_ok(sku, skulen) ||
-        !key_ok(wh, whlen))
+    if (!stock_str_field(p, "sku", &sku, &skulen) || !skulen ||
+        !stock_str_field(p, "warehouse", &wh, &whlen) ||
+        !stock_key_ok(sku, skulen) || !stock_key_ok(wh, whlen))
         return 0;
-    int has_on_hand = long_field(p, "on_hand", &on_hand);
-    int has_delta = long_field(p, "delta", &delta);
+    int has_on_hand = stock_long_field(p, "on_hand", &on_hand);
+    int has_delta = stock_long_field(p, "delta", &delta);
     if ((has_on_hand && (on_hand > MAX_QTY || on_hand < -MAX_QTY)) ||
         (has_delta && (delta > MAX_QTY || delta < -MAX_QTY)))
         return 0;
-    int has_reason = str_field(p, "reason", &reason, &reasonlen);
-    int has_ref = str_field(p, "reference", &ref, &reflen);
+    int has_reason = stock_str_field(p, "reason", &reason, &reasonlen);
+    int has_ref = stock_str_field(p, "reference", &ref, &reflen);
     int rc;
-    wlevel *w = level(s, sku, skulen, wh, whlen, &rc);
+    wlevel *w = stock_level_get(s, sku, skulen, wh, whlen, &rc);
     if (!w)
         return rc;
     stock_level *l = &w->l;
@@ -442,7 +429,7 @@ static int apply_adjusted(hub_stock_t *s, const hub_arec_t *p,
         l->reference_len = reflen;
     }
     uint8_t k[MAX_KEY + 32];
-    size_t kl = level_key(k, sku, skulen, wh, whlen);
+    size_t kl = stock_level_key(k, sku, skulen, wh, whlen);
     int later = !(l->flags & L_BASE) || hub_stamp_cmp(st, &l->base_st) > 0;
     if (has_on_hand && later) {
         l->flags |= L_BASE;
@@ -457,506 +444,23 @@ static int apply_adjusted(hub_stock_t *s, const hub_arec_t *p,
     memcpy(k + kl + 9, st->id, 16);
     uint8_t v[8];
     hub_be64(v, (uint64_t)delta);
-    MDB_val mk = mval(k, kl + 25), mv = mval(v, 8);
+    MDB_val mk = stock_mval(k, kl + 25), mv = stock_mval(v, 8);
     if ((rc = mdb_put(s->txn, s->dbi[S_MOVES], &mk, &mv, 0)))
         return hub_store_err(rc);
     l->moves += delta;
     return 1;
 }
 
-/* ------------------------------------------------------------------ */
-/* Documents                                                           */
-/* ------------------------------------------------------------------ */
-
-enum { /* parts of a document */
-    K_PLACED = 1, K_CANCELLED, K_SHIPPED, K_DELIVERED, K_RETURNED,
-    K_RECEIVED, K_RELEASED, K_COMPLETED,
-};
-enum { P_ALL = 1, P_COMPLETE = 2 }; /* no lines: all of it; closes it */
-enum { F_RES, F_PO, F_PROD, F_RET }; /* what a contribution adds to */
-
-#define DOC_VERSION 1
-
-typedef struct sline {
-    const char *sku, *wh;
-    size_t skulen, whlen;
-    int64_t qty;
-} sline;
-
-typedef struct spart {
-    uint8_t kind, flags;
-    hub_stamp_t st;
-    const char *key; /* the entity it came from (shipments, ...) or "" */
-    size_t keylen;
-    sline *lines;
-    size_t nlines;
-} spart;
-
-typedef struct sdoc {
-    spart parts[MAX_PARTS];
-    size_t n;
-} sdoc;
-
-static const struct {
-    const char *type;
-    char doc;          /* 'o' sales order, 'p' purchase, 'w' production */
-    uint8_t kind;
-    const char *ref;   /* the payload field naming the document; NULL:
-                          the event's own entity */
-} doc_events[] = {
-    {"erp.order.placed", 'o', K_PLACED, NULL},
-    {"erp.order.cancelled", 'o', K_CANCELLED, NULL},
-    {"erp.order.shipped", 'o', K_SHIPPED, "order_id"},
-    {"erp.order.delivered", 'o', K_DELIVERED, "order_id"},
-    {"erp.order.returned", 'o', K_RETURNED, "order_id"},
-    {"erp.purchase_order.placed", 'p', K_PLACED, NULL},
-    {"erp.purchase_order.received", 'p', K_RECEIVED, "purchase_order_id"},
-    {"erp.production_order.released", 'w', K_RELEASED, NULL},
-    {"erp.production_order.completed", 'w', K_COMPLETED, NULL},
-};
-
-static int cmp_line(const void *a, const void *b) {
-    const sline *x = a, *y = b;
-    size_t n = x->skulen < y->skulen ? x->skulen : y->skulen;
-    int c = memcmp(x->sku, y->sku, n);
-    if (c || x->skulen != y->skulen)
-        return c ? c : x->skulen < y->skulen ? -1 : 1;
-    n = x->whlen < y->whlen ? x->whlen : y->whlen;
-    c = memcmp(x->wh, y->wh, n);
-    return c ? c : (x->whlen > y->whlen) - (x->whlen < y->whlen);
-}
-
-static int same(const char *a, size_t al, const char *b, size_t bl) {
-    return al == bl && memcmp(a, b, al) == 0;
-}
-
-/* Sorts lines by (sku, warehouse) and adds up repeats: one canonical
- * form whatever the document's line order. */
-static size_t canonical_lines(sline *v, size_t n) {
-    if (n > 1)
-        qsort(v, n, sizeof *v, cmp_line);
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (out && same(v[out - 1].sku, v[out - 1].skulen, v[i].sku,
-                        v[i].skulen) &&
-            same(v[out - 1].wh, v[out - 1].whlen, v[i].wh, v[i].whlen))
-            v[out - 1].qty += v[i].qty;
-        else
-            v[out++] = v[i];
-    }
-    return out;
-}
-
-/* The lines of the event as a part: OrderLine items of `lines` (each
- * line's warehouse, else the document's, else ""), or the one SKU of a
- * production order. */
-static int event_lines(hub_stock_t *s, const hub_arec_t *p, spart *part) {
-    const char *dwh = "";
-    size_t dwhlen = 0;
-    if (!str_field(p, "warehouse", &dwh, &dwhlen) || !key_ok(dwh, dwhlen))
-        dwh = "", dwhlen = 0;
-    const char *sku;
-    size_t skulen;
-    int64_t qty;
-    if (part->kind == K_RELEASED || part->kind == K_COMPLETED) {
-        if (!str_field(p, "sku", &sku, &skulen) || !skulen ||
-            !key_ok(sku, skulen) || !long_field(p, "quantity", &qty) ||
-            qty <= 0 || qty > MAX_QTY)
-            return 0;
-        if (!(part->lines = hub_arena_alloc(&s->arena, sizeof *part->lines)))
-            return HUB_ENOMEM;
-        part->lines[0] = (sline){sku, dwh, skulen, dwhlen, qty};
-        part->nlines = 1;
-        return 0;
-    }
-    int li = hub_snode_field(p->node, "lines");
-    hub_aiter_t it;
-    size_t at, cap = 0;
-    if (li < 0 || hub_arec_array(p, li, &it) != 1)
-        return 0;
-    int r;
-    while ((r = hub_aiter_next(&it, &at)) == 1 && part->nlines < MAX_LINES) {
-        hub_arec_t line;
-        const char *wh;
-        size_t whlen;
-        if (hub_arec_open(&line, it.items, it.buf, it.len, at))
-            break;
-        if (!str_field(&line, "sku", &sku, &skulen) || !skulen ||
-            !key_ok(sku, skulen) || !long_field(&line, "quantity", &qty) ||
-            qty <= 0 || qty > MAX_QTY)
-            continue;
-        if (!str_field(&line, "warehouse", &wh, &whlen) || !key_ok(wh, whlen))
-            wh = dwh, whlen = dwhlen;
-        if (part->nlines == cap) {
-            size_t ncap = cap ? 2 * cap : 8;
-            sline *nv = hub_arena_alloc(&s->arena, ncap * sizeof *nv);
-            if (!nv)
-                return HUB_ENOMEM;
-            if (cap)
-                memcpy(nv, part->lines, cap * sizeof *nv);
-            part->lines = nv;
-            cap = ncap;
-        }
-        part->lines[part->nlines++] = (sline){sku, wh, skulen, whlen, qty};
-    }
-    part->nlines = canonical_lines(part->lines, part->nlines);
-    return 0;
-}
-
-/* A document's parts from its stored bytes (strings copied into the
- * batch's arena: the pages they are on are rewritten). */
-static int load_doc(hub_stock_t *s, const uint8_t *k, size_t kl, sdoc *doc) {
-    MDB_val mk = mval(k, kl), d;
-    doc->n = 0;
-    int r = mdb_get(s->txn, s->dbi[S_DOCS], &mk, &d);
-    if (r == MDB_NOTFOUND)
-        return 0;
-    if (r)
-        return hub_store_err(r);
-    uint8_t *copy = hub_arena_alloc(&s->arena, d.mv_size ? d.mv_size : 1);
-    if (!copy)
-        return HUB_ENOMEM;
-    memcpy(copy, d.mv_data, d.mv_size);
-    stock_rd rd = {copy, d.mv_size, 0, 0};
-    uint8_t version, type;
-    uint16_t n;
-    stock_rd_u8(&rd, &version);
-    stock_rd_u8(&rd, &type);
-    stock_rd_u16(&rd, &n);
-    if (rd.bad || version != DOC_VERSION || n > MAX_PARTS)
-        return HUB_EDECODE;
-    for (size_t i = 0; i < n; i++) {
-        spart *p = &doc->parts[i];
-        uint16_t nl;
-        memset(p, 0, sizeof *p);
-        stock_rd_u8(&rd, &p->kind);
-        stock_rd_u8(&rd, &p->flags);
-        rd_stamp(&rd, &p->st);
-        stock_rd_str(&rd, &p->key, &p->keylen);
-        stock_rd_u16(&rd, &nl);
-        if (rd.bad)
-            return HUB_EDECODE;
-        if (nl && !(p->lines = hub_arena_alloc(&s->arena, nl * sizeof *p->lines)))
-            return HUB_ENOMEM;
-        for (size_t j = 0; j < nl; j++) {
-            sline *l = &p->lines[j];
-            stock_rd_str(&rd, &l->sku, &l->skulen);
-            stock_rd_str(&rd, &l->wh, &l->whlen);
-            stock_rd_i64(&rd, &l->qty);
-        }
-        p->nlines = nl;
-        if (rd.bad)
-            return HUB_EDECODE;
-    }
-    doc->n = n;
-    return 0;
-}
-
-static int store_doc(hub_stock_t *s, const uint8_t *k, size_t kl, char type,
-                     const sdoc *doc) {
-    hub_buf_t *b = &s->val;
-    hub_buf_reset(b);
-    uint8_t head[2] = {DOC_VERSION, (uint8_t)type};
-    hub_buf_append(b, head, 2);
-    put_u16(b, doc->n);
-    for (size_t i = 0; i < doc->n; i++) {
-        const spart *p = &doc->parts[i];
-        hub_buf_append(b, &p->kind, 1);
-        hub_buf_append(b, &p->flags, 1);
-        put_stamp(b, &p->st);
-        put_str(b, p->key, p->keylen);
-        put_u16(b, p->nlines);
-        for (size_t j = 0; j < p->nlines; j++) {
-            put_str(b, p->lines[j].sku, p->lines[j].skulen);
-            put_str(b, p->lines[j].wh, p->lines[j].whlen);
-            put_i64(b, p->lines[j].qty);
-        }
-    }
-    if (!b->data)
-        return HUB_ENOMEM;
-    MDB_val mk = mval(k, kl), mv = mval(b->data, b->len);
-    return hub_store_err(mdb_put(s->txn, s->dbi[S_DOCS], &mk, &mv, 0));
-}
-
-/* What a document adds to the levels. */
-typedef struct contrib {
-    const char *sku, *wh;
-    size_t skulen, whlen;
-    int field; /* F_* */
-    int64_t qty;
-} contrib;
-
-typedef struct contribs {
-    contrib *v;
-    size_t n, cap;
-    const spart *placed; /* its reservations' stamp: the order placed */
-} contribs;
-
-static int add_contrib(hub_stock_t *s, contribs *c, const char *sku,
-                       size_t skulen, const char *wh, size_t whlen, int field,
-                       int64_t qty) {
-    if (qty <= 0)
-        return 0;
-    if (c->n == c->cap) {
-        size_t ncap = c->cap ? 2 * c->cap : 16;
-        contrib *nv = hub_arena_alloc(&s->arena, ncap * sizeof *nv);
-        if (!nv)
-            return HUB_ENOMEM;
-        if (c->cap)
-            memcpy(nv, c->v, c->cap * sizeof *nv);
-        c->v = nv;
-        c->cap = ncap;
-    }
-    c->v[c->n++] = (contrib){sku, wh, skulen, whlen, field, qty};
-    return 0;
-}
-
-static const spart *find_part(const sdoc *doc, uint8_t kind) {
-    for (size_t i = 0; i < doc->n; i++)
-        if (doc->parts[i].kind == kind)
-            return &doc->parts[i];
-    return NULL;
-}
-
-/* The quantity of sku that parts of `kind` name (lines, not P_ALL). */
-static int64_t sum_kind(const sdoc *doc, uint8_t kind, const char *sku,
-                        size_t skulen) {
-    int64_t n = 0;
-    for (size_t i = 0; i < doc->n; i++)
-        if (doc->parts[i].kind == kind)
-            for (size_t j = 0; j < doc->parts[i].nlines; j++)
-                if (same(doc->parts[i].lines[j].sku,
-                         doc->parts[i].lines[j].skulen, sku, skulen))
-                    n += doc->parts[i].lines[j].qty;
-    return n;
-}
-
-/* The lines of `open` that remain after what parts of `done` took of
- * each SKU, line by line in (sku, warehouse) order, into field. */
-static int remaining(hub_stock_t *s, contribs *c, const sdoc *doc,
-                     const spart *open, uint8_t done, int field) {
-    int64_t left = 0;
-    for (size_t j = 0; j < open->nlines; j++) {
-        const sline *l = &open->lines[j];
-        if (j == 0 || !same(l->sku, l->skulen, open->lines[j - 1].sku,
-                            open->lines[j - 1].skulen))
-            left = sum_kind(doc, done, l->sku, l->skulen);
-        int64_t take = left < l->qty ? left : l->qty;
-        left -= take;
-        int rc = add_contrib(s, c, l->sku, l->skulen, l->wh, l->whlen, field,
-                             l->qty - take);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int has_flag(const sdoc *doc, uint8_t kind, uint8_t flags) {
-    for (size_t i = 0; i < doc->n; i++)
-        if (doc->parts[i].kind == kind && (doc->parts[i].flags & flags))
-            return 1;
-    return 0;
-}
-
-/* Returned goods: each return's lines (a line without a warehouse takes
- * the order's line of that SKU's), or the whole order. */
-static int returns(hub_stock_t *s, contribs *c, const sdoc *doc,
-                   const spart *placed) {
-    int rc = 0;
-    for (size_t i = 0; i < doc->n && !rc; i++) {
-        const spart *p = &doc->parts[i];
-        if (p->kind != K_RETURNED)
-            continue;
-        const spart *from = p->flags & P_ALL ? placed : p;
-        for (size_t j = 0; from && j < from->nlines && !rc; j++) {
-            const sline *l = &from->lines[j];
-            const char *wh = l->wh;
-            size_t whlen = l->whlen;
-            for (size_t k = 0; !whlen && placed && k < placed->nlines; k++)
-                if (same(placed->lines[k].sku, placed->lines[k].skulen,
-                         l->sku, l->skulen))
-                    wh = placed->lines[k].wh, whlen = placed->lines[k].whlen;
-            rc = add_contrib(s, c, l->sku, l->skulen, wh, whlen, F_RET,
-                             l->qty);
-        }
-    }
-    return rc;
-}
-
-static int contributions(hub_stock_t *s, char type, const sdoc *doc,
-                         contribs *c) {
-    memset(c, 0, sizeof *c);
-    const spart *placed = find_part(doc, K_PLACED);
-    if (type == 'o') {
-        c->placed = placed;
-        int closed = find_part(doc, K_CANCELLED) ||
-                     find_part(doc, K_DELIVERED) ||
-                     has_flag(doc, K_SHIPPED, P_ALL);
-        int rc = placed && !closed
-                     ? remaining(s, c, doc, placed, K_SHIPPED, F_RES)
-                     : 0;
-        return rc ? rc : returns(s, c, doc, placed);
-    }
-    if (type == 'p')
-        return placed && !has_flag(doc, K_RECEIVED, P_ALL | P_COMPLETE)
-                   ? remaining(s, c, doc, placed, K_RECEIVED, F_PO)
-                   : 0;
-    const spart *rel = find_part(doc, K_RELEASED);
-    if (!rel || find_part(doc, K_COMPLETED) || !rel->nlines)
-        return 0;
-    return add_contrib(s, c, rel->lines[0].sku, rel->lines[0].skulen,
-                       rel->lines[0].wh, rel->lines[0].whlen, F_PROD,
-                       rel->lines[0].qty);
-}
-
-/* S_RES key: sku \0 warehouse \0 be64 at + event id of the order placed */
-static size_t res_key(uint8_t *k, const contrib *x, const hub_stamp_t *st) {
-    size_t kl = level_key(k, x->sku, x->skulen, x->wh, x->whlen);
-    k[kl] = 0;
-    hub_be64(k + kl + 1, (uint64_t)st->at);
-    memcpy(k + kl + 9, st->id, 16);
-    return kl + 25;
-}
-
-/* Adds (sign 1) or takes away (-1) a document's contributions: to the
- * levels, and the reservations to S_RES (value be64 quantity + the
- * order's reference `system/id`). */
-static int add_all(hub_stock_t *s, const contribs *c, int sign,
-                   const char *ref, size_t reflen) {
-    for (size_t i = 0; i < c->n; i++) {
-        const contrib *x = &c->v[i];
-        int rc;
-        wlevel *w = level(s, x->sku, x->skulen, x->wh, x->whlen, &rc);
-        if (!w)
-            return rc;
-        int64_t *f = x->field == F_RES  ? &w->l.reserved
-                     : x->field == F_PO ? &w->l.po
-                     : x->field == F_PROD ? &w->l.prod
-                                          : &w->l.returned;
-        *f += sign * x->qty;
-        if (x->field != F_RES || !c->placed)
-            continue;
-        uint8_t k[MAX_KEY + 32];
-        MDB_val mk = mval(k, res_key(k, x, &c->placed->st)), mv;
-        if (sign < 0) {
-            rc = mdb_del(s->txn, s->dbi[S_RES], &mk, NULL);
-            if (rc && rc != MDB_NOTFOUND)
-                return hub_store_err(rc);
-            continue;
-        }
-        hub_buf_reset(&s->key);
-        put_i64(&s->key, x->qty);
-        hub_buf_append(&s->key, ref, reflen);
-        if (!s->key.data)
-            return HUB_ENOMEM;
-        mv = mval(s->key.data, s->key.len);
-        if ((rc = mdb_put(s->txn, s->dbi[S_RES], &mk, &mv, 0)))
-            return hub_store_err(rc);
-    }
-    return 0;
-}
-
-static int apply_doc(hub_stock_t *s, size_t ev, const hub_arec_t *p,
-                     const hub_stamp_t *st, const char *ekey,
-                     size_t ekeylen) {
-    /* the document: its system and id (the entity's, or a reference) */
-    const char *slash = memchr(ekey, '/', ekeylen);
-    const char *slash2 =
-        slash ? memchr(slash + 1, '/', ekeylen - (size_t)(slash + 1 - ekey))
-              : NULL;
-    if (!slash2)
-        return 0;
-    size_t syslen = (size_t)(slash - ekey);
-    const char *id = slash2 + 1;
-    size_t idlen = ekeylen - (size_t)(id - ekey);
-    if (doc_events[ev].ref && !str_field(p, doc_events[ev].ref, &id, &idlen))
-        return 0;
-    if (!idlen || syslen + idlen + 2 > MAX_KEY || memchr(id, 0, idlen))
-        return 0;
-    uint8_t k[MAX_KEY + 8];
-    char type = doc_events[ev].doc;
-    k[0] = (uint8_t)type;
-    memcpy(k + 1, ekey, syslen);
-    k[1 + syslen] = 0;
-    memcpy(k + 2 + syslen, id, idlen);
-    size_t kl = 2 + syslen + idlen;
-
-    spart part = {.kind = doc_events[ev].kind, .st = *st, .key = "",
-                  .keylen = 0};
-    if (part.kind == K_SHIPPED || part.kind == K_DELIVERED ||
-        part.kind == K_RETURNED || part.kind == K_RECEIVED) {
-        part.key = ekey; /* one part per shipment, return, receipt */
-        part.keylen = ekeylen;
-    }
-    int rc;
-    if (part.kind != K_CANCELLED && part.kind != K_DELIVERED &&
-        (rc = event_lines(s, p, &part)))
-        return rc;
-    if (!part.nlines && (part.kind == K_SHIPPED || part.kind == K_RETURNED ||
-                         part.kind == K_RECEIVED))
-        part.flags |= P_ALL;
-    int complete = 0;
-    int ci = hub_snode_field(p->node, "complete");
-    if (part.kind == K_RECEIVED && ci >= 0 && hub_arec_bool(p, ci, &complete) == 1 &&
-        complete)
-        part.flags |= P_COMPLETE;
-
-    sdoc *doc = hub_arena_alloc(&s->arena, sizeof *doc);
-    if (!doc)
-        return HUB_ENOMEM;
-    if ((rc = load_doc(s, k, kl, doc)))
-        return rc;
-    size_t at = doc->n;
-    for (size_t i = 0; i < doc->n; i++)
-        if (doc->parts[i].kind == part.kind &&
-            same(doc->parts[i].key, doc->parts[i].keylen, part.key,
-                 part.keylen))
-            at = i;
-    if (at < doc->n && hub_stamp_cmp(st, &doc->parts[at].st) <= 0)
-        return 0; /* an older version of that part */
-    if (at == MAX_PARTS)
-        return 0; /* a document of more parts than that: the rest ignored */
-    contribs before, after;
-    if ((rc = contributions(s, type, doc, &before)))
-        return rc;
-    /* before points into doc's parts: keep the placed part's stamp */
-    spart was_placed;
-    if (before.placed) {
-        was_placed = *before.placed;
-        before.placed = &was_placed;
-    }
-    doc->parts[at] = part;
-    if (at == doc->n)
-        doc->n++;
-    if ((rc = contributions(s, type, doc, &after)))
-        return rc;
-    /* the reference shown for an order: system/id */
-    char ref[MAX_KEY + 8];
-    memcpy(ref, ekey, syslen);
-    ref[syslen] = '/';
-    memcpy(ref + syslen + 1, id, idlen);
-    if ((rc = add_all(s, &before, -1, ref, syslen + 1 + idlen)) ||
-        (rc = add_all(s, &after, 1, ref, syslen + 1 + idlen)) ||
-        (rc = store_doc(s, k, kl, type, doc)))
-        return rc;
-    return 1;
-}
-
 int hub_stock_apply(hub_stock_t *s, const hub_arec_t *payload,
-                    const hub_stamp_t *st, const char *ekey,
-                    size_t ekeylen) {
+                    const hub_stamp_t *st, const char *ekey, size_t ekeylen) {
     const char *type = payload->node->event_type;
     if (!s || !s->txn || !type || strncmp(type, "erp.", 4) != 0)
         return 0;
     if (strcmp(type, "erp.stock.adjusted") == 0)
         return apply_adjusted(s, payload, st);
-    for (size_t i = 0; i < sizeof doc_events / sizeof *doc_events; i++)
-        if (strcmp(type, doc_events[i].type) == 0) {
-            int rc = apply_doc(s, i, payload, st, ekey, ekeylen);
-            hub_arena_reset(&s->arena);
-            return rc;
-        }
-    return 0;
+    int rc = stock_apply_doc(s, type, payload, st, ekey, ekeylen);
+    hub_arena_reset(&s->arena);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -972,7 +476,7 @@ static int listed(const stock_level *old, const char *ref, size_t reflen) {
         int64_t q;
         if (stock_rd_str(&r, &o, &ol) || stock_rd_i64(&r, &q))
             return 0;
-        if (same(o, ol, ref, reflen))
+        if (stock_same(o, ol, ref, reflen))
             return 1;
     }
     return 0;
@@ -985,9 +489,8 @@ static int listed(const stock_level *old, const char *ref, size_t reflen) {
  * be64 quantity each, at most STOCK_OVERSOLD_LIST); counts those the old
  * list did not name into *fresh.
  */
-static int oversold(hub_stock_t *s, const uint8_t *k, size_t kl,
-                    stock_level *l, const stock_level *old,
-                    uint64_t *fresh) {
+static int oversold(hub_stock_t *s, const uint8_t *k, size_t kl, stock_level *l,
+                    const stock_level *old, uint64_t *fresh) {
     hub_buf_reset(&s->list);
     int64_t avail = stock_on_hand(l) - l->reserved;
     l->short_qty = (l->flags & L_TRACKED) && avail < 0 ? -avail : 0;
@@ -1002,11 +505,11 @@ static int oversold(hub_stock_t *s, const uint8_t *k, size_t kl,
     uint8_t end[MAX_KEY + 8];
     memcpy(end, k, kl);
     end[kl] = 1; /* just past every key of the prefix k \0 */
-    MDB_val mk = mval(end, kl + 1), d;
+    MDB_val mk = stock_mval(end, kl + 1), d;
     r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
-    r = r == 0 ? mdb_cursor_get(cur, &mk, &d, MDB_PREV)
-               : r == MDB_NOTFOUND ? mdb_cursor_get(cur, &mk, &d, MDB_LAST)
-                                   : r;
+    r = r == 0              ? mdb_cursor_get(cur, &mk, &d, MDB_PREV)
+        : r == MDB_NOTFOUND ? mdb_cursor_get(cur, &mk, &d, MDB_LAST)
+                            : r;
     int64_t left = l->short_qty;
     while (r == 0 && left > 0 && mk.mv_size == kl + 25 &&
            memcmp(mk.mv_data, k, kl) == 0 &&
@@ -1018,8 +521,8 @@ static int oversold(hub_stock_t *s, const uint8_t *k, size_t kl,
         left -= take;
         l->norders++;
         if (l->nlisted < STOCK_OVERSOLD_LIST) {
-            put_str(&s->list, ref, reflen);
-            put_i64(&s->list, take);
+            stock_put_str(&s->list, ref, reflen);
+            stock_put_i64(&s->list, take);
             l->nlisted++;
             if (!old || !listed(old, ref, reflen))
                 ++*fresh;
@@ -1038,31 +541,31 @@ static int put_level(hub_stock_t *s, const uint8_t *k, size_t kl,
     hub_buf_reset(b);
     uint8_t head[2] = {STOCK_LEVEL_VERSION, l->flags};
     hub_buf_append(b, head, 2);
-    put_stamp(b, &l->base_st);
-    put_i64(b, l->base);
-    put_i64(b, l->moves);
-    put_i64(b, l->reserved);
-    put_i64(b, l->po);
-    put_i64(b, l->prod);
-    put_i64(b, l->returned);
-    put_stamp(b, &l->last_st);
+    stock_put_stamp(b, &l->base_st);
+    stock_put_i64(b, l->base);
+    stock_put_i64(b, l->moves);
+    stock_put_i64(b, l->reserved);
+    stock_put_i64(b, l->po);
+    stock_put_i64(b, l->prod);
+    stock_put_i64(b, l->returned);
+    stock_put_stamp(b, &l->last_st);
     hub_buf_append(b, &l->last_flags, 1);
-    put_i64(b, l->last_delta);
-    put_i64(b, l->last_on_hand);
-    put_str(b, l->reason ? l->reason : "", l->reason_len);
-    put_str(b, l->reference ? l->reference : "", l->reference_len);
-    put_i64(b, l->short_qty);
-    put_u32(b, l->norders);
-    put_u16(b, l->nlisted);
+    stock_put_i64(b, l->last_delta);
+    stock_put_i64(b, l->last_on_hand);
+    stock_put_str(b, l->reason ? l->reason : "", l->reason_len);
+    stock_put_str(b, l->reference ? l->reference : "", l->reference_len);
+    stock_put_i64(b, l->short_qty);
+    stock_put_u32(b, l->norders);
+    stock_put_u16(b, l->nlisted);
     hub_buf_append(b, s->list.data, s->list.len);
     if (!b->data)
         return HUB_ENOMEM;
-    MDB_val mk = mval(k, kl), mv = mval(b->data, b->len);
+    MDB_val mk = stock_mval(k, kl), mv = stock_mval(b->data, b->len);
     return hub_store_err(mdb_put(s->txn, s->dbi[S_LEVELS], &mk, &mv, 0));
 }
 
-static int commit_level(hub_stock_t *s, const uint8_t *k, size_t kl,
-                        wlevel *w, uint64_t *fresh) {
+static int commit_level(hub_stock_t *s, const uint8_t *k, size_t kl, wlevel *w,
+                        uint64_t *fresh) {
     stock_level old, *l = &w->l;
     if (w->stored && stock_level_decode(w->old, w->oldlen, &old))
         return HUB_EDECODE;
@@ -1073,7 +576,7 @@ static int commit_level(hub_stock_t *s, const uint8_t *k, size_t kl,
         l->returned)
         return put_level(s, k, kl, l);
     /* nothing left of it and no stock reported: no such level */
-    MDB_val mk = mval(k, kl);
+    MDB_val mk = stock_mval(k, kl);
     rc = w->stored ? mdb_del(s->txn, s->dbi[S_LEVELS], &mk, NULL) : 0;
     return rc && rc != MDB_NOTFOUND ? hub_store_err(rc) : 0;
 }
@@ -1088,11 +591,12 @@ static int commit_sku(hub_stock_t *s, const char *sku, size_t skulen) {
     uint8_t k[MAX_KEY + 16];
     memcpy(k, sku, skulen);
     k[skulen] = 0;
-    MDB_val mk = mval(k, skulen + 1), d;
+    MDB_val mk = stock_mval(k, skulen + 1), d;
     int64_t avail = 0;
     int tracked = 0;
     for (r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
-         r == 0 && mk.mv_size > skulen && memcmp(mk.mv_data, k, skulen + 1) == 0;
+         r == 0 && mk.mv_size > skulen &&
+         memcmp(mk.mv_data, k, skulen + 1) == 0;
          r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT)) {
         stock_level l;
         if (stock_level_decode(d.mv_data, d.mv_size, &l))
@@ -1103,12 +607,12 @@ static int commit_sku(hub_stock_t *s, const char *sku, size_t skulen) {
     mdb_cursor_close(cur);
     if (r && r != MDB_NOTFOUND)
         return hub_store_err(r);
-    MDB_val sk = mval(sku, skulen);
+    MDB_val sk = stock_mval(sku, skulen);
     r = mdb_get(s->txn, s->dbi[S_SKUS], &sk, &d);
     if (r == 0 && d.mv_size == 8) {
         memcpy(k, d.mv_data, 8);
         memcpy(k + 8, sku, skulen);
-        mk = mval(k, 8 + skulen);
+        mk = stock_mval(k, 8 + skulen);
         if ((r = mdb_del(s->txn, s->dbi[S_LOW], &mk, NULL)) &&
             r != MDB_NOTFOUND)
             return hub_store_err(r);
@@ -1121,7 +625,8 @@ static int commit_sku(hub_stock_t *s, const char *sku, size_t skulen) {
         return 0;
     hub_be64(k, (uint64_t)avail ^ STOCK_BIAS);
     memcpy(k + 8, sku, skulen);
-    MDB_val bv = mval(k, 8), lk = mval(k, 8 + skulen), empty = mval("", 0);
+    MDB_val bv = stock_mval(k, 8), lk = stock_mval(k, 8 + skulen),
+            empty = stock_mval("", 0);
     if ((r = mdb_put(s->txn, s->dbi[S_SKUS], &sk, &bv, 0)) ||
         (r = mdb_put(s->txn, s->dbi[S_LOW], &lk, &empty, 0)))
         return hub_store_err(r);

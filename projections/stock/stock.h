@@ -38,8 +38,8 @@ typedef struct hub_stock hub_stock_t;
  * answers HUB_ENOENT to every lookup. 0, HUB_ENOMEM or HUB_EIO with a
  * message naming the table.
  */
-int hub_stock_open(hub_store_t *store, int writer, hub_stock_t **out,
-                   char *err, size_t errlen);
+int hub_stock_open(hub_store_t *store, int writer, hub_stock_t **out, char *err,
+                   size_t errlen);
 /* Closes the handle (NULL is fine); the store stays open. */
 void hub_stock_close(hub_stock_t *s);
 
@@ -61,8 +61,7 @@ void hub_stock_begin(hub_stock_t *s, MDB_txn *txn);
  * abort the batch.
  */
 int hub_stock_apply(hub_stock_t *s, const hub_arec_t *payload,
-                    const hub_stamp_t *st, const char *ekey,
-                    size_t ekeylen);
+                    const hub_stamp_t *st, const char *ekey, size_t ekeylen);
 
 /*
  * Writes the batch's changed stock levels, their oversold orders and

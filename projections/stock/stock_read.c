@@ -7,8 +7,6 @@
  * from the SKU's stored levels in key order, so the same levels always
  * give the same bytes.
  */
-#include "stock_internal.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 
 #include "errors.h"
 #include "json.h"
+#include "stock_internal.h"
 #include "timefmt.h"
 #include "uuid.h"
 
@@ -110,14 +109,20 @@ static void put_sums(hub_buf_t *b, const sums *t, int *first) {
 }
 
 static void level_sums(const stock_level *l, sums *t) {
-    *t = (sums){(l->flags & L_TRACKED) != 0, stock_on_hand(l), l->reserved,
-                l->po, l->prod, l->returned, l->short_qty, l->norders};
+    *t = (sums){(l->flags & L_TRACKED) != 0,
+                stock_on_hand(l),
+                l->reserved,
+                l->po,
+                l->prod,
+                l->returned,
+                l->short_qty,
+                l->norders};
 }
 
 /* Renders the view of sku from txn into out: HUB_ENOENT when it has no
  * level. */
-static int render(hub_stock_t *s, MDB_txn *txn, const char *sku,
-                  size_t skulen, hub_buf_t *out) {
+static int render(hub_stock_t *s, MDB_txn *txn, const char *sku, size_t skulen,
+                  hub_buf_t *out) {
     if (skulen > 400)
         return HUB_ENOENT;
     MDB_cursor *cur;
@@ -153,8 +158,9 @@ static int render(hub_stock_t *s, MDB_txn *txn, const char *sku,
         tot.returned += t.returned;
         tot.short_qty += t.short_qty;
         tot.norders += t.norders;
-        if ((l.flags & L_LAST) && (!(last.flags & L_LAST) ||
-                                   hub_stamp_cmp(&l.last_st, &last.last_st) > 0)) {
+        if ((l.flags & L_LAST) &&
+            (!(last.flags & L_LAST) ||
+             hub_stamp_cmp(&l.last_st, &last.last_st) > 0)) {
             last = l;
             last_wh = w;
             last_whlen = wl;
@@ -265,8 +271,8 @@ int hub_stock_low_json(hub_stock_t *s, int64_t below, const char *cursor,
         r = mdb_cursor_get(cur, &mk, &d, kl ? MDB_SET_RANGE : MDB_FIRST);
     if (!r && kl && mk.mv_size == kl && memcmp(mk.mv_data, k, kl) == 0)
         r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT); /* the cursor's own */
-    for (; !r && !rc && mk.mv_size > 8; r = mdb_cursor_get(cur, &mk, &d,
-                                                           MDB_NEXT)) {
+    for (; !r && !rc && mk.mv_size > 8;
+         r = mdb_cursor_get(cur, &mk, &d, MDB_NEXT)) {
         int64_t avail = (int64_t)(hub_rd_be64(mk.mv_data) ^ STOCK_BIAS);
         if (avail >= below)
             break;

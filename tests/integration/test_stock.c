@@ -30,8 +30,7 @@ static void read_all(const char *store, const char *const *skus, size_t n,
             CHECK_INT(rc, 0);
         hub_buf_putc(out, '\n');
     }
-    CHECK_INT(hub_stock_low_json(hub_c360_stock(c), INT64_MAX, NULL, 1000,
-                                 out),
+    CHECK_INT(hub_stock_low_json(hub_c360_stock(c), INT64_MAX, NULL, 1000, out),
               0);
     hub_c360_close(c);
 }
@@ -79,54 +78,54 @@ static void load_scenario(events_t *ev) {
 }
 
 /* The figures worked out by hand in tests/fixtures/stock/README.md. */
-#define TEA_VIEW                                                              \
-    "{\"sku\":\"TEA-LJ-250G\",\"tracked\":true,\"on_hand\":43,"               \
-    "\"reserved\":38,\"available\":5,\"on_order_purchase\":30,"               \
-    "\"on_order_production\":0,\"returned\":0,\"last_movement\":{"            \
-    "\"warehouse\":\"BJ-02\",\"at\":\"2026-04-01T14:00:01Z\",\"event_id\":"   \
-    "\"00000000-0000-4000-8000-000000000019\",\"reason\":\"production\","     \
-    "\"reference\":\"WO-2\",\"delta\":12,\"on_hand\":null},\"oversold\":{"    \
-    "\"quantity\":12,\"orders_total\":1,\"orders\":[{\"order\":"              \
-    "\"erpnext/SO-4\",\"warehouse\":\"SH-01\",\"quantity\":12}]},"            \
-    "\"warehouses\":[{\"warehouse\":\"BJ-02\",\"tracked\":true,"              \
-    "\"on_hand\":17,\"reserved\":0,\"available\":17,"                         \
-    "\"on_order_purchase\":0,\"on_order_production\":0,\"returned\":0,"       \
-    "\"last_movement\":{\"at\":\"2026-04-01T14:00:01Z\",\"event_id\":"        \
-    "\"00000000-0000-4000-8000-000000000019\",\"reason\":\"production\","     \
-    "\"reference\":\"WO-2\",\"delta\":12,\"on_hand\":null},\"oversold\":{"    \
-    "\"quantity\":0,\"orders_total\":0,\"orders\":[]}},{\"warehouse\":"       \
-    "\"SH-01\",\"tracked\":true,\"on_hand\":26,\"reserved\":38,"              \
-    "\"available\":-12,\"on_order_purchase\":30,\"on_order_production\":0,"   \
-    "\"returned\":0,\"last_movement\":{\"at\":\"2026-04-01T13:00:01Z\","      \
-    "\"event_id\":\"00000000-0000-4000-8000-000000000015\",\"reason\":"       \
-    "\"receipt\",\"reference\":\"PR-1\",\"delta\":20,\"on_hand\":null},"      \
-    "\"oversold\":{\"quantity\":12,\"orders_total\":1,\"orders\":[{"          \
+#define TEA_VIEW                                                               \
+    "{\"sku\":\"TEA-LJ-250G\",\"tracked\":true,\"on_hand\":43,"                \
+    "\"reserved\":38,\"available\":5,\"on_order_purchase\":30,"                \
+    "\"on_order_production\":0,\"returned\":0,\"last_movement\":{"             \
+    "\"warehouse\":\"BJ-02\",\"at\":\"2026-04-01T14:00:01Z\",\"event_id\":"    \
+    "\"00000000-0000-4000-8000-000000000019\",\"reason\":\"production\","      \
+    "\"reference\":\"WO-2\",\"delta\":12,\"on_hand\":null},\"oversold\":{"     \
+    "\"quantity\":12,\"orders_total\":1,\"orders\":[{\"order\":"               \
+    "\"erpnext/SO-4\",\"warehouse\":\"SH-01\",\"quantity\":12}]},"             \
+    "\"warehouses\":[{\"warehouse\":\"BJ-02\",\"tracked\":true,"               \
+    "\"on_hand\":17,\"reserved\":0,\"available\":17,"                          \
+    "\"on_order_purchase\":0,\"on_order_production\":0,\"returned\":0,"        \
+    "\"last_movement\":{\"at\":\"2026-04-01T14:00:01Z\",\"event_id\":"         \
+    "\"00000000-0000-4000-8000-000000000019\",\"reason\":\"production\","      \
+    "\"reference\":\"WO-2\",\"delta\":12,\"on_hand\":null},\"oversold\":{"     \
+    "\"quantity\":0,\"orders_total\":0,\"orders\":[]}},{\"warehouse\":"        \
+    "\"SH-01\",\"tracked\":true,\"on_hand\":26,\"reserved\":38,"               \
+    "\"available\":-12,\"on_order_purchase\":30,\"on_order_production\":0,"    \
+    "\"returned\":0,\"last_movement\":{\"at\":\"2026-04-01T13:00:01Z\","       \
+    "\"event_id\":\"00000000-0000-4000-8000-000000000015\",\"reason\":"        \
+    "\"receipt\",\"reference\":\"PR-1\",\"delta\":20,\"on_hand\":null},"       \
+    "\"oversold\":{\"quantity\":12,\"orders_total\":1,\"orders\":[{"           \
     "\"order\":\"erpnext/SO-4\",\"quantity\":12}]}}]}"
 
-#define CUP_VIEW                                                              \
-    "{\"sku\":\"CUP-GLASS-300\",\"tracked\":true,\"on_hand\":19,"             \
-    "\"reserved\":0,\"available\":19,\"on_order_purchase\":30,"               \
-    "\"on_order_production\":0,\"returned\":1,\"last_movement\":{"            \
-    "\"warehouse\":\"SH-01\",\"at\":\"2026-04-01T12:00:01Z\",\"event_id\":"   \
-    "\"00000000-0000-4000-8000-000000000012\",\"reason\":\"return\","         \
-    "\"reference\":\"RET-1\",\"delta\":1,\"on_hand\":null},\"oversold\":{"    \
-    "\"quantity\":0,\"orders_total\":0,\"orders\":[]},\"warehouses\":[{"      \
-    "\"warehouse\":\"SH-01\",\"tracked\":true,\"on_hand\":19,"                \
-    "\"reserved\":0,\"available\":19,\"on_order_purchase\":30,"               \
-    "\"on_order_production\":0,\"returned\":1,\"last_movement\":{\"at\":"     \
-    "\"2026-04-01T12:00:01Z\",\"event_id\":"                                  \
-    "\"00000000-0000-4000-8000-000000000012\",\"reason\":\"return\","         \
-    "\"reference\":\"RET-1\",\"delta\":1,\"on_hand\":null},\"oversold\":{"    \
+#define CUP_VIEW                                                               \
+    "{\"sku\":\"CUP-GLASS-300\",\"tracked\":true,\"on_hand\":19,"              \
+    "\"reserved\":0,\"available\":19,\"on_order_purchase\":30,"                \
+    "\"on_order_production\":0,\"returned\":1,\"last_movement\":{"             \
+    "\"warehouse\":\"SH-01\",\"at\":\"2026-04-01T12:00:01Z\",\"event_id\":"    \
+    "\"00000000-0000-4000-8000-000000000012\",\"reason\":\"return\","          \
+    "\"reference\":\"RET-1\",\"delta\":1,\"on_hand\":null},\"oversold\":{"     \
+    "\"quantity\":0,\"orders_total\":0,\"orders\":[]},\"warehouses\":[{"       \
+    "\"warehouse\":\"SH-01\",\"tracked\":true,\"on_hand\":19,"                 \
+    "\"reserved\":0,\"available\":19,\"on_order_purchase\":30,"                \
+    "\"on_order_production\":0,\"returned\":1,\"last_movement\":{\"at\":"      \
+    "\"2026-04-01T12:00:01Z\",\"event_id\":"                                   \
+    "\"00000000-0000-4000-8000-000000000012\",\"reason\":\"return\","          \
+    "\"reference\":\"RET-1\",\"delta\":1,\"on_hand\":null},\"oversold\":{"     \
     "\"quantity\":0,\"orders_total\":0,\"orders\":[]}}]}"
 
-#define KETTLE_VIEW                                                           \
-    "{\"sku\":\"KETTLE-1L\",\"tracked\":false,\"on_hand\":0,\"reserved\":0,"  \
-    "\"available\":0,\"on_order_purchase\":0,\"on_order_production\":15,"     \
-    "\"returned\":0,\"last_movement\":null,\"oversold\":{\"quantity\":0,"     \
-    "\"orders_total\":0,\"orders\":[]},\"warehouses\":[{\"warehouse\":"       \
-    "\"SH-01\",\"tracked\":false,\"on_hand\":0,\"reserved\":0,"               \
-    "\"available\":0,\"on_order_purchase\":0,\"on_order_production\":15,"     \
-    "\"returned\":0,\"last_movement\":null,\"oversold\":{\"quantity\":0,"     \
+#define KETTLE_VIEW                                                            \
+    "{\"sku\":\"KETTLE-1L\",\"tracked\":false,\"on_hand\":0,\"reserved\":0,"   \
+    "\"available\":0,\"on_order_purchase\":0,\"on_order_production\":15,"      \
+    "\"returned\":0,\"last_movement\":null,\"oversold\":{\"quantity\":0,"      \
+    "\"orders_total\":0,\"orders\":[]},\"warehouses\":[{\"warehouse\":"        \
+    "\"SH-01\",\"tracked\":false,\"on_hand\":0,\"reserved\":0,"                \
+    "\"available\":0,\"on_order_purchase\":0,\"on_order_production\":15,"      \
+    "\"returned\":0,\"last_movement\":null,\"oversold\":{\"quantity\":0,"      \
     "\"orders_total\":0,\"orders\":[]}}]}"
 
 TEST(the_scenario_gives_the_figures_worked_out_by_hand) {
@@ -240,16 +239,16 @@ TEST(the_scenario_in_three_orders_gives_identical_views) {
 /* ------------------------------------------------------------------ */
 
 #define NSKU 5
-#define NWH 3
+#define NWH  3
 
 static const char *const gen_skus[NSKU + 1] = {"SKU-0", "SKU-1", "SKU-2",
                                                "SKU-3", "SKU-4", "SKU-5"};
 
 typedef struct gen {
     unsigned seed;
-    size_t id;         /* event ids */
-    hub_buf_t text;    /* the NDJSON */
-    char **sent;       /* lines, to re-send some */
+    size_t id;      /* event ids */
+    hub_buf_t text; /* the NDJSON */
+    char **sent;    /* lines, to re-send some */
     size_t nsent;
 } gen;
 
@@ -322,9 +321,9 @@ static void generate(unsigned seed, size_t n, events_t *out) {
                 hub_buf_printf(&b, ",\"delta\":%d", (int)rnd(&g, 21) - 10);
             finish(&g, &b);
         } else if (k < 45 || !orders) {
-            snprintf(id, sizeof id, "SO-%zu", rnd(&g, 4) == 0 && orders
-                                                  ? rnd(&g, (unsigned)orders)
-                                                  : orders++);
+            snprintf(id, sizeof id, "SO-%zu",
+                     rnd(&g, 4) == 0 && orders ? rnd(&g, (unsigned)orders)
+                                               : orders++);
             head(&g, &b, "erp.order.placed", "sales_order", id);
             lines(&g, &b, 0);
             hub_buf_printf(&b, ",\"total\":100,\"currency\":\"CNY\"");
@@ -357,14 +356,13 @@ static void generate(unsigned seed, size_t n, events_t *out) {
         } else if (k < 85) {
             if (rnd(&g, 2) || !pos) {
                 snprintf(id, sizeof id, "PO-%zu", pos++);
-                head(&g, &b, "erp.purchase_order.placed", "purchase_order",
-                     id);
+                head(&g, &b, "erp.purchase_order.placed", "purchase_order", id);
                 lines(&g, &b, 0);
                 hub_buf_printf(&b, ",\"warehouse\":\"W%u\"", rnd(&g, NWH));
             } else {
                 snprintf(id, sizeof id, "PR-%zu", i);
-                head(&g, &b, "erp.purchase_order.received",
-                     "purchase_receipt", id);
+                head(&g, &b, "erp.purchase_order.received", "purchase_receipt",
+                     id);
                 hub_buf_printf(&b, "\"purchase_order_id\":\"PO-%u\",",
                                rnd(&g, (unsigned)pos));
                 lines(&g, &b, 1);
@@ -434,5 +432,3 @@ TEST(generated_events_in_three_orders_give_identical_views) {
     hub_buf_free(&b);
     events_free(&ev);
 }
-
-
