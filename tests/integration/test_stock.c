@@ -15,6 +15,9 @@
 #include "hmap.h"
 #include "stock.h"
 
+/* No fsync per batch: the tests apply thousands of one-event batches. */
+#define NOSYNC "projector:\n  sync: false\n"
+
 /* Every product view of skus, then the low-stock list of everything, as
  * one text: what must not depend on the order of the events. */
 static hub_c360_t *reader(const char *store);
@@ -131,7 +134,7 @@ static void load_scenario(events_t *ev) {
 TEST(the_scenario_gives_the_figures_worked_out_by_hand) {
     events_t ev;
     load_scenario(&ev);
-    hub_config_t *cfg = config_from("");
+    hub_config_t *cfg = config_from(NOSYNC);
     REQUIRE(cfg);
     const char *store = fresh_store("stock-scenario");
     size_t counts[4] = {0};
@@ -185,7 +188,7 @@ TEST(the_scenario_gives_the_figures_worked_out_by_hand) {
 /* The same events in three orders and batchings: identical bytes. */
 static void orders_agree(const events_t *ev, const char *const *skus,
                          size_t nskus, const char *name, hub_buf_t *first) {
-    hub_config_t *cfg = config_from("");
+    hub_config_t *cfg = config_from(NOSYNC);
     REQUIRE(cfg);
     size_t *rev = malloc(ev->n * sizeof *rev), *shuf = shuffled(ev->n, 42);
     REQUIRE(rev && shuf);
@@ -419,7 +422,7 @@ TEST(generated_events_in_three_orders_give_identical_views) {
             once.lines[once.n++] = strdup(ev.lines[i]);
     }
     CHECK(once.n < ev.n);
-    hub_config_t *cfg = config_from("");
+    hub_config_t *cfg = config_from(NOSYNC);
     const char *store = fresh_store("stock-gen-once");
     CHECK_INT(apply_events(cfg, store, &once, NULL, 500, NULL, NULL), 0);
     hub_buf_t b1 = HUB_BUF_INIT;
