@@ -185,6 +185,32 @@ TEST(the_scenario_gives_the_figures_worked_out_by_hand) {
     events_free(&ev);
 }
 
+/* Regression: stock events (no customer) used to be applied without
+ * their event id being recorded, so a re-sent delta counted twice. */
+TEST(a_stock_event_sent_twice_counts_once) {
+    const char *line =
+        "{\"event_id\":\"00000000-0000-4000-8000-00000000aaaa\","
+        "\"type\":\"erp.stock.adjusted\",\"occurred_at\":"
+        "\"2026-04-01T08:00:00Z\",\"ingested_at\":\"2026-04-01T08:00:00Z\","
+        "\"source\":{\"system\":\"erp\",\"kind\":\"erp\",\"entity_type\":"
+        "\"stock_ledger_entry\",\"entity_id\":\"SLE-9\"},\"identities\":[],"
+        "\"payload\":{\"sku\":\"S\",\"warehouse\":\"W\",\"delta\":5}}";
+    char *lines[2] = {(char *)line, (char *)line};
+    events_t ev = {lines, 2};
+    hub_config_t *cfg = config_from(NOSYNC);
+    const char *store = fresh_store("stock-dup");
+    size_t counts[4] = {0};
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 1, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_DUPLICATE], 1);
+    CHECK_INT(counts[HUB_C360_IGNORED], 1);
+    int rc;
+    char *v = product(store, "S", &rc);
+    CHECK_INT(rc, 0);
+    CHECK_CONTAINS(v, "\"tracked\":true,\"on_hand\":5,");
+    free(v);
+    hub_config_free(cfg);
+}
+
 /* The same events in three orders and batchings: identical bytes. */
 static void orders_agree(const events_t *ev, const char *const *skus,
                          size_t nskus, const char *name, hub_buf_t *first) {
