@@ -33,6 +33,7 @@
 #include "catalog.h"
 #include "errors.h"
 #include "json.h"
+#include "stock.h"
 
 #define POOL_MAX 64       /* idle views kept for reuse */
 #define RESOLVE_TRIES 4   /* lookups of an alias that races with merges */
@@ -596,4 +597,50 @@ int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,
     if (len)
         *len = n;
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Products (the stock projection)                                     */
+/* ------------------------------------------------------------------ */
+
+/* Hands out a rendered document (or frees it after an error). */
+static int give(hub_buf_t *b, int rc, char **json, size_t *len) {
+    if (!rc && !b->data)
+        rc = HUB_ENOMEM;
+    if (rc) {
+        hub_buf_free(b);
+        return pub(rc);
+    }
+    size_t n;
+    *json = hub_buf_steal(b, &n);
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int hub360_product(hub360_reader_t *r, const char *sku, char **json,
+                   size_t *len) {
+    if (!json)
+        return HUB360_EINVAL;
+    *json = NULL;
+    if (!r || !sku)
+        return HUB360_EINVAL;
+    hub_buf_t b = HUB_BUF_INIT;
+    /* LMDB reads in a transaction of its own: no lock */
+    int rc = hub_stock_product_json(hub_c360_stock(r->c), sku, &b);
+    return give(&b, rc, json, len);
+}
+
+int hub360_products_low(hub360_reader_t *r, int64_t below,
+                        const char *cursor, size_t limit, char **json,
+                        size_t *len) {
+    if (!json)
+        return HUB360_EINVAL;
+    *json = NULL;
+    if (!r)
+        return HUB360_EINVAL;
+    hub_buf_t b = HUB_BUF_INIT;
+    int rc = hub_stock_low_json(hub_c360_stock(r->c), below, cursor, limit,
+                                &b);
+    return give(&b, rc, json, len);
 }

@@ -201,6 +201,8 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
     if (!rc)
         rc = check_format(c, path, 1, err, errlen);
     if (!rc)
+        rc = hub_stock_open(c->store, 1, &c->stock, err, errlen);
+    if (!rc)
         rc = bind_envelope(c, err, errlen);
     if (!rc)
         rc = hub_folder_new(hub_codec_reader(codec), &c->folder, err, errlen);
@@ -232,6 +234,8 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
                             HUB_STORE_RDONLY, &c->store, err, errlen);
     if (!rc)
         rc = check_format(c, path, 0, err, errlen);
+    if (!rc)
+        rc = hub_stock_open(c->store, 0, &c->stock, err, errlen);
     if (!rc)
         rc = hub_c360_ensure_schema(c, err, errlen);
     if (!rc) {
@@ -298,9 +302,12 @@ void hub_c360_close(hub_c360_t *c) {
     if (c->have_value)
         avro_value_decref(&c->c360_value);
     hub_catalog_free(c->cat);
+    hub_stock_close(c->stock);
     hub_store_close(c->store);
     free(c);
 }
+
+struct hub_stock *hub_c360_stock(hub_c360_t *c) { return c->stock; }
 
 /* ------------------------------------------------------------------ */
 /* Meta and offsets                                                    */
@@ -647,6 +654,7 @@ int hub_c360_begin(hub_c360_t *c) {
         mdb_stat(c->txn, DBI(c, T_PENDING), &st) == 0 && st.ms_entries > 0;
     c->any_excluded =
         mdb_stat(c->txn, DBI(c, T_CTL), &st) == 0 && st.ms_entries > 0;
+    hub_stock_begin(c->stock, c->txn);
     return 0;
 }
 
@@ -656,6 +664,7 @@ void hub_c360_abort(hub_c360_t *c) {
     if (c->txn)
         mdb_txn_abort(c->txn);
     c->txn = NULL;
+    hub_stock_abort(c->stock);
     hub_hmap_clear(c->ents, free_cent);
     hub_graph_clear(c);
     hub_hmap_clear(c->regraph, NULL);
@@ -803,15 +812,19 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
                    : hub_c360_apply_link(c, &d->payload, d->what == D_UNLINK,
                                          st, res);
     }
-    if (d->what == D_OTHER) {
-        c->stats.ignored++;
-        return 0; /* stock, purchasing, production: other projections */
-    }
     const char *ekey = d->ekey;
     size_t ekeylen = d->ekeylen, nids = d->nids;
 
     if ((rc = first_time(c, d, res)) != 1)
         return rc;
+    /* every first arrival reaches the other projections (orders reserve
+     * stock whether or not their customer was forgotten) */
+    if ((rc = hub_stock_apply(c->stock, &d->payload, st, ekey, ekeylen)) < 0)
+        return rc;
+    if (d->what == D_OTHER) {
+        c->stats.ignored++;
+        return 0; /* stock, purchasing, production: not about a customer */
+    }
 
     /* a forgotten person stays forgotten */
     if (c->any_forgotten &&
@@ -980,6 +993,8 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
     if (!c->txn)
         return HUB_ESTATE;
     int rc = hub_graph_finish(c);
+    if (!rc)
+        rc = hub_stock_commit(c->stock, &c->stats.stock_oversold);
     if (!rc)
         rc = hub_c360_flush_deferred(c);
     /* dedupe: a slice of the old ids, twice as many as came in */

@@ -73,6 +73,7 @@ typedef struct hub_c360_stats {
     uint64_t applied, duplicates, ignored, dead;
     uint64_t views_written, views_deleted;
     uint64_t merges_refused, identities_rejected, forgotten;
+    uint64_t stock_oversold; /* orders newly flagged oversold (stock.h) */
     uint64_t seq;       /* change sequence after the batch */
 } hub_c360_stats_t;
 
@@ -177,6 +178,10 @@ typedef struct hub_c360_store_info {
     uint32_t max_readers;
 } hub_c360_store_info_t;
 int hub_c360_store_info(hub_c360_t *c, hub_c360_store_info_t *out);
+
+/* The stock projection kept in the same store (projections/stock/
+ * stock.h), for its read functions; lives as long as c. */
+struct hub_stock *hub_c360_stock(hub_c360_t *c);
 
 /* The view bytes (Avro) of a customer id, copied into out; HUB_ENOENT. */
 int hub_c360_view_bytes(hub_c360_t *c, const char *id, hub_buf_t *out);

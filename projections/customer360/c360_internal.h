@@ -21,6 +21,7 @@
 #include "hmap.h"
 #include "identity.h"
 #include "par.h"
+#include "stock.h"
 #include "store.h"
 #include "uuid.h"
 #include "view.h"
@@ -77,6 +78,7 @@ enum { COMP_CAPPED = 1 }; /* split by identity.max_entities */
 struct hub_c360 {
     const hub_config_t *cfg;
     hub_store_t *store;
+    hub_stock_t *stock;     /* the stock projection, same store and batch */
     hub_codec_t *codec;
     hub_folder_t *folder;
     hub_ident_rules_t rules;

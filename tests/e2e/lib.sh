@@ -91,6 +91,25 @@ data_dir: $WORK/data
 YAML
 }
 
+# config NAME PREFIX PARTITIONS [EXTRA YAML]: writes NAME.yaml (in the
+# current directory) for a store of its own, $WORK/NAME, on the brokers of
+# use_brokers and the topics of PREFIX; warnings only in the logs.
+config() {
+  cat >"$1.yaml" <<YAML
+kafka:
+  brokers: $BOOTSTRAP
+  partitions: $3
+  topic_prefix: "$2"
+data_dir: $WORK/$1
+log:
+  level: warn
+${4:-}
+YAML
+  mkdir -p "$WORK/$1"
+  [ -f "$WORK/data/broker.addr" ] && cp "$WORK/data/broker.addr" "$WORK/$1/"
+  return 0
+}
+
 # serve CONFIG: starts `hub360 serve` on a free loopback port; sets SERVE
 # (its pid) and API (its base URL).
 serve() {
