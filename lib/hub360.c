@@ -33,6 +33,7 @@
 #include "catalog.h"
 #include "errors.h"
 #include "json.h"
+#include "report.h"
 
 #define POOL_MAX 64       /* idle views kept for reuse */
 #define RESOLVE_TRIES 4   /* lookups of an alias that races with merges */
@@ -593,6 +594,31 @@ int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,
     }
     size_t n;
     *json = hub_buf_steal(&doc, &n);
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int hub360_report_daily(hub360_reader_t *r, const char *from, const char *to,
+                        int business, int csv, char **out, size_t *len) {
+    if (!out)
+        return HUB360_EINVAL;
+    *out = NULL;
+    int32_t dfrom, dto;
+    if (!r || hub_report_range(from, to, "from", "to", &dfrom, &dto, NULL, 0))
+        return HUB360_EINVAL;
+    hub_buf_t doc = HUB_BUF_INIT;
+    /* LMDB reads only, in a transaction of its own: no lock */
+    int rc = hub_report_daily(hub_c360_report(r->c),
+                              business ? HUB_REPORT_BUSINESS : HUB_REPORT_UTC,
+                              dfrom, dto,
+                              csv ? HUB_REPORT_CSV : HUB_REPORT_JSON, &doc);
+    if (rc) {
+        hub_buf_free(&doc);
+        return pub(rc);
+    }
+    size_t n;
+    *out = hub_buf_steal(&doc, &n);
     if (len)
         *len = n;
     return 0;
