@@ -571,6 +571,20 @@ int64_t hub360_offset(hub360_reader_t *r, const char *topic,
     return hub_c360_offset(r->c, topic, partition); /* LMDB reads only */
 }
 
+/* Gives doc's bytes to the caller (*out, *len) when rc is 0; frees them
+ * otherwise. Returns rc as the public header names it. */
+static int hand_over(int rc, hub_buf_t *doc, char **out, size_t *len) {
+    if (rc) {
+        hub_buf_free(doc);
+        return pub(rc);
+    }
+    size_t n;
+    *out = hub_buf_steal(doc, &n);
+    if (len)
+        *len = n;
+    return 0;
+}
+
 int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,
                     size_t limit, char **json, size_t *len) {
     if (!json)
@@ -588,15 +602,7 @@ int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,
         rc = hub_json_timeline_doc(&doc, cid, items.data ? items.data : "[]",
                                    items.data ? items.len : 2, next);
     hub_buf_free(&items);
-    if (rc) {
-        hub_buf_free(&doc);
-        return pub(rc);
-    }
-    size_t n;
-    *json = hub_buf_steal(&doc, &n);
-    if (len)
-        *len = n;
-    return 0;
+    return hand_over(rc, &doc, json, len);
 }
 
 int hub360_report_daily(hub360_reader_t *r, const char *from, const char *to,
@@ -613,13 +619,5 @@ int hub360_report_daily(hub360_reader_t *r, const char *from, const char *to,
                               business ? HUB_REPORT_BUSINESS : HUB_REPORT_UTC,
                               dfrom, dto,
                               csv ? HUB_REPORT_CSV : HUB_REPORT_JSON, &doc);
-    if (rc) {
-        hub_buf_free(&doc);
-        return pub(rc);
-    }
-    size_t n;
-    *out = hub_buf_steal(&doc, &n);
-    if (len)
-        *len = n;
-    return 0;
+    return hand_over(rc, &doc, out, len);
 }

@@ -113,19 +113,6 @@ reports a.yaml > a.csv
 reports b.yaml > b.csv
 expect_file_eq "shuffled over 5 partitions: the same report" b.csv a.csv
 
-changes() { "$HUB360" digest -c c.yaml 2>/dev/null | awk '{print $2}' || echo 0; }
-grew() { [ "$(changes)" -gt "$1" ]; }
-kills=0
-for round in 1 2 3 4 5; do
-  before=$(changes); before=${before:-0}
-  "$HUB360" project -c c.yaml --once 2> "c$round.err" &
-  pid=$!
-  if wait_for_or_exit 60 "$pid" grew "$before"; then
-    kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
-  fi
-  wait "$pid" 2>/dev/null || true
-done
-[ "$kills" -ge 3 ] || fail "only $kills of 5 runs were still running when killed"
-"$HUB360" project -c c.yaml --once 2> c.err || { cat c.err >&2; fail "project c after kills"; }
+kill_mid_run c.yaml
 reports c.yaml > c.csv
-expect_file_eq "killed $kills times with -9: the report of an uninterrupted run" c.csv a.csv
+expect_file_eq "killed $KILLS times with -9: the report of an uninterrupted run" c.csv a.csv

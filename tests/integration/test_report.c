@@ -139,6 +139,39 @@ static int report_of(const char *store, const char *from, const char *to,
     return rc;
 }
 
+/* Applies ev to three fresh stores (NAME-0, -1, -2): in order, reversed
+ * and shuffled, in batches of batches[k]; out[k] gets each one's report
+ * from..to, counts the outcomes of the first. Returns the first store. */
+static const char *three_orders(const hub_config_t *cfg, const events_t *ev,
+                                const char *name, const size_t batches[3],
+                                const char *from, const char *to,
+                                hub_buf_t out[3], size_t counts[4]) {
+    static char first[4096];
+    size_t *rev = malloc(ev->n * sizeof *rev), *shuf = shuffled(ev->n, 5);
+    for (size_t i = 0; i < ev->n; i++)
+        rev[i] = ev->n - 1 - i;
+    const size_t *orders[3] = {NULL, rev, shuf};
+    for (int k = 0; k < 3; k++) {
+        char one[64];
+        snprintf(one, sizeof one, "%s-%d", name, k);
+        const char *store = fresh_store(one);
+        if (k == 0)
+            snprintf(first, sizeof first, "%s", store);
+        CHECK_INT(apply_events(cfg, store, ev, orders[k], batches[k],
+                               k ? NULL : counts, NULL),
+                  0);
+        CHECK_INT(report_of(store, from, to, &out[k]), 0);
+    }
+    for (int k = 1; k < 3; k++) {
+        CHECK_INT(out[k].len, out[0].len);
+        CHECK(out[k].len == out[0].len &&
+              memcmp(out[k].data, out[0].data, out[0].len) == 0);
+    }
+    free(rev);
+    free(shuf);
+    return first;
+}
+
 static void check_fixture(const char *name, const char *got, size_t len) {
     char path[256];
     snprintf(path, sizeof path, "tests/fixtures/report/%s", name);
@@ -161,22 +194,11 @@ TEST(the_scenario_gives_the_exact_figures_in_any_order) {
     free(text);
     hub_config_t *cfg = config_from(ZONE_YAML);
     REQUIRE(cfg);
-    size_t *rev = malloc(ev.n * sizeof *rev), *shuf = shuffled(ev.n, 3);
-    for (size_t i = 0; i < ev.n; i++)
-        rev[i] = ev.n - 1 - i;
-    const size_t *orders[3] = {NULL, rev, shuf};
     const size_t batches[3] = {100, 1, 7};
     hub_buf_t out[3] = {HUB_BUF_INIT, HUB_BUF_INIT, HUB_BUF_INIT};
     size_t counts[4] = {0};
-    for (int k = 0; k < 3; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "report-scenario-%d", k);
-        const char *store = fresh_store(name);
-        CHECK_INT(apply_events(cfg, store, &ev, orders[k], batches[k],
-                               k ? NULL : counts, NULL),
-                  0);
-        CHECK_INT(report_of(store, "2026-03-08", "2026-03-11", &out[k]), 0);
-    }
+    three_orders(cfg, &ev, "report-scenario", batches, "2026-03-08",
+                 "2026-03-11", out, counts);
     /* two events sent twice; the stock adjustment counts for nothing */
     CHECK_INT(counts[HUB_C360_DUPLICATE], 2);
     CHECK_INT(counts[HUB_C360_IGNORED], 1);
@@ -200,15 +222,8 @@ TEST(the_scenario_gives_the_exact_figures_in_any_order) {
         }
         p = nl + (i % 2 ? 3 : 1);
     }
-    for (int k = 1; k < 3; k++) {
-        CHECK_INT(out[k].len, out[0].len);
-        CHECK(out[k].len == out[0].len &&
-              memcmp(out[k].data, out[0].data, out[0].len) == 0);
-    }
     for (int k = 0; k < 3; k++)
         hub_buf_free(&out[k]);
-    free(rev);
-    free(shuf);
     hub_config_free(cfg);
     events_free(&ev);
 }
@@ -259,30 +274,14 @@ TEST(generated_events_with_operators_give_identical_reports_in_three_orders) {
     REQUIRE(events_generate(12000, 11, 1, 2, &ev) == 0);
     hub_config_t *cfg = config_from(ZONE_YAML);
     REQUIRE(cfg);
-    size_t *rev = malloc(ev.n * sizeof *rev), *shuf = shuffled(ev.n, 5);
-    for (size_t i = 0; i < ev.n; i++)
-        rev[i] = ev.n - 1 - i;
-    const size_t *orders[3] = {NULL, rev, shuf};
     const size_t batches[3] = {1000, 333, 50};
     hub_buf_t out[3] = {HUB_BUF_INIT, HUB_BUF_INIT, HUB_BUF_INIT};
-    size_t views = 0;
-    for (int k = 0; k < 3; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "report-gen-%d", k);
-        const char *store = fresh_store(name);
-        CHECK_INT(apply_events(cfg, store, &ev, orders[k], batches[k], NULL,
-                               NULL),
-                  0);
-        CHECK_INT(report_of(store, "2025-12-01", "2026-12-31", &out[k]), 0);
-        if (k == 0)
-            views = count_views(store);
-    }
+    size_t counts[4] = {0};
+    size_t views = count_views(three_orders(cfg, &ev, "report-gen", batches,
+                                            "2025-12-01", "2026-12-31", out,
+                                            counts));
     REQUIRE(out[0].data);
-    for (int k = 1; k < 3; k++) {
-        int same = out[k].len == out[0].len &&
-                   memcmp(out[k].data, out[0].data, out[0].len) == 0;
-        CHECK(same);
-    }
+    CHECK(counts[HUB_C360_DUPLICATE] > 100);
     /* every customer is new once: on its earliest day, in either zone */
     const char *utc_csv = strchr(out[0].data, '\n') + 1;
     const char *biz_csv = strstr(utc_csv, "\r\n\n") + 3;
@@ -300,8 +299,6 @@ TEST(generated_events_with_operators_give_identical_reports_in_three_orders) {
             views, out[0].len);
     for (int k = 0; k < 3; k++)
         hub_buf_free(&out[k]);
-    free(rev);
-    free(shuf);
     hub_config_free(cfg);
     events_free(&ev);
 }
