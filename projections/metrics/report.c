@@ -139,6 +139,9 @@ size_t hub_report_day_key(uint8_t *out, int zone, int32_t day, int figure,
     return 6 + curlen;
 }
 
+/* The batch's sums live in the map's value slots. */
+_Static_assert(sizeof(intptr_t) == sizeof(int64_t), "64-bit sums in a slot");
+
 static int add_day(hub_report_t *r, int zone, int32_t day, int figure,
                    const char *cur, int64_t v) {
     uint8_t k[32];
@@ -260,8 +263,12 @@ static void set_min(estate *s, int bit, hub_stamp_t *slot,
     }
 }
 
+/* A currency code into a register; none is ISO 4217's XXX ("no
+ * currency"), so that an amount without one still has a column entry. */
 static void copy_cur(char out[16], const char *s, size_t len) {
     memset(out, 0, 16);
+    if (!len)
+        s = "XXX", len = 3;
     memcpy(out, s, len < 15 ? len : 15);
 }
 
@@ -394,9 +401,9 @@ static void fold(estate *s, int kind, const char *type,
         if (p_long(p, "refund_amount", &v) == 1) {
             s->has |= H_REFUND;
             s->refund = v;
-            copy_cur(s->refund_cur, "", 0);
-            if (p_str(p, "currency", &cur, &cl) == 1)
-                copy_cur(s->refund_cur, cur, cl);
+            if (p_str(p, "currency", &cur, &cl) != 1)
+                cl = 0;
+            copy_cur(s->refund_cur, cur, cl);
         }
     } else if (strcmp(type, "crm.ticket.opened") == 0) {
         set_min(s, H_A, &s->a, st);
@@ -478,9 +485,9 @@ static int per_event(hub_report_t *r, const char *type,
                  1);
         const char *field = ret ? "refund_amount" : inv ? "total" : "amount";
         if (!rc && p_long(p, field, &v) == 1) {
-            if (p_str(p, "currency", &cur, &cl) != 1)
-                cl = 0;
-            snprintf(c, sizeof c, "%.*s", (int)(cl < 16 ? cl : 16), cur);
+            if (p_str(p, "currency", &cur, &cl) != 1 || !cl)
+                cur = "XXX", cl = 3;
+            snprintf(c, sizeof c, "%.*s", (int)(cl < 15 ? cl : 15), cur);
             rc = add(r, ret ? F_REFUNDED : inv ? F_INVOICED : F_PAID, c, at,
                      v);
         }

@@ -166,6 +166,24 @@ static void put_mean(hub_buf_t *b, int64_t sum, int64_t n, double scale) {
     hub_buf_append(b, s, l);
 }
 
+/* Quotes the CSV cell that starts at b->data + at (RFC 4180). */
+static void csv_quote(hub_buf_t *b, size_t at) {
+    size_t len = b->len - at;
+    char *cell = malloc(len ? len : 1);
+    if (!cell)
+        return;
+    memcpy(cell, b->data + at, len);
+    b->len = at;
+    hub_buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        if (cell[i] == '"')
+            hub_buf_putc(b, '"');
+        hub_buf_putc(b, cell[i]);
+    }
+    hub_buf_putc(b, '"');
+    free(cell);
+}
+
 static void put_cell(hub_buf_t *b, const days *d, size_t *mi, int32_t i,
                      const column *c, int csv) {
     const int64_t *f = d->f[i];
@@ -191,11 +209,14 @@ static void put_cell(hub_buf_t *b, const days *d, size_t *mi, int32_t i,
         size_t n = 0;
         if (!csv)
             hub_buf_putc(b, '[');
+        size_t at = b->len;
+        int quote = 0;
         for (size_t j = *mi; j < d->nm && d->m[j].day == i; j++) {
             const money *m = &d->m[j];
             if (m->figure != c->figure)
                 continue;
             if (csv) {
+                quote |= strpbrk(m->cur, ",\"\r\n") != NULL;
                 hub_buf_printf(b, "%s%s:%lld", n ? ";" : "", m->cur,
                                (long long)m->v);
             } else {
@@ -207,6 +228,8 @@ static void put_cell(hub_buf_t *b, const days *d, size_t *mi, int32_t i,
         }
         if (!csv)
             hub_buf_putc(b, ']');
+        else if (quote)
+            csv_quote(b, at);
         break;
     }
     }
