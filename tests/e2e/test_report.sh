@@ -91,6 +91,21 @@ bad "$q&tz=local" 'tz: expected utc or business, got \"local\"'
 bad "$q&format=xml" 'format: expected json or csv, got \"xml\"'
 kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
 
+# --- the zone: checked at load; a change is logged ---------------------------
+printf 'reporting:\n  time_zone: Mars/Olympus\n' > badzone.yaml
+set +e; "$HUB360" check badzone.yaml > /dev/null 2> badzone.err; rc=$?; set -e
+expect_eq "check: an unknown zone fails" "$rc" 1
+expect_eq "check: the file, line and key at fault" "$(cat badzone.err)" \
+  "badzone.yaml:2: reporting.time_zone: no time zone Mars/Olympus (/usr/share/zoneinfo/Mars/Olympus: No such file or directory; is the tzdata package installed?)"
+sed 's|time_zone: Asia/Shanghai|time_zone: Europe/Berlin|' s.yaml > berlin.yaml
+"$HUB360" project -c berlin.yaml --once 2> berlin.err || { cat berlin.err >&2; fail "project berlin"; }
+grep -qF "the store's business days were counted in Asia/Shanghai; reporting.time_zone is now Europe/Berlin" berlin.err ||
+  fail "a changed zone is not logged: $(cat berlin.err)"
+ok "a changed zone is logged with its hint"
+expect_eq "the report names the zone the store now counts in" \
+  "$("$HUB360" report -c berlin.yaml --from 2026-03-08 --tz business | head -c 40)" \
+  '{"time_zone":"Europe/Berlin","from":"202'
+
 # --- kill -9, and another order ------------------------------------------
 config a "${prefix}a." 3
 config b "${prefix}b." 5
