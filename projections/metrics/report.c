@@ -32,6 +32,8 @@
 #include "sort.h"
 #include "view.h"
 
+#define ENT_KEY 16 /* report_entities keys: SHA-256 of the entity key, cut */
+
 /* ------------------------------------------------------------------ */
 /* Opening                                                             */
 /* ------------------------------------------------------------------ */
@@ -90,7 +92,8 @@ int hub_report_open(hub_store_t *store, size_t first, const char *time_zone,
     int rc = 0;
     if (time_zone) {
         snprintf(r->tz_name, sizeof r->tz_name, "%s", time_zone);
-        if (!(r->delta = hub_hmap_new()))
+        if (!(r->delta = hub_hmap_new()) || !(r->ents = hub_hmap_new()) ||
+            !(r->custs = hub_hmap_new()))
             rc = HUB_ENOMEM;
         if (!rc)
             rc = hub_tz_load(time_zone, &r->tz, err, errlen);
@@ -112,6 +115,8 @@ void hub_report_close(hub_report_t *r) {
         return;
     hub_tz_free(r->tz);
     hub_hmap_free(r->delta, NULL);
+    hub_hmap_free(r->ents, free);
+    hub_hmap_free(r->custs, free);
     hub_buf_free(&r->key);
     hub_buf_free(&r->val);
     free(r);
@@ -177,10 +182,77 @@ static int cmp_pending(const void *a, const void *b) {
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-int hub_report_flush(hub_report_t *r, MDB_txn *txn) {
-    size_t n = hub_hmap_count(r->delta), i = 0, pos = 0, klen;
-    if (!n)
+/* A cached record: its length, then its bytes. */
+typedef struct blob {
+    size_t len;
+    uint8_t data[];
+} blob;
+
+/* The record under key (klen bytes) in the batch's cache, else in the
+ * table: 1 found (*data, *len), 0 none, or a hub error. */
+static int cached_get(hub_report_t *r, MDB_txn *txn, hub_hmap_t *cache,
+                      int table, const void *key, size_t klen,
+                      const void **data, size_t *len) {
+    void **slot = hub_hmap_get(cache, key, klen);
+    if (slot) {
+        const blob *b = *slot;
+        *data = b->data;
+        *len = b->len;
+        return b->len > 0;
+    }
+    MDB_val k = hub_report_mval(key, klen), d;
+    int g = mdb_get(txn, r->dbi[table], &k, &d);
+    if (g == MDB_NOTFOUND)
         return 0;
+    if (g)
+        return hub_store_err(g);
+    *data = d.mv_data;
+    *len = d.mv_size;
+    return 1;
+}
+
+/* Puts (len 0: deletes) the record in the batch's cache. */
+static int cached_put(hub_hmap_t *cache, const void *key, size_t klen,
+                      const void *data, size_t len) {
+    void **slot = hub_hmap_put(cache, key, klen, NULL);
+    blob *b = slot ? realloc(*slot, sizeof *b + len) : NULL;
+    if (!b)
+        return HUB_ENOMEM;
+    *slot = b;
+    b->len = len;
+    if (len)
+        memcpy(b->data, data, len);
+    return 0;
+}
+
+/* Writes a cache to its table in key order (keys of klen bytes). */
+static int write_cache(hub_report_t *r, MDB_txn *txn, hub_hmap_t *cache,
+                       int table, size_t klen) {
+    size_t n;
+    const char **keys = hub_hmap_sorted_keys(cache, &n);
+    if (!keys)
+        return HUB_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const blob *b = *hub_hmap_get(cache, keys[i], klen);
+        MDB_val k = hub_report_mval(keys[i], klen),
+                d = hub_report_mval(b->data, b->len);
+        int g = b->len ? mdb_put(txn, r->dbi[table], &k, &d, 0)
+                       : mdb_del(txn, r->dbi[table], &k, NULL);
+        rc = g == MDB_NOTFOUND ? 0 : hub_store_err(g);
+    }
+    free(keys);
+    hub_hmap_clear(cache, free);
+    return rc;
+}
+
+int hub_report_flush(hub_report_t *r, MDB_txn *txn) {
+    int rc = write_cache(r, txn, r->ents, T_ENTS, ENT_KEY);
+    if (!rc)
+        rc = write_cache(r, txn, r->custs, T_CUST, HUB_CUSTOMER_ID_LEN);
+    size_t n = hub_hmap_count(r->delta), i = 0, pos = 0, klen;
+    if (rc || !n)
+        return rc;
     pending_sum *p = malloc(n * sizeof *p);
     if (!p)
         return HUB_ENOMEM;
@@ -191,7 +263,6 @@ int hub_report_flush(hub_report_t *r, MDB_txn *txn) {
             p[i++] = (pending_sum){k, klen, (int64_t)(intptr_t)v};
     n = i;
     hub_sort(p, n, sizeof *p, cmp_pending);
-    int rc = 0;
     for (i = 0; i < n && !rc; i++) {
         MDB_val mk = hub_report_mval(p[i].key, p[i].len), d;
         int64_t now = p[i].v;
@@ -218,8 +289,11 @@ int hub_report_flush(hub_report_t *r, MDB_txn *txn) {
 }
 
 void hub_report_abort(hub_report_t *r) {
-    if (r && r->delta)
-        hub_hmap_clear(r->delta, NULL);
+    if (!r || !r->delta)
+        return;
+    hub_hmap_clear(r->delta, NULL);
+    hub_hmap_clear(r->ents, free);
+    hub_hmap_clear(r->custs, free);
 }
 
 /* ------------------------------------------------------------------ */
@@ -442,14 +516,15 @@ static int stateful(hub_report_t *r, MDB_txn *txn, int kind, const char *type,
                     const hub_report_event_t *ev) {
     uint8_t h[32];
     hub_sha256(ev->ekey, ev->ekeylen, NULL, 0, h);
-    MDB_val k = hub_report_mval(h, 16), d;
     estate old, now;
     memset(&old, 0, sizeof old);
-    int g = mdb_get(txn, r->dbi[T_ENTS], &k, &d);
-    if (g == 0 && d.mv_size == sizeof old)
-        memcpy(&old, d.mv_data, sizeof old);
-    else if (g && g != MDB_NOTFOUND)
-        return hub_store_err(g);
+    const void *was = NULL;
+    size_t wlen = 0;
+    int g = cached_get(r, txn, r->ents, T_ENTS, h, ENT_KEY, &was, &wlen);
+    if (g < 0)
+        return g;
+    if (g && wlen == sizeof old)
+        memcpy(&old, was, sizeof old);
     if (old.kind && old.kind != kind)
         return 0; /* one key, two kinds of entity: the first one holds */
     now = old;
@@ -459,10 +534,7 @@ static int stateful(hub_report_t *r, MDB_txn *txn, int kind, const char *type,
     int rc = contribute(r, &old, -1);
     if (!rc)
         rc = contribute(r, &now, 1);
-    if (rc)
-        return rc;
-    d = hub_report_mval(&now, sizeof now);
-    return hub_store_err(mdb_put(txn, r->dbi[T_ENTS], &k, &d, 0));
+    return rc ? rc : cached_put(r->ents, h, ENT_KEY, &now, sizeof now);
 }
 
 /* ------------------------------------------------------------------ */
@@ -622,22 +694,19 @@ int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
         }
         free(parts);
     }
-    MDB_val k = hub_report_mval(cid, HUB_CUSTOMER_ID_LEN), d;
-    int g = mdb_get(txn, r->dbi[T_CUST], &k, &d);
-    if (g && g != MDB_NOTFOUND)
-        return hub_store_err(g);
-    if (g == 0 && d.mv_size == b->len && memcmp(d.mv_data, b->data, b->len) == 0)
+    const void *was = NULL;
+    size_t wlen = 0;
+    int g = cached_get(r, txn, r->custs, T_CUST, cid, HUB_CUSTOMER_ID_LEN,
+                       &was, &wlen);
+    if (g < 0)
+        return g;
+    if (!g)
+        wlen = 0;
+    if (wlen == b->len && (!wlen || memcmp(was, b->data, wlen) == 0))
         return 0;
-    int rc = g == 0 ? apply_parts(r, d.mv_data, d.mv_size, -1) : 0;
+    int rc = apply_parts(r, was, wlen, -1);
     if (!rc)
         rc = apply_parts(r, (const uint8_t *)b->data, b->len, 1);
-    if (rc)
-        return rc;
-    if (!b->len)
-        g = g == 0 ? mdb_del(txn, r->dbi[T_CUST], &k, NULL) : 0;
-    else {
-        d = hub_report_mval(b->data, b->len);
-        g = mdb_put(txn, r->dbi[T_CUST], &k, &d, 0);
-    }
-    return hub_store_err(g);
+    return rc ? rc
+              : cached_put(r->custs, cid, HUB_CUSTOMER_ID_LEN, b->data, b->len);
 }

@@ -39,6 +39,9 @@ struct hub_report {
     hub_tz_t *tz;        /* the business zone; NULL: UTC */
     char tz_name[128];
     hub_hmap_t *delta;   /* the batch's sums: day key -> int64 (in the slot) */
+    /* the batch's writes to report_entities and report_customers, by key
+     * (malloc'd blobs; length 0: delete), written at commit in key order */
+    hub_hmap_t *ents, *custs;
     hub_buf_t key, val;
 };
 
