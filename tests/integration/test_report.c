@@ -228,6 +228,58 @@ TEST(the_scenario_gives_the_exact_figures_in_any_order) {
     events_free(&ev);
 }
 
+/* A lead created at `at`, as canonical JSON. */
+#define LEAD(id, at)                                                           \
+    "{\"event_id\":\"00000000-0000-4000-8000-00000000000" id "\","          \
+    "\"type\":\"crm.lead.created\",\"occurred_at\":\"" at "\","             \
+    "\"ingested_at\":\"" at "\","                                            \
+    "\"source\":{\"system\":\"crm1\",\"kind\":\"crm\","                   \
+    "\"entity_type\":\"lead\",\"entity_id\":\"" id "\"},"                   \
+    "\"identities\":[],\"payload\":{}}\n"
+
+/* New York: midnight is 05:00Z in winter and 04:00Z in summer; 2026's
+ * clocks spring forward on March 8, so 04:30Z is 23:30 on the 7th before
+ * and 00:30 on the 9th after. */
+TEST(business_days_follow_daylight_saving_time) {
+    events_t ev;
+    REQUIRE(events_from_text(LEAD("1", "2026-03-08T04:30:00Z")
+                                 LEAD("2", "2026-03-09T04:30:00Z")
+                                 LEAD("3", "2026-03-09T03:59:59Z"),
+                             &ev) == 0);
+    hub_config_t *cfg =
+        config_from("reporting:\n  time_zone: America/New_York\n");
+    REQUIRE(cfg);
+    const char *store = fresh_store("report-dst");
+    size_t counts[4] = {0};
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, counts, NULL), 0);
+    CHECK_INT(counts[HUB_C360_APPLIED], 3);
+    hub_c360_t *c;
+    char err[256];
+    REQUIRE(hub_c360_open_reader(store, &c, err, sizeof err) == 0);
+    int32_t a, b;
+    REQUIRE(hub_report_range("2026-03-07", "2026-03-09", "from", "to", &a, &b,
+                             err, sizeof err) == 0);
+    hub_buf_t biz = HUB_BUF_INIT, utc = HUB_BUF_INIT;
+    CHECK_INT(hub_report_daily(hub_c360_report(c), HUB_REPORT_BUSINESS, a, b,
+                               HUB_REPORT_JSON, &biz),
+              0);
+    CHECK_INT(hub_report_daily(hub_c360_report(c), HUB_REPORT_UTC, a, b,
+                               HUB_REPORT_JSON, &utc),
+              0);
+    hub_c360_close(c);
+    CHECK_CONTAINS(biz.data, "{\"time_zone\":\"America/New_York\",");
+    CHECK_CONTAINS(biz.data, "{\"date\":\"2026-03-07\",\"leads_created\":1,");
+    CHECK_CONTAINS(biz.data, "{\"date\":\"2026-03-08\",\"leads_created\":1,");
+    CHECK_CONTAINS(biz.data, "{\"date\":\"2026-03-09\",\"leads_created\":1,");
+    CHECK_CONTAINS(utc.data, "{\"date\":\"2026-03-07\",\"leads_created\":0,");
+    CHECK_CONTAINS(utc.data, "{\"date\":\"2026-03-08\",\"leads_created\":1,");
+    CHECK_CONTAINS(utc.data, "{\"date\":\"2026-03-09\",\"leads_created\":2,");
+    hub_buf_free(&biz);
+    hub_buf_free(&utc);
+    hub_config_free(cfg);
+    events_free(&ev);
+}
+
 /* ------------------------------------------------------------------ */
 /* Generated events                                                    */
 /* ------------------------------------------------------------------ */
