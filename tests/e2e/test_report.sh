@@ -45,6 +45,10 @@ expect_file_eq "report: UTC days as JSON" utc.json "$FIX/daily-utc.json"
 expect_file_eq "report: business days as JSON" business.json "$FIX/daily-business.json"
 expect_file_eq "report: UTC days as CSV" utc.csv "$FIX/daily-utc.csv"
 expect_file_eq "report: business days as CSV" business.csv "$FIX/daily-business.csv"
+documented=$(awk '/^The columns, in this order/{f=1; next} f && /^`/{p=1} p{print} p && /`$/{exit}' \
+  "$HUB360_SOURCE_DIR/projections/README.md" | tr -d '`\n' | sed 's/, */,/g')
+expect_eq "the CSV header is the one projections/README.md documents" \
+  "$(head -n1 utc.csv | tr -d '\r')" "$documented"
 expect_eq "report: --to defaults to --from" \
   "$("$HUB360" report -c s.yaml --from 2026-03-10 --format csv | tail -n1)" \
   "$(grep '^2026-03-10,' "$FIX/daily-utc.csv")"
