@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "errors.h"
 
@@ -349,8 +350,14 @@ int hub_tz_load(const char *name, hub_tz_t **out, char *err, size_t errlen) {
                         "no time zone %s (%s: %s; is the tzdata package "
                         "installed?)", name, path, strerror(e));
     }
-    uint8_t *buf = malloc(MAX_TZ_FILE);
-    size_t len = buf ? fread(buf, 1, MAX_TZ_FILE, f) : 0;
+    /* TZif files are a few KiB; a bigger one is cut and then refused */
+    struct stat sb;
+    size_t cap = fstat(fileno(f), &sb) == 0 && sb.st_size > 0 &&
+                         sb.st_size < MAX_TZ_FILE
+                     ? (size_t)sb.st_size
+                     : MAX_TZ_FILE;
+    uint8_t *buf = malloc(cap);
+    size_t len = buf ? fread(buf, 1, cap, f) : 0;
     fclose(f);
     int rc = buf ? parse(tz, buf, len) : HUB_ENOMEM;
     free(buf);
