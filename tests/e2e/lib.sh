@@ -89,6 +89,25 @@ data_dir: $WORK/data
 YAML
 }
 
+# config NAME PREFIX PARTITIONS [EXTRA YAML]: writes NAME.yaml, a
+# configuration on this run's brokers with topics of its own (PREFIX)
+# and a data directory of its own ($WORK/NAME), logging warnings only.
+config() {
+  cat >"$1.yaml" <<YAML
+kafka:
+  brokers: $BOOTSTRAP
+  partitions: $3
+  topic_prefix: "$2"
+data_dir: $WORK/$1
+log:
+  level: warn
+${4:-}
+YAML
+  mkdir -p "$WORK/$1"
+  [ -f "$WORK/data/broker.addr" ] && cp "$WORK/data/broker.addr" "$WORK/$1/"
+  return 0
+}
+
 # serve CONFIG: starts `hub360 serve` on a free loopback port; sets SERVE
 # (its pid) and API (its base URL).
 serve() {

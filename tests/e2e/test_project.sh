@@ -13,21 +13,6 @@ command -v kcat >/dev/null || fail "kcat is needed (apt-get install kcat)"
 
 # A second and a third set of topics (another prefix) for the other runs.
 prefix=$(sed -n 's/^  topic_prefix: "\(.*\)"$/\1/p' hub360.yaml)
-config() { # config NAME PREFIX PARTITIONS [EXTRA YAML]
-  cat >"$1.yaml" <<YAML
-kafka:
-  brokers: $BOOTSTRAP
-  partitions: $3
-  topic_prefix: "$2"
-data_dir: $WORK/$1
-log:
-  level: warn
-${4:-}
-YAML
-  mkdir -p "$WORK/$1"
-  [ -f "$WORK/data/broker.addr" ] && cp "$WORK/data/broker.addr" "$WORK/$1/"
-  return 0
-}
 config a "$prefix" 3
 # b: the store as the benchmarks run it (a writable map, its pages
 # faulted in ahead, no fsync)

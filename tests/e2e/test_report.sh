@@ -14,24 +14,9 @@ command -v curl >/dev/null || fail "curl is needed"
 FIX="$HUB360_SOURCE_DIR/tests/fixtures/report"
 
 prefix=$(sed -n 's/^  topic_prefix: "\(.*\)"$/\1/p' hub360.yaml)
-config() { # config NAME PREFIX PARTITIONS [EXTRA YAML]
-  cat >"$1.yaml" <<YAML
-kafka:
-  brokers: $BOOTSTRAP
-  partitions: $3
-  topic_prefix: "$2"
-data_dir: $WORK/$1
-log:
-  level: warn
-reporting:
-  time_zone: Asia/Shanghai
-${4:-}
-YAML
-  mkdir -p "$WORK/$1"
-  [ -f "$WORK/data/broker.addr" ] && cp "$WORK/data/broker.addr" "$WORK/$1/"
-  return 0
-}
-config s "$prefix" 3
+shanghai="reporting:
+  time_zone: Asia/Shanghai"
+config s "$prefix" 3 "$shanghai"
 
 # --- the scenario: hub360 report ---------------------------------------
 "$HUB360" publish -c s.yaml "$FIX/events.ndjson" > /dev/null
@@ -111,9 +96,10 @@ expect_eq "the report names the zone the store now counts in" \
   '{"time_zone":"Europe/Berlin","from":"202'
 
 # --- kill -9, and another order ------------------------------------------
-config a "${prefix}a." 3
-config b "${prefix}b." 5
-config c "${prefix}c." 2 "projector:
+config a "${prefix}a." 3 "$shanghai"
+config b "${prefix}b." 5 "$shanghai"
+config c "${prefix}c." 2 "$shanghai
+projector:
   batch_events: 200
   sync: false"
 "$HUB360" generate --events 8000 --people 1200 --seed 9 --duplicates 3 --control 2 > events.ndjson
