@@ -239,6 +239,19 @@ int hub360_product(hub360_reader_t *r, const char *sku, char **json,
 int hub360_products_low(hub360_reader_t *r, int64_t below,
                         const char *cursor, size_t limit, char **json,
                         size_t *len);
+/*
+ * The daily report `GET /v1/metrics/daily` answers: figures across the
+ * CRM, ERP and SCRM events for each day from `from` to `to` (inclusive,
+ * "YYYY-MM-DD", at most 3660 days), by UTC day or (business non-zero) by
+ * day in the projector's reporting.time_zone; as JSON {"time_zone",
+ * "from", "to", "days": [{"date", ...}]} or (csv non-zero) CSV with a
+ * header row. The columns are listed in projections/README.md. On
+ * success *out is a NUL-terminated string the caller frees with free(),
+ * *len its length. HUB360_EINVAL: a date that is not one, or a bad
+ * range.
+ */
+int hub360_report_daily(hub360_reader_t *r, const char *from, const char *to,
+                        int business, int csv, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

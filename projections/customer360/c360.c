@@ -26,6 +26,8 @@ const hub_table_def_t hub_c360_tables[T_COUNT] = {
     {"views", 0},     {"ids", 0},
     {"timeline", 0},  {"changes", 0},  {"ctl", 0},
     {"forgotten", 0}, {"pending", MDB_DUPSORT},
+    {"report_days", 0}, {"report_entities", 0}, {"report_customers", 0},
+    {"report_meta", 0},
 };
 
 #define val hub_mval
@@ -105,9 +107,9 @@ static int new_maps(hub_c360_t *c) {
  * The layout of the tables (meta "format", be64). A store written in
  * another layout is refused with a hint rather than misread; a new,
  * empty store is given this one. 1 (no mark): component headers in a
- * table of their own.
+ * table of their own; 2: no report tables.
  */
-#define STORE_FORMAT 2
+#define STORE_FORMAT 3
 
 static int check_format(hub_c360_t *c, const char *path, int writer,
                         char *err, size_t errlen) {
@@ -215,6 +217,9 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
         rc = hub_view_rules_new(&cfg->profile, &cfg->segments, &c->vrules, err,
                                 errlen);
     if (!rc)
+        rc = hub_report_open(c->store, T_REPORT, cfg->reporting.time_zone,
+                             &c->report, err, errlen);
+    if (!rc)
         rc = new_maps(c);
     if (rc) {
         hub_c360_close(c);
@@ -254,6 +259,9 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
             c->have_rules = 1;
         hub_config_free(defaults);
     }
+    if (!rc)
+        rc = hub_report_open(c->store, T_REPORT, NULL, &c->report, err,
+                             errlen);
     if (rc) {
         hub_c360_close(c);
         return rc;
@@ -299,6 +307,7 @@ void hub_c360_close(hub_c360_t *c) {
     if (c->have_rules)
         hub_ident_rules_free(&c->rules);
     hub_view_rules_free(c->vrules);
+    hub_report_close(c->report);
     if (c->have_value)
         avro_value_decref(&c->c360_value);
     hub_catalog_free(c->cat);
@@ -671,6 +680,7 @@ void hub_c360_abort(hub_c360_t *c) {
     hub_hmap_clear(c->cust_dirty, NULL);
     hub_hmap_clear(c->offsets, free);
     hub_hmap_clear(c->seen, NULL);
+    hub_report_abort(c->report);
     c->flushed = 0;
     c->nfresh = 0;
     c->ndefer = 0;
@@ -815,10 +825,18 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
     const char *ekey = d->ekey;
     size_t ekeylen = d->ekeylen, nids = d->nids;
 
+    /* stock, purchasing, production are about no customer, but deduped
+     * like every event: every first arrival reaches the other projections */
     if ((rc = first_time(c, d, res)) != 1)
         return rc;
-    /* every first arrival reaches the other projections (orders reserve
-     * stock whether or not their customer was forgotten) */
+    /* the daily figures count every event once, forgotten people's too:
+     * they hold no personal data, and so do not depend on whether a
+     * forget came before or after */
+    hub_report_event_t rev = {d->type, d->typelen, &d->payload, *st, ekey,
+                              ekeylen};
+    if ((rc = hub_report_event(c->report, c->txn, &rev)))
+        return rc;
+    /* orders reserve stock whether or not their customer was forgotten */
     if ((rc = hub_stock_apply(c->stock, &d->payload, st, ekey, ekeylen)) < 0)
         return rc;
     if (d->what == D_OTHER) {
@@ -1000,6 +1018,8 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
     /* dedupe: a slice of the old ids, twice as many as came in */
     if (!rc)
         rc = prune_dedupe(c, 2 * c->dedupe_added + 64);
+    if (!rc)
+        rc = hub_report_flush(c->report, c->txn);
     /* offsets */
     size_t pos = 0, klen;
     const char *k;

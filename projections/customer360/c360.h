@@ -190,4 +190,8 @@ int hub_c360_view_bytes(hub_c360_t *c, const char *id, hub_buf_t *out);
 uint64_t hub_c360_published_seq(hub_c360_t *c);
 int hub_c360_set_published_seq(hub_c360_t *c, uint64_t seq);
 
+/* The daily report kept in the same store (projections/metrics/report.h),
+ * to read with hub_report_daily. Lives as long as c. */
+struct hub_report *hub_c360_report(hub_c360_t *c);
+
 #endif

@@ -21,6 +21,7 @@
 #include "hmap.h"
 #include "identity.h"
 #include "par.h"
+#include "report.h"
 #include "stock.h"
 #include "store.h"
 #include "uuid.h"
@@ -43,7 +44,8 @@ enum {
     T_CTL,       /* "x:" identity -> stamp + excluded flag */
     T_FORGOTTEN, /* SHA-256 of "e:"/"i:"/"c:" + key -> be64 occurred_at */
     T_PENDING,   /* customer id -> link entity keys waiting for it */
-    T_COUNT,
+    T_REPORT,    /* the reporting projection's tables (report.h) */
+    T_COUNT = T_REPORT + HUB_REPORT_TABLES,
 };
 
 extern const hub_table_def_t hub_c360_tables[T_COUNT];
@@ -84,6 +86,7 @@ struct hub_c360 {
     hub_ident_rules_t rules;
     int have_rules;
     hub_view_rules_t *vrules;
+    hub_report_t *report;   /* the daily figures (projections/metrics) */
     /* envelope and control payload field indexes */
     const hub_snode_t *env;
     int f_event_id, f_type, f_occurred, f_source, f_identities, f_payload;

@@ -121,3 +121,26 @@ serve() {
     fail "hub360 serve exited: $(cat "$WORK/serve.err")"
   API=http://$(sed -n 's/^listening: //p' "$WORK/serve.out")
 }
+
+# kill_mid_run CONFIG: runs `project --once` five times, killing each run
+# with -9 once the store holds more customers than before (so every kill
+# lands mid-run), then a last run to the end. Fails unless at least 3 of
+# the 5 were still running when killed; sets KILLS.
+kill_mid_run() {
+  local cfg=$1 round before pid
+  changes() { "$HUB360" digest -c "$cfg" 2>/dev/null | awk '{print $2}' || echo 0; }
+  grew() { [ "$(changes)" -gt "$1" ]; }
+  KILLS=0
+  for round in 1 2 3 4 5; do
+    before=$(changes); before=${before:-0}
+    "$HUB360" project -c "$cfg" --once 2> "$WORK/kill$round.err" &
+    pid=$!
+    if wait_for_or_exit 60 "$pid" grew "$before"; then
+      kill -9 "$pid" 2>/dev/null && KILLS=$((KILLS + 1))
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  [ "$KILLS" -ge 3 ] || fail "only $KILLS of 5 runs were still running when killed"
+  "$HUB360" project -c "$cfg" --once 2> "$WORK/kill.err" ||
+    { cat "$WORK/kill.err" >&2; fail "project -c $cfg after the kills"; }
+}
