@@ -4,7 +4,7 @@
 # benchmark script that breaks its RESULT line shows here; a benchmark
 # that fails shows FAILED with its log; an unknown --only is refused.
 # Nothing here judges a figure: speed is measured by bench/, never
-# asserted (docs/PERFORMANCE.md). About 45 s on 2 quiet cores.
+# asserted (docs/PERFORMANCE.md). 35-55 s on 2 cores, quiet to busy.
 # Environment: HUB360, READER_BENCH, HUB360_SOURCE_DIR.
 . "$(dirname "$0")/../e2e/lib.sh"
 : "${READER_BENCH:?set READER_BENCH to build/bench/reader_bench}"
