@@ -12,7 +12,9 @@
 # UNIT (higher is better); ratio is hub360 / reference; rss_kib is the
 # peak resident set of the hub360 process measured (process=, the
 # command), in KiB, as the kernel counts it (VmHWM, or ru_maxrss through
-# /usr/bin/time): LMDB's mapped file pages included.
+# /usr/bin/time): LMDB's mapped file pages included. bench/projector-cpu,
+# which compares binaries rather than hub360 with a peer, prints lines
+# of this form with keys of its own (its --help).
 
 # bench_result NAME KEY=VALUE...: prints the RESULT line of NAME; a
 # value with a space in it is a bug of the caller's, refused.
