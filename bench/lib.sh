@@ -5,7 +5,8 @@
 #
 #   RESULT name=NAME unit=UNIT hub360=N reference=N ref=PEER ratio=R
 #          rss_kib=K process=CMD [size=... p50_ms=... p99_ms=...
-#          ref_p50_ms=... ref_p99_ms=... note=...]
+#          ref_p50_ms=... ref_p99_ms=... (or _us: microseconds) anon_kib=...
+#          note=...]
 #
 # on one line: space-separated KEY=VALUE pairs, values without spaces
 # (an underscore stands for one in note=). hub360 and reference are in
