@@ -6,14 +6,17 @@
 #   RESULT name=NAME unit=UNIT hub360=N reference=N ref=PEER ratio=R
 #          rss_kib=K process=CMD [size=... p50_ms=... p99_ms=...
 #          ref_p50_ms=... ref_p99_ms=... (or _us: microseconds) anon_kib=...
-#          note=...]
+#          broker_kib=... note=...]
 #
 # on one line: space-separated KEY=VALUE pairs, values without spaces
 # (an underscore stands for one in note=). hub360 and reference are in
 # UNIT (higher is better); ratio is hub360 / reference; rss_kib is the
 # peak resident set of the hub360 process measured (process=, the
 # command), in KiB, as the kernel counts it (VmHWM, or ru_maxrss through
-# /usr/bin/time): LMDB's mapped file pages included. bench/projector-cpu,
+# /usr/bin/time): LMDB's mapped file pages included. anon_kib is the
+# anonymous part of it (without the file pages); broker_kib the peak RSS
+# of the embedded broker (`hub360 broker`) where the figure went through
+# it (a deployment on a Kafka cluster runs none). bench/projector-cpu,
 # which compares binaries rather than hub360 with a peer, prints lines
 # of this form with keys of its own (its --help).
 
