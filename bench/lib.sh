@@ -1,0 +1,45 @@
+# bench/lib.sh - what the benchmark scripts share; sourced, not run.
+#
+# Each script prints its human report and, for each figure it measured,
+# one machine-readable line that bench/run-all collects:
+#
+#   RESULT name=NAME unit=UNIT hub360=N reference=N ref=PEER ratio=R
+#          rss_kib=K process=CMD [size=... p50_ms=... p99_ms=...
+#          ref_p50_ms=... ref_p99_ms=... (or _us: microseconds) anon_kib=...
+#          broker_kib=... note=...]
+#
+# on one line: space-separated KEY=VALUE pairs, values without spaces
+# (an underscore stands for one in note=). hub360 and reference are in
+# UNIT (higher is better); ratio is hub360 / reference; rss_kib is the
+# peak resident set of the hub360 process measured (process=, the
+# command), in KiB, as the kernel counts it (VmHWM, or ru_maxrss through
+# /usr/bin/time): LMDB's mapped file pages included. anon_kib is the
+# anonymous part of it (without the file pages); broker_kib the peak RSS
+# of the embedded broker (`hub360 broker`) where the figure went through
+# it (a deployment on a Kafka cluster runs none). bench/projector-cpu,
+# which compares binaries rather than hub360 with a peer, prints lines
+# of this form with keys of its own (its --help).
+
+# bench_result NAME KEY=VALUE...: prints the RESULT line of NAME; a
+# value with a space in it is a bug of the caller's, refused.
+bench_result() {
+  local kv
+  for kv in "${@:2}"; do
+    case "$kv" in
+      *' '*|*=) echo "bench_result: '$kv' (of $1) is empty or has a space" >&2; return 1 ;;
+      *=*) ;;
+      *) echo "bench_result: '$kv' (of $1) is not KEY=VALUE" >&2; return 1 ;;
+    esac
+  done
+  echo "RESULT name=$1 ${*:2}"
+}
+
+# bench_ratio A B: A / B to three decimals ("-" when B is 0).
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0) printf "%.3f", a / b; else printf "-" }'; }
+
+# bench_hwm PID: the peak resident set (VmHWM) of live process PID, in
+# KiB; 0 when it is gone.
+bench_hwm() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# bench_max A B: the larger of two integers.
+bench_max() { echo $(( $1 > ${2:-0} ? $1 : ${2:-0} )); }
