@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -83,15 +84,31 @@ struct hub_http_req {
 /* Answers                                                             */
 /* ------------------------------------------------------------------ */
 
-static void json_escape(hub_buf_t *b, const char *s) {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+static void escape_utf8(hub_buf_t *b, const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
             hub_buf_printf(b, "\\%c", c);
         else if (c < 0x20)
             hub_buf_printf(b, "\\u%04x", c);
         else
             hub_buf_putc(b, (char)c);
+    }
+}
+
+/* s as the inside of a JSON string. Messages quote what the client sent
+ * (a path, a header), which need not be UTF-8: a byte that is not is
+ * written U+FFFD, so the answer is always JSON. */
+static void json_escape(hub_buf_t *b, const char *s) {
+    size_t len = strlen(s);
+    for (;;) {
+        long bad = hub_utf8_invalid_at(s, len);
+        escape_utf8(b, s, bad < 0 ? len : (size_t)bad);
+        if (bad < 0)
+            return;
+        hub_buf_puts(b, "\\ufffd");
+        s += bad + 1;
+        len -= (size_t)bad + 1;
     }
 }
 

@@ -108,6 +108,12 @@ TEST(answer_as_the_server_does) {
     without_socket(http, "/only-post", &b);
     CHECK_CONTAINS(b.data, "405 {\"error\":{\"code\":\"method_not_allowed\"");
     hub_buf_reset(&b);
+    /* what the client sent is quoted, and the answer stays JSON even
+     * when that is not UTF-8 (found by fuzz_http) */
+    without_socket(http, "/nowhere/%FF%e4%b8", &b);
+    CHECK_STR(b.data, "404 {\"error\":{\"code\":\"not_found\",\"message\":"
+                      "\"no route for GET /nowhere/\\ufffd\\ufffd\\ufffd\"}}");
+    hub_buf_reset(&b);
     hub_http_msg_t big = {.method = "GET", .target = "/echo",
                           .body = "x", .len = 2000};
     hub_http_resp_t resp = {0};
