@@ -58,6 +58,18 @@ static const char yaml[] =
     "               encoding: base64, prefix: \"sha256=\", ack_timeout: 2s}}\n";
 
 static hub_http_t *http;
+static char store[4200];
+
+/* The store goes with the process (the API's reader may still map it:
+ * the files stay readable until unmapped). */
+static void remove_store(void) {
+    char cmd[8600];
+    if (store[0] &&
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'.[0-9]*", store, store) <
+            (int)sizeof cmd &&
+        system(cmd) != 0)
+        fprintf(stderr, "fuzz_http: could not remove %s\n", store);
+}
 
 static void setup(void) {
     char err[1024];
@@ -66,7 +78,8 @@ static void setup(void) {
     if (!cfg)
         abort();
     /* a store of a few hundred customers, their links and forgets */
-    const char *store = fresh_store("fuzz-http");
+    snprintf(store, sizeof store, "%s", fresh_store("fuzz-http"));
+    atexit(remove_store);
     events_t ev = {0};
     if (events_generate(300, 7, 5, 5, &ev) ||
         apply_events(cfg, store, &ev, NULL, 100, NULL, NULL))
@@ -91,7 +104,7 @@ static void setup(void) {
                          sizeof err) ||
         hub_http_new(&hc, &http, err, sizeof err))
         goto fail;
-    api_env = (hub_api_env_t){cfg, cat, producer, strdup(store)};
+    api_env = (hub_api_env_t){cfg, cat, producer, store};
     env = (hub_adapter_env_t){cfg, cat, producer,
                               hub_broker_bootstrap(broker), http};
     if (hub_api_new(&api_env, http, &api, err, sizeof err) ||
