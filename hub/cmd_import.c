@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "csv.h"
 #include "errors.h"
 #include "session.h"
 #include "source.h"
@@ -32,64 +33,6 @@ static const hub_cli_opt_t import_opts[] = {
                           "terminal"},
     {0},
 };
-
-/* ------------------------------------------------------------------ */
-/* CSV (RFC 4180): quoted fields, "" inside quotes, CRLF or LF          */
-/* ------------------------------------------------------------------ */
-
-/* Reads one record starting at *p into fields (reset first); advances
- * *p past it and counts the lines it spans in *lines. 0, or HUB_EDECODE
- * for a quote left open. */
-static int csv_record(const char **p, const char *end, hub_strlist_t *fields,
-                      size_t *lines) {
-    hub_strlist_free(fields);
-    hub_buf_t field = HUB_BUF_INIT;
-    const char *s = *p;
-    int rc = 0;
-    for (;;) {
-        hub_buf_reset(&field);
-        if (s < end && *s == '"') {
-            for (s++;; s++) {
-                if (s >= end) {
-                    rc = HUB_EDECODE;
-                    goto out;
-                }
-                if (*s == '"') {
-                    if (s + 1 < end && s[1] == '"') {
-                        s++;
-                    } else {
-                        s++;
-                        break;
-                    }
-                }
-                if (*s == '\n')
-                    (*lines)++;
-                hub_buf_putc(&field, *s);
-            }
-        }
-        while (s < end && *s != ',' && *s != '\n' && *s != '\r')
-            hub_buf_putc(&field, *s++);
-        if (hub_strlist_push(fields, field.data ? field.data : "",
-                             field.len)) {
-            rc = HUB_ENOMEM;
-            goto out;
-        }
-        if (s < end && *s == ',') {
-            s++;
-            continue;
-        }
-        if (s < end && *s == '\r')
-            s++;
-        if (s < end && *s == '\n')
-            s++;
-        (*lines)++;
-        break;
-    }
-out:
-    hub_buf_free(&field);
-    *p = s;
-    return rc;
-}
 
 /* ------------------------------------------------------------------ */
 /* The import                                                          */
@@ -177,31 +120,32 @@ static int import_csv(importer_t *im, const char *data, size_t len) {
     hub_strlist_t header = {0}, row = {0};
     const char *p = data, *end = data + len;
     size_t lines = 0;
+    char err[1024];
     int rc = 0;
-    if (csv_record(&p, end, &header, &lines)) {
-        hub_cli_fail(im->cli, "line 1: the header row has an open quote");
+    if (hub_csv_row(&p, end, &header, &lines, err, sizeof(err)) ||
+        hub_csv_header_check(&header, err, sizeof(err))) {
+        hub_cli_fail(im->cli, "line 1: the header row: %s", err);
+        hub_strlist_free(&header);
         return -1;
     }
     while (rc == 0 && p < end) {
         size_t first = lines + 1;
-        if (csv_record(&p, end, &row, &lines)) {
-            fprintf(stderr, "line %zu: a quoted value is never closed\n",
-                    first);
-            im->rejected++;
-            break;
-        }
-        if (row.n == 1 && row.v[0][0] == '\0')
+        json_t *record = NULL;
+        rc = hub_csv_row(&p, end, &row, &lines, err, sizeof(err));
+        if (rc == 0 && row.n == 1 && row.v[0][0] == '\0')
             continue; /* a blank line */
-        if (row.n != header.n) {
-            fprintf(stderr, "%sline %zu: %zu values for %zu columns\n",
-                    im->progress ? "\r" : "", first, row.n, header.n);
+        if (rc == 0)
+            rc = hub_csv_record(&header, &row, &record, err, sizeof(err));
+        if (rc == HUB_EDECODE || rc == HUB_EINVAL) {
+            fprintf(stderr, "%sline %zu: %s\n", im->progress ? "\r" : "",
+                    first, err);
             im->rejected++;
-            continue;
+            rc = 0;
+        } else if (rc == 0) {
+            rc = import_one(im, record, first);
+        } else {
+            hub_cli_fail(im->cli, "line %zu: %s", first, err);
         }
-        json_t *record = json_object();
-        for (size_t i = 0; i < row.n; i++)
-            json_object_set_new(record, header.v[i], json_string(row.v[i]));
-        rc = import_one(im, record, first);
         json_decref(record);
         im->bytes_done = (size_t)(p - data);
         report(im, 0);

@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -59,29 +61,54 @@ struct hub_http {
     int port;
 };
 
+/* A header (kind 0) or query argument (kind 1) of a request that came
+ * without a connection (hub_http_answer). */
+typedef struct pair {
+    int kind;
+    const char *name, *value; /* value NULL: "?flag" without "=" */
+} pair_t;
+
 struct hub_http_req {
-    struct MHD_Connection *conn;
+    struct MHD_Connection *conn; /* NULL: made by hub_http_answer */
     int64_t started_us;
     const char *method;
     const char *path;
     char *uri;
     hub_buf_t body;
     int too_big;
+    pair_t *pairs;               /* without a connection: its values */
+    size_t npairs;
 };
 
 /* ------------------------------------------------------------------ */
 /* Answers                                                             */
 /* ------------------------------------------------------------------ */
 
-static void json_escape(hub_buf_t *b, const char *s) {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+static void escape_utf8(hub_buf_t *b, const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
             hub_buf_printf(b, "\\%c", c);
         else if (c < 0x20)
             hub_buf_printf(b, "\\u%04x", c);
         else
             hub_buf_putc(b, (char)c);
+    }
+}
+
+/* s as the inside of a JSON string. Messages quote what the client sent
+ * (a path, a header), which need not be UTF-8: a byte that is not is
+ * written U+FFFD, so the answer is always JSON. */
+static void json_escape(hub_buf_t *b, const char *s) {
+    size_t len = strlen(s);
+    for (;;) {
+        long bad = hub_utf8_invalid_at(s, len);
+        escape_utf8(b, s, bad < 0 ? len : (size_t)bad);
+        if (bad < 0)
+            return;
+        hub_buf_puts(b, "\\ufffd");
+        s += bad + 1;
+        len -= (size_t)bad + 1;
     }
 }
 
@@ -151,11 +178,25 @@ const char *hub_http_uri(const hub_http_req_t *r) {
     return r->uri ? r->uri : r->path;
 }
 
+/* The first value of name among r's own pairs of kind, compared as
+ * libmicrohttpd does: case-insensitively, for headers and arguments. */
+static const char *pair_value(const hub_http_req_t *r, int kind,
+                              const char *name) {
+    for (size_t i = 0; i < r->npairs; i++)
+        if (r->pairs[i].kind == kind && strcasecmp(r->pairs[i].name, name) == 0)
+            return r->pairs[i].value;
+    return NULL;
+}
+
 const char *hub_http_header(const hub_http_req_t *r, const char *name) {
+    if (!r->conn)
+        return pair_value(r, 0, name);
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 const char *hub_http_query(const hub_http_req_t *r, const char *name) {
+    if (!r->conn)
+        return pair_value(r, 1, name);
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -180,6 +221,13 @@ static enum MHD_Result each_value(void *cls, enum MHD_ValueKind kind,
 void hub_http_each(const hub_http_req_t *r, int kind,
                    void (*fn)(void *ctx, const char *name, const char *value),
                    void *ctx) {
+    if (!r->conn) {
+        for (size_t i = 0; i < r->npairs; i++)
+            if (r->pairs[i].kind == (kind ? 1 : 0))
+                fn(ctx, r->pairs[i].name,
+                   r->pairs[i].value ? r->pairs[i].value : "");
+        return;
+    }
     each_ctx_t e = {fn, ctx};
     MHD_get_connection_values(r->conn,
                               kind ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND,
@@ -250,6 +298,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/* The route of the longest prefix of path for method; method NULL: for
+ * any method (was a route there at all?). */
 static const route_t *find_route(const hub_http_t *h, const char *method,
                                  const char *path) {
     const route_t *best = NULL;
@@ -257,12 +307,28 @@ static const route_t *find_route(const hub_http_t *h, const char *method,
         const route_t *rt = &h->routes[i];
         if (strncmp(path, rt->prefix, rt->plen) != 0)
             continue;
-        if (rt->method && strcmp(rt->method, method) != 0)
+        if (method && rt->method && strcmp(rt->method, method) != 0)
             continue;
         if (!best || rt->plen > best->plen)
             best = rt;
     }
     return best;
+}
+
+/* Routes r (its method and decoded path) to the handler of the longest
+ * matching prefix, or answers 405 or 404; the route, or NULL. */
+static const route_t *dispatch(hub_http_t *h, const hub_http_req_t *r,
+                               hub_http_resp_t *resp) {
+    const route_t *rt = find_route(h, r->method, r->path);
+    if (rt)
+        rt->fn(rt->opaque, r, resp);
+    else if (find_route(h, NULL, r->path) || strncmp(r->path, "/", 1) != 0)
+        hub_http_error(resp, 405, "method_not_allowed",
+                       "%s is not allowed on %s", r->method, r->path);
+    else
+        hub_http_error(resp, 404, "not_found", "no route for %s %s",
+                       r->method, r->path);
+    return rt;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -306,24 +372,92 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     }
     hub_http_resp_t resp = {.status = 200};
     const route_t *rt = NULL;
-    if (r->too_big) {
+    if (r->too_big)
         hub_http_error(&resp, 413, "body_too_large",
                        "the body is over the limit of %lld bytes",
                        (long long)h->body_limit);
-    } else {
-        rt = find_route(h, method, url);
-        if (rt)
-            rt->fn(rt->opaque, r, &resp);
-        else if (find_route(h, NULL, url) || strncmp(url, "/", 1) != 0)
-            hub_http_error(&resp, 405, "method_not_allowed",
-                           "%s is not allowed on %s", method, url);
-        else
-            hub_http_error(&resp, 404, "not_found", "no route for %s %s",
-                           method, url);
-    }
+    else
+        rt = dispatch(h, r, &resp);
     enum MHD_Result rc = send_resp(c, &resp);
     count(h, rt, method, resp.status, r->started_us);
     hub_buf_free(&resp.body);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* A request without a connection                                      */
+/* ------------------------------------------------------------------ */
+
+static int add_pair(hub_http_req_t *r, size_t *cap, int kind,
+                    const char *name, const char *value) {
+    if (hub_array_grow(&r->pairs, cap, r->npairs, sizeof(*r->pairs), 8))
+        return HUB_ENOMEM;
+    r->pairs[r->npairs++] = (pair_t){kind, name, value};
+    return 0;
+}
+
+/* '+' is a space in a query argument. */
+static void unescape_arg(char *s) {
+    for (char *c = s; *c; c++)
+        if (*c == '+')
+            *c = ' ';
+    MHD_http_unescape(s);
+}
+
+/* The arguments of q ("a=1&b&c=") as libmicrohttpd 0.9 splits them,
+ * decoded in place: "&" between arguments, the first "=" between name
+ * and value, no value without one; a trailing "&" ends the list. */
+static int parse_args(char *q, hub_http_req_t *r, size_t *cap) {
+    while (q && *q) {
+        char *amp = strchr(q, '&');
+        if (amp)
+            *amp = '\0';
+        char *eq = strchr(q, '=');
+        if (eq)
+            *eq++ = '\0';
+        unescape_arg(q);
+        if (eq)
+            unescape_arg(eq);
+        if (add_pair(r, cap, 1, q, eq))
+            return HUB_ENOMEM;
+        q = amp ? amp + 1 : NULL;
+    }
+    return 0;
+}
+
+int hub_http_answer(hub_http_t *h, const hub_http_msg_t *m,
+                    hub_http_resp_t *resp) {
+    hub_http_req_t r = {.started_us = now_us(), .method = m->method};
+    size_t cap = 0;
+    int rc = HUB_ENOMEM;
+    char *path = strdup(m->target);
+    if (!path || !(r.uri = strdup(m->target)))
+        goto out;
+    char *q = strchr(path, '?');
+    if (q)
+        *q++ = '\0';
+    MHD_http_unescape(path);
+    r.path = path;
+    if (parse_args(q, &r, &cap))
+        goto out;
+    for (size_t i = 0; i < m->nheaders; i++)
+        if (add_pair(&r, &cap, 0, m->headers[i][0], m->headers[i][1]))
+            goto out;
+    resp->status = 200;
+    if (m->len > (size_t)h->body_limit)
+        hub_http_error(resp, 413, "body_too_large",
+                       "the body is %zu bytes; the limit is %lld", m->len,
+                       (long long)h->body_limit);
+    else if (hub_buf_append(&r.body, m->body, m->len))
+        goto out;
+    else
+        dispatch(h, &r, resp);
+    rc = 0;
+out:
+    free(r.pairs);
+    hub_buf_free(&r.body);
+    free(r.uri);
+    free(path);
     return rc;
 }
 

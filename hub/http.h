@@ -71,6 +71,25 @@ void hub_http_each(const hub_http_req_t *r, int kind,
                    void (*fn)(void *ctx, const char *name, const char *value),
                    void *ctx);
 
+/* A request as a client sends it, for hub_http_answer. */
+typedef struct hub_http_msg {
+    const char *method;             /* "GET" */
+    const char *target;             /* path and query as sent: %-encoded */
+    const char *const (*headers)[2]; /* nheaders name, value pairs */
+    size_t nheaders;
+    const char *body;
+    size_t len;
+} hub_http_msg_t;
+
+/* Answers m as the server answers a request it received, without a
+ * network (tests and the fuzz target tests/fuzz/fuzz_http.c): the target
+ * split and decoded as libmicrohttpd does (the path and the arguments
+ * %-decoded, '+' a space in arguments), the body limit, then the routes
+ * and their handlers. resp must be zeroed; the caller frees resp->body.
+ * m's strings are borrowed for the call. 0, or HUB_ENOMEM. */
+int hub_http_answer(hub_http_t *h, const hub_http_msg_t *m,
+                    hub_http_resp_t *resp);
+
 /* Sets an error answer: status and {"error":{"code":code,"message":...}}. */
 void hub_http_error(hub_http_resp_t *resp, int status, const char *code,
                     const char *fmt, ...)

@@ -2,7 +2,7 @@
 # `hub360 import`: a CSV export (quotes, embedded commas and quotes, CRLF)
 # and an NDJSON one, each through its source's mapping onto Kafka; bad
 # rows reported by line while the rest go; re-importing produces the
-# same event ids.
+# same event ids; rows and headers the CSV reader refuses.
 source "$(dirname "$0")/lib.sh"
 DATA=$HUB360_SOURCE_DIR/tests/e2e/data
 FIX=$HUB360_SOURCE_DIR/tests/fixtures/vendors
@@ -54,3 +54,23 @@ code=$?
 set -e
 expect_eq "an unknown source is a usage error" "$code:$(head -n1 "$WORK/err3")" \
   "2:hub360 import: no source named 'nope' in $WORK/hub360.yaml"
+
+# Rows the CSV reader refuses, each by line and column, the rest still
+# imported (hub/csv.c); a header naming a column twice stops the import.
+printf 'id,name,email,phone,updated\n7,Gil\xff,g@example.com,,2026-03-07T00:00:00Z\n8,Hu,h@example.com,,2026-03-08T00:00:00Z\n9,"open,x,,\n' >"$WORK/bad.csv"
+set +e
+"$HUB360" import -c "$WORK/hub360.yaml" --source erp1 "$WORK/bad.csv" >"$WORK/out4" 2>"$WORK/err4"
+code=$?
+set -e
+expect_eq "bad CSV rows are counted and the good one imported" "$code:$(cat "$WORK/out4")" \
+  "1:imported 1 records (1 events), rejected 2"
+expect_eq "each bad CSV row is named by line and column" "$(grep "^line " "$WORK/err4")" \
+"line 2: column 2 (name): the value is not UTF-8 (byte 4)
+line 4: a quoted value is never closed"
+printf 'id,name,id\n1,a,2\n' >"$WORK/twice.csv"
+set +e
+"$HUB360" import -c "$WORK/hub360.yaml" --source erp1 "$WORK/twice.csv" >/dev/null 2>"$WORK/err5"
+code=$?
+set -e
+expect_eq "a header naming a column twice stops the import" "$code:$(grep -o 'line 1: .*' "$WORK/err5")" \
+  "1:line 1: the header row: column 3: \"id\" names column 1 too"

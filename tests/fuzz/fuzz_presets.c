@@ -1,8 +1,10 @@
 /*
  * libFuzzer target: vendor payloads through every preset's mapping, the
  * completion of their events and the codec, as a webhook body would go.
- * The first byte picks the preset; the rest is the body. Whatever the
- * body, a preset either maps it or answers an error: no crash, no leak.
+ * The first byte picks the preset (its low seven bits) and how the body
+ * parses (its high bit: XML, as a WeChat push, through the XML reader the
+ * webhook uses; otherwise JSON); the rest is the body. Whatever the body,
+ * a preset either maps it or answers an error: no crash, no leak.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include "catalog.h"
 #include "codec.h"
 #include "source.h"
+#include "xmljson.h"
 
 #define NPRESETS 10
 
@@ -46,13 +49,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         setup();
     if (size < 1)
         return 0;
-    hub_source_t *src = sources[data[0] % NPRESETS];
+    hub_source_t *src = sources[(data[0] & 0x7f) % NPRESETS];
     if (!src)
         return 0;
     char err[1024];
     json_t *record = NULL;
-    if (hub_codec_parse_text((const char *)data + 1, size - 1, &record, err,
-                             sizeof err))
+    const char *body = (const char *)data + 1;
+    if ((data[0] & 0x80 ? hub_xml_to_json(body, size - 1, &record, err,
+                                          sizeof err)
+                        : hub_codec_parse_text(body, size - 1, &record, err,
+                                               sizeof err)))
         return 0;
     hub_mapped_t mapped = {0};
     hub_source_map(src, record, meta, &mapped, NULL, err, sizeof err);

@@ -54,6 +54,11 @@ int events_generate(size_t n, unsigned seed, int control, int dups,
     return rc;
 }
 
+size_t events_wanted(size_t dflt) {
+    const char *n = getenv("HUB360_TEST_EVENTS");
+    return n && *n ? (size_t)strtoul(n, NULL, 10) : dflt;
+}
+
 size_t *shuffled(size_t n, unsigned seed) {
     size_t *o = malloc(n * sizeof *o);
     for (size_t i = 0; i < n; i++)

@@ -23,6 +23,9 @@ void events_free(events_t *e);
 /* The generator's events (control: percent of link/unlink/forget). */
 int events_generate(size_t n, unsigned seed, int control, int dups,
                     events_t *out);
+/* How many events a test generates: HUB360_TEST_EVENTS when set (the
+ * valgrind run sets fewer, tests/CMakeLists.txt), else dflt. */
+size_t events_wanted(size_t dflt);
 /* A random permutation of 0..n-1. */
 size_t *shuffled(size_t n, unsigned seed);
 

@@ -323,7 +323,7 @@ static size_t count_views(const char *store) {
 
 TEST(generated_events_with_operators_give_identical_reports_in_three_orders) {
     events_t ev;
-    REQUIRE(events_generate(12000, 11, 1, 2, &ev) == 0);
+    REQUIRE(events_generate(events_wanted(12000), 11, 1, 2, &ev) == 0);
     hub_config_t *cfg = config_from(ZONE_YAML);
     REQUIRE(cfg);
     const size_t batches[3] = {1000, 333, 50};

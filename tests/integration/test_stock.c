@@ -425,7 +425,7 @@ static void generate(unsigned seed, size_t n, events_t *out) {
 
 TEST(generated_events_in_three_orders_give_identical_views) {
     events_t ev;
-    generate(7, 3000, &ev);
+    generate(7, events_wanted(3000), &ev);
     hub_buf_t b = HUB_BUF_INIT;
     orders_agree(&ev, gen_skus, NSKU + 1, "stock-gen", &b);
     if (getenv("HUB360_TEST_SHOW"))
