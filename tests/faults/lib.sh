@@ -52,6 +52,7 @@ kafka:
   brokers: $BOOTSTRAP
   partitions: 3
   topic_prefix: "$2"
+  delivery_timeout: ${DELIVERY_TIMEOUT:-30s}
 data_dir: $3
 api:
   listen: 127.0.0.1:$PORT

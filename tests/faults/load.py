@@ -236,7 +236,7 @@ class Sender:
         self.log = open(args.log, "a") if args.log else None
         self.lock = threading.Lock()
         self.failed = None
-        self.retries = 0
+        self.retries = {}  # what made a request be sent again: status or "connection"
 
     def request(self, hook):
         """(path, headers, body bytes), signed now (HubSpot's v3 signature
@@ -279,7 +279,6 @@ class Sender:
                 status = resp.status
                 if 200 <= status < 300:
                     with self.lock:
-                        self.retries += attempts - 1
                         if self.log:
                             self.log.write(json.dumps({"i": i, "source": hook["source"],
                                                        "status": status,
@@ -294,6 +293,9 @@ class Sender:
                 if conn is not None:
                     conn.close()
                 conn = None
+            with self.lock:
+                key = str(status or "connection")
+                self.retries[key] = self.retries.get(key, 0) + 1
             if time.monotonic() > deadline:
                 raise SystemExit("request %d (%s): no 2xx in 120 s (last: %s)"
                                  % (i, hook["source"], status))
@@ -365,8 +367,9 @@ def send(args):
         t.join()
     if s.failed:
         problems.append(s.failed)
-    print("sent %d webhooks (%d retries), %d vendor records, %d imports in %.1f s"
-          % (len(hooks), s.retries, sum(len(v) for v in records.values()), len(imports),
+    again = ", ".join("%s %d" % kv for kv in sorted(s.retries.items())) or "none"
+    print("sent %d webhooks (sent again after: %s), %d vendor records, %d imports in %.1f s"
+          % (len(hooks), again, sum(len(v) for v in records.values()), len(imports),
              time.monotonic() - start), flush=True)
     for p in problems:
         print("FAIL: " + p, file=sys.stderr)
