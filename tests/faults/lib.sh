@@ -140,10 +140,19 @@ role_start() {
 
 role_restart() { local name=$1; role_start "$name" ${ROLE_CMD[$name]}; }
 
+# forget PID: no longer ours to stop at the end (it was reaped; the
+# number may go to another process).
+forget() {
+  local keep=() pid
+  for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+  PIDS=("${keep[@]}")
+}
+
 # role_kill NAME: kill -9, and reaped.
 role_kill() {
   kill -9 "${ROLE_PID[$1]}" 2>/dev/null || true
   wait "${ROLE_PID[$1]}" 2>/dev/null || true
+  forget "${ROLE_PID[$1]}"
 }
 
 # role_stop NAME: SIGTERM; fails the test unless it exits 0 within 60 s.
@@ -155,7 +164,10 @@ role_stop() {
     [ $SECONDS -lt $deadline ] || fail "hub360 $1 still running 60 s after SIGTERM"
     sleep 0.1
   done
-  wait "$pid" || fail "hub360 $1 exited $? on SIGTERM: $(tail -n 20 "$WORK/$1.err")"
+  local rc=0
+  wait "$pid" || rc=$?
+  forget "$pid"
+  [ "$rc" -eq 0 ] || fail "hub360 $1 exited $rc on SIGTERM: $(tail -n 20 "$WORK/$1.err")"
 }
 
 # load_start DURATION: the mixed load in the background (LOAD, its pid).
@@ -170,7 +182,10 @@ load_start() {
 
 # load_wait: the load's end; fails the test unless every request got its 2xx.
 load_wait() {
-  wait "$LOAD" || fail "the load failed: $(cat "$WORK/load.err")"
+  local rc=0
+  wait "$LOAD" || rc=$?
+  forget "$LOAD"
+  [ "$rc" -eq 0 ] || fail "the load failed: $(cat "$WORK/load.err")"
   cat "$WORK/load.out"
   expect_eq "every webhook request got a 2xx" "$(wc -l <"$WORK/acks.jsonl")" \
     "$(wc -l <"$WORK/plan/webhooks.jsonl")"
