@@ -446,10 +446,11 @@ static int publish_changelog(projector *p, char *err, size_t errlen) {
 /*
  * The daemon outlives a Kafka outage: changes Kafka did not acknowledge
  * stay after the published mark, and are produced again from the change
- * table after the next batch, or a second later when none comes. Before,
- * the first changelog record that timed out stopped `hub360 project` (and
- * `up`) for good while the adapters went on. --once still fails: a batch
- * job should say it did not finish. The store's own errors always stop.
+ * table after the next batch, or a second later when none comes, so a
+ * record that times out does not stop `hub360 project` (or `up`) while
+ * the adapters go on (tests/faults/test_kafka_killed.sh). --once still
+ * fails: a batch job should say it did not finish. The store's own errors
+ * always stop.
  */
 static int changelog_or_retry(projector *p, char *err, size_t errlen) {
     int rc = publish_changelog(p, err, errlen);
