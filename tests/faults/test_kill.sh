@@ -26,7 +26,7 @@ case $ROLE in
 esac
 
 LOAD_T0=$SECONDS
-load_start "${LOAD_SECONDS:-15}"
+load_start "${LOAD_SECONDS:-12}"
 kill_during_load "$ROLE" 3
 load_wait
 until_views_match 120 "$CFG"
