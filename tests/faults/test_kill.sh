@@ -25,9 +25,8 @@ case $ROLE in
   *) fail "unknown role $ROLE" ;;
 esac
 
-# long enough for 3 kills or more at random points, even where a restart
-# takes seconds (`up` on a real Kafka under AddressSanitizer: about 7 s)
-[ "$ROLE" = up ] && seconds=24 || seconds=16
+# `up` restarts slowest (about 7 s on a real Kafka under AddressSanitizer)
+[ "$ROLE" = up ] && seconds=18 || seconds=12
 LOAD_T0=$SECONDS
 load_start "${LOAD_SECONDS:-$seconds}"
 kill_during_load "$ROLE" 3
