@@ -514,8 +514,9 @@ static int auto_create(rd_kafka_t *rk, const char *const *names, size_t n,
  * idempotent producer can lose messages it sends into that moment while
  * reporting them delivered (`hub360 publish` into new topics on Kafka 4.4
  * lost 3 of 6,000 events in 1 run of 12, and said it published 6,000).
- * So nothing is produced until every partition of the topics created
- * answers a ListOffsets request (the leader has its log) or the time is up.
+ * So nothing is produced until every partition of the topics this call
+ * created answers a ListOffsets request (the leader has its log) or the
+ * time is up (a topic another process created first is left alone).
  */
 static int await_served(rd_kafka_t *rk, const char *const *names, size_t n,
                         long partitions, int64_t timeout_ms, char *err,
@@ -636,9 +637,10 @@ int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
         rc = hub_fail(err, errlen, HUB_EKAFKA, "creating topics: %s",
                       rd_kafka_event_error_string(ev));
     } else {
-        size_t n;
+        size_t n, ncreated = 0;
         const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
             rd_kafka_event_CreateTopics_result(ev), &n);
+        const char *created[HUB_BUS_NTOPICS];
         for (size_t i = 0; i < n && !rc; i++) {
             rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
             if (te == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -646,6 +648,8 @@ int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
                                     "replication %ld)",
                              rd_kafka_topic_result_name(res[i]),
                              cfg->kafka.partitions, rf);
+                if (ncreated < HUB_BUS_NTOPICS)
+                    created[ncreated++] = rd_kafka_topic_result_name(res[i]);
             } else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
                 rc = hub_fail(err, errlen, HUB_EKAFKA,
                               "creating topic %s: %s",
@@ -653,14 +657,15 @@ int hub_bus_ensure_topics(rd_kafka_t *rk, const hub_config_t *cfg,
                               rd_kafka_topic_result_error_string(res[i]));
             }
         }
+        /* (the names live as long as the event) */
+        if (!rc)
+            rc = await_served(rk, created, ncreated, cfg->kafka.partitions,
+                              timeout_ms, err, errlen);
     }
     if (ev)
         rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(opts);
     rd_kafka_queue_destroy(q);
-    if (!rc)
-        rc = await_served(rk, create_names, ncreate, cfg->kafka.partitions,
-                          timeout_ms, err, errlen);
 done:
     for (size_t i = 0; i < ncreate; i++)
         rd_kafka_NewTopic_destroy(create[i]);
