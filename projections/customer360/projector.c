@@ -82,6 +82,8 @@ typedef struct projector {
     int64_t started;
     outbox out;               /* changelog records in flight */
     uint64_t acked, stored;   /* changes acknowledged; the mark stored */
+    int64_t changelog_retry;  /* daemon: when to produce again the changes
+                                 Kafka did not take (0: none pending) */
 } projector;
 
 static int topic_index(const projector *p, const char *topic) {
@@ -447,6 +449,27 @@ static int publish_changelog(projector *p, char *err, size_t errlen) {
     }
 }
 
+/*
+ * The daemon outlives a Kafka outage: changes Kafka did not acknowledge
+ * stay after the published mark, and are produced again from the change
+ * table after the next batch, or a second later when none comes, so a
+ * record that times out does not stop `hub360 project` (or `up`) while
+ * the adapters go on (tests/faults/test_kafka_killed.sh). --once still
+ * fails: a batch job should say it did not finish. The store's own errors
+ * always stop.
+ */
+static int changelog_or_retry(projector *p, char *err, size_t errlen) {
+    int rc = publish_changelog(p, err, errlen);
+    if (!rc || p->o->once ||
+        (rc != HUB_EKAFKA && rc != HUB_ETIMEDOUT && rc != HUB_EAGAIN)) {
+        p->changelog_retry = 0;
+        return rc;
+    }
+    hub_log_warn(p->o->label, "%s; produced again in a second", err);
+    p->changelog_retry = hub_time_mono_ms() + 1000;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Batches                                                             */
 /* ------------------------------------------------------------------ */
@@ -663,7 +686,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     }
     /* changes a crash left unpublished */
     if (!rc && o->changelog)
-        rc = publish_changelog(p, err, errlen);
+        rc = changelog_or_retry(p, err, errlen);
 
     size_t cap = (size_t)cfg->projector.batch_events;
     rd_kafka_message_t **msgs = calloc(cap, sizeof *msgs);
@@ -713,7 +736,10 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
             for (size_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
             if (!rc && o->changelog)
-                rc = publish_changelog(p, err, errlen);
+                rc = changelog_or_retry(p, err, errlen);
+        } else if (!rc && p->changelog_retry &&
+                   hub_time_mono_ms() >= p->changelog_retry) {
+            rc = changelog_or_retry(p, err, errlen);
         }
         if (!rc && o->group && !o->once)
             rc = follow_swap(p, err, errlen);
