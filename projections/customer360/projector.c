@@ -457,6 +457,18 @@ static int cmp_msg_key(const void *a, const void *b) {
     return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
+/* The store's map is full, wherever in the batch it showed (a put while
+ * applying, the commit): one message that names the setting. The batch
+ * was aborted, so the stored offsets have not moved. */
+static int store_full(const projector *p, char *err, size_t errlen) {
+    return hub_fail(err, errlen, HUB_EFULL,
+                    "the LMDB map of %s is full (projector.map_size is %" PRId64
+                    " bytes): nothing of this batch was kept and the stored "
+                    "offsets are unmoved; raise projector.map_size and "
+                    "restart",
+                    p->o->store, p->cfg->projector.map_size);
+}
+
 static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
                        char *err, size_t errlen) {
     int rc = hub_c360_begin(p->c360);
@@ -518,6 +530,8 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
             p->stored = mark;
     }
     hub_acks_free(acks);
+    if (rc == HUB_EFULL)
+        return store_full(p, err, errlen);
     if (rc)
         return rc;
     p->stats.batches++;
