@@ -26,13 +26,7 @@ print(json.dumps({"customers": customers, "orders": orders}))
 PY
 edit() { jq "$1" "$WORK/records.json" >"$WORK/records.new" && mv "$WORK/records.new" "$WORK/records.json"; }
 
-python3 "$HUB360_SOURCE_DIR/tests/e2e/fake_vendor.py" "$WORK/records.json" \
-  >"$WORK/vendor.out" 2>"$WORK/vendor.err" &
-PIDS+=($!)
-wait_for 10 grep -q '^port ' "$WORK/vendor.out"
-VENDOR=http://127.0.0.1:$(sed -n 's/^port //p' "$WORK/vendor.out")
-control() { curl -fsS -X POST "$VENDOR/_control" -H 'Content-Type: application/json' -d "$1" >/dev/null; }
-stat() { curl -fsS "$VENDOR/_stats" | jq -r "$1"; }
+start_vendor "$WORK/records.json"
 
 # The customers' first request loses its connection halfway through the
 # body, the retry hangs halfway past poll.timeout, the next retry gets a
@@ -62,12 +56,6 @@ wait_for_or_exit 30 "$ADAPTERS" grep -q '^listening: ' "$WORK/adapters.out" ||
   fail "hub360 adapters exited: $(cat "$WORK/adapters.err")"
 METRICS=http://$(sed -n 's/^listening: //p' "$WORK/adapters.out" | tail -n1)/metrics
 
-cursor() {
-  mdb_dump -p -s cursors "$WORK/data/adapters" 2>/dev/null |
-    awk -v key=" $1" 'f && prev == key { print substr($0, 2); exit }
-                      /^HEADER=END/ { f = 1 } { prev = $0 }'
-}
-cursor_is() { [ "$(cursor "$1")" = "$2" ]; }
 # metric NAME_AND_LABELS: its value on /metrics (0 when absent).
 metric() { curl -fsS "$METRICS" | awk -v m="$1" '$1 == m { print $2; f = 1 } END { if (!f) print 0 }'; }
 metric_at_least() { [ "$(metric "$1")" -ge "$2" ]; }
@@ -75,7 +63,7 @@ metric_at_least() { [ "$(metric "$1")" -ge "$2" ]; }
 wait_for 40 cursor_is vendor/customers '{"at":"2026-03-01T10:00:10Z","id":"10"}'
 wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:06Z","id":"SO-6"}'
 expect_eq "the cut, the hang and the malformed page were each served once" \
-  "$(stat '.served | [.cut, .hang, .malformed] | @csv')" '1,1,1'
+  "$(vendor_stat '.served | [.cut, .hang, .malformed] | @csv')" '1,1,1'
 
 grep -Eq "source vendor: GET http://127\.0\.0\.1:[0-9]+/customers: (Transferred a partial file|Failure when receiving data from the peer); retry 1 of 6 in [0-9]+ ms" "$WORK/adapters.err" ||
   fail "the connection closed mid-body is not logged as retried: $(grep poll "$WORK/adapters.err")"
