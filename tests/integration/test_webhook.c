@@ -121,6 +121,11 @@ TEST(every_2xx_is_on_kafka_and_refusals_are_503) {
     }
     for (int b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_up(mock, b);
+    /* The producer still holds the refused requests' events and retries
+     * them now: they must be delivered before the next error is pushed,
+     * or one of their Produce requests takes it instead of request 30's
+     * (seen under ASan). */
+    CHECK_INT(hub_producer_flush(w.producer, 60000), 0);
 
     /* A refusal that is final: 503 as well (the vendor retries later). */
     rd_kafka_mock_push_request_errors(
