@@ -14,7 +14,8 @@
  *   - the projector, consuming in its group all along, ends with exactly
  *     one view per person holding its one order (nothing lost, nothing
  *     counted twice, however often a request was retried), and stops
- *     cleanly.
+ *     cleanly; its changelog topic ends with each view as the last
+ *     record of its customer id (tombstones for merged-away ids).
  * Bounded: about 30 s on a quiet machine, deadlines of a minute or two.
  */
 #include <jansson.h>
@@ -203,6 +204,70 @@ static int views_differ(int n, int report) {
 
 static int views_complete(void *n) { return views_differ(*(int *)n, 0) == 0; }
 
+/* The changelog, folded: per customer id its last record (NULL when that
+ * is a tombstone). */
+typedef struct changelog {
+    char *key[4 * MAXPEOPLE];
+    char *json[4 * MAXPEOPLE];
+    size_t n, records;
+} changelog_t;
+
+static void fold_changelog(const char *key, size_t keylen, const char *json,
+                           void *opaque) {
+    changelog_t *c = opaque;
+    size_t i = 0;
+    while (i < c->n && !(strlen(c->key[i]) == keylen &&
+                         memcmp(c->key[i], key, keylen) == 0))
+        i++;
+    if (i == c->n) {
+        if (c->n == sizeof c->key / sizeof *c->key)
+            return; /* more ids than people could make: the count fails */
+        c->key[c->n++] = strndup(key, keylen);
+    }
+    free(c->json[i]);
+    c->json[i] = json ? strdup(json) : NULL;
+    c->records++;
+}
+
+/* Every view's id has its view as its last changelog record, and every
+ * other id ends in a tombstone: the outbox lost nothing to the faults. */
+static void check_changelog(void) {
+    static changelog_t c;
+    CHECK_INT(webhook_env_read(&w, "customer360.changelog", fold_changelog,
+                               &c),
+              0);
+    hub_buf_t out = HUB_BUF_INIT;
+    REQUIRE(export_store(store, &out, NULL) == 0);
+    size_t views = 0, live = 0;
+    for (char *line = out.data; line && *line; views++) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        json_t *v = json_loads(line, 0, NULL);
+        const char *id = json_string_value(json_object_get(v, "id"));
+        size_t i = 0;
+        while (id && i < c.n && strcmp(c.key[i], id) != 0)
+            i++;
+        if (!id || i == c.n || !c.json[i] || strcmp(c.json[i], line) != 0)
+            FAIL_AT("customer %s: the changelog's last record is not its "
+                    "view:\n  view:      %.200s\n  changelog: %.200s",
+                    id ? id : "?", line,
+                    id && i < c.n && c.json[i] ? c.json[i] : "(none)");
+        json_decref(v);
+        line = nl ? nl + 1 : NULL;
+    }
+    for (size_t i = 0; i < c.n; i++)
+        live += c.json[i] != NULL;
+    CHECK_INT(live, views); /* the rest are tombstones */
+    fprintf(stderr, "changelog: %zu records, %zu ids, %zu live\n", c.records,
+            c.n, live);
+    for (size_t i = 0; i < c.n; i++) {
+        free(c.key[i]);
+        free(c.json[i]);
+    }
+    hub_buf_free(&out);
+}
+
 TEST(webhooks_and_projector_ride_out_broker_faults) {
     setup();
     rd_kafka_mock_cluster_t *mock = hub_broker_mock(w.broker);
@@ -299,5 +364,6 @@ TEST(webhooks_and_projector_ride_out_broker_faults) {
         FAIL_AT("the projector stopped on %s: %s", hub_strerror(proj_rc),
                 proj_err);
     CHECK_INT(views_differ(n, 1), 0);
+    check_changelog();
     webhook_env_stop(&w);
 }

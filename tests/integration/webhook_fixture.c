@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec.h"
+
 void webhook_env_start(webhook_env_t *w, const char *yaml, int brokers,
                        const char *source) {
     char err[1024];
@@ -57,6 +59,53 @@ void webhook_env_stop(webhook_env_t *w) {
     hub_config_free(w->cfg);
     curl_global_cleanup();
     *w = (webhook_env_t){0};
+}
+
+int webhook_env_read(webhook_env_t *w, const char *name,
+                     void (*fn)(const char *key, size_t keylen,
+                                const char *json, void *opaque),
+                     void *opaque) {
+    char err[1024], topic[300];
+    rd_kafka_t *rk = NULL;
+    hub_codec_t *codec = NULL;
+    size_t nparts = 0, eofs = 0;
+    hub_config_topic(w->cfg, name, topic, sizeof(topic));
+    const char *topics[] = {topic};
+    if (hub_consumer_new(w->cfg, hub_broker_bootstrap(w->broker), NULL, 1,
+                         &rk, err, sizeof(err)) ||
+        hub_consumer_assign_all(rk, topics, 1, RD_KAFKA_OFFSET_BEGINNING,
+                                &nparts, err, sizeof(err)) ||
+        hub_codec_new(w->cat, w->cfg->kafka.topic_prefix, &codec, err,
+                      sizeof(err))) {
+        fprintf(stderr, "reading %s: %s\n", topic, err);
+        if (rk)
+            rd_kafka_destroy(rk);
+        return -1;
+    }
+    hub_buf_t out = HUB_BUF_INIT;
+    for (int spins = 0; eofs < nparts && spins < 600; spins++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eofs++;
+        } else if (!m->err) {
+            hub_buf_reset(&out);
+            const char *json = NULL;
+            if (m->payload)
+                json = hub_codec_render(codec, m->payload, m->len, &out, err,
+                                        sizeof(err)) == 0 && out.data
+                           ? out.data
+                           : "";
+            fn(m->key, m->key_len, json, opaque);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    hub_buf_free(&out);
+    hub_codec_free(codec);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return (int)(nparts - eofs);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ctx) {

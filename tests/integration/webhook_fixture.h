@@ -33,6 +33,17 @@ void webhook_env_start(webhook_env_t *w, const char *yaml, int brokers,
  * looks. */
 void webhook_env_stop(webhook_env_t *w);
 
+/* Calls fn once for each record of the hub topic `name` ("erp.events",
+ * "customer360.changelog"), from the beginning to the ends it finds, with
+ * its key and its value rendered as canonical JSON (NULL for a tombstone,
+ * "" when it does not render). Returns the number of partitions that did
+ * not reach their end within 60 s (0 when all did), or -1 on setup
+ * errors (printed). */
+int webhook_env_read(webhook_env_t *w, const char *name,
+                     void (*fn)(const char *key, size_t keylen,
+                                const char *json, void *opaque),
+                     void *opaque);
+
 /* POSTs body to url with X-Shopify-Topic: topic, signed with secret.
  * Returns the HTTP status (0 when no answer came within 30 s) and sets
  * *retry_after to whether the answer had a Retry-After header. */
