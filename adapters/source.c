@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "errors.h"
 #include "session.h"
@@ -127,11 +128,17 @@ static int check_since(const void *value, char *msg, size_t msglen) {
 }
 
 /* A mapping file is compiled at load, so that a missing file or a jq
- * error is reported with the line that names it. */
+ * error is reported with the line that names it. Only a regular file is
+ * read (a FIFO or a device could block the loader). */
 static int check_mapping(const void *value, char *msg, size_t msglen) {
     const char *path = *(char *const *)value;
+    struct stat st;
     if (!*path)
         return 0;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(msg, msglen, "%s: not a regular file", path);
+        return -1;
+    }
     hub_mapping_t *m = NULL;
     int rc = hub_mapping_load(path, &m, msg, msglen);
     hub_mapping_free(m);
