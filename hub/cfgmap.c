@@ -182,7 +182,7 @@ static int fail_at(apply_ctx *c, const hub_ynode_t *n, const char *path,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (n && n->unset) /* often the cause: say so */
+    if (n && n->unset && !strstr(msg, n->unset)) /* often the cause */
         return hub_fail(c->err, c->errlen, HUB_ECONFIG,
                         "%s:%d: %s: %s (${%s} is not set)", c->file, n->line,
                         path, msg, n->unset);
@@ -205,6 +205,13 @@ static int set_scalar(apply_ctx *c, const hub_cfg_entry_t *e, void *p,
     const char *s = n->null ? "" : n->str;
     switch (e->type) {
     case HUB_CFG_STR: {
+        /* "${VAR}" with VAR unset is a mistake far more often than a wish
+         * for "" (a webhook secret that disables webhooks, a bearer token
+         * that gets 401s): ${VAR:-} says the wish */
+        if (n->unset && !*s)
+            return fail_at(c, n, path, "empty: ${%s} is not set (write "
+                                       "${%s:-} if empty is meant)",
+                           n->unset, n->unset);
         if (e->choices && !in_choices(e->choices, s))
             /* a leading '|' allows "": said so rather than shown bare */
             return fail_at(c, n, path, "expected one of %s%s, got \"%s\"",

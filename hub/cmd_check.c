@@ -46,8 +46,9 @@ const hub_cmd_t hub_cmd_check = {
     "Reads CONFIG with every rule the hub applies at start (unknown keys,\n"
     "types, ranges, allowed values, poll URLs and auth, mapping files\n"
     "compiled) and prints \"CONFIG: ok\", or the first problem as\n"
-    "FILE:LINE: key.path: reason and exits 1; a value whose ${VAR} is\n"
-    "unset says so. tests/fixtures/config-broken holds examples.",
+    "FILE:LINE: key.path: reason and exits 1. A value left empty by an\n"
+    "unset ${VAR} is refused (${VAR:-} allows it). Examples of each kind\n"
+    "of mistake: tests/fixtures/config-broken.",
     0,
     check_opts,
     run_check,

@@ -91,9 +91,8 @@ static const hub_cfg_entry_t registry_map[] = {
 };
 #undef R
 
-/* A token that is empty (often an unset ${VAR}, which the message then
- * names) would match nothing and lock every client out without a word:
- * refused at load. */
+/* A token that is empty would match nothing and lock every client out
+ * without a word: refused at load (an unset ${VAR} is refused before). */
 static int check_token_value(const void *value, char *msg, size_t msglen) {
     const char *s = *(char *const *)value;
     if (s && !*s) {

@@ -21,7 +21,7 @@ for f in *.yaml; do
     continue
   fi
   out=$(env -u HUB360_CORPUS_UNSET_BROKERS -u HUB360_CORPUS_UNSET_TOKEN \
-            -u HUB360_CORPUS_UNSET_URL "$hub360" check "$f" 2>"$errfile")
+            -u HUB360_CORPUS_UNSET_URL -u HUB360_CORPUS_UNSET_SECRET "$hub360" check "$f" 2>"$errfile")
   rc=$?
   err=$(cat "$errfile")
   if [ "$rc" -ne 1 ] || [ -n "$out" ] || [ "$err" != "$f:$expect" ]; then

@@ -103,8 +103,8 @@ static const struct {
      "got \"registry:8081\""},
     {"data_dir: ''\n", "test.yaml:1: data_dir: must not be empty"},
     {"api:\n  tokens:\n    - {token: \"${HUB360_TEST_UNSET_TOKEN}\", scope: read}\n",
-     "test.yaml:3: api.tokens[0].token: must not be empty "
-     "(${HUB360_TEST_UNSET_TOKEN} is not set)"},
+     "test.yaml:3: api.tokens[0].token: empty: ${HUB360_TEST_UNSET_TOKEN} "
+     "is not set (write ${HUB360_TEST_UNSET_TOKEN:-} if empty is meant)"},
     {"sourcez: []\n",
      "test.yaml:1: sourcez: unknown key (did you mean \"sources\"?)"},
     {"sources:\n  - name: shop\n    system: erp\n    preset: shopfy\n",
