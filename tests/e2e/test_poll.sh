@@ -188,10 +188,17 @@ edit '.mentions += [range(5; 8) as $i | {"id": "bw-\($i)", "platform": "weibo", 
 wait_for 20 cursor_is listen/mentions '{"at":"2026-03-05T09:30:00.250Z","id":"bw-7"}'
 expect_eq "a revoked token is renewed once and the request retried" "$(vendor_stat .tokens)" 2
 # Two pages now, and the 401, the token and the retry: each request of
-# the source at least poll.min_interval (300ms) after the one before.
+# the source at least poll.min_interval (300ms) after the one before. The
+# fake stamps a request when its thread gets to it: on a loaded machine a
+# stamp comes late, making its gap long and the next one short (0.46 s
+# then 0.16 s was seen), so a short gap passes when it and the gap before
+# it make two intervals.
 expect_eq "poll.min_interval spaces the requests" \
   "$(jq -s '[.[] | select(.path == "/mentions" or .path == "/oauth/token") | .t]
-            | [range(1; length) as $i | .[$i] - .[$i - 1]] | map(select(. < 0.25)) | length' \
+            | [range(1; length) as $i | .[$i] - .[$i - 1]] as $gaps
+            | [range(0; $gaps | length) as $i
+               | select($gaps[$i] < 0.25 and ($i == 0 or $gaps[$i - 1] + $gaps[$i] < 0.55))]
+            | length' \
         "$WORK/vendor.log")" 0
 
 # --- the hubspot preset: POST search pages, on HubSpot's own records -------
