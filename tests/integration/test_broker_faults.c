@@ -8,7 +8,8 @@
  * Fetch errors), answer slowly (raised round-trip times), move partition
  * leaders, lose one broker and then all of them. The promises checked:
  *   - a webhook is answered 200 or 503, never anything else; while every
- *     broker is down the answer is 503 with Retry-After;
+ *     broker is down the answer is 503 with Retry-After; /metrics counts
+ *     the 200s and 503s the clients saw;
  *   - the vendor retries what got 503 (as vendors do) and everything ends
  *     200;
  *   - the projector, consuming in its group all along, ends with exactly
@@ -32,6 +33,7 @@
 #include "codec.h"
 #include "errors.h"
 #include "harness.h"
+#include "metrics.h"
 #include "projector.h"
 #include "session.h"
 #include "webhook_fixture.h"
@@ -52,6 +54,7 @@ static long status[MAXPEOPLE][2];
 static int people;             /* posted so far by the poster thread */
 static volatile int stop_posting;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static long long answered[3]; /* 200, 503, anything else: what clients saw */
 
 static int proj_rc;
 static char proj_err[1024];
@@ -95,9 +98,27 @@ static long post(int i, int what, int *retry_after) {
                  "\"customer\": {\"id\": %d, \"email\": \"p%d@example.com\"}, "
                  "\"line_items\": []}",
                  700000 + i, i, i + 1, i + 1, i);
-    return shopify_post(w.url, "hush", what ? "orders/create"
-                                          : "customers/create",
-                        body, retry_after);
+    long status = shopify_post(w.url, "hush",
+                               what ? "orders/create" : "customers/create",
+                               body, retry_after);
+    pthread_mutex_lock(&lock);
+    answered[status == 200 ? 0 : status == 503 ? 1 : 2]++;
+    pthread_mutex_unlock(&lock);
+    return status;
+}
+
+/* The value of a sample of /metrics (0 when it is not there). */
+static long long metric(const char *sample) {
+    hub_buf_t b = HUB_BUF_INIT;
+    long long v = 0;
+    if (hub_metrics_render(&b) == 0 && b.data) {
+        size_t n = strlen(sample);
+        for (const char *p = b.data; (p = strstr(p, sample)); p += n)
+            if ((p == b.data || p[-1] == '\n') && p[n] == ' ')
+                v = strtoll(p + n + 1, NULL, 10);
+    }
+    hub_buf_free(&b);
+    return v;
 }
 
 /* The vendor: one person after the other until told to stop. */
@@ -375,6 +396,14 @@ TEST(webhooks_and_projector_ride_out_broker_faults) {
     fprintf(stderr, "%d people posted, %d requests retried after 503\n", n,
             refused);
     CHECK(refused >= 2); /* the faults were felt */
+    /* /metrics counts what the clients saw */
+    CHECK_INT(metric("hub360_webhook_requests_total{source=\"shop\","
+                     "status=\"200\"}"),
+              answered[0]);
+    CHECK_INT(metric("hub360_webhook_requests_total{source=\"shop\","
+                     "status=\"503\"}"),
+              answered[1]);
+    CHECK_INT(answered[2], 0);
 
     /* The projector catches up: exactly one view per person. */
     int64_t t0 = hub_time_mono_ms();
