@@ -2,9 +2,9 @@
 # The projector's LMDB map fills up (a small projector.map_size): `project`
 # stops with an error that names the setting, the offsets it stored are
 # those of its last committed batch (a second run stops at the same place,
-# the views unchanged), and restarted with a larger map_size it resumes
-# from there and ends with the views of an uninterrupted run (export and
-# digest compared). Bounded: a few seconds.
+# the views unchanged; the daemon stops the same way), and restarted with
+# a larger map_size it resumes from there and ends with the views of an
+# uninterrupted run (export, digest and offsets compared). About 15 s.
 source "$(dirname "$0")/lib.sh"
 use_brokers
 cd "$WORK"
@@ -46,6 +46,17 @@ expect_eq "and again on restart" "$rc" 1
 offsets small >offsets.2
 expect_file_eq "the stored offsets did not move" offsets.2 offsets.1
 expect_eq "the views did not change" "$("$HUB360" digest -c small.yaml)" "$(cat digest.1)"
+
+# The daemon (`project` without --once, in its consumer group) stops the
+# same way, rather than retrying a batch that cannot fit.
+set +e
+timeout 120 "$HUB360" project -c small.yaml 2>daemon.err
+rc=$?
+set -e
+expect_eq "project as a daemon stops with exit code 1 too" "$rc" 1
+grep -q "^hub360 project: the LMDB map of $WORK/small/customer360 is full (projector.map_size is 1048576 bytes)" daemon.err ||
+  fail "the daemon's error: $(cat daemon.err)"
+expect_file_eq "and leaves the stored offsets where they were" <(offsets small) offsets.1
 
 # A larger map: it resumes from the stored offsets and ends exact.
 sed -i 's/map_size: 1MiB/map_size: 64MiB/' small.yaml
