@@ -31,6 +31,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "report.h"
 #include "session.h"
 #include "store.h"
 #include "timefmt.h"
@@ -388,6 +389,74 @@ static void timeline(hub_api_t *a, const char *id, const hub_http_req_t *req,
 }
 
 /* ------------------------------------------------------------------ */
+/* GET /v1/products...                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Answers a document the library rendered (taken), or its error. */
+static void answer_doc(hub_http_resp_t *resp, int rc, char *doc, size_t len,
+                       const char *what) {
+    if (rc == 0) {
+        resp->status = 200;
+        hub_buf_reset(&resp->body);
+        if (hub_buf_append(&resp->body, doc, len))
+            hub_http_error(resp, 500, "internal", "out of memory");
+    } else {
+        hub_http_error(resp, 500, "internal", "%s: %s", what,
+                       hub_strerror(rc));
+    }
+    free(doc);
+}
+
+/* GET /v1/products/{sku} */
+static void product_route(void *opaque, const hub_http_req_t *req,
+                          hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    if (!authorized(a, req, "read", resp))
+        return;
+    const char *sku = hub_http_path(req) + strlen("/v1/products/");
+    hub360_reader_t *r = reader(a, resp);
+    if (!r)
+        return;
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = hub360_product(r, sku, &doc, &len);
+    if (rc == HUB_ENOENT)
+        return hub_http_error(resp, 404, "not_found", "no product %s", sku);
+    answer_doc(resp, rc, doc, len, "reading the product");
+}
+
+/* GET /v1/products?available_below=N[&limit=&cursor=] */
+static void get_products(void *opaque, const hub_http_req_t *req,
+                         hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    if (!authorized(a, req, "read", resp))
+        return;
+    const char *below = hub_http_query(req, "available_below");
+    char *end = NULL;
+    long long n = below ? strtoll(below, &end, 10) : 0;
+    if (!below || !*below || *end)
+        return hub_http_error(resp, 400, "bad_parameter",
+                              "available_below: expected an integer, got "
+                              "%s%s%s",
+                              below ? "\"" : "", below ? below : "nothing",
+                              below ? "\"" : "");
+    long limit = query_long(req, "limit", DEFAULT_PAGE, MAX_PAGE, resp);
+    if (limit < 0)
+        return;
+    hub360_reader_t *r = reader(a, resp);
+    if (!r)
+        return;
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = hub360_products_low(r, (int64_t)n, hub_http_query(req, "cursor"),
+                                 (size_t)limit, &doc, &len);
+    if (rc == HUB_EINVAL)
+        return hub_http_error(resp, 400, "bad_parameter",
+                              "cursor: not a cursor this API gave");
+    answer_doc(resp, rc, doc, len, "listing products");
+}
+
+/* ------------------------------------------------------------------ */
 /* Control events                                                      */
 /* ------------------------------------------------------------------ */
 
@@ -570,6 +639,54 @@ static void get_changes(void *opaque, const hub_http_req_t *req,
                                      next));
 }
 
+/* GET /v1/metrics/daily?from=&to=[&tz=utc|business][&format=json|csv]
+ * (or Accept: text/csv) */
+static void get_metrics_daily(void *opaque, const hub_http_req_t *req,
+                              hub_http_resp_t *resp) {
+    hub_api_t *a = opaque;
+    if (!authorized(a, req, "read", resp))
+        return;
+    const char *tz = hub_http_query(req, "tz");
+    const char *format = hub_http_query(req, "format");
+    const char *accept = hub_http_header(req, "Accept");
+    char err[256];
+    int32_t from, to;
+    if (hub_report_range(hub_http_query(req, "from"),
+                         hub_http_query(req, "to"), "from", "to", &from, &to,
+                         err, sizeof err))
+        return hub_http_error(resp, 400, "bad_parameter", "%s", err);
+    if (tz && strcmp(tz, "utc") != 0 && strcmp(tz, "business") != 0)
+        return hub_http_error(resp, 400, "bad_parameter",
+                              "tz: expected utc or business, got \"%.40s\"",
+                              tz);
+    if (format && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
+        return hub_http_error(resp, 400, "bad_parameter",
+                              "format: expected json or csv, got \"%.40s\"",
+                              format);
+    int csv = format ? strcmp(format, "csv") == 0
+                     : accept && strstr(accept, "text/csv") != NULL;
+    hub360_reader_t *r = reader(a, resp);
+    if (!r)
+        return;
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = hub360_report_daily(r, hub_http_query(req, "from"),
+                                 hub_http_query(req, "to"),
+                                 tz && strcmp(tz, "business") == 0, csv, &doc,
+                                 &len);
+    if (rc) {
+        free(doc);
+        return hub_http_error(resp, 500, "internal", "the daily report: %s",
+                              hub_strerror(rc));
+    }
+    resp->status = 200;
+    resp->content_type = csv ? "text/csv; charset=utf-8" : NULL;
+    hub_buf_reset(&resp->body);
+    if (hub_buf_append(&resp->body, doc, len))
+        hub_http_error(resp, 500, "internal", "out of memory");
+    free(doc);
+}
+
 static void get_schema(void *opaque, const hub_http_req_t *req,
                        hub_http_resp_t *resp) {
     hub_api_t *a = opaque;
@@ -736,7 +853,11 @@ int hub_api_new(const hub_api_env_t *env, hub_http_t *http, hub_api_t **out,
     if (rc == 0 &&
         (hub_http_route(http, "GET", "/v1/customers", get_customers, a) ||
          hub_http_route(http, NULL, "/v1/customers/", customer_routes, a) ||
+         hub_http_route(http, "GET", "/v1/products", get_products, a) ||
+         hub_http_route(http, "GET", "/v1/products/", product_route, a) ||
          hub_http_route(http, "GET", "/v1/changes", get_changes, a) ||
+         hub_http_route(http, "GET", "/v1/metrics/daily", get_metrics_daily,
+                        a) ||
          hub_http_route(http, "POST", "/v1/identity/link", post_link, a) ||
          hub_http_route(http, "GET", "/schemas/ids/", get_schema, a) ||
          hub_http_route(http, "GET", "/openapi.json", get_openapi, a) ||

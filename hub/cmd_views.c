@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "json.h"
 #include "projector.h"
+#include "stock.h"
 
 static int open_store(hub_cli_t *cli, hub_c360_t **c) {
     int rc = hub_cli_config(cli);
@@ -35,6 +36,31 @@ static const hub_cli_opt_t get_opts[] = {
     {0},
 };
 
+/* get sku:CODE: the product view (the stock projection) */
+static int get_product(hub_cli_t *cli, const char *sku, int timeline) {
+    if (timeline)
+        return hub_cli_usage_error(cli, "--timeline is a customer's; "
+                                        "sku:%s is a product",
+                                   sku);
+    if (!*sku)
+        return hub_cli_usage_error(cli, "sku: expected a SKU code after it");
+    hub_c360_t *c;
+    int rc = open_store(cli, &c);
+    if (rc)
+        return rc;
+    hub_buf_t out = HUB_BUF_INIT;
+    rc = hub_stock_product_json(hub_c360_stock(c), sku, &out);
+    if (rc == HUB_ENOENT)
+        rc = hub_cli_fail(cli, "no product %s", sku);
+    else if (rc)
+        rc = hub_cli_fail(cli, "%s", hub_strerror(rc));
+    else
+        printf("%s\n", out.data);
+    hub_buf_free(&out);
+    hub_c360_close(c);
+    return rc;
+}
+
 static int run_get(hub_cli_t *cli) {
     if (cli->nargs != 1)
         return hub_cli_usage_error(cli, "expected one ID or KIND:VALUE");
@@ -47,6 +73,8 @@ static int run_get(hub_cli_t *cli) {
     if (!timeline && (hub_cli_has(cli, "limit") || hub_cli_has(cli, "before")))
         return hub_cli_usage_error(cli, "--limit and --before go with "
                                         "--timeline");
+    if (strncmp(cli->args[0], "sku:", 4) == 0)
+        return get_product(cli, cli->args[0] + 4, timeline);
     hub_c360_t *c;
     int rc = open_store(cli, &c);
     if (rc)
@@ -80,15 +108,19 @@ static int run_get(hub_cli_t *cli) {
 
 const hub_cmd_t hub_cmd_get = {
     "get",
-    "ID | KIND:VALUE",
-    "Print a customer's view, or its timeline, as JSON.",
+    "ID | KIND:VALUE | sku:CODE",
+    "Print a customer's view, or its timeline, or a product's stock, as JSON.",
     "ID is a customer id or an alias of one (an id a merge absorbed);\n"
     "KIND:VALUE is any identity (email:ann@example.com, phone:+8613800138000,\n"
     "wechat_openid:o6_...), normalized the way the projector normalizes.\n"
     "With --timeline it prints {\"customer_id\", \"items\": [...], \"next\"}:\n"
     "the events of every entity merged into the customer, newest first; pass\n"
     "\"next\" to --before for the following page (null: none left).\n"
-    "Exits 1 with a message when there is no such customer.",
+    "sku:CODE prints the product view of that SKU instead (the stock\n"
+    "projection): on hand, reserved, available, on order, returned, the last\n"
+    "movement and the orders that oversell it, in total and per warehouse,\n"
+    "as GET /v1/products/{sku} answers.\n"
+    "Exits 1 with a message when there is no such customer or product.",
     HUB_CLI_CONFIG,
     get_opts,
     run_get,
@@ -98,6 +130,8 @@ const hub_cmd_t hub_cmd_get = {
 
 static const hub_cli_opt_t export_opts[] = {
     {"format", 'f', "FORMAT", "ndjson (default) or csv"},
+    {"products", 'p', NULL, "the product views (stock) instead of the "
+                            "customers"},
     {"out", 'o', "FILE", "write to FILE instead of standard output"},
     {0},
 };
@@ -259,6 +293,45 @@ static int export_one(const char *id, const char *json, size_t len,
     return ferror(x->out) ? HUB_EIO : 0;
 }
 
+/* --products: the CSV columns, one row per SKU and warehouse */
+static const char *const product_columns[] = {
+    "sku", "warehouse", "tracked", "on_hand", "reserved", "available",
+    "on_order_purchase", "on_order_production", "returned",
+    "oversold_quantity", "oversold_orders", "last_movement_at",
+};
+#define NPCSV (sizeof product_columns / sizeof product_columns[0])
+
+static int export_product(const char *sku, const char *json, size_t len,
+                          void *opaque) {
+    export_ctx *x = opaque;
+    if (!x->csv)
+        return export_one(sku, json, len, opaque);
+    x->n++;
+    json_t *v = json_loadb(json, len, 0, NULL);
+    if (!v)
+        return HUB_EDECODE;
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(v, "warehouses"), i, w) {
+        hub_buf_reset(&x->line);
+        csv_field(&x->line, sku, strlen(sku));
+        for (size_t c = 1; c < 9; c++) { /* warehouse .. returned */
+            hub_buf_putc(&x->line, ',');
+            csv_json(&x->line, json_object_get(w, product_columns[c]));
+        }
+        hub_buf_putc(&x->line, ',');
+        csv_json(&x->line, at(w, "oversold", "quantity"));
+        hub_buf_putc(&x->line, ',');
+        csv_list(&x->line, at(w, "oversold", "orders"), "order");
+        hub_buf_putc(&x->line, ',');
+        csv_json(&x->line, at(w, "last_movement", "at"));
+        hub_buf_puts(&x->line, "\r\n");
+        fwrite(x->line.data, 1, x->line.len, x->out);
+    }
+    json_decref(v);
+    return ferror(x->out) ? HUB_EIO : 0;
+}
+
 static int run_export(hub_cli_t *cli) {
     const char *format = hub_cli_get(cli, "format");
     if (format && strcmp(format, "ndjson") && strcmp(format, "csv"))
@@ -276,12 +349,15 @@ static int run_export(hub_cli_t *cli) {
         hub_c360_close(c);
         return hub_cli_fail(cli, "%s: %m", path);
     }
+    int products = hub_cli_has(cli, "products");
     if (x.csv) {
-        for (size_t i = 0; i < NCSV; i++)
-            fprintf(x.out, "%s%s", i ? "," : "", csv_columns[i].name);
+        for (size_t i = 0; i < (products ? NPCSV : NCSV); i++)
+            fprintf(x.out, "%s%s", i ? "," : "",
+                    products ? product_columns[i] : csv_columns[i].name);
         fputs("\r\n", x.out);
     }
-    rc = hub_c360_each(c, export_one, &x);
+    rc = products ? hub_stock_each(hub_c360_stock(c), export_product, &x)
+                  : hub_c360_each(c, export_one, &x);
     hub_buf_free(&x.line);
     int closed = path ? fclose(x.out) : fflush(x.out);
     hub_c360_close(c);
@@ -289,18 +365,24 @@ static int run_export(hub_cli_t *cli) {
         return hub_cli_fail(cli, "export failed: %s",
                             rc ? hub_strerror(rc) : "write error");
     if (path)
-        fprintf(stderr, "%zu customers written to %s\n", x.n, path);
+        fprintf(stderr, "%zu %s written to %s\n", x.n,
+                products ? "products" : "customers", path);
     return HUB_EXIT_OK;
 }
 
 const hub_cmd_t hub_cmd_export = {
     "export",
     NULL,
-    "Write every customer's view, in id order.",
+    "Write every customer's view in id order, or every product's.",
     "NDJSON: one view per line, exactly what `hub360 get` prints. CSV: a\n"
     "header row and one flat row per customer (columns documented in\n"
     "projections/README.md; money as CUR:minor-units;... lists joined by\n"
-    "';'; RFC 4180 quoting).",
+    "';'; RFC 4180 quoting).\n"
+    "With --products: every product view instead, in SKU order (NDJSON: what\n"
+    "`hub360 get sku:CODE` prints; CSV: one row per SKU and warehouse with\n"
+    "the columns sku, warehouse, tracked, on_hand, reserved, available,\n"
+    "on_order_purchase, on_order_production, returned, oversold_quantity,\n"
+    "oversold_orders (the orders, ';'-joined), last_movement_at).",
     HUB_CLI_CONFIG,
     export_opts,
     run_export,

@@ -20,6 +20,7 @@ extern const hub_cmd_t hub_cmd_rebuild;
 extern const hub_cmd_t hub_cmd_get;
 extern const hub_cmd_t hub_cmd_export;
 extern const hub_cmd_t hub_cmd_digest;
+extern const hub_cmd_t hub_cmd_report;
 extern const hub_cmd_t hub_cmd_generate;
 extern const hub_cmd_t hub_cmd_map;
 extern const hub_cmd_t hub_cmd_adapters;

@@ -166,6 +166,8 @@ const hub_cfg_entry_t hub_config_map[] = {
             .check = hub_segments_check),
     HUB_CFG(HUB_CFG_SECTION, "projector", NULL, hub_config_t, projector,
             NULL, .sub = hub_projector_config_map),
+    HUB_CFG(HUB_CFG_SECTION, "reporting", NULL, hub_config_t, reporting,
+            NULL, .sub = hub_reporting_config_map),
     HUB_CFG(HUB_CFG_LIST, "sources", "[]", hub_config_t, sources,
             "The systems that feed the hub (adapters/README.md).",
             .sub = hub_source_config_map,

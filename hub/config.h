@@ -13,6 +13,7 @@
 
 #include "c360_config.h"
 #include "cfgmap.h"
+#include "report_config.h"
 #include "source_config.h"
 
 typedef struct hub_kafka_config {
@@ -61,6 +62,7 @@ typedef struct hub_config {
     hub_profile_config_t profile;
     hub_strmap_t segments;           /* name -> rule */
     hub_projector_config_t projector;
+    hub_reporting_config_t reporting;
     hub_cfg_list_t sources;          /* of hub_source_config_t */
 } hub_config_t;
 

@@ -16,6 +16,7 @@ static const hub_cmd_t *const commands[] = {
     &hub_cmd_project, &hub_cmd_get,     &hub_cmd_export,  &hub_cmd_digest,
     &hub_cmd_rebuild, &hub_cmd_schemas, &hub_cmd_check, &hub_cmd_generate,
     &hub_cmd_adapters, &hub_cmd_import, &hub_cmd_map, &hub_cmd_serve,
+    &hub_cmd_report,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

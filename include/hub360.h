@@ -212,6 +212,47 @@ int hub360_store_info(hub360_reader_t *r, hub360_store_info_t *out);
 int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,
                     size_t limit, char **json, size_t *len);
 
+/* ------------------------------------------------------------------ */
+/* Products: stock availability (projections/README.md)                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The product view of a SKU, the body `GET /v1/products/{sku}` answers:
+ * {"sku", totals ("tracked", "on_hand", "reserved", "available",
+ * "on_order_purchase", "on_order_production", "returned"),
+ * "last_movement", "oversold", "warehouses": [the same per warehouse]}.
+ * On success *json is a NUL-terminated string the caller frees with
+ * free(), *len (may be NULL) its length. HUB360_ENOENT: no event named
+ * the SKU. No lock: lookups run in parallel.
+ */
+int hub360_product(hub360_reader_t *r, const char *sku, char **json,
+                   size_t *len);
+
+/*
+ * The low-stock list, the body `GET /v1/products?available_below=N`
+ * answers: {"products": [product views], "next_cursor"}: the SKUs with a
+ * reported stock level whose total available is below `below`, lowest
+ * first, at most limit; cursor (NULL: the first page) is the previous
+ * page's next_cursor, which is null on the last page. The caller frees
+ * *json with free(). HUB360_EINVAL: a cursor this did not give.
+ */
+int hub360_products_low(hub360_reader_t *r, int64_t below,
+                        const char *cursor, size_t limit, char **json,
+                        size_t *len);
+/*
+ * The daily report `GET /v1/metrics/daily` answers: figures across the
+ * CRM, ERP and SCRM events for each day from `from` to `to` (inclusive,
+ * "YYYY-MM-DD", at most 3660 days), by UTC day or (business non-zero) by
+ * day in the projector's reporting.time_zone; as JSON {"time_zone",
+ * "from", "to", "days": [{"date", ...}]} or (csv non-zero) CSV with a
+ * header row. The columns are listed in projections/README.md. On
+ * success *out is a NUL-terminated string the caller frees with free(),
+ * *len its length. HUB360_EINVAL: a date that is not one, or a bad
+ * range.
+ */
+int hub360_report_daily(hub360_reader_t *r, const char *from, const char *to,
+                        int business, int csv, char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,8 @@
 #include "catalog.h"
 #include "errors.h"
 #include "json.h"
+#include "stock.h"
+#include "report.h"
 
 #define POOL_MAX 64       /* idle views kept for reuse */
 #define RESOLVE_TRIES 4   /* lookups of an alias that races with merges */
@@ -570,6 +572,22 @@ int64_t hub360_offset(hub360_reader_t *r, const char *topic,
     return hub_c360_offset(r->c, topic, partition); /* LMDB reads only */
 }
 
+/* Gives doc's bytes to the caller (*out, *len) when rc is 0; frees them
+ * otherwise. Returns rc as the public header names it. */
+static int hand_over(int rc, hub_buf_t *doc, char **out, size_t *len) {
+    if (!rc && !doc->data)
+        rc = HUB_ENOMEM;
+    if (rc) {
+        hub_buf_free(doc);
+        return pub(rc);
+    }
+    size_t n;
+    *out = hub_buf_steal(doc, &n);
+    if (len)
+        *len = n;
+    return 0;
+}
+
 int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,
                     size_t limit, char **json, size_t *len) {
     if (!json)
@@ -587,13 +605,53 @@ int hub360_timeline(hub360_reader_t *r, const char *ref, const char *before,
         rc = hub_json_timeline_doc(&doc, cid, items.data ? items.data : "[]",
                                    items.data ? items.len : 2, next);
     hub_buf_free(&items);
-    if (rc) {
-        hub_buf_free(&doc);
-        return pub(rc);
-    }
-    size_t n;
-    *json = hub_buf_steal(&doc, &n);
-    if (len)
-        *len = n;
-    return 0;
+    return hand_over(rc, &doc, json, len);
+}
+
+int hub360_report_daily(hub360_reader_t *r, const char *from, const char *to,
+                        int business, int csv, char **out, size_t *len) {
+    if (!out)
+        return HUB360_EINVAL;
+    *out = NULL;
+    int32_t dfrom, dto;
+    if (!r || hub_report_range(from, to, "from", "to", &dfrom, &dto, NULL, 0))
+        return HUB360_EINVAL;
+    hub_buf_t doc = HUB_BUF_INIT;
+    /* LMDB reads only, in a transaction of its own: no lock */
+    int rc = hub_report_daily(hub_c360_report(r->c),
+                              business ? HUB_REPORT_BUSINESS : HUB_REPORT_UTC,
+                              dfrom, dto,
+                              csv ? HUB_REPORT_CSV : HUB_REPORT_JSON, &doc);
+    return hand_over(rc, &doc, out, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Products (the stock projection)                                     */
+/* ------------------------------------------------------------------ */
+
+int hub360_product(hub360_reader_t *r, const char *sku, char **json,
+                   size_t *len) {
+    if (!json)
+        return HUB360_EINVAL;
+    *json = NULL;
+    if (!r || !sku)
+        return HUB360_EINVAL;
+    hub_buf_t b = HUB_BUF_INIT;
+    /* LMDB reads in a transaction of its own: no lock */
+    int rc = hub_stock_product_json(hub_c360_stock(r->c), sku, &b);
+    return hand_over(rc, &b, json, len);
+}
+
+int hub360_products_low(hub360_reader_t *r, int64_t below,
+                        const char *cursor, size_t limit, char **json,
+                        size_t *len) {
+    if (!json)
+        return HUB360_EINVAL;
+    *json = NULL;
+    if (!r)
+        return HUB360_EINVAL;
+    hub_buf_t b = HUB_BUF_INIT;
+    int rc = hub_stock_low_json(hub_c360_stock(r->c), below, cursor, limit,
+                                &b);
+    return hand_over(rc, &b, json, len);
 }

@@ -26,6 +26,8 @@ const hub_table_def_t hub_c360_tables[T_COUNT] = {
     {"views", 0},     {"ids", 0},
     {"timeline", 0},  {"changes", 0},  {"ctl", 0},
     {"forgotten", 0}, {"pending", MDB_DUPSORT},
+    {"report_days", 0}, {"report_entities", 0}, {"report_customers", 0},
+    {"report_meta", 0},
 };
 
 #define val hub_mval
@@ -105,9 +107,9 @@ static int new_maps(hub_c360_t *c) {
  * The layout of the tables (meta "format", be64). A store written in
  * another layout is refused with a hint rather than misread; a new,
  * empty store is given this one. 1 (no mark): component headers in a
- * table of their own.
+ * table of their own; 2: no report tables.
  */
-#define STORE_FORMAT 2
+#define STORE_FORMAT 3
 
 static int check_format(hub_c360_t *c, const char *path, int writer,
                         char *err, size_t errlen) {
@@ -201,6 +203,8 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
     if (!rc)
         rc = check_format(c, path, 1, err, errlen);
     if (!rc)
+        rc = hub_stock_open(c->store, 1, &c->stock, err, errlen);
+    if (!rc)
         rc = bind_envelope(c, err, errlen);
     if (!rc)
         rc = hub_folder_new(hub_codec_reader(codec), &c->folder, err, errlen);
@@ -212,6 +216,9 @@ int hub_c360_open(const hub_config_t *cfg, const char *path,
     if (!rc)
         rc = hub_view_rules_new(&cfg->profile, &cfg->segments, &c->vrules, err,
                                 errlen);
+    if (!rc)
+        rc = hub_report_open(c->store, T_REPORT, cfg->reporting.time_zone,
+                             &c->report, err, errlen);
     if (!rc)
         rc = new_maps(c);
     if (rc) {
@@ -233,6 +240,8 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
     if (!rc)
         rc = check_format(c, path, 0, err, errlen);
     if (!rc)
+        rc = hub_stock_open(c->store, 0, &c->stock, err, errlen);
+    if (!rc)
         rc = hub_c360_ensure_schema(c, err, errlen);
     if (!rc) {
         /* identity lookups normalize as the projector that wrote the
@@ -250,6 +259,9 @@ int hub_c360_open_reader(const char *path, hub_c360_t **out, char *err,
             c->have_rules = 1;
         hub_config_free(defaults);
     }
+    if (!rc)
+        rc = hub_report_open(c->store, T_REPORT, NULL, &c->report, err,
+                             errlen);
     if (rc) {
         hub_c360_close(c);
         return rc;
@@ -295,12 +307,16 @@ void hub_c360_close(hub_c360_t *c) {
     if (c->have_rules)
         hub_ident_rules_free(&c->rules);
     hub_view_rules_free(c->vrules);
+    hub_report_close(c->report);
     if (c->have_value)
         avro_value_decref(&c->c360_value);
     hub_catalog_free(c->cat);
+    hub_stock_close(c->stock);
     hub_store_close(c->store);
     free(c);
 }
+
+struct hub_stock *hub_c360_stock(hub_c360_t *c) { return c->stock; }
 
 /* ------------------------------------------------------------------ */
 /* Meta and offsets                                                    */
@@ -647,6 +663,7 @@ int hub_c360_begin(hub_c360_t *c) {
         mdb_stat(c->txn, DBI(c, T_PENDING), &st) == 0 && st.ms_entries > 0;
     c->any_excluded =
         mdb_stat(c->txn, DBI(c, T_CTL), &st) == 0 && st.ms_entries > 0;
+    hub_stock_begin(c->stock, c->txn);
     return 0;
 }
 
@@ -656,12 +673,14 @@ void hub_c360_abort(hub_c360_t *c) {
     if (c->txn)
         mdb_txn_abort(c->txn);
     c->txn = NULL;
+    hub_stock_abort(c->stock);
     hub_hmap_clear(c->ents, free_cent);
     hub_graph_clear(c);
     hub_hmap_clear(c->regraph, NULL);
     hub_hmap_clear(c->cust_dirty, NULL);
     hub_hmap_clear(c->offsets, free);
     hub_hmap_clear(c->seen, NULL);
+    hub_report_abort(c->report);
     c->flushed = 0;
     c->nfresh = 0;
     c->ndefer = 0;
@@ -803,15 +822,27 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
                    : hub_c360_apply_link(c, &d->payload, d->what == D_UNLINK,
                                          st, res);
     }
-    if (d->what == D_OTHER) {
-        c->stats.ignored++;
-        return 0; /* stock, purchasing, production: other projections */
-    }
     const char *ekey = d->ekey;
     size_t ekeylen = d->ekeylen, nids = d->nids;
 
+    /* stock, purchasing, production are about no customer, but deduped
+     * like every event: every first arrival reaches the other projections */
     if ((rc = first_time(c, d, res)) != 1)
         return rc;
+    /* the daily figures count every event once, forgotten people's too:
+     * they hold no personal data, and so do not depend on whether a
+     * forget came before or after */
+    hub_report_event_t rev = {d->type, d->typelen, &d->payload, *st, ekey,
+                              ekeylen};
+    if ((rc = hub_report_event(c->report, c->txn, &rev)))
+        return rc;
+    /* orders reserve stock whether or not their customer was forgotten */
+    if ((rc = hub_stock_apply(c->stock, &d->payload, st, ekey, ekeylen)) < 0)
+        return rc;
+    if (d->what == D_OTHER) {
+        c->stats.ignored++;
+        return 0; /* stock, purchasing, production: not about a customer */
+    }
 
     /* a forgotten person stays forgotten */
     if (c->any_forgotten &&
@@ -981,10 +1012,14 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
         return HUB_ESTATE;
     int rc = hub_graph_finish(c);
     if (!rc)
+        rc = hub_stock_commit(c->stock, &c->stats.stock_oversold);
+    if (!rc)
         rc = hub_c360_flush_deferred(c);
     /* dedupe: a slice of the old ids, twice as many as came in */
     if (!rc)
         rc = prune_dedupe(c, 2 * c->dedupe_added + 64);
+    if (!rc)
+        rc = hub_report_flush(c->report, c->txn);
     /* offsets */
     size_t pos = 0, klen;
     const char *k;

@@ -73,6 +73,7 @@ typedef struct hub_c360_stats {
     uint64_t applied, duplicates, ignored, dead;
     uint64_t views_written, views_deleted;
     uint64_t merges_refused, identities_rejected, forgotten;
+    uint64_t stock_oversold; /* orders newly flagged oversold (stock.h) */
     uint64_t seq;       /* change sequence after the batch */
 } hub_c360_stats_t;
 
@@ -178,11 +179,19 @@ typedef struct hub_c360_store_info {
 } hub_c360_store_info_t;
 int hub_c360_store_info(hub_c360_t *c, hub_c360_store_info_t *out);
 
+/* The stock projection kept in the same store (projections/stock/
+ * stock.h), for its read functions; lives as long as c. */
+struct hub_stock *hub_c360_stock(hub_c360_t *c);
+
 /* The view bytes (Avro) of a customer id, copied into out; HUB_ENOENT. */
 int hub_c360_view_bytes(hub_c360_t *c, const char *id, hub_buf_t *out);
 /* Where the changelog outbox stands, and marking it published (inside
  * the open batch when there is one, so that it costs no commit). */
 uint64_t hub_c360_published_seq(hub_c360_t *c);
 int hub_c360_set_published_seq(hub_c360_t *c, uint64_t seq);
+
+/* The daily report kept in the same store (projections/metrics/report.h),
+ * to read with hub_report_daily. Lives as long as c. */
+struct hub_report *hub_c360_report(hub_c360_t *c);
 
 #endif

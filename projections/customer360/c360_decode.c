@@ -73,10 +73,9 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
                                           : D_FORGET;
         return 0;
     }
-    if (!(d->rule = hub_fold_rule(c->folder, branch))) {
-        d->what = D_OTHER; /* stock, purchasing, production */
-        return 0;
-    }
+    /* no rule: stock, purchasing, production (the stock projection's,
+     * which needs the entity key too) */
+    d->rule = hub_fold_rule(c->folder, branch);
 
     /* the entity's key: "<system>/<entity_type>/<entity_id>" */
     const char *sys, *etype, *eid;
@@ -105,6 +104,10 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
     memcpy(ekey + syslen + etlen + 2, eid, eidlen);
     ekey[d->ekeylen] = '\0';
     d->ekey = ekey;
+    if (!d->rule) {
+        d->what = D_OTHER;
+        return 0;
+    }
 
     /* its identities, normalized */
     hub_aiter_t it;
@@ -180,7 +183,8 @@ typedef struct prep {
  */
 static void look_up(prep *p, size_t t, hub_c360_decoded_t *d) {
     if (!p->rt[t] || (d->what != D_DOMAIN && d->what != D_LINK &&
-                      d->what != D_UNLINK && d->what != D_FORGET))
+                      d->what != D_UNLINK && d->what != D_FORGET &&
+                      d->what != D_OTHER))
         return;
     MDB_val k = {16, d->id.b}, v;
     int r = mdb_cursor_get(p->dedupe[t], &k, &v, MDB_SET);

@@ -21,6 +21,8 @@
 #include "hmap.h"
 #include "identity.h"
 #include "par.h"
+#include "report.h"
+#include "stock.h"
 #include "store.h"
 #include "uuid.h"
 #include "view.h"
@@ -42,7 +44,8 @@ enum {
     T_CTL,       /* "x:" identity -> stamp + excluded flag */
     T_FORGOTTEN, /* SHA-256 of "e:"/"i:"/"c:" + key -> be64 occurred_at */
     T_PENDING,   /* customer id -> link entity keys waiting for it */
-    T_COUNT,
+    T_REPORT,    /* the reporting projection's tables (report.h) */
+    T_COUNT = T_REPORT + HUB_REPORT_TABLES,
 };
 
 extern const hub_table_def_t hub_c360_tables[T_COUNT];
@@ -77,11 +80,13 @@ enum { COMP_CAPPED = 1 }; /* split by identity.max_entities */
 struct hub_c360 {
     const hub_config_t *cfg;
     hub_store_t *store;
+    hub_stock_t *stock;     /* the stock projection, same store and batch */
     hub_codec_t *codec;
     hub_folder_t *folder;
     hub_ident_rules_t rules;
     int have_rules;
     hub_view_rules_t *vrules;
+    hub_report_t *report;   /* the daily figures (projections/metrics) */
     /* envelope and control payload field indexes */
     const hub_snode_t *env;
     int f_event_id, f_type, f_occurred, f_source, f_identities, f_payload;

@@ -515,3 +515,5 @@ int hub_c360_store_info(hub_c360_t *c, hub_c360_store_info_t *out) {
     out->max_readers = info.me_maxreaders;
     return 0;
 }
+
+struct hub_report *hub_c360_report(hub_c360_t *c) { return c->report; }

@@ -176,8 +176,13 @@ static void view_build_one(void *arg, size_t i, size_t t) {
 /* Step 3 for one job. */
 static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
     MDB_val ck = hub_mval(j->cid, HUB_CUSTOMER_ID_LEN);
+    int rc = hub_report_customer(c->report, c->txn, j->cid,
+                                 j->k ? w->members + j->first : NULL,
+                                 j->k ? j->n : 0);
+    if (rc)
+        return rc;
     if (!j->k) {
-        int rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
+        rc = mdb_del(c->txn, DBI(c, T_VIEWS), &ck, NULL);
         if (rc == MDB_NOTFOUND)
             return 0;
         c->stats.views_deleted++;
@@ -188,7 +193,7 @@ static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
     if (j->hash == j->k->vhash)
         return 0; /* the same bytes: no change */
     hub_buf_t view = {w->out[j->t].data + j->off, j->len, j->len};
-    int rc = hub_c360_defer(c, T_VIEWS, j->cid, HUB_CUSTOMER_ID_LEN,
+    rc = hub_c360_defer(c, T_VIEWS, j->cid, HUB_CUSTOMER_ID_LEN,
                             view.data, view.len);
     if (rc)
         return rc;

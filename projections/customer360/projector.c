@@ -287,7 +287,7 @@ static int64_t lag(const projector *p) {
 static void count_batch(size_t events, size_t ndead,
                         const hub_c360_stats_t *st) {
     static hub_metric_t *consumed, *applied, *dup, *ignored, *dead, *merged,
-        *refused, *forgotten, *batches;
+        *refused, *forgotten, *batches, *oversold;
     if (!consumed) {
         consumed = hub_metrics_counter("hub360_projector_events_total",
                                        "Events the projector consumed and "
@@ -316,6 +316,11 @@ static void count_batch(size_t events, size_t ndead,
                                         NULL);
         batches = hub_metrics_counter("hub360_projector_batches_total",
                                       "Batches committed to the store.", NULL);
+        oversold = hub_metrics_counter(
+            "hub360_stock_oversold_orders_total",
+            "Open orders newly flagged as overselling a SKU in a warehouse "
+            "(one per order, SKU and warehouse; projections/README.md).",
+            NULL);
     }
     hub_metric_add(consumed, events);
     hub_metric_add(applied, st->applied);
@@ -328,6 +333,7 @@ static void count_batch(size_t events, size_t ndead,
     hub_metric_add(refused, st->merges_refused);
     hub_metric_add(forgotten, st->forgotten);
     hub_metric_add(batches, 1);
+    hub_metric_add(oversold, st->stock_oversold);
 }
 
 static int dead_letter(projector *p, const rd_kafka_message_t *m,

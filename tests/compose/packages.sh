@@ -30,7 +30,7 @@ declare -A runtime_of=(
     [libmicrohttpd-dev]=libmicrohttpd12 [libxml2-dev]=libxml2
 )
 # runtime.txt's packages that are not libraries (its comment says why).
-tools="ca-certificates curl lmdb-utils"
+tools="ca-certificates curl lmdb-utils tzdata"
 
 dockerfile=$src/Dockerfile
 build=$(list "$src/scripts/deps/build.txt")

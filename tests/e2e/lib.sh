@@ -63,6 +63,8 @@ expect_file_eq() {
 # BOOTSTRAP from the first line it prints.
 start_broker() {
   local out="$WORK/broker.out"
+  : >"$out" # here, not in the background child: a second start must not
+            # find the first one's line before the child truncates the file
   "$HUB360" broker --data "$1" --partitions "${PARTITIONS:-3}" >"$out" 2>"$WORK/broker.err" &
   PIDS+=($!)
   wait_for 20 grep -q '^bootstrap: ' "$out"
@@ -89,9 +91,29 @@ data_dir: $WORK/data
 YAML
 }
 
+# config NAME PREFIX PARTITIONS [EXTRA YAML]: writes NAME.yaml (in the
+# current directory) for a store of its own, $WORK/NAME, on the brokers of
+# use_brokers and the topics of PREFIX; warnings only in the logs.
+config() {
+  cat >"$1.yaml" <<YAML
+kafka:
+  brokers: $BOOTSTRAP
+  partitions: $3
+  topic_prefix: "$2"
+data_dir: $WORK/$1
+log:
+  level: warn
+${4:-}
+YAML
+  mkdir -p "$WORK/$1"
+  [ -f "$WORK/data/broker.addr" ] && cp "$WORK/data/broker.addr" "$WORK/$1/"
+  return 0
+}
+
 # serve CONFIG: starts `hub360 serve` on a free loopback port; sets SERVE
 # (its pid) and API (its base URL).
 serve() {
+  : >"$WORK/serve.out" # see start_broker
   "$HUB360" serve -c "$1" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
   SERVE=$!
   PIDS+=($SERVE)
@@ -120,3 +142,26 @@ cursor() {
                       /^HEADER=END/ { f = 1 } { prev = $0 }'
 }
 cursor_is() { [ "$(cursor "$1")" = "$2" ]; }
+
+# kill_mid_run CONFIG: runs `project --once` five times, killing each run
+# with -9 once the store holds more customers than before (so every kill
+# lands mid-run), then a last run to the end. Fails unless at least 3 of
+# the 5 were still running when killed; sets KILLS.
+kill_mid_run() {
+  local cfg=$1 round before pid
+  changes() { "$HUB360" digest -c "$cfg" 2>/dev/null | awk '{print $2}' || echo 0; }
+  grew() { [ "$(changes)" -gt "$1" ]; }
+  KILLS=0
+  for round in 1 2 3 4 5; do
+    before=$(changes); before=${before:-0}
+    "$HUB360" project -c "$cfg" --once 2> "$WORK/kill$round.err" &
+    pid=$!
+    if wait_for_or_exit 60 "$pid" grew "$before"; then
+      kill -9 "$pid" 2>/dev/null && KILLS=$((KILLS + 1))
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  [ "$KILLS" -ge 3 ] || fail "only $KILLS of 5 runs were still running when killed"
+  "$HUB360" project -c "$cfg" --once 2> "$WORK/kill.err" ||
+    { cat "$WORK/kill.err" >&2; fail "project -c $cfg after the kills"; }
+}

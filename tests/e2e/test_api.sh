@@ -86,7 +86,7 @@ expect_eq "healthz" "$(get /healthz)" '200 {"status":"ok"}'
 # (never "no route" or 405), and the document parses.
 get /openapi.json >/dev/null
 jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(.) \($p)"' "$WORK/body" >"$WORK/routes"
-expect_eq "/openapi.json lists every route" "$(wc -l <"$WORK/routes")" 13
+expect_eq "/openapi.json lists every route" "$(wc -l <"$WORK/routes")" 16
 while read -r method path; do
   case "$path" in /ingest/*) continue ;; esac # webhooks: adapters and up
   path=${path//\{id\}/cus_nobody}

@@ -103,6 +103,7 @@ sources:
 YAML
 
 start_adapters() {
+  : >"$WORK/adapters.out" # see start_broker in lib.sh
   "$HUB360" adapters -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 >"$WORK/adapters.out" 2>>"$WORK/adapters.err" &
   ADAPTERS=$!
   PIDS+=($ADAPTERS)

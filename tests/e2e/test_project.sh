@@ -13,21 +13,6 @@ command -v kcat >/dev/null || fail "kcat is needed (apt-get install kcat)"
 
 # A second and a third set of topics (another prefix) for the other runs.
 prefix=$(sed -n 's/^  topic_prefix: "\(.*\)"$/\1/p' hub360.yaml)
-config() { # config NAME PREFIX PARTITIONS [EXTRA YAML]
-  cat >"$1.yaml" <<YAML
-kafka:
-  brokers: $BOOTSTRAP
-  partitions: $3
-  topic_prefix: "$2"
-data_dir: $WORK/$1
-log:
-  level: warn
-${4:-}
-YAML
-  mkdir -p "$WORK/$1"
-  [ -f "$WORK/data/broker.addr" ] && cp "$WORK/data/broker.addr" "$WORK/$1/"
-  return 0
-}
 config a "$prefix" 3
 # b: the store as the benchmarks run it (a writable map, its pages
 # faulted in ahead, no fsync)
@@ -145,24 +130,9 @@ expect_file_eq "another order on other partitions: export byte-identical" b.ndjs
 expect_eq "another order: the same digest" "$("$HUB360" digest -c b.yaml)" "$(cat a.digest)"
 
 # --- kill -9, again and again ------------------------------------------
-# Each run is killed once the store holds more changes than before, so
-# every kill lands mid-run; then a last run goes to the end.
-changes() { "$HUB360" digest -c c.yaml 2>/dev/null | awk '{print $2}' || echo 0; }
-grew() { [ "$(changes)" -gt "$1" ]; }
-kills=0
-for round in 1 2 3 4 5; do
-  before=$(changes); before=${before:-0}
-  "$HUB360" project -c c.yaml --once 2> "c$round.err" &
-  pid=$!
-  if wait_for_or_exit 60 "$pid" grew "$before"; then
-    kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
-  fi
-  wait "$pid" 2>/dev/null || true
-done
-[ "$kills" -ge 3 ] || fail "only $kills of 5 runs were still running when killed"
-"$HUB360" project -c c.yaml --once 2> c.err || { cat c.err >&2; fail "project c after kills"; }
+kill_mid_run c.yaml
 "$HUB360" export -c c.yaml > c.ndjson
-expect_file_eq "killed $kills times with -9: export equals an uninterrupted run" c.ndjson a.ndjson
+expect_file_eq "killed $KILLS times with -9: export equals an uninterrupted run" c.ndjson a.ndjson
 
 # --- the changelog -------------------------------------------------------
 # per customer id the last record is its view now, or a tombstone when

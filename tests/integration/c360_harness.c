@@ -94,6 +94,7 @@ hub_config_t *config_from(const char *yaml) {
 }
 
 int64_t harness_clock_ms;
+uint64_t harness_stock_oversold;
 
 int apply_events(const hub_config_t *cfg, const char *store,
                  const events_t *ev, const size_t *order, size_t batch,
@@ -158,8 +159,8 @@ int apply_events(const hub_config_t *cfg, const char *store,
                 hub_buf_printf(dead_errors, "%s\n", res.error);
         }
         hub_c360_stats_t st;
-        if (!rc)
-            rc = hub_c360_commit(c, &st, err, sizeof err);
+        if (!rc && !(rc = hub_c360_commit(c, &st, err, sizeof err)))
+            harness_stock_oversold += st.stock_oversold;
         else
             hub_c360_abort(c);
         if (rc)

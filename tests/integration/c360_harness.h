@@ -6,6 +6,7 @@
 #define HUB_TEST_C360_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "c360.h"
@@ -30,6 +31,8 @@ const char *fresh_store(const char *name);
 
 /* The wall clock apply_events gives the store (0: the real one). */
 extern int64_t harness_clock_ms;
+/* Orders apply_events' batches newly flagged as oversold, added up. */
+extern uint64_t harness_stock_oversold;
 
 /* Applies events[order[i]] (order may be NULL) in batches. Counts of the
  * outcomes go to the optional array (indexed by hub_c360_outcome). */

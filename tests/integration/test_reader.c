@@ -506,3 +506,53 @@ TEST(callbacks_may_call_the_reader) {
     CHECK(n.looked > 0);
     hub360_close(n.r);
 }
+
+/* The daily report: its CSV has a row per day, and its figures are the
+ * JSON's; the range is checked before anything is read. */
+TEST(the_daily_report_answers_a_range_and_refuses_a_bad_one) {
+    hub360_reader_t *r = open_or_fail(NULL);
+    REQUIRE(r);
+    char *csv = NULL, *json = NULL;
+    size_t len = 0;
+    CHECK_INT(hub360_report_daily(r, "2026-01-01", "2026-01-31", 0, 1, &csv,
+                                  &len),
+              0);
+    REQUIRE(csv);
+    CHECK_INT(strlen(csv), len);
+    size_t rows = 0;
+    for (const char *p = csv; (p = strstr(p, "\r\n")); p += 2)
+        rows++;
+    CHECK_INT(rows, 32); /* the header and 31 days */
+    CHECK(strncmp(csv, "date,leads_created,", 19) == 0);
+    CHECK_INT(hub360_report_daily(r, "2026-01-01", "2026-01-31", 1, 0, &json,
+                                  NULL),
+              0);
+    json_t *doc = json_loads(json ? json : "", 0, NULL);
+    REQUIRE(doc);
+    CHECK_INT(json_array_size(json_object_get(doc, "days")), 31);
+    CHECK_STR(json_string_value(json_object_get(doc, "time_zone")), "UTC");
+    long long customers = 0;
+    size_t i;
+    json_t *day;
+    json_array_foreach(json_object_get(doc, "days"), i, day)
+        customers += json_integer_value(json_object_get(day, "customers_new"));
+    CHECK(customers > 0);
+    json_decref(doc);
+    free(csv);
+    free(json);
+    char *none = (char *)r;
+    CHECK_INT(hub360_report_daily(r, "2026-01-32", "2026-02-01", 0, 0, &none,
+                                  NULL),
+              HUB360_EINVAL);
+    CHECK(none == NULL);
+    CHECK_INT(hub360_report_daily(r, "2026-02-01", "2026-01-01", 0, 0, &none,
+                                  NULL),
+              HUB360_EINVAL);
+    CHECK_INT(hub360_report_daily(NULL, "2026-01-01", "2026-01-01", 0, 0,
+                                  &none, NULL),
+              HUB360_EINVAL);
+    CHECK_INT(hub360_report_daily(r, "2026-01-01", "2026-01-01", 0, 0, NULL,
+                                  NULL),
+              HUB360_EINVAL);
+    hub360_close(r);
+}
