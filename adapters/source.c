@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "errors.h"
 #include "session.h"
@@ -85,6 +86,77 @@ static const hub_cfg_entry_t webhook_map[] = {
     {0},
 };
 
+/* ------------------------------------------------------------------ */
+/* Checks: what would only fail when an adapter starts is refused at   */
+/* load, with the file and line (hub360 check)                         */
+/* ------------------------------------------------------------------ */
+
+static int check_auth_header(const void *value, char *msg, size_t msglen) {
+    const char *s = *(char *const *)value;
+    if (*s && (!strchr(s, ':') || s[0] == ':' || strpbrk(s, "\r\n"))) {
+        snprintf(msg, msglen, "expected \"Name: value\", got \"%s\"", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* The auth section as a whole: the settings that need each other. */
+static int check_auth(const void *value, char *msg, size_t msglen) {
+    const hub_poll_auth_config_t *a = value;
+    if (a->token_url[0] && (!a->client_id[0] || !a->client_secret[0])) {
+        snprintf(msg, msglen, "token_url needs client_id and client_secret "
+                              "(OAuth2 client credentials)");
+        return -1;
+    }
+    if (a->password[0] && !a->username[0]) {
+        snprintf(msg, msglen, "password needs a username");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_since(const void *value, char *msg, size_t msglen) {
+    const char *s = *(char *const *)value;
+    int64_t ms;
+    const char *why = NULL;
+    if (*s && hub_time_parse(s, strlen(s), &ms, &why)) {
+        snprintf(msg, msglen, "%s, got \"%s\"",
+                 why ? why : "expected an RFC 3339 time", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* A mapping file is compiled at load, so that a missing file or a jq
+ * error is reported with the line that names it. Only a regular file is
+ * read (a FIFO or a device could block the loader). */
+static int check_mapping(const void *value, char *msg, size_t msglen) {
+    const char *path = *(char *const *)value;
+    struct stat st;
+    if (!*path)
+        return 0;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(msg, msglen, "%s: not a regular file", path);
+        return -1;
+    }
+    hub_mapping_t *m = NULL;
+    int rc = hub_mapping_load(path, &m, msg, msglen);
+    hub_mapping_free(m);
+    return rc ? -1 : 0;
+}
+
+static int check_preset(const void *value, char *msg, size_t msglen) {
+    const char *s = *(char *const *)value;
+    if (*s && !hub_preset_find(s)) {
+        snprintf(msg, msglen, "unknown preset '%s' (presets: hubspot, "
+                              "salesforce, zendesk, shopify, odoo, erpnext, "
+                              "wechat, weibo, meta, mention)",
+                 s);
+        return -1;
+    }
+    return 0;
+}
+
 static const hub_cfg_entry_t auth_map[] = {
     HUB_CFG(HUB_CFG_STR, "bearer", NULL, hub_poll_auth_config_t, bearer,
             "Bearer token (Authorization: Bearer ...)."),
@@ -94,7 +166,8 @@ static const hub_cfg_entry_t auth_map[] = {
             "Basic auth password."),
     HUB_CFG(HUB_CFG_STR, "header", NULL, hub_poll_auth_config_t, header,
             "A header of the vendor's own, \"Name: value\" (e.g. ERPNext's "
-            "\"Authorization: token KEY:SECRET\")."),
+            "\"Authorization: token KEY:SECRET\").",
+            .check = check_auth_header),
     HUB_CFG(HUB_CFG_STR, "token_url", NULL, hub_poll_auth_config_t,
             token_url, "OAuth2 client credentials: the token endpoint."),
     HUB_CFG(HUB_CFG_STR, "client_id", NULL, hub_poll_auth_config_t,
@@ -109,17 +182,19 @@ static const hub_cfg_entry_t auth_map[] = {
 static const hub_cfg_entry_t poll_map[] = {
     HUB_CFG(HUB_CFG_STR, "url", NULL, hub_poll_config_t, url,
             "Base URL of the vendor's API; a source is polled when it has "
-            "one."),
+            "one.",
+            .check = hub_cfg_check_url),
     HUB_CFG(HUB_CFG_DURATION, "interval", "30s", hub_poll_config_t,
             interval_ms, "Pause between two syncs."),
     HUB_CFG(HUB_CFG_SECTION, "auth", NULL, hub_poll_config_t, auth, NULL,
-            .sub = auth_map),
+            .sub = auth_map, .check = check_auth),
     HUB_CFG(HUB_CFG_STRMAP, "params", NULL, hub_poll_config_t, params,
             "Values the preset's requests use ($params), e.g. database."),
     HUB_CFG(HUB_CFG_STRLIST, "resources", "[]", hub_poll_config_t,
             resources, "Resources to poll; empty: all the preset polls."),
     HUB_CFG(HUB_CFG_STR, "since", NULL, hub_poll_config_t, since,
-            "Where the first sync starts (RFC 3339); empty: everything."),
+            "Where the first sync starts (RFC 3339); empty: everything.",
+            .check = check_since),
     HUB_CFG(HUB_CFG_DURATION, "min_interval", "0ms", hub_poll_config_t,
             min_interval_ms, "Rate limit: at most one request per this "
             "long."),
@@ -177,10 +252,12 @@ const hub_cfg_entry_t hub_source_config_map[] = {
             .choices = "crm|erp|scrm"),
     HUB_CFG(HUB_CFG_STR, "preset", NULL, hub_source_config_t, preset,
             "A built-in mapping: hubspot salesforce zendesk shopify odoo "
-            "erpnext wechat weibo meta mention."),
+            "erpnext wechat weibo meta mention.",
+            .check = check_preset),
     HUB_CFG(HUB_CFG_STR, "mapping", NULL, hub_source_config_t, mapping,
             "A mapping file (jq, see adapters/README.md), instead of a "
-            "preset."),
+            "preset; compiled when the configuration is read.",
+            .check = check_mapping),
     HUB_CFG(HUB_CFG_SECTION, "webhook", NULL, hub_source_config_t, webhook,
             NULL, .sub = webhook_map),
     HUB_CFG(HUB_CFG_SECTION, "poll", NULL, hub_source_config_t, poll, NULL,
@@ -190,33 +267,33 @@ const hub_cfg_entry_t hub_source_config_map[] = {
     {0},
 };
 
+int hub_source_check_item(const void *items, size_t i, char *msg,
+                          size_t msglen) {
+    const hub_source_config_t *s = items;
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(s[i].name, s[j].name) == 0) {
+            snprintf(msg, msglen, "source name '%s' is used twice (sources[%zu] "
+                                  "has it too)",
+                     s[i].name, j);
+            return -1;
+        }
+    int has_preset = s[i].preset[0] != '\0';
+    if (has_preset == (s[i].mapping[0] != '\0')) {
+        snprintf(msg, msglen, "give a preset or a mapping file (one of "
+                              "them)");
+        return -1;
+    }
+    return has_preset ? check_preset(&s[i].preset, msg, msglen) : 0;
+}
+
 int hub_sources_check(const void *value, char *msg, size_t msglen) {
     const hub_cfg_list_t *l = value;
-    const hub_source_config_t *s = l->items;
-    for (size_t i = 0; i < l->n; i++) {
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(s[i].name, s[j].name) == 0) {
-                snprintf(msg, msglen, "item %zu: source name '%s' is used "
-                                      "twice",
-                         i, s[i].name);
-                return -1;
-            }
-        int has_preset = s[i].preset[0] != '\0';
-        if (has_preset == (s[i].mapping[0] != '\0')) {
-            snprintf(msg, msglen, "source '%s': give a preset or a mapping "
-                                  "file (one of them)",
-                     s[i].name);
+    char why[400];
+    for (size_t i = 0; i < l->n; i++)
+        if (hub_source_check_item(l->items, i, why, sizeof why)) {
+            snprintf(msg, msglen, "sources[%zu]: %s", i, why);
             return -1;
         }
-        if (has_preset && !hub_preset_find(s[i].preset)) {
-            snprintf(msg, msglen, "source '%s': unknown preset '%s' (presets: "
-                                  "hubspot, salesforce, zendesk, shopify, "
-                                  "odoo, erpnext, wechat, weibo, meta, "
-                                  "mention)",
-                     s[i].name, s[i].preset);
-            return -1;
-        }
-    }
     return 0;
 }
 

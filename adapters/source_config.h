@@ -66,9 +66,12 @@ typedef struct hub_source_config {
     hub_cdc_config_t cdc;
 } hub_source_config_t;
 
-/* The `sources` list's item table, and the check of the whole list
- * (unique names, a preset or a mapping, known presets and schemes). */
+/* The `sources` list's item table; the check of item i given the items
+ * before it (a name not used before, a preset or a mapping, a known
+ * preset), and the same of a whole list (hub_cfg_list_t). */
 extern const hub_cfg_entry_t hub_source_config_map[];
+int hub_source_check_item(const void *items, size_t i, char *msg,
+                          size_t msglen);
 int hub_sources_check(const void *list, char *msg, size_t msglen);
 
 #endif

@@ -182,6 +182,10 @@ static int fail_at(apply_ctx *c, const hub_ynode_t *n, const char *path,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (n && n->unset && !strstr(msg, n->unset)) /* often the cause */
+        return hub_fail(c->err, c->errlen, HUB_ECONFIG,
+                        "%s:%d: %s: %s (${%s} is not set)", c->file, n->line,
+                        path, msg, n->unset);
     if (n)
         return hub_fail(c->err, c->errlen, HUB_ECONFIG, "%s:%d: %s: %s",
                         c->file, n->line, path, msg);
@@ -201,9 +205,18 @@ static int set_scalar(apply_ctx *c, const hub_cfg_entry_t *e, void *p,
     const char *s = n->null ? "" : n->str;
     switch (e->type) {
     case HUB_CFG_STR: {
+        /* "${VAR}" with VAR unset is a mistake far more often than a wish
+         * for "" (a webhook secret that disables webhooks, a bearer token
+         * that gets 401s): ${VAR:-} says the wish */
+        if (n->unset && !*s)
+            return fail_at(c, n, path, "empty: ${%s} is not set (write "
+                                       "${%s:-} if empty is meant)",
+                           n->unset, n->unset);
         if (e->choices && !in_choices(e->choices, s))
-            return fail_at(c, n, path, "expected one of %s, got \"%s\"",
-                           e->choices, s);
+            /* a leading '|' allows "": said so rather than shown bare */
+            return fail_at(c, n, path, "expected one of %s%s, got \"%s\"",
+                           e->choices[0] == '|' ? "\"\"" : "", e->choices,
+                           s);
         char *dup = strdup(s);
         if (!dup)
             return HUB_ENOMEM;
@@ -320,6 +333,9 @@ static int set_list(apply_ctx *c, const hub_cfg_entry_t *e,
                              n->items[i], ipath);
         if (rc)
             return rc;
+        char msg[512] = "";
+        if (e->item_check && e->item_check(l->items, i, msg, sizeof msg))
+            return fail_at(c, n->items[i], ipath, "%s", msg);
     }
     return 0;
 }
@@ -552,4 +568,14 @@ void hub_strlist_free(hub_strlist_t *l) {
     free(l->v);
     l->v = NULL;
     l->n = 0;
+}
+
+int hub_cfg_check_url(const void *value, char *msg, size_t msglen) {
+    const char *s = *(char *const *)value;
+    if (*s && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {
+        snprintf(msg, msglen, "expected an http:// or https:// URL, got \"%s\"",
+                 s);
+        return -1;
+    }
+    return 0;
 }

@@ -53,6 +53,11 @@ typedef struct hub_cfg_entry hub_cfg_entry_t;
 /* Extra validation of a parsed value: 0, or an error with a message that
  * the loader prefixes with "FILE:LINE: key.path: ". */
 typedef int (*hub_cfg_check_fn)(const void *value, char *msg, size_t msglen);
+/* The same for item i of a LIST (items: its array of item structs), with
+ * the items before it parsed and checked: the message is prefixed with
+ * the item's own line and path ("FILE:LINE: list[i]: "). */
+typedef int (*hub_cfg_item_check_fn)(const void *items, size_t i, char *msg,
+                                     size_t msglen);
 
 struct hub_cfg_entry {
     hub_cfg_type type;
@@ -66,6 +71,7 @@ struct hub_cfg_entry {
     const char *choices;   /* STR: allowed values, "a|b|c" */
     int required;          /* must appear in the file (list items) */
     hub_cfg_check_fn check;
+    hub_cfg_item_check_fn item_check; /* LIST: each item */
 };
 
 /* One table entry: HUB_CFG(type, key, default, struct, field, description,
@@ -85,6 +91,10 @@ struct hub_cfg_entry {
 int hub_cfg_apply(const hub_cfg_entry_t *table, void *base,
                   const hub_ynode_t *node, const char *file, const char *path,
                   char *err, size_t errlen);
+
+/* A check (hub_cfg_check_fn) of a STR that is empty or an http:// or
+ * https:// URL. */
+int hub_cfg_check_url(const void *value, char *msg, size_t msglen);
 
 /* Frees every value the table owns in base (not base itself). */
 void hub_cfg_free(const hub_cfg_entry_t *table, void *base);

@@ -44,8 +44,11 @@ const hub_cmd_t hub_cmd_check = {
     "CONFIG",
     "Validate a configuration file without starting anything.",
     "Reads CONFIG with every rule the hub applies at start (unknown keys,\n"
-    "types, ranges, allowed values) and prints \"CONFIG: ok\", or the\n"
-    "first problem as FILE:LINE: key.path: reason and exits 1.",
+    "types, ranges, allowed values, poll URLs and auth, mapping files\n"
+    "compiled) and prints \"CONFIG: ok\", or the first problem as\n"
+    "FILE:LINE: key.path: reason and exits 1. A value left empty by an\n"
+    "unset ${VAR} is refused (${VAR:-} allows it). Examples of each kind\n"
+    "of mistake: tests/fixtures/config-broken.",
     0,
     check_opts,
     run_check,

@@ -25,18 +25,13 @@ static int check_listen(const void *value, char *msg, size_t msglen) {
     const char *colon = strrchr(s, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == s || *end || port < 0 || port > 65535) {
+    if (!colon || colon == s || colon[1] == '\0' || *end) {
         snprintf(msg, msglen, "expected HOST:PORT, got \"%s\"", s);
         return -1;
     }
-    return 0;
-}
-
-static int check_url(const void *value, char *msg, size_t msglen) {
-    const char *s = *(char *const *)value;
-    if (*s && strncmp(s, "http://", 7) && strncmp(s, "https://", 8)) {
-        snprintf(msg, msglen, "expected an http:// or https:// URL, got \"%s\"",
-                 s);
+    if (port < 0 || port > 65535) {
+        snprintf(msg, msglen, "port %ld of \"%s\" is out of range 0..65535",
+                 port, s);
         return -1;
     }
     return 0;
@@ -85,7 +80,7 @@ static const hub_cfg_entry_t registry_map[] = {
     HUB_CFG(HUB_CFG_STR, "url", "", R, url,
             "Confluent-compatible Schema Registry; empty uses the local "
             "catalogue of schema ids.",
-            .check = check_url),
+            .check = hub_cfg_check_url),
     HUB_CFG(HUB_CFG_STR, "username", "", R, username,
             "Basic-auth user for the registry."),
     HUB_CFG(HUB_CFG_STR, "password", "", R, password,
@@ -96,12 +91,12 @@ static const hub_cfg_entry_t registry_map[] = {
 };
 #undef R
 
-/* A token that is empty (often an unset ${VAR}) would match nothing and
- * lock every client out without a word: refused at load. */
+/* A token that is empty would match nothing and lock every client out
+ * without a word: refused at load (an unset ${VAR} is refused before). */
 static int check_token_value(const void *value, char *msg, size_t msglen) {
     const char *s = *(char *const *)value;
     if (s && !*s) {
-        snprintf(msg, msglen, "must not be empty (is its ${VAR} set?)");
+        snprintf(msg, msglen, "must not be empty");
         return -1;
     }
     return 0;
@@ -177,7 +172,7 @@ const hub_cfg_entry_t hub_config_map[] = {
             "The systems that feed the hub (adapters/README.md).",
             .sub = hub_source_config_map,
             .item_size = sizeof(hub_source_config_t),
-            .check = hub_sources_check),
+            .item_check = hub_source_check_item),
     {0},
 };
 

@@ -18,6 +18,8 @@
 
 typedef struct parse_ctx {
     yaml_parser_t parser;
+    const char *text;  /* the input, for hints about what is at fault */
+    size_t len;
     const char *name;
     char *err;
     size_t errlen;
@@ -30,6 +32,7 @@ void hub_ynode_free(hub_ynode_t *node) {
         hub_ynode_free(node->items[i]);
     free(node->items);
     free(node->str);
+    free(node->unset);
     free(node);
 }
 
@@ -46,9 +49,11 @@ static int push(hub_ynode_t *parent, size_t used, hub_ynode_t *kid) {
     return 0;
 }
 
-/* Replaces ${VAR} and ${VAR:-default}; "$$" stands for a literal '$'. */
+/* Replaces ${VAR} and ${VAR:-default}; "$$" stands for a literal '$'.
+ * *unset gets the name of the first variable that expanded to nothing
+ * (unset or empty, no default): messages about the value mention it. */
 static int expand_env(parse_ctx *c, int line, const char *in, size_t len,
-                      char **out) {
+                      char **out, char **unset) {
     hub_buf_t b = HUB_BUF_INIT;
     for (size_t i = 0; i < len; i++) {
         if (in[i] == '$' && i + 1 < len && in[i + 1] == '$') {
@@ -93,10 +98,14 @@ static int expand_env(parse_ctx *c, int line, const char *in, size_t len,
         memcpy(name, start, nlen);
         name[nlen] = '\0';
         const char *val = getenv(name);
-        if (val && *val)
+        if (val && *val) {
             hub_buf_puts(&b, val);
-        else if (dflt)
+        } else if (dflt) {
             hub_buf_append(&b, dflt, dlen);
+        } else if (!*unset && !(*unset = strdup(name))) {
+            hub_buf_free(&b);
+            return HUB_ENOMEM;
+        }
         i = (size_t)(end - in);
     }
     if (hub_buf_reserve(&b, 0)) {
@@ -111,12 +120,17 @@ static int next_event(parse_ctx *c, yaml_event_t *ev) {
     if (!yaml_parser_parse(&c->parser, ev)) {
         const char *what = c->parser.problem ? c->parser.problem : "syntax";
         size_t line = c->parser.problem_mark.line + 1;
+        size_t at = c->parser.problem_mark.index;
+        /* libyaml's words for a tab say nothing of tabs */
+        const char *hint = at < c->len && c->text[at] == '\t'
+                               ? " (a tab: YAML indents with spaces)"
+                               : "";
         if (c->parser.context)
             return hub_fail(c->err, c->errlen, HUB_ECONFIG,
-                            "%s:%zu: %s %s", c->name, line, what,
-                            c->parser.context);
-        return hub_fail(c->err, c->errlen, HUB_ECONFIG, "%s:%zu: %s",
-                        c->name, line, what);
+                            "%s:%zu: %s %s%s", c->name, line, what,
+                            c->parser.context, hint);
+        return hub_fail(c->err, c->errlen, HUB_ECONFIG, "%s:%zu: %s%s",
+                        c->name, line, what, hint);
     }
     return 0;
 }
@@ -211,7 +225,7 @@ static int parse_node(parse_ctx *c, yaml_event_t *ev, int depth,
                           "%s:%d: NUL character in a value", c->name, line);
             break;
         }
-        rc = expand_env(c, line, v, len, &node->str);
+        rc = expand_env(c, line, v, len, &node->str, &node->unset);
         break;
     }
     case YAML_MAPPING_START_EVENT:
@@ -244,7 +258,8 @@ static int parse_node(parse_ctx *c, yaml_event_t *ev, int depth,
 
 int hub_yaml_parse(const char *name, const char *text, size_t len,
                    hub_ynode_t **out, char *err, size_t errlen) {
-    parse_ctx c = {.name = name, .err = err, .errlen = errlen};
+    parse_ctx c = {.text = text, .len = len, .name = name, .err = err,
+                   .errlen = errlen};
     *out = NULL;
     if (!yaml_parser_initialize(&c.parser))
         return HUB_ENOMEM;

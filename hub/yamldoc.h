@@ -25,6 +25,8 @@ struct hub_ynode {
     int plain;  /* scalar written without quotes */
     int null;   /* plain scalar null, ~ or empty */
     char *str;  /* scalar text after ${VAR} expansion */
+    char *unset; /* the first ${VAR} of str that was unset or empty, with
+                    no default (it expanded to nothing), or NULL */
     size_t n;   /* sequence items, or map entries (pairs) */
     size_t nitems; /* slots used in items */
     hub_ynode_t **items; /* sequence: items; map: keys and values, paired */

@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "timefmt.h"
 
 #define BODY_EXCERPT 200           /* bytes of an error body in messages */
@@ -134,6 +135,8 @@ struct hub_poll_client {
     int64_t last_start;      /* monotonic ms of the last request, or 0 */
     uint64_t rng;
     uint64_t requests, retries;
+    hub_metric_t *retried;   /* hub360_poll_retries_total of the source */
+    char last[512];          /* "METHOD URL" of the last request */
 };
 
 /* One request, built from a mapping's description. */
@@ -191,6 +194,13 @@ int hub_poll_client_new(const hub_poll_config_t *cfg, const char *source,
     c->stop = stop;
     c->oauth = a->token_url[0] != '\0';
     c->rng = (uint64_t)hub_time_now_ms() ^ ((uint64_t)(uintptr_t)c << 16);
+    char labels[300];
+    snprintf(labels, sizeof(labels), "source=\"%s\"", source);
+    c->retried = hub_metrics_counter("hub360_poll_retries_total",
+                                     "Requests of a polled source retried "
+                                     "(5xx, 429, timeouts, connections "
+                                     "lost mid-answer).",
+                                     labels);
     *out = c;
     return 0;
 }
@@ -203,6 +213,10 @@ void hub_poll_client_free(hub_poll_client_t *c) {
     free(c->base);
     free(c->token);
     free(c);
+}
+
+const char *hub_poll_client_last(const hub_poll_client_t *c) {
+    return c->last;
 }
 
 void hub_poll_client_counts(const hub_poll_client_t *c, uint64_t *requests,
@@ -607,6 +621,7 @@ static int exchange(hub_poll_client_t *c, const spec_t *s, answer_t *a,
         if (delay > RETRY_AFTER_MAX)
             delay = RETRY_AFTER_MAX;
         c->retries++;
+        hub_metric_add(c->retried, 1);
         hub_log_warn("poll", "source %s: %s; retry %d of %ld in %lld ms",
                      c->source, why, attempt + 1, cfg->retries,
                      (long long)delay);
@@ -704,8 +719,11 @@ int hub_poll_client_fetch(hub_poll_client_t *c, const json_t *req,
     spec_t s = {0};
     answer_t a = {0};
     int rc = build_spec(c, req, &s, err, errlen);
-    if (rc == 0)
+    if (rc == 0) {
+        snprintf(c->last, sizeof(c->last), "%s %.*s", s.method,
+                 url_shown(&s.url), s.url.data);
         rc = exchange(c, &s, &a, err, errlen);
+    }
     if (rc == HUB_EAUTH && c->oauth && a.status == 401) {
         /* The token may have been revoked early: one fresh one. */
         hub_log_info("poll", "source %s: %s; renewing the OAuth2 token",

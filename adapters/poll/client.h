@@ -95,7 +95,13 @@ void hub_poll_client_free(hub_poll_client_t *c); /* NULL is fine */
 int hub_poll_client_fetch(hub_poll_client_t *c, const json_t *req,
                           hub_buf_t *body, char *err, size_t errlen);
 
-/* Requests sent and retries made since the client was created. */
+/* "METHOD URL" (without the query) of the last request fetched, for
+ * messages about its answer; "" before the first. Valid until the next
+ * fetch. */
+const char *hub_poll_client_last(const hub_poll_client_t *c);
+
+/* Requests sent and retries made since the client was created (retries
+ * are also counted in hub360_poll_retries_total{source}). */
 void hub_poll_client_counts(const hub_poll_client_t *c, uint64_t *requests,
                             uint64_t *retries);
 

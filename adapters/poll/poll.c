@@ -187,7 +187,8 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
                       JSON_DECODE_ANY, &jerr);
     if (!body) {
         rc = hub_fail(err, errlen, HUB_EDECODE,
-                      "the response is not JSON: %s at byte %d", jerr.text,
+                      "%s: the response is not JSON: %s at byte %d",
+                      hub_poll_client_last(p->client), jerr.text,
                       jerr.position);
         goto done;
     }

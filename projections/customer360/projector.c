@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -171,6 +172,52 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* Errors of a partition's leader that pass: it moved, is being elected,
+ * or its broker is briefly unreachable. */
+static int leader_retriable(rd_kafka_resp_err_t e) {
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A partition's watermarks. librdkafka does not retry this query, nor
+ * learn the new leader from its NOT_LEADER_FOR_PARTITION, so a leader that
+ * just moved or a broker away for a moment would fail `--once` and
+ * `rebuild` at start: such errors are retried, with backoff and fresh
+ * metadata, for up to a minute. */
+static rd_kafka_resp_err_t watermarks(projector *p, const char *topic,
+                                      int32_t id, int64_t *low,
+                                      int64_t *high) {
+    int64_t deadline = hub_time_mono_ms() + 60000, delay = 100;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+            p->rk, topic, id, low, high, 10000);
+        if (!e || !leader_retriable(e) || hub_stop_requested ||
+            hub_time_mono_ms() + delay > deadline)
+            return e;
+        hub_log_warn(p->o->label, "end offset of %s [%d]: %s; retrying in "
+                                  "%lld ms",
+                     topic, (int)id, rd_kafka_err2str(e), (long long)delay);
+        struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        const struct rd_kafka_metadata *md = NULL; /* refreshes the cache */
+        if (rd_kafka_metadata(p->rk, 1, NULL, &md, 10000) == 0)
+            rd_kafka_metadata_destroy(md);
+        delay = delay * 2 > 2000 ? 2000 : delay * 2;
+    }
+}
+
 /* once: every partition, at the store's offsets, with its end offset. */
 static int assign_all(projector *p, char *err, size_t errlen) {
     const struct rd_kafka_metadata *md = NULL;
@@ -191,8 +238,7 @@ static int assign_all(projector *p, char *err, size_t errlen) {
             for (int k = 0; k < mt->partition_cnt && !rc; k++) {
                 int32_t id = mt->partitions[k].id;
                 int64_t low = 0, high = 0;
-                e = rd_kafka_query_watermark_offsets(p->rk, mt->topic, id,
-                                                     &low, &high, 10000);
+                e = watermarks(p, mt->topic, id, &low, &high);
                 if (e) {
                     rc = hub_fail(err, errlen, HUB_EKAFKA,
                                   "end offset of %s [%d]: %s", mt->topic,
@@ -486,6 +532,18 @@ static int cmp_msg_key(const void *a, const void *b) {
     return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
+/* The store's map is full, wherever in the batch it showed (a put while
+ * applying, the commit): one message that names the setting. The batch
+ * was aborted, so the stored offsets have not moved. */
+static int store_full(const projector *p, char *err, size_t errlen) {
+    return hub_fail(err, errlen, HUB_EFULL,
+                    "the LMDB map of %s is full (projector.map_size is %" PRId64
+                    " bytes): nothing of this batch was kept and the stored "
+                    "offsets are unmoved; raise projector.map_size and "
+                    "restart",
+                    p->o->store, p->cfg->projector.map_size);
+}
+
 static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
                        char *err, size_t errlen) {
     int rc = hub_c360_begin(p->c360);
@@ -547,6 +605,8 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
             p->stored = mark;
     }
     hub_acks_free(acks);
+    if (rc == HUB_EFULL)
+        return store_full(p, err, errlen);
     if (rc)
         return rc;
     p->stats.batches++;

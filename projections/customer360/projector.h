@@ -7,11 +7,12 @@
  * offsets are only for lag monitoring) and, on every assignment, places
  * each partition at the offset the store holds. With `once` it assigns
  * every partition itself and stops when it reaches the end offsets it saw
- * at start. Undecodable or invalid events go to the dead-letter topic,
- * acknowledged before the batch that skips them commits. After each
- * commit the changed customers go to the compacted changelog topic (an
- * outbox: the store remembers how far it got, so nothing is lost when the
- * process dies in between).
+ * at start (asked again for up to a minute while a partition's leader
+ * moves or its broker is away). Undecodable or invalid events go to the
+ * dead-letter topic, acknowledged before the batch that skips them
+ * commits. After each commit the changed customers go to the compacted
+ * changelog topic (an outbox: the store remembers how far it got, so
+ * nothing is lost when the process dies in between).
  */
 #ifndef HUB_PROJECTOR_H
 #define HUB_PROJECTOR_H

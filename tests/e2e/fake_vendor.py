@@ -36,13 +36,23 @@ POST /_control with a JSON object sets knobs (kept until changed):
                  (default 30) or until {"release": true}, then answer
   stall_skip K   let K collection requests through before stalling
   oversize N     answer the next N collection requests with 33 MiB
+  cut N          answer the next N collection requests 200 with the
+                 page's Content-Length, send half of the body and close
+                 the connection
+  hang N         send the next N collection answers' headers and half
+                 their body, then hold the rest stall_seconds (or until
+                 {"release": true}) before closing: the client's timeout
+                 strikes mid-body
+  malformed N    answer the next N collection requests 200 with a body
+                 that is not JSON (the page cut short, Content-Length
+                 matching)
   target         a collection name: the failures and stalls above hit
                  only its requests (null: any collection's)
   oauth          {"client_id", "client_secret", "collections": [...]}:
                  those collections want a token from /oauth/token
   revoke         true: every token handed out so far stops working
 GET /_stats answers counts: requests per collection, what was served
-(429, 500, 401, stall), requests stalling right now, tokens handed out,
+(429, 500, 401, stall, cut, hang, malformed), requests stalling right now, tokens handed out,
 and the last credentials header seen per collection.
 """
 import json
@@ -59,8 +69,9 @@ lock = threading.Lock()
 released = threading.Event()
 knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0, "fail_403": 0,
          "stall": 0, "stall_seconds": 30, "stall_skip": 0, "oauth": None,
-         "target": None, "oversize": 0}
-stats = {"requests": {}, "served": {"429": 0, "500": 0, "401": 0, "stall": 0},
+         "target": None, "oversize": 0, "cut": 0, "hang": 0, "malformed": 0}
+stats = {"requests": {}, "served": {"429": 0, "500": 0, "401": 0, "stall": 0,
+                                    "cut": 0, "hang": 0, "malformed": 0},
          "stalling": 0, "tokens": 0, "auth": {}}
 tokens = set()
 
@@ -94,6 +105,49 @@ class Vendor(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def reply_oversize(self, name):
+        """{name: [], "pad": "xxx..."} of 33 MiB, streamed: its headers go
+        out at once (building the whole body first could take longer
+        than the client's timeout on a loaded machine)."""
+        head = ('{"%s": [], "pad": "' % name).encode()
+        size = 33 << 20
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(head) + size + 2))
+        self.end_headers()
+        chunk = b"x" * (1 << 20)
+        try:
+            self.wfile.write(head)
+            for _ in range(33):
+                self.wfile.write(chunk)
+            self.wfile.write(b'"}')
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading at its limit
+
+    def reply_broken(self, how, body):
+        """A 200 whose body breaks: cut (the connection closes halfway),
+        hang (half, then silence until released or stall_seconds) or
+        malformed (a complete answer that is not JSON)."""
+        data = json.dumps(body).encode()
+        half = data[:len(data) // 2]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(half) if how == "malformed" else len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(half)
+            self.wfile.flush()
+            if how == "hang":
+                released.wait(knobs["stall_seconds"])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if how != "malformed":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -194,6 +248,12 @@ class Vendor(BaseHTTPRequestHandler):
             big = hit and knobs["oversize"] > 0
             if big:
                 knobs["oversize"] -= 1
+            broken = None
+            for fault in ("cut", "hang", "malformed"):
+                if hit and not broken and knobs[fault] > 0:
+                    knobs[fault] -= 1
+                    stats["served"][fault] += 1
+                    broken = fault
             stall = False
             if hit and knobs["stall"] > 0:
                 if knobs["stall_skip"] > 0:
@@ -204,10 +264,7 @@ class Vendor(BaseHTTPRequestHandler):
                     stats["stalling"] += 1
                     stall = True
         if big:
-            try:
-                return self.reply(200, {name: [], "pad": "x" * (33 << 20)})
-            except (BrokenPipeError, ConnectionResetError):
-                return  # the client stopped reading at its limit
+            return self.reply_oversize(name)
         if stall:
             released.wait(knobs["stall_seconds"])
             with lock:
@@ -232,6 +289,8 @@ class Vendor(BaseHTTPRequestHandler):
                 answer["paging"] = {"next": {"after": token}}
         else:
             answer = {name: page, "next": token, "next_url": link}
+        if broken:
+            return self.reply_broken(broken, answer)
         try:
             self.reply(200, answer)
         except (BrokenPipeError, ConnectionResetError):

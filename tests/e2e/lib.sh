@@ -122,6 +122,27 @@ serve() {
   API=http://$(sed -n 's/^listening: //p' "$WORK/serve.out")
 }
 
+# start_vendor RECORDS [LOG]: runs the fake vendor API (fake_vendor.py)
+# on RECORDS; sets VENDOR (its base URL). control JSON sets its knobs;
+# vendor_stat JQ reads its counters.
+start_vendor() {
+  python3 "$HUB360_SOURCE_DIR/tests/e2e/fake_vendor.py" "$@" \
+    >"$WORK/vendor.out" 2>"$WORK/vendor.err" &
+  PIDS+=($!)
+  wait_for 10 grep -q '^port ' "$WORK/vendor.out"
+  VENDOR=http://127.0.0.1:$(sed -n 's/^port //p' "$WORK/vendor.out")
+}
+control() { curl -fsS -X POST "$VENDOR/_control" -H 'Content-Type: application/json' -d "$1" >/dev/null; }
+vendor_stat() { curl -fsS "$VENDOR/_stats" | jq -r "$1"; }
+
+# cursor KEY: the poll cursor LMDB holds for KEY ("source/resource").
+cursor() {
+  mdb_dump -p -s cursors "$WORK/data/adapters" 2>/dev/null |
+    awk -v key=" $1" 'f && prev == key { print substr($0, 2); exit }
+                      /^HEADER=END/ { f = 1 } { prev = $0 }'
+}
+cursor_is() { [ "$(cursor "$1")" = "$2" ]; }
+
 # kill_mid_run CONFIG: runs `project --once` five times, killing each run
 # with -9 once the store holds more customers than before (so every kill
 # lands mid-run), then a last run to the end. Fails unless at least 3 of

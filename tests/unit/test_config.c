@@ -103,20 +103,21 @@ static const struct {
      "got \"registry:8081\""},
     {"data_dir: ''\n", "test.yaml:1: data_dir: must not be empty"},
     {"api:\n  tokens:\n    - {token: \"${HUB360_TEST_UNSET_TOKEN}\", scope: read}\n",
-     "test.yaml:3: api.tokens[0].token: must not be empty (is its ${VAR} "
-     "set?)"},
+     "test.yaml:3: api.tokens[0].token: empty: ${HUB360_TEST_UNSET_TOKEN} "
+     "is not set (write ${HUB360_TEST_UNSET_TOKEN:-} if empty is meant)"},
     {"sourcez: []\n",
      "test.yaml:1: sourcez: unknown key (did you mean \"sources\"?)"},
     {"sources:\n  - name: shop\n    system: erp\n    preset: shopfy\n",
-     "test.yaml:2: sources: source 'shop': unknown preset 'shopfy' (presets: "
+     "test.yaml:4: sources[0].preset: unknown preset 'shopfy' (presets: "
      "hubspot, salesforce, zendesk, shopify, odoo, erpnext, wechat, weibo, "
      "meta, mention)"},
     {"sources:\n  - name: shop\n    system: erp\n",
-     "test.yaml:2: sources: source 'shop': give a preset or a mapping file "
-     "(one of them)"},
+     "test.yaml:2: sources[0]: give a preset or a mapping file (one of "
+     "them)"},
     {"sources:\n  - {name: a, system: erp, preset: odoo}\n"
      "  - {name: a, system: crm, preset: hubspot}\n",
-     "test.yaml:2: sources: item 1: source name 'a' is used twice"},
+     "test.yaml:3: sources[1]: source name 'a' is used twice (sources[0] "
+     "has it too)"},
     {"sources:\n  - {name: shop/x, system: erp, preset: shopify}\n",
      "test.yaml:2: sources[0].name: a source name is letters, digits, '_', "
      "'.' and '-' (it is a URL path segment)"},
@@ -128,9 +129,9 @@ static const struct {
     {"sources:\n  - name: s\n    system: erp\n    preset: shopify\n"
      "    webhook: {signature: sha1}\n",
      "test.yaml:5: sources[0].webhook.signature: expected one of "
-     "|none|shopify|meta|hubspot|zendesk|wechat|weibo|hmac, got \"sha1\""},
+     "\"\"|none|shopify|meta|hubspot|zendesk|wechat|weibo|hmac, got \"sha1\""},
     {"sources:\n  - name: s\n    system: erp\n    preset: odoo\n"
-     "    poll: {url: x, interval: soon}\n",
+     "    poll: {url: \"http://x\", interval: soon}\n",
      "test.yaml:5: sources[0].poll.interval: expected a duration like 500ms, "
      "30s, 5m, 1h or 7d, got \"soon\""},
     {"identity:\n  default_region: XX\n",
