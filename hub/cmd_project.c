@@ -96,9 +96,10 @@ static int run_project(hub_cli_t *cli) {
 const hub_cmd_t hub_cmd_project = {
     "project",
     NULL,
-    "Fold the event topics into customer-360 views in LMDB.",
+    "Fold the event topics into the views in LMDB: customers, stock, daily figures.",
     "Consumes the crm, erp, scrm and control topics and applies them in\n"
-    "batches to the store in DATA_DIR/customer360; each batch commits\n"
+    "batches to the store in DATA_DIR/customer360: the customer-360 views,\n"
+    "product availability and the daily report; each batch commits\n"
     "together with the offsets it reached, so a restart resumes exactly\n"
     "where the last commit left off. Changed customers go to the compacted\n"
     "changelog topic. Runs until Ctrl-C or SIGTERM (finishing the batch in\n"
@@ -157,7 +158,7 @@ static int run_rebuild(hub_cli_t *cli) {
 const hub_cmd_t hub_cmd_rebuild = {
     "rebuild",
     NULL,
-    "Rebuild the customer-360 store from the topics and swap it in.",
+    "Rebuild the store (every projection) from the topics and swap it in.",
     "Replays every event topic from the beginning into a new store beside\n"
     "the live one (DATA_DIR/customer360.N), with a progress line (events,\n"
     "events/s, lag, ETA), then points DATA_DIR/customer360 at it in one\n"
