@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "hash.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -371,6 +372,28 @@ int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
                                       NULL, NULL, 0, out, err, errlen);
 }
 
+void hub_consumer_instance_id(const hub_config_t *cfg, const char *group,
+                              char *out, size_t outlen) {
+    /* the group and the topic prefix (without its trailing dot): the
+     * prefix picks the topics, so one instance id is one subscription.
+     * Kafka allows 249 characters of [a-zA-Z0-9._-]; a longer pair is
+     * shortened to the group and a hash of the prefix. */
+    const char *prefix = cfg && cfg->kafka.topic_prefix
+                             ? cfg->kafka.topic_prefix
+                             : "";
+    size_t plen = strlen(prefix);
+    if (plen && prefix[plen - 1] == '.')
+        plen--;
+    size_t len = strlen(group) + 1 + plen;
+    if (!plen)
+        snprintf(out, outlen, "%s", group);
+    else if (len <= 249 && len < outlen)
+        snprintf(out, outlen, "%s.%.*s", group, (int)plen, prefix);
+    else
+        snprintf(out, outlen, "%.200s.%016llx", group,
+                 (unsigned long long)hub_hash64(prefix, plen));
+}
+
 int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                                const char *group, int partition_eof,
                                hub_rebalance_fn rebalance, void *opaque,
@@ -401,9 +424,11 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
     }
     defaults[16] = "group.id";
     defaults[17] = group;
+    char instance[256];
     if (static_member) {
+        hub_consumer_instance_id(cfg, group, instance, sizeof instance);
         defaults[18] = "group.instance.id";
-        defaults[19] = group;
+        defaults[19] = instance;
     }
     rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
     if (!conf)

@@ -115,14 +115,23 @@ int hub_consumer_new(const hub_config_t *cfg, const char *bootstrap,
 
 /* Same, with a rebalance callback (opaque is passed to it), for
  * consumers that place their partitions at offsets of their own. With
- * `static_member`, the group id doubles as group.instance.id (static
- * membership, KIP-345): a process that restarts after a crash takes its
- * partitions back at once instead of waiting for its old session to
- * time out. Each projector replica has a group of its own, so the one
- * instance id per group is right. */
+ * `static_member`, the consumer is a static member (KIP-345) named by
+ * hub_consumer_instance_id: a process that restarts after a crash takes
+ * its partitions back at once instead of waiting for its old session to
+ * time out. Each projector replica has a group of its own, so one
+ * instance id per group and topic prefix is right. */
 typedef void (*hub_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                  rd_kafka_topic_partition_list_t *parts,
                                  void *opaque);
+/* The group.instance.id of a static member of `group`: the group id and
+ * the topic prefix. Kafka hands a static member that comes back (within
+ * the session timeout; a static member that closes does not leave) the
+ * partitions its instance id last held, without a rebalance, whatever
+ * topics it subscribes to now: a group id alone, shared by hub360s of
+ * other prefixes on one Kafka (the default `projector.group_id`), would
+ * give one the other's topics. */
+void hub_consumer_instance_id(const hub_config_t *cfg, const char *group,
+                              char *out, size_t outlen);
 int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                                const char *group, int partition_eof,
                                hub_rebalance_fn rebalance, void *opaque,

@@ -162,11 +162,43 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          void *opaque) {
     projector *p = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        place(p, parts);
-        hub_log_info(p->o->label, "assigned %d partitions; resuming at the "
-                                  "offsets in the store",
-                     parts->cnt);
-        rd_kafka_assign(rk, parts);
+        /* Only this projector's topics: the group coordinator may hand
+         * over partitions of others (a static member's last assignment
+         * comes back without a rebalance, whatever it subscribes to now),
+         * and their events are no part of these views. */
+        rd_kafka_topic_partition_list_t *own =
+            rd_kafka_topic_partition_list_new(parts->cnt > 0 ? parts->cnt
+                                                             : 1);
+        int foreign = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+            const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            if (topic_index(p, tp->topic) >= 0) {
+                rd_kafka_topic_partition_list_add(own, tp->topic,
+                                                  tp->partition);
+            } else {
+                foreign++;
+                hub_log_warn(p->o->label,
+                             "assigned %s [%d], not a topic of this "
+                             "projector (topic_prefix \"%s\"): left "
+                             "alone. Another hub360 shares the group "
+                             "id %s: give each its own projector.group_id",
+                             tp->topic, (int)tp->partition,
+                             p->cfg->kafka.topic_prefix,
+                             p->cfg->projector.group_id);
+            }
+        }
+        place(p, own);
+        if (foreign)
+            hub_log_info(p->o->label, "assigned %d partitions (and %d "
+                                      "of other topics, left alone); "
+                                      "resuming at the offsets in the store",
+                         own->cnt, foreign);
+        else
+            hub_log_info(p->o->label, "assigned %d partitions; resuming at "
+                                      "the offsets in the store",
+                         own->cnt);
+        rd_kafka_assign(rk, own);
+        rd_kafka_topic_partition_list_destroy(own);
     } else {
         rd_kafka_assign(rk, NULL);
     }

@@ -201,6 +201,26 @@ grep -q ' applied, ' daemon.err || fail "the daemon did not report on exit"
 ok "SIGTERM stops the daemon cleanly with a report"
 "$HUB360" digest -c a.yaml > late.digest
 
+# --- a daemon of another topic prefix, in the same group (the default
+# projector.group_id), right after a's: a static member that stops does
+# not leave its group, and Kafka hands the one that comes back under the
+# same instance id its last partitions, whatever it subscribes to now.
+# Regression: the instance id was the group id alone, so d's daemon read
+# a's topics into d's store (and never its own). Only a real Kafka hands
+# back the stale assignment; on the embedded broker this passes either way.
+config d "${prefix}d." 3
+"$HUB360" publish -c d.yaml late.ndjson > /dev/null
+"$HUB360" project -c d.yaml 2> d-daemon.err &
+daemon=$!
+PIDS+=("$daemon")
+wait_for 60 "$HUB360" get -c d.yaml email:late.comer@example.com
+kill -TERM "$daemon"
+wait "$daemon" || fail "d's daemon did not exit 0 on SIGTERM: $(cat d-daemon.err)"
+grep -q '^1 events in .* 1 applied, ' <(tail -n1 d-daemon.err) ||
+  fail "d's daemon applied other events than d's one: $(tail -n1 d-daemon.err)"
+expect_eq "a daemon of another prefix in the same group reads its own topics only" \
+  "$("$HUB360" digest -c d.yaml | awk '{print $2, $3}')" "1 customers"
+
 # --- another Kafka cluster (the embedded broker restarted: empty, with a
 # new cluster id) ---------------------------------------------------------
 if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
