@@ -333,20 +333,23 @@ TEST(generated_events_with_operators_give_identical_reports_in_three_orders) {
                                             "2025-12-01", "2026-12-31", out,
                                             counts));
     REQUIRE(out[0].data);
-    CHECK(counts[HUB_C360_DUPLICATE] > 100);
+    /* the floors below scale with the events (fewer under valgrind):
+     * each kind of figure must be there in number, not by accident */
+    const size_t many = ev.n / 120, some = ev.n / 1200;
+    CHECK(counts[HUB_C360_DUPLICATE] > many);
     /* every customer is new once: on its earliest day, in either zone */
     const char *utc_csv = strchr(out[0].data, '\n') + 1;
     const char *biz_csv = strstr(utc_csv, "\r\n\n") + 3;
     biz_csv = strchr(biz_csv, '\n') + 1;
-    CHECK(views > 100);
+    CHECK(views > many);
     CHECK_INT(column_sum(utc_csv, "customers_new"), views);
     CHECK_INT(column_sum(biz_csv, "customers_new"), views);
     CHECK_INT(column_sum(utc_csv, "orders"), column_sum(biz_csv, "orders"));
-    CHECK(column_sum(utc_csv, "orders") > 100);
-    CHECK(column_sum(utc_csv, "customers_merged") > 10);
-    CHECK(column_sum(utc_csv, "messages_in") > 100);
-    CHECK(column_sum(utc_csv, "tickets_resolved") > 10);
-    CHECK(column_sum(utc_csv, "opportunities_won") > 10);
+    CHECK(column_sum(utc_csv, "orders") > (long long)many);
+    CHECK(column_sum(utc_csv, "customers_merged") > (long long)some);
+    CHECK(column_sum(utc_csv, "messages_in") > (long long)many);
+    CHECK(column_sum(utc_csv, "tickets_resolved") > (long long)some);
+    CHECK(column_sum(utc_csv, "opportunities_won") > (long long)some);
     fprintf(stderr, "%zu events, %zu customers, %zu bytes of reports\n", ev.n,
             views, out[0].len);
     for (int k = 0; k < 3; k++)
