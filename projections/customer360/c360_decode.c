@@ -113,11 +113,18 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
     hub_aiter_t it;
     size_t at;
     int r = hub_arec_array(&ev, c->f_identities, &it);
-    if (!(d->ids = hub_arena_alloc(a, MAX_IDS * sizeof *d->ids)) ||
-        !(d->kinds = hub_arena_alloc(a, MAX_IDS * sizeof *d->kinds)) ||
-        !(d->raw = hub_arena_alloc(a, MAX_IDS * sizeof *d->raw)) ||
-        !(d->rawlen = hub_arena_alloc(a, MAX_IDS * sizeof *d->rawlen)) ||
-        !(d->links = hub_arena_alloc(a, MAX_IDS * sizeof *d->links)))
+    /* as many slots as it has (a whole batch is decoded ahead: MAX_IDS
+     * of each per event would be a kilobyte) */
+    size_t cap = 0;
+    hub_aiter_t count = it;
+    while (r >= 0 && cap < MAX_IDS && hub_aiter_next(&count, &at) == 1)
+        cap++;
+    size_t slots = cap ? cap : 1;
+    if (!(d->ids = hub_arena_alloc(a, slots * sizeof *d->ids)) ||
+        !(d->kinds = hub_arena_alloc(a, slots * sizeof *d->kinds)) ||
+        !(d->raw = hub_arena_alloc(a, slots * sizeof *d->raw)) ||
+        !(d->rawlen = hub_arena_alloc(a, slots * sizeof *d->rawlen)) ||
+        !(d->links = hub_arena_alloc(a, slots * sizeof *d->links)))
         return HUB_ENOMEM;
     size_t n = 0;
     while (r >= 0 && (r = hub_aiter_next(&it, &at)) == 1) {
@@ -131,8 +138,8 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
             r = -1;
             break;
         }
-        if (n == MAX_IDS)
-            continue; /* more on one event: the first 32 count */
+        if (n == cap)
+            continue; /* more on one event: the first MAX_IDS count */
         d->kinds[n] = kind;
         d->raw[n] = raw;
         d->rawlen[n] = rawlen;

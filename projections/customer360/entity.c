@@ -47,6 +47,37 @@ static char *ent_strndup(hub_ent_t *e, const char *s, size_t n) {
     return p;
 }
 
+const hub_reg_t hub_reg_unset;
+
+/* Register slot of e to write, added unset the first time; NULL (and
+ * e->oom) when there is no memory for it. */
+static hub_reg_t *reg_slot(hub_ent_t *e, int slot) {
+    if (e->regat[slot])
+        return &e->reg[e->regat[slot] - 1];
+    if (e->nreg == e->capreg) {
+        size_t cap = e->capreg ? 2u * e->capreg : 4;
+        if (cap > HUB_NREGS)
+            cap = HUB_NREGS;
+        hub_reg_t *v;
+        if (e->arena) { /* the old array stays in the arena until reset */
+            if ((v = hub_arena_alloc(e->arena, cap * sizeof *v)) && e->nreg)
+                memcpy(v, e->reg, e->nreg * sizeof *v);
+        } else {
+            v = realloc(e->reg, cap * sizeof *v);
+        }
+        if (!v) {
+            e->oom = 1;
+            return NULL;
+        }
+        e->reg = v;
+        e->capreg = (uint8_t)cap;
+    }
+    hub_reg_t *r = &e->reg[e->nreg++];
+    memset(r, 0, sizeof *r);
+    e->regat[slot] = e->nreg;
+    return r;
+}
+
 hub_ent_t *hub_ent_new(hub_arena_t *arena, const char *key, size_t keylen) {
     hub_ent_t *e = arena ? hub_arena_calloc(arena, sizeof *e)
                          : calloc(1, sizeof *e);
@@ -67,9 +98,10 @@ hub_ent_t *hub_ent_new(hub_arena_t *arena, const char *key, size_t keylen) {
 void hub_ent_free(hub_ent_t *e) {
     if (!e || e->arena)
         return; /* arena memory goes with the arena */
-    for (int i = 0; i < HUB_NREGS; i++)
-        if (e->regs[i].is_str)
-            free(e->regs[i].s);
+    for (uint32_t i = 0; i < e->nreg; i++)
+        if (e->reg[i].is_str)
+            free(e->reg[i].s);
+    free(e->reg);
     for (uint32_t i = 0; i < e->nids; i++)
         free(e->ids[i].key);
     free(e->ids);
@@ -105,9 +137,11 @@ static int wins(const hub_reg_t *r, const hub_stamp_t *st) {
 
 int hub_ent_set_int(hub_ent_t *e, int slot, const hub_stamp_t *st,
                     int64_t v) {
-    hub_reg_t *r = &e->regs[slot];
-    if (!wins(r, st))
+    if (!wins(hub_ent_reg(e, slot), st))
         return 0;
+    hub_reg_t *r = reg_slot(e, slot);
+    if (!r)
+        return 0; /* e->oom: the batch fails at its commit */
     if (r->is_str)
         ent_release(e, r->s);
     r->s = NULL;
@@ -120,9 +154,11 @@ int hub_ent_set_int(hub_ent_t *e, int slot, const hub_stamp_t *st,
 
 int hub_ent_set_str(hub_ent_t *e, int slot, const hub_stamp_t *st,
                     const char *s, size_t len) {
-    hub_reg_t *r = &e->regs[slot];
-    if (!wins(r, st))
+    if (!wins(hub_ent_reg(e, slot), st))
         return 0;
+    hub_reg_t *r = reg_slot(e, slot);
+    if (!r)
+        return HUB_ENOMEM;
     if (r->set && r->is_str && (size_t)r->i == len &&
         memcmp(r->s, s, len) == 0) {
         r->st = *st; /* the same value, newer */
@@ -143,9 +179,13 @@ int hub_ent_set_str(hub_ent_t *e, int slot, const hub_stamp_t *st,
 
 int hub_ent_min_int(hub_ent_t *e, int slot, const hub_stamp_t *st,
                     int64_t v) {
-    hub_reg_t *r = &e->regs[slot];
-    if (r->set && (r->i < v || (r->i == v && hub_stamp_cmp(&r->st, st) <= 0)))
+    const hub_reg_t *had = hub_ent_reg(e, slot);
+    if (had->set &&
+        (had->i < v || (had->i == v && hub_stamp_cmp(&had->st, st) <= 0)))
         return 0;
+    hub_reg_t *r = reg_slot(e, slot);
+    if (!r)
+        return 0; /* e->oom: the batch fails at its commit */
     r->set = 1;
     r->is_str = 0;
     r->st = *st;
@@ -260,9 +300,11 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     size_t ix[2 + HUB_NREGS], *idix = NULL, k = 0;
     int rc = stamp_index(&t, &e->first, &ix[k++]);
     rc |= stamp_index(&t, &e->last, &ix[k++]);
+    if (e->oom)
+        return HUB_ENOMEM;
     for (int i = 0; i < HUB_NREGS; i++)
-        if (e->regs[i].set)
-            rc |= stamp_index(&t, &e->regs[i].st, &ix[k++]);
+        if (hub_ent_reg(e, i)->set)
+            rc |= stamp_index(&t, &hub_ent_reg(e, i)->st, &ix[k++]);
     if (e->nids && !(idix = malloc(e->nids * sizeof *idix)))
         rc = HUB_ENOMEM;
     for (uint32_t i = 0; !rc && i < e->nids; i++)
@@ -294,7 +336,7 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     rc |= hub_buf_put_varint(b, ix[k++]);
     rc |= hub_buf_put_varint(b, ix[k++]);
     for (int i = 0; i < HUB_NREGS; i++) {
-        const hub_reg_t *r = &e->regs[i];
+        const hub_reg_t *r = hub_ent_reg(e, i);
         if (!r->set)
             continue;
         uint8_t h[2] = {(uint8_t)i, r->is_str};
@@ -423,7 +465,11 @@ int hub_ent_unpack(hub_arena_t *arena, const char *key, size_t keylen,
             r.bad = 1; /* written by a newer hub360: rebuild the store */
             break;
         }
-        hub_reg_t *reg = &e->regs[slot];
+        hub_reg_t *reg = reg_slot(e, slot);
+        if (!reg) {
+            r.bad = 1;
+            break;
+        }
         reg->set = 1;
         reg->is_str = get_u8(&r);
         get_stamp(&r, table, nst, &reg->st);

@@ -102,7 +102,12 @@ typedef struct hub_ent {
     uint32_t roles;
     hub_stamp_t first, last;
     uint64_t events;  /* events folded in */
-    hub_reg_t regs[HUB_NREGS];
+    /* the registers ever set, in the order they were: an entity sets a
+     * few of the HUB_NREGS (a batch holds thousands of entities) */
+    uint8_t regat[HUB_NREGS]; /* 1 + its index in reg; 0: never set */
+    uint8_t nreg, capreg;
+    uint8_t oom;      /* a register could not be stored: packing fails */
+    hub_reg_t *reg;
     int64_t acc[HUB_NACCS];
     hub_eid_t *ids;
     uint32_t nids, capids;
@@ -110,6 +115,12 @@ typedef struct hub_ent {
 
 /* A new, empty entity for key (copied), its memory from arena (NULL:
  * malloc; hub_ent_free then frees it). NULL on ENOMEM. */
+/* Register slot of e; never set: one that reads as unset (set 0). */
+extern const hub_reg_t hub_reg_unset;
+static inline const hub_reg_t *hub_ent_reg(const hub_ent_t *e, int slot) {
+    return e->regat[slot] ? &e->reg[e->regat[slot] - 1] : &hub_reg_unset;
+}
+
 hub_ent_t *hub_ent_new(hub_arena_t *arena, const char *key, size_t keylen);
 void hub_ent_free(hub_ent_t *e);
 

@@ -404,10 +404,9 @@ int hub_fold_apply(const hub_folder_t *f, const hub_fold_rule_t *rule,
         break;
     case H_TICKET_UPDATED: {
         changed |= hub_ent_min_int(e, R_OPENED_AT, st, st->at);
-        const char *status = e->regs[R_STATUS].set &&
-                                     hub_stamp_cmp(&e->regs[R_STATUS].st, st) == 0
-                                 ? e->regs[R_STATUS].s
-                                 : NULL;
+        const hub_reg_t *sr = hub_ent_reg(e, R_STATUS);
+        const char *status =
+            sr->set && hub_stamp_cmp(&sr->st, st) == 0 ? sr->s : NULL;
         if (status) {
             int done = strcmp(status, "solved") == 0 ||
                        strcmp(status, "closed") == 0 ||

@@ -391,9 +391,9 @@ void hub_graph_regraph(hub_c360_t *c, const char *key, size_t len) {
 
 /* A link entity cancelled by identity.unlink joins nothing. */
 static int cancelled_link(const hub_ent_t *e) {
-    return (e->roles & ROLE_LINK) && e->regs[R_STATUS].set &&
-           e->regs[R_STATUS].is_str &&
-           strcmp(e->regs[R_STATUS].s, "cancelled") == 0;
+    return (e->roles & ROLE_LINK) && hub_ent_reg(e, R_STATUS)->set &&
+           hub_ent_reg(e, R_STATUS)->is_str &&
+           strcmp(hub_ent_reg(e, R_STATUS)->s, "cancelled") == 0;
 }
 
 /* Does entity e hold ident as an edge? */

@@ -210,6 +210,16 @@ typedef struct moneys {
     int n;
 } moneys;
 
+/* A register's number, 0 when never set; its text, "" when none. */
+static int64_t reg_int(const hub_ent_t *e, int slot) {
+    return hub_ent_reg(e, slot)->i; /* hub_reg_unset's is 0 */
+}
+
+static const char *reg_str(const hub_ent_t *e, int slot) {
+    const hub_reg_t *r = hub_ent_reg(e, slot);
+    return r->set && r->is_str ? r->s : "";
+}
+
 static void money_add(moneys *ms, const hub_reg_t *cur, int64_t v) {
     const char *c = cur && cur->set && cur->is_str ? cur->s : "";
     char code[sizeof ms->m[0].cur];
@@ -533,15 +543,15 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
                 ok |= e->roles & ROLE_ACCOUNT;
             if (f == PF_LIFECYCLE || f == PF_LEAD_SOURCE || f == PF_OWNER)
                 ok &= ROLE_LEAD | ROLE_CONTACT | ROLE_ACCOUNT;
-            const hub_reg_t *r = &e->regs[reg_of[f]];
+            const hub_reg_t *r = hub_ent_reg(e, reg_of[f]);
             if (!ok)
                 continue;
             if (r->set && r->is_str) {
                 consider(rules, f, &pf[f], e, r->s, (size_t)r->i, &r->st);
-            } else if (f == PF_NAME && (e->regs[R_FIRST_NAME].set ||
-                                        e->regs[R_LAST_NAME].set)) {
-                const hub_reg_t *fn = &e->regs[R_FIRST_NAME],
-                                *ln = &e->regs[R_LAST_NAME];
+            } else if (f == PF_NAME && (hub_ent_reg(e, R_FIRST_NAME)->set ||
+                                        hub_ent_reg(e, R_LAST_NAME)->set)) {
+                const hub_reg_t *fn = hub_ent_reg(e, R_FIRST_NAME),
+                                *ln = hub_ent_reg(e, R_LAST_NAME);
                 const char *a = fn->set ? fn->s : "", *z = ln->set ? ln->s : "";
                 /* Latin names "Ann Li"; Chinese names "李安" */
                 const char *sep = *a && *z && is_ascii(a) && is_ascii(z) ? " "
@@ -600,25 +610,26 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     for (size_t i = 0; i < n; i++) {
         const hub_ent_t *e = m[i];
         if (e->roles & ROLE_OPPORTUNITY) {
-            const char *st = e->regs[R_STATUS].set ? e->regs[R_STATUS].s : "";
-            int64_t amt = e->regs[R_AMOUNT].set ? e->regs[R_AMOUNT].i : 0;
+            const char *st = reg_str(e, R_STATUS);
+            int64_t amt = reg_int(e, R_AMOUNT);
             if (strcmp(st, "won") == 0) {
                 opp_won++;
-                money_add(&won_amt, &e->regs[R_CURRENCY], amt);
+                money_add(&won_amt, hub_ent_reg(e, R_CURRENCY), amt);
             } else if (strcmp(st, "lost") == 0) {
                 opp_lost++;
             } else {
                 opp_open++;
-                money_add(&open_amt, &e->regs[R_CURRENCY], amt);
+                money_add(&open_amt, hub_ent_reg(e, R_CURRENCY), amt);
             }
         }
         if (e->roles & ROLE_CONTRACT) {
-            const hub_reg_t *s = &e->regs[R_START], *f = &e->regs[R_END];
+            const hub_reg_t *s = hub_ent_reg(e, R_START),
+                            *f = hub_ent_reg(e, R_END);
             if ((!s->set || s->i <= updated_at) &&
                 (!f->set || updated_at < f->i)) {
                 con_active++;
-                money_add(&con_amt, &e->regs[R_CURRENCY],
-                          e->regs[R_AMOUNT].set ? e->regs[R_AMOUNT].i : 0);
+                money_add(&con_amt, hub_ent_reg(e, R_CURRENCY),
+                          reg_int(e, R_AMOUNT));
             }
         }
         campaigns += !!(e->roles & ROLE_CAMPAIGN);
@@ -648,16 +659,16 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     for (size_t i = 0; i < n; i++) {
         const hub_ent_t *e = m[i];
         if (e->roles & ROLE_ORDER) {
-            if (e->regs[R_CANCELLED].set && e->regs[R_CANCELLED].i) {
+            if (reg_int(e, R_CANCELLED)) {
                 cancelled++;
-                if (e->regs[R_REFUND].set)
-                    money_add(&refunded, &e->regs[R_REFUND_CURRENCY],
-                              e->regs[R_REFUND].i);
-            } else if (e->regs[R_PLACED_AT].set) {
+                if (hub_ent_reg(e, R_REFUND)->set)
+                    money_add(&refunded, hub_ent_reg(e, R_REFUND_CURRENCY),
+                              hub_ent_reg(e, R_REFUND)->i);
+            } else if (hub_ent_reg(e, R_PLACED_AT)->set) {
                 count++;
-                money_add(&revenue, &e->regs[R_CURRENCY],
-                          e->regs[R_AMOUNT].set ? e->regs[R_AMOUNT].i : 0);
-                int64_t at = e->regs[R_PLACED_AT].i;
+                money_add(&revenue, hub_ent_reg(e, R_CURRENCY),
+                          reg_int(e, R_AMOUNT));
+                int64_t at = hub_ent_reg(e, R_PLACED_AT)->i;
                 if (at < first_order)
                     first_order = at;
                 if (at > last_order)
@@ -665,41 +676,41 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
                 int delivered = 0;
                 for (size_t j = 0; j < n && !delivered; j++)
                     delivered = (m[j]->roles & ROLE_SHIPMENT) &&
-                                m[j]->regs[R_DELIVERED_AT].set &&
-                                refers_to(m[j], &m[j]->regs[R_ORDER_ID], e);
+                                hub_ent_reg(m[j], R_DELIVERED_AT)->set &&
+                                refers_to(m[j],
+                                          hub_ent_reg(m[j], R_ORDER_ID), e);
                 open += !delivered;
             }
             int ret = 0;
             for (size_t j = 0; j < n && !ret; j++)
                 ret = (m[j]->roles & ROLE_RETURN) &&
-                      refers_to(m[j], &m[j]->regs[R_ORDER_ID], e);
+                      refers_to(m[j], hub_ent_reg(m[j], R_ORDER_ID), e);
             returned += ret;
         }
-        if ((e->roles & ROLE_RETURN) && e->regs[R_REFUND].set)
-            money_add(&refunded, &e->regs[R_REFUND_CURRENCY],
-                      e->regs[R_REFUND].i);
+        if ((e->roles & ROLE_RETURN) && hub_ent_reg(e, R_REFUND)->set)
+            money_add(&refunded, hub_ent_reg(e, R_REFUND_CURRENCY),
+                      hub_ent_reg(e, R_REFUND)->i);
         if (e->roles & ROLE_INVOICE) {
             invoices++;
-            int64_t total = e->regs[R_AMOUNT].set ? e->regs[R_AMOUNT].i : 0;
-            const char *cur = e->regs[R_CURRENCY].set ? e->regs[R_CURRENCY].s
-                                                      : "";
+            int64_t total = reg_int(e, R_AMOUNT);
+            const char *cur = reg_str(e, R_CURRENCY);
             for (size_t j = 0; j < n; j++) {
                 const hub_ent_t *p = m[j];
-                if ((p->roles & ROLE_PAYMENT) && p->regs[R_AMOUNT].set &&
-                    refers_to(p, &p->regs[R_INVOICE_ID], e) &&
-                    strcmp(p->regs[R_CURRENCY].set ? p->regs[R_CURRENCY].s
-                                                   : "",
-                           cur) == 0)
-                    total -= p->regs[R_AMOUNT].i;
+                if ((p->roles & ROLE_PAYMENT) &&
+                    hub_ent_reg(p, R_AMOUNT)->set &&
+                    refers_to(p, hub_ent_reg(p, R_INVOICE_ID), e) &&
+                    strcmp(reg_str(p, R_CURRENCY), cur) == 0)
+                    total -= hub_ent_reg(p, R_AMOUNT)->i;
             }
             if (total > 0) {
                 outstanding_n++;
-                money_add(&outstanding, &e->regs[R_CURRENCY], total);
+                money_add(&outstanding, hub_ent_reg(e, R_CURRENCY), total);
             }
         }
-        if ((e->roles & ROLE_PAYMENT) && e->regs[R_AMOUNT].set) {
+        if ((e->roles & ROLE_PAYMENT) && hub_ent_reg(e, R_AMOUNT)->set) {
             payments++;
-            money_add(&paid, &e->regs[R_CURRENCY], e->regs[R_AMOUNT].i);
+            money_add(&paid, hub_ent_reg(e, R_CURRENCY),
+                      reg_int(e, R_AMOUNT));
         }
     }
     put_long(b, count);
@@ -741,20 +752,21 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
         const hub_ent_t *e = m[i];
         if (e->roles & ROLE_TICKET) {
             tickets++;
-            const hub_reg_t *res = &e->regs[R_RESOLVED_AT];
+            const hub_reg_t *res = hub_ent_reg(e, R_RESOLVED_AT);
             if (!res->set || res->i == 0)
                 tickets_open++;
-            else if (e->regs[R_OPENED_AT].set &&
-                     res->i >= e->regs[R_OPENED_AT].i) {
-                res_sum += res->i - e->regs[R_OPENED_AT].i;
+            else if (hub_ent_reg(e, R_OPENED_AT)->set &&
+                     res->i >= hub_ent_reg(e, R_OPENED_AT)->i) {
+                res_sum += res->i - hub_ent_reg(e, R_OPENED_AT)->i;
                 res_n++;
             }
-            if (e->regs[R_STATUS].set &&
+            if (hub_ent_reg(e, R_STATUS)->set &&
                 (!last_ticket || hub_stamp_cmp(&e->last, &last_ticket->last) > 0))
                 last_ticket = e;
         }
         if (e->roles & ROLE_FEEDBACK) {
-            const hub_reg_t *c = &e->regs[R_CSAT], *p = &e->regs[R_NPS];
+            const hub_reg_t *c = hub_ent_reg(e, R_CSAT),
+                            *p = hub_ent_reg(e, R_NPS);
             feedback += c->set || p->set;
             if (c->set) {
                 csat_sum += c->i;
@@ -775,8 +787,8 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     put_long(b, tickets_open);
     put_long(b, last_ticket != NULL);
     if (last_ticket)
-        put_str(b, last_ticket->regs[R_STATUS].s,
-                (size_t)last_ticket->regs[R_STATUS].i);
+        put_str(b, hub_ent_reg(last_ticket, R_STATUS)->s,
+                (size_t)hub_ent_reg(last_ticket, R_STATUS)->i);
     put_opt_long(b, res_n > 0, res_n ? res_sum / res_n : 0);
     put_long(b, feedback);
     put_opt_long(b, csat_latest != NULL, csat_latest ? csat_latest->i : 0);
@@ -790,7 +802,8 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     env_num(env, "service.tickets_open", tickets_open);
     env_num(env, "service.feedback", feedback);
     if (last_ticket)
-        env_str(env, "service.last_status", last_ticket->regs[R_STATUS].s);
+        env_str(env, "service.last_status",
+                hub_ent_reg(last_ticket, R_STATUS)->s);
     if (csat_n)
         env_num(env, "service.csat_mean", csat_mean);
     if (nps_n)
@@ -829,13 +842,14 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
     size_t ncomm = 0;
     for (size_t i = 0; i < n; i++) {
         const hub_ent_t *e = m[i];
-        if (e->roles & ROLE_FOLLOWER && e->regs[R_FOLLOWING].set) {
+        if (e->roles & ROLE_FOLLOWER && hub_ent_reg(e, R_FOLLOWING)->set) {
             const char *sys, *type, *id;
             size_t syslen, typelen, idlen;
             hub_ent_parts(e, &sys, &syslen, &type, &typelen, &id, &idlen);
             char platform[64];
-            if (e->regs[R_PLATFORM].set)
-                snprintf(platform, sizeof platform, "%s", e->regs[R_PLATFORM].s);
+            if (hub_ent_reg(e, R_PLATFORM)->set)
+                snprintf(platform, sizeof platform, "%s",
+                         hub_ent_reg(e, R_PLATFORM)->s);
             else
                 snprintf(platform, sizeof platform, "%.*s", (int)syslen, sys);
             account *a = NULL;
@@ -850,7 +864,7 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
                 snprintf(a->platform, sizeof a->platform, "%s", platform);
                 a->handle = id; /* the key's tail is NUL-terminated */
             }
-            const hub_reg_t *f = &e->regs[R_FOLLOWING];
+            const hub_reg_t *f = hub_ent_reg(e, R_FOLLOWING);
             if (!a->following_set || hub_stamp_cmp(&f->st, &a->since) > 0) {
                 a->following_set = 1;
                 a->following = f->i != 0;
@@ -866,19 +880,20 @@ int hub_view_build(const hub_view_rules_t *rules, hub_ent_t *const *m,
             sent_sum += e->acc[A_SENT_SUM];
             sent_n += e->acc[A_SENT_N];
         } else if ((e->roles & (ROLE_MENTION | ROLE_COMMENT)) &&
-                   e->regs[R_SENTIMENT].set) {
-            sent_sum += e->regs[R_SENTIMENT].i;
+                   hub_ent_reg(e, R_SENTIMENT)->set) {
+            sent_sum += hub_ent_reg(e, R_SENTIMENT)->i;
             sent_n++;
         }
         if ((e->roles & (ROLE_MENTION | ROLE_COMMENT | ROLE_CONVERSATION)) &&
-            e->regs[R_SENTIMENT].set &&
+            hub_ent_reg(e, R_SENTIMENT)->set &&
             (!sent_latest ||
-             hub_stamp_cmp(&e->regs[R_SENTIMENT].st, &sent_latest->st) > 0))
-            sent_latest = &e->regs[R_SENTIMENT];
+             hub_stamp_cmp(&hub_ent_reg(e, R_SENTIMENT)->st,
+                           &sent_latest->st) > 0))
+            sent_latest = hub_ent_reg(e, R_SENTIMENT);
         if ((e->roles & SOCIAL) && e->last.at > last_social)
             last_social = e->last.at;
-        if ((e->roles & ROLE_MEMBERSHIP) && e->regs[R_COMMUNITY].set)
-            strs[ncomm++] = e->regs[R_COMMUNITY].s;
+        if ((e->roles & ROLE_MEMBERSHIP) && hub_ent_reg(e, R_COMMUNITY)->set)
+            strs[ncomm++] = hub_ent_reg(e, R_COMMUNITY)->s;
     }
     hub_sort(acc, na, sizeof *acc, cmp_account);
     size_t nacc = 0;
