@@ -690,6 +690,14 @@ void hub_c360_abort(hub_c360_t *c) {
         hub_arena_reset(&c->pre_arena[t]);
 }
 
+void hub_c360_trim(hub_c360_t *c) {
+    if (c->txn)
+        return;
+    hub_arena_free(&c->arena);
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_arena_free(&c->pre_arena[t]);
+}
+
 int hub_c360_dead(hub_c360_result_t *res, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

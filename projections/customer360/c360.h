@@ -106,6 +106,9 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *msg,
 int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
                     size_t errlen);
 void hub_c360_abort(hub_c360_t *c);
+/* Between batches: frees the memory kept for the next batch (the batch
+ * arenas' chunks), for a projector that has caught up. */
+void hub_c360_trim(hub_c360_t *c);
 
 /* A change the last committed batch made: the customer's view bytes (the
  * Customer360 Avro binary), or view NULL when the customer is gone. */

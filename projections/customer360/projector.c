@@ -5,6 +5,9 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +88,7 @@ typedef struct projector {
     uint64_t acked, stored;   /* changes acknowledged; the mark stored */
     int64_t changelog_retry;  /* daemon: when to produce again the changes
                                  Kafka did not take (0: none pending) */
+    int was_full;             /* the last batch was full (catching up) */
 } projector;
 
 static int topic_index(const projector *p, const char *topic) {
@@ -671,6 +675,22 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
     return 0;
 }
 
+/* Catching up, the batches are full, and the memory of one (its arena
+ * chunks, the heap's free space) is kept for the next. The first batch
+ * window that ends short of full after a full one (caught up) gives it
+ * back to the system, so that a daemon that caught up with a backlog
+ * does not keep the backlog's memory. Not after every batch: the next
+ * full one would fault the pages in and zero them again. */
+static void give_back(projector *p, int full) {
+    if (p->was_full && !full) {
+        hub_c360_trim(p->c360);
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
+    p->was_full = full;
+}
+
 /* The daemon follows `hub360 rebuild`: a new generation behind the link. */
 static int follow_swap(projector *p, char *err, size_t errlen) {
     char now[PATH_MAX];
@@ -833,6 +853,8 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
                    hub_time_mono_ms() >= p->changelog_retry) {
             rc = changelog_or_retry(p, err, errlen);
         }
+        if (!rc)
+            give_back(p, n == cap);
         if (!rc && o->group && !o->once)
             rc = follow_swap(p, err, errlen);
         int64_t now = hub_time_mono_ms();
