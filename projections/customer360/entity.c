@@ -292,6 +292,8 @@ static void stamps_free(stamps *t) {
 
 int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     hub_buf_reset(b);
+    if (e->oom)
+        return HUB_ENOMEM; /* a register it was given is not in it */
     stamps t;
     t.v = t.small;
     t.n = 0;
@@ -300,8 +302,6 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     size_t ix[2 + HUB_NREGS], *idix = NULL, k = 0;
     int rc = stamp_index(&t, &e->first, &ix[k++]);
     rc |= stamp_index(&t, &e->last, &ix[k++]);
-    if (e->oom)
-        return HUB_ENOMEM;
     for (int i = 0; i < HUB_NREGS; i++)
         if (hub_ent_reg(e, i)->set)
             rc |= stamp_index(&t, &hub_ent_reg(e, i)->st, &ix[k++]);

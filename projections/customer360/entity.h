@@ -113,14 +113,15 @@ typedef struct hub_ent {
     uint32_t nids, capids;
 } hub_ent_t;
 
-/* A new, empty entity for key (copied), its memory from arena (NULL:
- * malloc; hub_ent_free then frees it). NULL on ENOMEM. */
-/* Register slot of e; never set: one that reads as unset (set 0). */
+/* Register slot of e; never set: one that reads as unset (set 0, i 0,
+ * s NULL). Written only through hub_ent_set_* and hub_ent_min_int. */
 extern const hub_reg_t hub_reg_unset;
 static inline const hub_reg_t *hub_ent_reg(const hub_ent_t *e, int slot) {
     return e->regat[slot] ? &e->reg[e->regat[slot] - 1] : &hub_reg_unset;
 }
 
+/* A new, empty entity for key (copied), its memory from arena (NULL:
+ * malloc; hub_ent_free then frees it). NULL on ENOMEM. */
 hub_ent_t *hub_ent_new(hub_arena_t *arena, const char *key, size_t keylen);
 void hub_ent_free(hub_ent_t *e);
 
