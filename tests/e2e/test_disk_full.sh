@@ -44,10 +44,15 @@ else:
     print("backward")
 PY
 }
-# fails_full LOG: the run whose stderr is LOG stopped on the full map.
+# fails_full WHAT LOG COMMAND...: COMMAND (its stderr to LOG) exits 1
+# and says the map is full, naming projector.map_size.
 fails_full() {
-  grep -q "^hub360 project: the LMDB map of $WORK/small/customer360 is full (projector.map_size is 1048576 bytes): nothing of this batch was kept and the stored offsets are unmoved; raise projector.map_size and restart\$" "$1" ||
-    fail "the error does not name projector.map_size: $(cat "$1")"
+  local what=$1 log=$2 rc=0
+  shift 2
+  "$@" 2>"$log" || rc=$?
+  expect_eq "$what" "$rc" 1
+  grep -q "^hub360 project: the LMDB map of $WORK/small/customer360 is full (projector.map_size is 1048576 bytes): nothing of this batch was kept and the stored offsets are unmoved; raise projector.map_size and restart\$" "$log" ||
+    fail "the error does not name projector.map_size: $(cat "$log")"
 }
 # consistent BEFORE_OFFSETS BEFORE_DIGEST: after another failed run, the
 # offsets never went back, and the views changed only if they went on (a
@@ -63,12 +68,8 @@ consistent() {
   fi
 }
 
-set +e
-"$HUB360" project --once -c small.yaml 2>full.err
-rc=$?
-set -e
-expect_eq "a full map stops the projector with exit code 1" "$rc" 1
-fails_full full.err
+fails_full "a full map stops the projector with exit code 1" full.err \
+  "$HUB360" project --once -c small.yaml
 ok "the error names projector.map_size and says the offsets are unmoved"
 offsets small >offsets.1
 "$HUB360" digest -c small.yaml >digest.1
@@ -77,12 +78,7 @@ offsets small >offsets.1
   fail "the small store holds everything: the map did not fill"
 
 # Started again on the full map: the same failure.
-set +e
-"$HUB360" project --once -c small.yaml 2>full2.err
-rc=$?
-set -e
-expect_eq "and again on restart" "$rc" 1
-fails_full full2.err
+fails_full "and again on restart" full2.err "$HUB360" project --once -c small.yaml
 offsets small >offsets.now
 "$HUB360" digest -c small.yaml >digest.now
 consistent offsets.1 digest.1 "restarted"
@@ -91,12 +87,8 @@ cp digest.now digest.2
 
 # The daemon (`project` without --once, in its consumer group) stops the
 # same way, rather than retrying a batch that cannot fit.
-set +e
-timeout 120 "$HUB360" project -c small.yaml 2>daemon.err
-rc=$?
-set -e
-expect_eq "project as a daemon stops with exit code 1 too" "$rc" 1
-fails_full daemon.err
+fails_full "project as a daemon stops with exit code 1 too" daemon.err \
+  timeout 120 "$HUB360" project -c small.yaml
 offsets small >offsets.now
 "$HUB360" digest -c small.yaml >digest.now
 consistent offsets.2 digest.2 "as a daemon"
