@@ -302,9 +302,11 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     size_t ix[2 + HUB_NREGS], *idix = NULL, k = 0;
     int rc = stamp_index(&t, &e->first, &ix[k++]);
     rc |= stamp_index(&t, &e->last, &ix[k++]);
-    for (int i = 0; i < HUB_NREGS; i++)
-        if (hub_ent_reg(e, i)->set)
-            rc |= stamp_index(&t, &hub_ent_reg(e, i)->st, &ix[k++]);
+    for (int i = 0; i < HUB_NREGS; i++) {
+        const hub_reg_t *r = hub_ent_reg(e, i);
+        if (r->set)
+            rc |= stamp_index(&t, &r->st, &ix[k++]);
+    }
     if (e->nids && !(idix = malloc(e->nids * sizeof *idix)))
         rc = HUB_ENOMEM;
     for (uint32_t i = 0; !rc && i < e->nids; i++)
