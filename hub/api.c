@@ -509,8 +509,7 @@ static void produce_control(hub_api_t *a, const char *type,
                    : 0;
     if (rc == 0)
         rc = wrc;
-    if (acks && hub_acks_pending(acks) == 0)
-        hub_acks_free(acks); /* else left to the producer's shutdown */
+    hub_acks_free(acks); /* what is in flight frees it when reported */
     hub_encoded_free(&enc);
     if (rc)
         return hub_http_error_retry(resp, 503, "kafka_unavailable", 5,

@@ -24,8 +24,11 @@ struct hub_acks {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     size_t pending, delivered, failed;
+    int released; /* hub_acks_free came first: the last report frees */
     char first_error[256];
 };
+
+static size_t acks_live; /* groups not yet destroyed, for tests */
 
 static void cond_init_monotonic(pthread_cond_t *c) {
     pthread_condattr_t attr;
@@ -54,15 +57,33 @@ hub_acks_t *hub_acks_new(void) {
         return NULL;
     pthread_mutex_init(&a->lock, NULL);
     cond_init_monotonic(&a->cond);
+    __atomic_add_fetch(&acks_live, 1, __ATOMIC_RELAXED);
     return a;
 }
 
-void hub_acks_free(hub_acks_t *a) {
-    if (!a)
-        return;
+static void acks_destroy(hub_acks_t *a) {
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cond);
     free(a);
+    __atomic_sub_fetch(&acks_live, 1, __ATOMIC_RELAXED);
+}
+
+/* A caller that stops waiting (a timeout, an error) hands a group with
+ * messages still in flight over to them: their delivery reports still
+ * come, and the last one frees it. */
+void hub_acks_free(hub_acks_t *a) {
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->released = 1;
+    int now = a->pending == 0;
+    pthread_mutex_unlock(&a->lock);
+    if (now)
+        acks_destroy(a);
+}
+
+size_t hub_acks_live(void) {
+    return __atomic_load_n(&acks_live, __ATOMIC_RELAXED);
 }
 
 #define ACKS_GETTER(field)                                                     \
@@ -194,7 +215,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     hub_acks_t *a = m->_private;
     if (a) {
         pthread_mutex_lock(&a->lock);
-        a->pending--;
+        int last = --a->pending == 0 && a->released;
         if (m->err) {
             if (a->failed++ == 0)
                 snprintf(a->first_error, sizeof a->first_error,
@@ -205,6 +226,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         }
         pthread_cond_broadcast(&a->cond);
         pthread_mutex_unlock(&a->lock);
+        if (last)
+            acks_destroy(a);
     } else if (m->err) {
         hub_log_error("bus", "message to %s not delivered: %s",
                       rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -279,9 +302,14 @@ void hub_producer_free(hub_producer_t *p) {
     }
     if (p->rk) {
         if (rd_kafka_flush(p->rk, (int)p->delivery_timeout_ms) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
             hub_log_warn("bus", "%d messages still unsent at shutdown",
                          rd_kafka_outq_len(p->rk));
+            /* their reports (purged) free the ack groups left to them */
+            rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                      RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_flush(p->rk, 5000);
+        }
         rd_kafka_destroy(p->rk);
     }
     pthread_mutex_destroy(&p->lock);

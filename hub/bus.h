@@ -33,9 +33,13 @@ typedef struct hub_acks hub_acks_t;
 
 /* A counter of messages in flight; thread-safe. NULL on ENOMEM. */
 hub_acks_t *hub_acks_new(void);
-/* Frees an ack group. Only call once hub_acks_wait returned 0 or every
- * message was reported (hub_acks_pending() == 0). */
+/* Releases an ack group; call it at most once, and send nothing with it
+ * afterwards. Safe while messages are in flight (a wait that timed out):
+ * the last of their delivery reports frees it then, and
+ * hub_producer_free purges and reports what it cannot deliver. */
 void hub_acks_free(hub_acks_t *a);
+/* Ack groups not yet freed, in the whole process (tests). */
+size_t hub_acks_live(void);
 size_t hub_acks_pending(hub_acks_t *a);
 size_t hub_acks_failed(hub_acks_t *a);
 size_t hub_acks_delivered(hub_acks_t *a);
