@@ -227,24 +227,45 @@ static int leader_retriable(rd_kafka_resp_err_t e) {
     }
 }
 
-/* A partition's watermarks. librdkafka does not retry this query, nor
- * learn the new leader from its NOT_LEADER_FOR_PARTITION, so a leader that
- * just moved or a broker away for a moment would fail `--once` and
+/*
+ * The earliest (RD_KAFKA_OFFSET_BEGINNING) or the end (RD_KAFKA_OFFSET_END)
+ * offset of every partition of list, into its offsets: one ListOffsets
+ * request per broker (a watermark query per partition cost a round trip
+ * each, a second at start for 256 partitions). librdkafka does not retry
+ * it, nor learn a new leader from NOT_LEADER_FOR_PARTITION, so a leader
+ * that just moved or a broker away for a moment would fail `--once` and
  * `rebuild` at start: such errors are retried, with backoff and fresh
- * metadata, for up to a minute. */
-static rd_kafka_resp_err_t watermarks(projector *p, const char *topic,
-                                      int32_t id, int64_t *low,
-                                      int64_t *high) {
+ * metadata, for up to a minute.
+ */
+static int list_offsets(projector *p, rd_kafka_topic_partition_list_t *list,
+                        int64_t which, char *err, size_t errlen) {
     int64_t deadline = hub_time_mono_ms() + 60000, delay = 100;
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            p->rk, topic, id, low, high, 10000);
-        if (!e || !leader_retriable(e) || hub_stop_requested ||
+        for (int i = 0; i < list->cnt; i++) {
+            list->elems[i].offset = which;
+            list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(p->rk, list, 10000);
+        const rd_kafka_topic_partition_t *bad = NULL;
+        for (int i = 0; i < list->cnt && !e; i++) {
+            if (list->elems[i].err) {
+                bad = &list->elems[i];
+                e = bad->err;
+            }
+        }
+        if (!e)
+            return 0;
+        char what[320] = "every partition";
+        if (bad)
+            snprintf(what, sizeof what, "%s [%d]", bad->topic,
+                     (int)bad->partition);
+        const char *end = which == RD_KAFKA_OFFSET_END ? "end" : "first";
+        if (!leader_retriable(e) || hub_stop_requested ||
             hub_time_mono_ms() + delay > deadline)
-            return e;
-        hub_log_warn(p->o->label, "end offset of %s [%d]: %s; retrying in "
-                                  "%lld ms",
-                     topic, (int)id, rd_kafka_err2str(e), (long long)delay);
+            return hub_fail(err, errlen, HUB_EKAFKA, "%s offset of %s: %s",
+                            end, what, rd_kafka_err2str(e));
+        hub_log_warn(p->o->label, "%s offset of %s: %s; retrying in %lld ms",
+                     end, what, rd_kafka_err2str(e), (long long)delay);
         struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         const struct rd_kafka_metadata *md = NULL; /* refreshes the cache */
@@ -261,44 +282,45 @@ static int assign_all(projector *p, char *err, size_t errlen) {
     if (e)
         return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
                         rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_t *list =
-        rd_kafka_topic_partition_list_new(64);
+    rd_kafka_topic_partition_list_t *low = rd_kafka_topic_partition_list_new(64);
     int rc = 0;
     for (int t = 0; t < NTOPICS && !rc; t++) {
         int found = 0;
-        for (int i = 0; i < md->topic_cnt && !rc; i++) {
+        for (int i = 0; i < md->topic_cnt; i++) {
             const struct rd_kafka_metadata_topic *mt = &md->topics[i];
             if (strcmp(mt->topic, p->topics[t]) || mt->err)
                 continue;
             found = 1;
-            for (int k = 0; k < mt->partition_cnt && !rc; k++) {
-                int32_t id = mt->partitions[k].id;
-                int64_t low = 0, high = 0;
-                e = watermarks(p, mt->topic, id, &low, &high);
-                if (e) {
-                    rc = hub_fail(err, errlen, HUB_EKAFKA,
-                                  "end offset of %s [%d]: %s", mt->topic,
-                                  (int)id, rd_kafka_err2str(e));
-                    break;
-                }
-                int64_t off = hub_c360_offset(p->c360, mt->topic, id);
-                rd_kafka_topic_partition_list_add(list, mt->topic, id)->offset =
-                    off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
-                rc = add_part(p, mt->topic, id, high,
-                              off >= 0 ? off : low);
-            }
+            for (int k = 0; k < mt->partition_cnt; k++)
+                rd_kafka_topic_partition_list_add(low, mt->topic,
+                                                  mt->partitions[k].id);
         }
-        if (!found && !rc)
+        if (!found)
             rc = hub_fail(err, errlen, HUB_ENOENT,
                           "topic %s does not exist (has anything been "
                           "published?)",
                           p->topics[t]);
     }
     rd_kafka_metadata_destroy(md);
-    if (!rc && (e = rd_kafka_assign(p->rk, list)))
+    rd_kafka_topic_partition_list_t *high =
+        rd_kafka_topic_partition_list_copy(low);
+    if (!rc)
+        rc = list_offsets(p, high, RD_KAFKA_OFFSET_END, err, errlen);
+    if (!rc)
+        rc = list_offsets(p, low, RD_KAFKA_OFFSET_BEGINNING, err, errlen);
+    /* low becomes the assignment: each partition at the store's offset */
+    for (int i = 0; i < low->cnt && !rc; i++) {
+        rd_kafka_topic_partition_t *x = &low->elems[i];
+        int64_t off = hub_c360_offset(p->c360, x->topic, x->partition);
+        rc = add_part(p, x->topic, x->partition, high->elems[i].offset,
+                      off >= 0 ? off : x->offset);
+        x->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (!rc && (e = rd_kafka_assign(p->rk, low)))
         rc = hub_fail(err, errlen, HUB_EKAFKA, "assign: %s",
                       rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_topic_partition_list_destroy(low);
+    rd_kafka_topic_partition_list_destroy(high);
     return rc;
 }
 
