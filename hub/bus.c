@@ -440,6 +440,10 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
          * stays the same however many events wait */
         "queued.max.messages.kbytes", "32768",
         "fetch.max.bytes", "16777216",
+        /* connect at once: with sparse connections a consumer's first
+         * metadata request waited for librdkafka's 1 s timer to pick a
+         * broker, a second at every start of `project --once`, `tail` */
+        "enable.sparse.connections", "false",
         NULL, NULL, NULL, NULL, NULL,
     };
     /* librdkafka needs a group id even to assign(); a group-less
@@ -450,13 +454,13 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                  (long)getpid());
         group = private_group;
     }
-    defaults[16] = "group.id";
-    defaults[17] = group;
+    defaults[18] = "group.id";
+    defaults[19] = group;
     char instance[256];
     if (static_member) {
         hub_consumer_instance_id(cfg, group, instance, sizeof instance);
-        defaults[18] = "group.instance.id";
-        defaults[19] = instance;
+        defaults[20] = "group.instance.id";
+        defaults[21] = instance;
     }
     rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
     if (!conf)
