@@ -523,7 +523,7 @@ static int need(vctx *c, size_t n) {
 
 static int read_len(vctx *c, const char *what, size_t *out) {
     size_t at = c->pos;
-    int64_t l;
+    int64_t l = 0;
     int rc = read_long(c, &l);
     if (rc)
         return rc;

@@ -204,7 +204,9 @@ static int add_dead(feed_t *f, size_t msg, const char *fmt, const char *why) {
         return HUB_ENOMEM;
     dead_t *d = &f->dead[f->ndead++];
     d->msg = msg;
-    snprintf(d->error, sizeof(d->error), fmt, why);
+    if (snprintf(d->error, sizeof(d->error), fmt, why) >=
+        (int)sizeof(d->error)) /* the header says it was cut */
+        memcpy(d->error + sizeof(d->error) - 4, "...", 4);
     return 0;
 }
 
