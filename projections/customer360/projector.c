@@ -255,16 +255,18 @@ static int list_offsets(projector *p, rd_kafka_topic_partition_list_t *list,
         }
         if (!e)
             return 0;
-        char what[320] = "every partition";
+        char what[320];
         if (bad)
-            snprintf(what, sizeof what, "%s [%d]", bad->topic,
+            snprintf(what, sizeof what, " of %s [%d]", bad->topic,
                      (int)bad->partition);
+        else
+            snprintf(what, sizeof what, "s of %d partitions", list->cnt);
         const char *end = which == RD_KAFKA_OFFSET_END ? "end" : "first";
         if (!leader_retriable(e) || hub_stop_requested ||
             hub_time_mono_ms() + delay > deadline)
-            return hub_fail(err, errlen, HUB_EKAFKA, "%s offset of %s: %s",
-                            end, what, rd_kafka_err2str(e));
-        hub_log_warn(p->o->label, "%s offset of %s: %s; retrying in %lld ms",
+            return hub_fail(err, errlen, HUB_EKAFKA, "%s offset%s: %s", end,
+                            what, rd_kafka_err2str(e));
+        hub_log_warn(p->o->label, "%s offset%s: %s; retrying in %lld ms",
                      end, what, rd_kafka_err2str(e), (long long)delay);
         struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);

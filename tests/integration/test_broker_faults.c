@@ -521,5 +521,18 @@ TEST(projector_catches_up_through_broker_faults) {
     CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
     hub_buf_free(&a);
     hub_buf_free(&b);
+
+    /* An error no retry gets over stops `--once` at once, and says which
+     * offsets Kafka refused (of one partition, or of all when it refused
+     * the request). */
+    rd_kafka_mock_push_request_errors(
+        mock, API_LIST_OFFSETS, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    t0 = hub_time_mono_ms();
+    projector_main(store);
+    CHECK_INT(proj_rc, HUB_EKAFKA);
+    CHECK(strstr(proj_err, "end offsets of 12 partitions: ") ||
+          strstr(proj_err, "end offset of hub360."));
+    CHECK_CONTAINS(proj_err, "Topic authorization failed");
+    CHECK(hub_time_mono_ms() - t0 < 30000); /* not the minute of retries */
     webhook_env_stop(&w);
 }
