@@ -454,13 +454,16 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                  (long)getpid());
         group = private_group;
     }
-    defaults[18] = "group.id";
-    defaults[19] = group;
+    size_t nd = 0; /* the group after the fixed defaults, in the NULLs */
+    while (defaults[nd])
+        nd += 2;
+    defaults[nd++] = "group.id";
+    defaults[nd++] = group;
     char instance[256];
     if (static_member) {
         hub_consumer_instance_id(cfg, group, instance, sizeof instance);
-        defaults[20] = "group.instance.id";
-        defaults[21] = instance;
+        defaults[nd++] = "group.instance.id";
+        defaults[nd++] = instance;
     }
     rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
     if (!conf)
