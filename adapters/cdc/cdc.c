@@ -312,13 +312,10 @@ static int produce(feed_t *f, char *err, size_t errlen) {
                                       f->dead[i].error, acks, timeout, err,
                                       errlen);
     }
-    /* What was queued must be reported before acks is freed, even after
-     * a failure; librdkafka reports every message by its delivery
-     * timeout, so the second wait ends. */
+    /* what was queued is waited for even after a failure (what is still
+     * in flight then frees the group when reported) */
     int wrc = hub_acks_wait(acks, timeout + 5000, rc ? NULL : err,
                             rc ? 0 : errlen);
-    if (hub_acks_pending(acks))
-        hub_acks_wait(acks, -1, NULL, 0);
     hub_acks_free(acks);
     if (rc == 0 && wrc == 0) {
         hub_metric_add(f->events, f->mapped.n);

@@ -156,8 +156,8 @@ static int produce(sync_t *s, char *err, size_t errlen) {
     int rc = hub_mapped_send(&s->mapped, env->cfg, env->producer, acks,
                              env->cfg->kafka.delivery_timeout_ms, err,
                              errlen);
-    /* Wait for what was queued even after a failure: acks must outlive
-     * its messages. The producer's delivery timeout bounds the wait. */
+    /* Every report, even after a failure: the cursor moves only past
+     * acknowledged events. The producer's delivery timeout bounds it. */
     int wrc = hub_acks_wait(acks, -1, rc ? NULL : err, rc ? 0 : errlen);
     hub_acks_free(acks);
     if (rc == 0 && wrc == 0) {

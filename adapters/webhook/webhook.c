@@ -73,9 +73,7 @@ static void release_acks(webhook_t *w, hub_acks_t *a) {
         a = NULL;
     }
     pthread_mutex_unlock(&w->orphans_lock);
-    if (a && hub_acks_pending(a) != 0)
-        hub_acks_wait(a, -1, NULL, 0); /* out of memory: wait it out */
-    hub_acks_free(a);
+    hub_acks_free(a); /* untracked (out of memory): its reports free it */
 }
 
 static int serves(const hub_source_config_t *s) {
@@ -287,8 +285,8 @@ static void handle_request(webhook_t *w, hook_t *h, const hub_http_req_t *req,
     rc = acks ? hub_mapped_send(&mapped, w->env->cfg, w->env->producer, acks,
                                 timeout / 4, err, sizeof(err))
               : hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
-    /* Wait for what was queued even after a failure: acks must not be
-     * freed while messages counted in it are in flight. */
+    /* Wait for what was queued even after a failure: the answer says
+     * whether all of it is safe. */
     int wrc = acks ? hub_acks_wait(acks, timeout, rc ? NULL : err,
                                    rc ? 0 : sizeof(err))
                    : 0;

@@ -489,9 +489,7 @@ static int await_outbox(projector *p, char *err, size_t errlen) {
                                     p->cfg->kafka.delivery_timeout_ms + 5000,
                                     err, errlen);
     if (rc) {
-        if (hub_acks_pending(ob->acks))
-            hub_producer_flush(p->producer, p->cfg->kafka.delivery_timeout_ms);
-        hub_acks_free(ob->acks);
+        hub_acks_free(ob->acks); /* what is in flight frees it */
         ob->acks = NULL;
         return rc;
     }
