@@ -89,6 +89,7 @@ typedef struct projector {
     int64_t changelog_retry;  /* daemon: when to produce again the changes
                                  Kafka did not take (0: none pending) */
     int was_full;             /* the last batch was full (catching up) */
+    int64_t consumer_started; /* when the consumer was (re)started */
 } projector;
 
 static int topic_index(const projector *p, const char *topic) {
@@ -324,6 +325,95 @@ static int assign_all(projector *p, char *err, size_t errlen) {
     rd_kafka_topic_partition_list_destroy(low);
     rd_kafka_topic_partition_list_destroy(high);
     return rc;
+}
+
+/* The consumer: in its group, subscribed to the event topics (the
+ * daemon), or with every partition assigned up to its end (--once). */
+static int consumer_open(projector *p, char *err, size_t errlen) {
+    const hub_projector_opts_t *o = p->o;
+    p->consumer_started = hub_time_mono_ms();
+    int rc = hub_consumer_new_rebalance(
+        p->cfg, o->bootstrap, p->cfg->projector.group_id, o->once,
+        o->group ? on_rebalance : NULL, p, o->group, &p->rk, err, errlen);
+    if (!rc) {
+        char *cluster = hub_bus_cluster_id(p->rk, 10000);
+        if (!cluster)
+            rc = hub_fail(err, errlen, HUB_EKAFKA,
+                          "no answer from Kafka at %s", o->bootstrap);
+        else
+            hub_c360_set_cluster(p->c360, cluster);
+        free(cluster);
+    }
+    if (rc || o->once)
+        return rc ? rc : assign_all(p, err, errlen);
+    rd_kafka_topic_partition_list_t *sub =
+        rd_kafka_topic_partition_list_new(NTOPICS);
+    for (int t = 0; t < NTOPICS; t++)
+        rd_kafka_topic_partition_list_add(sub, p->topics[t],
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e)
+        return hub_fail(err, errlen, HUB_EKAFKA, "subscribe: %s",
+                        rd_kafka_err2str(e));
+    return 0;
+}
+
+static void consumer_close(projector *p) {
+    if (!p->rk)
+        return;
+    rd_kafka_consumer_close(p->rk);
+    rd_kafka_destroy(p->rk);
+    p->rk = NULL;
+    for (int t = 0; t < NTOPICS; t++) { /* the handles were the old one's */
+        p->tp[t].rkt = NULL;
+        for (int32_t i = 0; i < p->tp[t].n; i++)
+            p->tp[t].v[i].known = 0;
+    }
+}
+
+/*
+ * A fatal error stops a consumer for good: it returns no more messages,
+ * and polling it on would stall the projector silently. For a consumer,
+ * librdkafka raises one when its static membership was fenced
+ * (FENCED_INSTANCE_ID: another member joined with the same
+ * group.instance.id). A lone member can fence itself: when Kafka
+ * restarts, a JoinGroup it gave up on may still reach the coordinator
+ * after the one it sent again. --once fails, saying so; the daemon
+ * closes the consumer and starts a new one, which takes the membership
+ * back and resumes at the offsets in the store (no more often than every
+ * 5 s). The messages collected before the error were applied first: they
+ * are whole, and their offsets are the store's.
+ */
+static int consumer_restart(projector *p, const char *why, char *err,
+                            size_t errlen) {
+    static hub_metric_t *restarts;
+    if (!restarts)
+        restarts = hub_metrics_counter(
+            "hub360_projector_consumer_restarts_total",
+            "Kafka consumers the projector started again after a fatal "
+            "error (its group membership fenced).",
+            NULL);
+    if (p->o->once)
+        return hub_fail(err, errlen, HUB_EKAFKA, "Kafka consumer: %s", why);
+    hub_log_error(p->o->label, "the Kafka consumer stopped on a fatal "
+                               "error (%s); starting a new one", why);
+    for (;;) {
+        consumer_close(p);
+        int64_t wait = p->consumer_started + 5000 - hub_time_mono_ms();
+        while (wait > 0 && !hub_stop_requested) {
+            struct timespec ts = {0, (wait < 100 ? wait : 100) * 1000000L};
+            nanosleep(&ts, NULL);
+            wait -= 100;
+        }
+        if (hub_stop_requested)
+            return 0; /* no consumer: the loop ends */
+        hub_metric_add(restarts, 1);
+        int rc = consumer_open(p, err, errlen);
+        if (rc != HUB_EKAFKA)
+            return rc;
+        hub_log_warn(p->o->label, "%s; trying again in 5 s", err);
+    }
 }
 
 static int caught_up(const projector *p) { return p->behind == 0; }
@@ -792,32 +882,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     hub_config_topic(cfg, "customer360.changelog", p->changelog,
                      sizeof p->changelog);
     if (!rc)
-        rc = hub_consumer_new_rebalance(
-            cfg, o->bootstrap, cfg->projector.group_id, o->once,
-            o->group ? on_rebalance : NULL, p, o->group, &p->rk, err, errlen);
-    if (!rc) {
-        char *cluster = hub_bus_cluster_id(p->rk, 10000);
-        if (!cluster)
-            rc = hub_fail(err, errlen, HUB_EKAFKA,
-                          "no answer from Kafka at %s", o->bootstrap);
-        else
-            hub_c360_set_cluster(p->c360, cluster);
-        free(cluster);
-    }
-    if (!rc && o->once) {
-        rc = assign_all(p, err, errlen);
-    } else if (!rc) {
-        rd_kafka_topic_partition_list_t *sub =
-            rd_kafka_topic_partition_list_new(NTOPICS);
-        for (int t = 0; t < NTOPICS; t++)
-            rd_kafka_topic_partition_list_add(sub, p->topics[t],
-                                              RD_KAFKA_PARTITION_UA);
-        rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, sub);
-        rd_kafka_topic_partition_list_destroy(sub);
-        if (e)
-            rc = hub_fail(err, errlen, HUB_EKAFKA, "subscribe: %s",
-                          rd_kafka_err2str(e));
-    }
+        rc = consumer_open(p, err, errlen);
     /* changes a crash left unpublished */
     if (!rc && o->changelog)
         rc = changelog_or_retry(p, err, errlen);
@@ -831,7 +896,8 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     while (!rc && !hub_stop_requested && !(o->once && caught_up(p))) {
         size_t n = 0;
         int64_t deadline = hub_time_mono_ms() + cfg->projector.batch_ms;
-        while (n < cap && !hub_stop_requested) {
+        char fatal[512] = "";
+        while (n < cap && !hub_stop_requested && !fatal[0]) {
             int64_t left = deadline - hub_time_mono_ms();
             if (left <= 0)
                 break;
@@ -852,7 +918,11 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
                  * every message before it is already collected */
                 if (x && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     collected(p, x, m->offset);
-                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                    if (!rd_kafka_fatal_error(p->rk, fatal, sizeof fatal))
+                        snprintf(fatal, sizeof fatal, "%s",
+                                 rd_kafka_message_errstr(m));
+                } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     hub_log_warn(o->label, "%s", rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
                 memmove(msgs + n + i, msgs + n + i + 1,
@@ -874,6 +944,13 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
         } else if (!rc && p->changelog_retry &&
                    hub_time_mono_ms() >= p->changelog_retry) {
             rc = changelog_or_retry(p, err, errlen);
+        }
+        if (!rc && fatal[0]) { /* the queue was the old consumer's */
+            rd_kafka_queue_destroy(q);
+            q = NULL;
+            rc = consumer_restart(p, fatal, err, errlen);
+            if (!rc && p->rk && !(q = rd_kafka_queue_get_consumer(p->rk)))
+                rc = HUB_ENOMEM;
         }
         if (!rc)
             give_back(p, n == cap);
@@ -901,10 +978,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     if (q)
         rd_kafka_queue_destroy(q);
     free(msgs);
-    if (p->rk) {
-        rd_kafka_consumer_close(p->rk);
-        rd_kafka_destroy(p->rk);
-    }
+    consumer_close(p);
     hub_c360_close(p->c360);
     hub_buf_free(&p->out.value);
     hub_buf_free(&p->out.views);

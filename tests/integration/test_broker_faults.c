@@ -16,7 +16,9 @@
  *     one view per person holding its one order (nothing lost, nothing
  *     counted twice, however often a request was retried), and stops
  *     cleanly; its changelog topic ends with each view as the last
- *     record of its customer id (tombstones for merged-away ids).
+ *     record of its customer id (tombstones for merged-away ids);
+ *   - fenced out of its group (a fatal error of its consumer), the
+ *     projector starts a new consumer and goes on.
  * Bounded: about 30 s on a quiet machine, deadlines of a minute or two.
  */
 #include <jansson.h>
@@ -42,8 +44,9 @@
 #define API_PRODUCE 0 /* the Kafka protocol's ApiKeys */
 #define API_FETCH 1
 #define API_LIST_OFFSETS 2
+#define API_HEARTBEAT 12
 #define NBROKERS 3
-#define MAXPEOPLE 400
+#define MAXPEOPLE 1000
 #define LAST (MAXPEOPLE - 1) /* the person the test posts itself */
 
 static webhook_env_t w;
@@ -119,6 +122,11 @@ static long long metric(const char *sample) {
     }
     hub_buf_free(&b);
     return v;
+}
+
+static int consumer_restarted(void *unused) {
+    (void)unused;
+    return metric("hub360_projector_consumer_restarts_total") > 0;
 }
 
 /* The vendor: one person after the other until told to stop. */
@@ -362,6 +370,16 @@ TEST(webhooks_and_projector_ride_out_broker_faults) {
     let_post(4);
     rd_kafka_mock_broker_set_up(mock, 2);
     let_post(4);
+
+    /* The group coordinator fences the projector's static membership
+     * (FENCED_INSTANCE_ID), as a restart of Kafka did once: a fatal
+     * error, after which its consumer returns nothing more. The projector
+     * starts a new consumer and goes on (it stalled for good before):
+     * the views of the people posted from here on are checked below. */
+    rd_kafka_mock_push_request_errors(mock, API_HEARTBEAT, 1,
+                                      RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
+    CHECK(hub_test_wait(consumer_restarted, NULL, 60000));
+    let_post(10);
 
     /* Every broker down: whoever posts gets 503 with Retry-After. */
     set_brokers(mock, 0, 0);
