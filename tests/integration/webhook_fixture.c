@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "codec.h"
+#include "timefmt.h"
 
 void webhook_env_start(webhook_env_t *w, const char *yaml, int brokers,
                        const char *source) {
@@ -83,7 +84,10 @@ int webhook_env_read(webhook_env_t *w, const char *name,
         return -1;
     }
     hub_buf_t out = HUB_BUF_INIT;
-    for (int spins = 0; eofs < nparts && spins < 600; spins++) {
+    /* 60 s in all, however many records: counting polls instead cut a
+     * changelog of 600 records short */
+    int64_t deadline = hub_time_mono_ms() + 60000;
+    while (eofs < nparts && hub_time_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
