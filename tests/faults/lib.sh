@@ -215,6 +215,17 @@ kill_during_load() {
   KILLS=$kills
 }
 
+# roles_report: whether each role still runs, and the end of its log
+# (what a failure that leaves the views behind needs to be explained).
+roles_report() {
+  local name state
+  for name in "${!ROLE_PID[@]}"; do
+    if kill -0 "${ROLE_PID[$name]}" 2>/dev/null; then state=running; else state=exited; fi
+    echo "--- hub360 $name (${ROLE_PID[$name]}, $state): the end of $name.err"
+    tail -n 25 "$WORK/$name.err" 2>/dev/null | cut -c1-400 || true
+  done
+}
+
 # until_views_match SECONDS CONFIG: waits until the store's digest is the
 # reference's (the pollers may still be catching up).
 views_match() { [ "$("$HUB360" digest -c "$1" 2>/dev/null)" = "$(cat "$WORK/ref.digest")" ]; }
@@ -223,8 +234,10 @@ until_views_match() {
   until views_match "$cfg"; do
     if [ $SECONDS -ge $deadline ]; then
       "$HUB360" export -c "$cfg" >"$WORK/got.ndjson" 2>/dev/null || true
-      diff -u "$WORK/ref.ndjson" "$WORK/got.ndjson" | head -n 60 >&2 || true
-      fail "the views did not reach the reference's within ${limit}s (diff above)"
+      roles_report >&2
+      echo "--- the views: $(wc -l <"$WORK/got.ndjson") customers, the reference $(wc -l <"$WORK/ref.ndjson")" >&2
+      diff -u "$WORK/ref.ndjson" "$WORK/got.ndjson" | head -n 30 | cut -c1-400 >&2 || true
+      fail "the views did not reach the reference's within ${limit}s (diff and roles above)"
     fi
     sleep 0.5
   done

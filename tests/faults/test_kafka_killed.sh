@@ -59,6 +59,9 @@ grep -Eq 'sent again after: .*(503|connection)' "$WORK/load.out" ||
 ok "webhooks were refused while Kafka was down, then accepted"
 until_views_match 180 "$CFG"
 ok "the views reached the reference's"
+# a consumer fenced out of its group by a Kafka restart is started again
+# (projections/README.md); how often, for whoever reads the log
+echo "the projector started its consumer again $(grep -c 'starting a new one' "$WORK/projector.err" || true) times"
 
 role_stop adapters
 role_stop projector
