@@ -726,10 +726,14 @@ static void refresh_lag(hub_api_t *a, hub360_reader_t *r) {
     snprintf(a->lag_why, sizeof(a->lag_why), "Kafka is not reachable");
     if (!a->env.producer)
         return;
-    rd_kafka_t *rk = hub_producer_handle(a->env.producer);
+    /* held: a replacement of the producer (after a fatal error) waits */
+    rd_kafka_t *rk = hub_producer_hold(a->env.producer);
     const rd_kafka_metadata_t *md = NULL;
-    if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+        hub_producer_unhold(a->env.producer);
         return;
+    }
     int64_t lag = 0;
     int ok = 1;
     for (int k = 0; ok && k < HUB_TOPIC_COUNT; k++) {
@@ -765,6 +769,7 @@ static void refresh_lag(hub_api_t *a, hub360_reader_t *r) {
         }
     }
     rd_kafka_metadata_destroy(md);
+    hub_producer_unhold(a->env.producer);
     if (ok) {
         a->lag = lag;
         hub_metric_set(hub_metrics_gauge("hub360_projector_lag",

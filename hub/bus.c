@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 #include "timefmt.h"
 
 /* ------------------------------------------------------------------ */
@@ -201,6 +202,10 @@ fail:
 
 struct hub_producer {
     rd_kafka_t *rk;
+    pthread_rwlock_t swap; /* read: rk in use; write: rk replaced */
+    unsigned gen;          /* rk's generation: replacements so far */
+    const hub_config_t *cfg;
+    char *bootstrap;
     pthread_t poller;
     int running;
     int64_t delivery_timeout_ms;
@@ -239,14 +244,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 
 static void *poll_loop(void *arg) {
     hub_producer_t *p = arg;
-    while (__atomic_load_n(&p->running, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(&p->running, __ATOMIC_ACQUIRE)) {
+        pthread_rwlock_rdlock(&p->swap);
         rd_kafka_poll(p->rk, 100);
+        pthread_rwlock_unlock(&p->swap);
+    }
     return NULL;
 }
 
-int hub_producer_new(const hub_config_t *cfg, const char *bootstrap,
-                     hub_producer_t **out, char *err, size_t errlen) {
-    *out = NULL;
+/* A librdkafka producer with hub360's settings, reporting to p. */
+static rd_kafka_t *producer_handle_new(hub_producer_t *p, char *err,
+                                       size_t errlen) {
+    const hub_config_t *cfg = p->cfg;
     char timeout[32], kbytes[32];
     snprintf(timeout, sizeof timeout, "%lld",
              (long long)cfg->kafka.delivery_timeout_ms);
@@ -262,26 +271,91 @@ int hub_producer_new(const hub_config_t *cfg, const char *bootstrap,
         "queue.buffering.max.messages", "1000000",
         NULL,
     };
+    rd_kafka_conf_t *conf =
+        base_conf(cfg, p->bootstrap, defaults, err, errlen);
+    if (!conf)
+        return NULL;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, p);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                                  sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf); /* not taken over on failure */
+        hub_fail(err, errlen, HUB_ECONFIG, "kafka producer: %s", errstr);
+    }
+    return rk;
+}
+
+/*
+ * A fatal error stops an idempotent producer for good: every message
+ * after it fails at once (librdkafka raises one when the broker reports
+ * what the producer cannot recover from, e.g. a sequence gap after a
+ * broker lost acknowledged data). The producer of generation gen, if it
+ * is still the current one, is replaced by a new one with a new producer
+ * id; the old one's messages are purged, so their senders learn they
+ * failed (a webhook answers 503 and is sent again, the changelog is
+ * produced again from the change table), and nothing waits on it.
+ */
+static void producer_renew(hub_producer_t *p, unsigned gen) {
+    static hub_metric_t *renewed;
+    if (!renewed)
+        renewed = hub_metrics_counter(
+            "hub360_kafka_producer_restarts_total",
+            "Kafka producers replaced after a fatal error.", NULL);
+    rd_kafka_t *old = NULL;
+    pthread_rwlock_wrlock(&p->swap);
+    if (p->gen == gen) {
+        char why[512] = "", err[512];
+        rd_kafka_fatal_error(p->rk, why, sizeof why);
+        rd_kafka_t *fresh = producer_handle_new(p, err, sizeof err);
+        if (fresh) {
+            hub_log_error("bus", "the Kafka producer stopped on a fatal "
+                                 "error (%s); started a new one", why);
+            old = p->rk;
+            p->rk = fresh;
+            p->gen++;
+            hub_metric_add(renewed, 1);
+        } else {
+            hub_log_error("bus", "the Kafka producer stopped on a fatal "
+                                 "error (%s), and a new one failed: %s",
+                          why, err);
+        }
+    }
+    pthread_rwlock_unlock(&p->swap);
+    if (old) {
+        rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(old, 5000); /* serves the purged reports */
+        rd_kafka_destroy(old);
+    }
+}
+
+int hub_producer_new(const hub_config_t *cfg, const char *bootstrap,
+                     hub_producer_t **out, char *err, size_t errlen) {
+    *out = NULL;
     hub_producer_t *p = calloc(1, sizeof *p);
     if (!p)
         return HUB_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
     cond_init_monotonic(&p->space);
+    /* a replacement waiting must not starve behind the poller's reads */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+#ifdef __GLIBC__
+    pthread_rwlockattr_setkind_np(&ra,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&p->swap, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    p->cfg = cfg;
     p->delivery_timeout_ms = cfg->kafka.delivery_timeout_ms;
-    rd_kafka_conf_t *conf = base_conf(cfg, bootstrap, defaults, err, errlen);
-    if (!conf) {
+    if (!(p->bootstrap = strdup(bootstrap))) {
+        hub_producer_free(p);
+        return HUB_ENOMEM;
+    }
+    if (!(p->rk = producer_handle_new(p, err, errlen))) {
         hub_producer_free(p);
         return HUB_ECONFIG;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, p);
-    char errstr[512];
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!p->rk) {
-        rd_kafka_conf_destroy(conf); /* not taken over on failure */
-        hub_producer_free(p);
-        return hub_fail(err, errlen, HUB_ECONFIG, "kafka producer: %s",
-                        errstr);
     }
     p->running = 1;
     if (pthread_create(&p->poller, NULL, poll_loop, p)) {
@@ -312,12 +386,27 @@ void hub_producer_free(hub_producer_t *p) {
         }
         rd_kafka_destroy(p->rk);
     }
+    pthread_rwlock_destroy(&p->swap);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->space);
+    free(p->bootstrap);
     free(p);
 }
 
-rd_kafka_t *hub_producer_handle(hub_producer_t *p) { return p->rk; }
+rd_kafka_t *hub_producer_hold(hub_producer_t *p) {
+    pthread_rwlock_rdlock(&p->swap);
+    return p->rk;
+}
+
+void hub_producer_unhold(hub_producer_t *p) {
+    pthread_rwlock_unlock(&p->swap);
+}
+
+void hub_producer_purge(hub_producer_t *p) {
+    rd_kafka_purge(hub_producer_hold(p),
+                   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    hub_producer_unhold(p);
+}
 
 int hub_producer_send(hub_producer_t *p, const char *topic, int32_t partition,
                       const void *key, size_t klen, const void *value,
@@ -325,6 +414,7 @@ int hub_producer_send(hub_producer_t *p, const char *topic, int32_t partition,
                       size_t nheaders, hub_acks_t *acks, int64_t block_ms,
                       char *err, size_t errlen) {
     int64_t deadline = hub_time_mono_ms() + (block_ms < 0 ? 0 : block_ms);
+    int renewed = 0;
     for (;;) {
         rd_kafka_headers_t *hdrs = NULL;
         if (nheaders) {
@@ -335,19 +425,27 @@ int hub_producer_send(hub_producer_t *p, const char *topic, int32_t partition,
         }
         if (acks)
             acks_add(acks, 1);
+        rd_kafka_t *rk = hub_producer_hold(p);
+        unsigned gen = p->gen;
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY((void *)key, klen),
             RD_KAFKA_V_VALUE((void *)value, vlen),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(acks),
             RD_KAFKA_V_END);
+        hub_producer_unhold(p);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (acks)
             acks_add(acks, -1);
         if (hdrs)
             rd_kafka_headers_destroy(hdrs); /* still ours on failure */
+        if (e == RD_KAFKA_RESP_ERR__FATAL && !renewed) {
+            producer_renew(p, gen);
+            renewed = 1;
+            continue;
+        }
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return hub_fail(err, errlen, HUB_EKAFKA, "producing to %s: %s",
                             topic, rd_kafka_err2str(e));
@@ -384,9 +482,10 @@ int hub_producer_dead_letter(hub_producer_t *p, const char *dlq,
 }
 
 int hub_producer_flush(hub_producer_t *p, int64_t timeout_ms) {
-    return rd_kafka_flush(p->rk, (int)timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR
-               ? 0
-               : HUB_ETIMEDOUT;
+    rd_kafka_resp_err_t e = rd_kafka_flush(hub_producer_hold(p),
+                                           (int)timeout_ms);
+    hub_producer_unhold(p);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : HUB_ETIMEDOUT;
 }
 
 /* ------------------------------------------------------------------ */

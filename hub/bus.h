@@ -101,8 +101,16 @@ int hub_producer_dead_letter(hub_producer_t *p, const char *dlq,
 /* Waits until nothing is in flight (or timeout). 0 or HUB_ETIMEDOUT. */
 int hub_producer_flush(hub_producer_t *p, int64_t timeout_ms);
 
-/* The underlying handle (borrowed), e.g. for metadata queries. */
-rd_kafka_t *hub_producer_handle(hub_producer_t *p);
+/*
+ * The underlying handle, e.g. for metadata queries, until
+ * hub_producer_unhold: a producer stopped by a fatal error is replaced
+ * on the next send (hub360_kafka_producer_restarts_total), never while
+ * held. Hold it briefly: sends wait while a replacement waits.
+ */
+rd_kafka_t *hub_producer_hold(hub_producer_t *p);
+void hub_producer_unhold(hub_producer_t *p);
+/* Fails every message queued or in flight now (their reports come). */
+void hub_producer_purge(hub_producer_t *p);
 
 /* ------------------------------------------------------------------ */
 /* Consumer                                                            */

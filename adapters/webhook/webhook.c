@@ -93,8 +93,7 @@ static void destroy(void *ctx) {
         if (hub_acks_wait(w->orphans[i], purged ? 10000 : 2000, NULL, 0) ==
                 HUB_ETIMEDOUT &&
             !purged) {
-            rd_kafka_purge(hub_producer_handle(w->env->producer),
-                           RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            hub_producer_purge(w->env->producer);
             purged = 1;
             hub_acks_wait(w->orphans[i], 10000, NULL, 0);
         }

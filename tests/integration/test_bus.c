@@ -144,9 +144,10 @@ TEST(produce_and_consume_every_example) {
     if (!broker) {
         hub_producer_t *tp = producer(cfg);
         REQUIRE(tp);
-        CHECK_INT(hub_bus_ensure_topics(hub_producer_handle(tp), cfg, 30000,
+        CHECK_INT(hub_bus_ensure_topics(hub_producer_hold(tp), cfg, 30000,
                                         err, sizeof err),
                   0);
+        hub_producer_unhold(tp);
         hub_producer_free(tp);
     }
     hub_producer_t *p = producer(cfg);
@@ -323,15 +324,65 @@ TEST(an_ack_group_given_up_on_is_freed_by_its_last_report) {
     hub_producer_free(p);
 }
 
+/* A fatal error (librdkafka's: an idempotent producer the broker cannot
+ * go on with) failed every later send, for good: the webhooks answered
+ * 503 and the changelog was retried, forever. The next send replaces the
+ * producer; what the old one still held is reported failed, not lost
+ * in silence (its senders send it again). */
+TEST(a_producer_stopped_by_a_fatal_error_is_replaced) {
+    setup();
+    char err[1024], topic[300];
+    hub_config_topic(cfg, "crm.events", topic, sizeof topic);
+    hub_producer_t *p = producer(cfg);
+    REQUIRE(p);
+    hub_acks_t *acks = hub_acks_new();
+    CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, "before", 6, NULL, 0,
+                                acks, 1000, err, sizeof err),
+              0);
+    CHECK_INT(hub_acks_wait(acks, 30000, err, sizeof err), 0);
+    hub_acks_free(acks);
+
+    /* on the embedded broker, one message waits in the producer too */
+    hub_acks_t *stuck = broker ? hub_acks_new() : NULL;
+    if (stuck) {
+        brokers_down();
+        CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, "stuck", 5, NULL,
+                                    0, stuck, 1000, err, sizeof err),
+                  0);
+    }
+    CHECK_INT(rd_kafka_test_fatal_error(
+                  hub_producer_hold(p),
+                  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                  "injected by the test"),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    hub_producer_unhold(p);
+    if (stuck)
+        brokers_up();
+
+    acks = hub_acks_new();
+    CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, "after", 5, NULL, 0,
+                                acks, 1000, err, sizeof err),
+              0);
+    CHECK_INT(hub_acks_wait(acks, 30000, err, sizeof err), 0);
+    CHECK_INT(hub_acks_delivered(acks), 1);
+    hub_acks_free(acks);
+    if (stuck) {
+        CHECK_INT(hub_acks_wait(stuck, 30000, err, sizeof err), HUB_EKAFKA);
+        CHECK_INT(hub_acks_failed(stuck), 1);
+        hub_acks_free(stuck);
+    }
+    hub_producer_free(p);
+}
+
 TEST(topics_exist_and_the_cluster_has_an_id) {
     setup();
     hub_producer_t *p = producer(cfg);
     REQUIRE(p);
     char err[1024];
-    CHECK_INT(hub_bus_ensure_topics(hub_producer_handle(p), cfg, 30000, err,
-                                    sizeof err),
-              0);
-    char *id = hub_bus_cluster_id(hub_producer_handle(p), 10000);
+    rd_kafka_t *rk = hub_producer_hold(p);
+    CHECK_INT(hub_bus_ensure_topics(rk, cfg, 30000, err, sizeof err), 0);
+    char *id = hub_bus_cluster_id(rk, 10000);
+    hub_producer_unhold(p);
     CHECK(id && *id);
     free(id);
     hub_producer_free(p);
