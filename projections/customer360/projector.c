@@ -385,8 +385,8 @@ static void consumer_close(projector *p) {
  * 5 s). The messages collected before the error were applied first: they
  * are whole, and their offsets are the store's.
  */
-static int consumer_restart(projector *p, const char *why, char *err,
-                            size_t errlen) {
+static int consumer_restart(projector *p, const char *why, int fenced,
+                            char *err, size_t errlen) {
     static hub_metric_t *restarts;
     if (!restarts)
         restarts = hub_metrics_counter(
@@ -398,6 +398,15 @@ static int consumer_restart(projector *p, const char *why, char *err,
         return hub_fail(err, errlen, HUB_EKAFKA, "Kafka consumer: %s", why);
     hub_log_error(p->o->label, "the Kafka consumer stopped on a fatal "
                                "error (%s); starting a new one", why);
+    if (fenced) { /* the one cause a user can fix */
+        char instance[256];
+        hub_consumer_instance_id(p->cfg, p->cfg->projector.group_id,
+                                 instance, sizeof instance);
+        hub_log_warn(p->o->label,
+                     "if this repeats, another projector joins as %s: "
+                     "give each replica its own projector.group_id",
+                     instance);
+    }
     for (;;) {
         consumer_close(p);
         int64_t wait = p->consumer_started + 5000 - hub_time_mono_ms();
@@ -897,6 +906,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
         size_t n = 0;
         int64_t deadline = hub_time_mono_ms() + cfg->projector.batch_ms;
         char fatal[512] = "";
+        int fenced = 0;
         while (n < cap && !hub_stop_requested && !fatal[0]) {
             int64_t left = deadline - hub_time_mono_ms();
             if (left <= 0)
@@ -919,7 +929,10 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
                 if (x && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     collected(p, x, m->offset);
                 else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-                    if (!rd_kafka_fatal_error(p->rk, fatal, sizeof fatal))
+                    fenced = rd_kafka_fatal_error(p->rk, fatal,
+                                                  sizeof fatal) ==
+                             RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+                    if (!fatal[0])
                         snprintf(fatal, sizeof fatal, "%s",
                                  rd_kafka_message_errstr(m));
                 } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -948,7 +961,7 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
         if (!rc && fatal[0]) { /* the queue was the old consumer's */
             rd_kafka_queue_destroy(q);
             q = NULL;
-            rc = consumer_restart(p, fatal, err, errlen);
+            rc = consumer_restart(p, fatal, fenced, err, errlen);
             if (!rc && p->rk && !(q = rd_kafka_queue_get_consumer(p->rk)))
                 rc = HUB_ENOMEM;
         }
