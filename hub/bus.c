@@ -297,12 +297,17 @@ static rd_kafka_t *producer_handle_new(hub_producer_t *p, char *err,
  * failed (a webhook answers 503 and is sent again, the changelog is
  * produced again from the change table), and nothing waits on it.
  */
+static hub_metric_t *renewed; /* process-wide, like the registry */
+
+static void renewed_init(void) {
+    renewed = hub_metrics_counter(
+        "hub360_kafka_producer_restarts_total",
+        "Kafka producers replaced after a fatal error.", NULL);
+}
+
 static void producer_renew(hub_producer_t *p, unsigned gen) {
-    static hub_metric_t *renewed;
-    if (!renewed)
-        renewed = hub_metrics_counter(
-            "hub360_kafka_producer_restarts_total",
-            "Kafka producers replaced after a fatal error.", NULL);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, renewed_init);
     rd_kafka_t *old = NULL;
     pthread_rwlock_wrlock(&p->swap);
     if (p->gen == gen) {

@@ -61,7 +61,8 @@ typedef struct hub_producer hub_producer_t;
 /*
  * Creates a producer for bootstrap (a "host:port,..." list; resolve
  * "embedded" first). Errors name the failing property. A background
- * thread serves delivery reports until hub_producer_free.
+ * thread serves delivery reports until hub_producer_free. cfg must
+ * outlive the producer (a replacement after a fatal error reads it).
  */
 int hub_producer_new(const hub_config_t *cfg, const char *bootstrap,
                      hub_producer_t **out, char *err, size_t errlen);
