@@ -56,6 +56,7 @@ static char store[4200];
 static long status[MAXPEOPLE][2];
 static int people;             /* posted so far by the poster thread */
 static volatile int stop_posting;
+static volatile int hold_posting; /* the vendor waits while set */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long long answered[3]; /* 200, 503, anything else: what clients saw */
 
@@ -133,6 +134,10 @@ static int consumer_restarted(void *unused) {
 static void *poster(void *arg) {
     (void)arg;
     for (int i = 0; i < LAST && !stop_posting; i++) {
+        while (hold_posting && !stop_posting) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         int ra;
         long s0 = post(i, 0, &ra), s1 = post(i, 1, &ra);
         pthread_mutex_lock(&lock);
@@ -378,7 +383,11 @@ TEST(webhooks_and_projector_ride_out_broker_faults) {
      * the views of the people posted from here on are checked below. */
     rd_kafka_mock_push_request_errors(mock, API_HEARTBEAT, 1,
                                       RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
+    /* the vendor waits meanwhile: it posts faster than the people last
+     * through the restart's wait (up to 20 s on this broker) */
+    hold_posting = 1;
     CHECK(hub_test_wait(consumer_restarted, NULL, 60000));
+    hold_posting = 0;
     let_post(10);
 
     /* Every broker down: whoever posts gets 503 with Retry-After. */
