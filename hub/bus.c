@@ -589,6 +589,21 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
     return 0;
 }
 
+int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
+                           size_t ntopics, char *err, size_t errlen) {
+    rd_kafka_topic_partition_list_t *sub =
+        rd_kafka_topic_partition_list_new(ntopics ? (int)ntopics : 1);
+    for (size_t i = 0; i < ntopics; i++)
+        rd_kafka_topic_partition_list_add(sub, topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e)
+        return hub_fail(err, errlen, HUB_EKAFKA, "subscribe: %s",
+                        rd_kafka_err2str(e));
+    return 0;
+}
+
 int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
                             size_t ntopics, int64_t offset,
                             size_t *npartitions, char *err, size_t errlen) {

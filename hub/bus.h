@@ -151,6 +151,10 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                                int static_member, rd_kafka_t **out, char *err,
                                size_t errlen);
 
+/* Subscribes rk (a consumer in its group) to the given topics. */
+int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
+                           size_t ntopics, char *err, size_t errlen);
+
 /*
  * Assigns every partition of the given topics at `offset`
  * (RD_KAFKA_OFFSET_BEGINNING or _END), so a group-less consumer reads

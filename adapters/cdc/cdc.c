@@ -145,19 +145,8 @@ static int feed_consumer(cdc_t *c, feed_t *f, char *err, size_t errlen) {
                               &f->rk, err, errlen);
     if (rc)
         return rc;
-    rd_kafka_topic_partition_list_t *sub =
-        rd_kafka_topic_partition_list_new((int)cc->topics.n);
-    if (!sub)
-        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
-    for (size_t i = 0; i < cc->topics.n; i++)
-        rd_kafka_topic_partition_list_add(sub, cc->topics.v[i],
-                                          RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(f->rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (e)
-        return hub_fail(err, errlen, HUB_EKAFKA, "subscribe: %s",
-                        rd_kafka_err2str(e));
-    return 0;
+    return hub_consumer_subscribe(f->rk, (const char *const *)cc->topics.v,
+                                  cc->topics.n, err, errlen);
 }
 
 static int init(const hub_adapter_env_t *env,

@@ -346,17 +346,10 @@ static int consumer_open(projector *p, char *err, size_t errlen) {
     }
     if (rc || o->once)
         return rc ? rc : assign_all(p, err, errlen);
-    rd_kafka_topic_partition_list_t *sub =
-        rd_kafka_topic_partition_list_new(NTOPICS);
+    const char *topics[NTOPICS];
     for (int t = 0; t < NTOPICS; t++)
-        rd_kafka_topic_partition_list_add(sub, p->topics[t],
-                                          RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (e)
-        return hub_fail(err, errlen, HUB_EKAFKA, "subscribe: %s",
-                        rd_kafka_err2str(e));
-    return 0;
+        topics[t] = p->topics[t];
+    return hub_consumer_subscribe(p->rk, topics, NTOPICS, err, errlen);
 }
 
 static void consumer_close(projector *p) {

@@ -377,10 +377,10 @@ TEST(webhooks_and_projector_ride_out_broker_faults) {
     let_post(4);
 
     /* The group coordinator fences the projector's static membership
-     * (FENCED_INSTANCE_ID), as a restart of Kafka did once: a fatal
-     * error, after which its consumer returns nothing more. The projector
-     * starts a new consumer and goes on (it stalled for good before):
-     * the views of the people posted from here on are checked below. */
+     * (FENCED_INSTANCE_ID), as a restart of Kafka can: a fatal error,
+     * after which its consumer returns nothing more. The projector
+     * starts a new consumer and goes on: the views of the people posted
+     * from here on are checked below. */
     rd_kafka_mock_push_request_errors(mock, API_HEARTBEAT, 1,
                                       RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
     /* the vendor waits meanwhile: it posts faster than the people last
