@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "demo.h"
 #include "log.h"
+#include "store.h"
 
 static const hub_cli_opt_t broker_opts[] = {
     {"partitions", 'p', "N",
@@ -126,6 +127,10 @@ static int run_up(hub_cli_t *cli) {
         hub_broker_stop(b);
         return hub_cli_fail(cli, "out of memory");
     }
+    /* The API reads the store its projector writes, through the
+     * projector's environment (one per process): it never opens the
+     * store first, in the way of the projector. */
+    hub_store_readers_share(1);
     /* The adapters of the configured sources, webhooks first. */
     hub_session_t s = {0};
     hub_roles_t role = {0};

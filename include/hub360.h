@@ -37,8 +37,9 @@
  * Threads. A reader may be shared by any number of threads. Lookups by
  * customer id and the change feed run in parallel; lookups by alias or
  * identity, timelines and hub360_each take the reader's lock for their
- * read (LMDB allows one environment per process, so open one reader per
- * store and share it rather than opening the same store twice). The
+ * read, so open one reader per store and share it. (Opening the same
+ * store twice in a process is safe: LMDB allows one environment per
+ * directory per process, and the second reader shares the first's.) The
  * callbacks of hub360_each and hub360_changes may call the reader's
  * functions. A view belongs to one thread at a time (hub360_view_json
  * fills it lazily).

@@ -22,8 +22,38 @@
 
 #define MAX_TABLES 32
 
+/*
+ * One environment per store directory per process. LMDB's locks belong
+ * to a process: a second mdb_env_open of a directory the process already
+ * has open finds no other holder of the lock file, takes itself for the
+ * only user and resets the file under the first environment (its reader
+ * table and the writer's mutex), and closing either drops the locks the
+ * other relies on. `hub360 up` reads the store in its API while its
+ * projector writes it, and a program may open the reader library twice;
+ * so every hub_store_t of one directory shares one environment, counted,
+ * closed by the last. envs_lock is held while an environment opens and
+ * while tables open (mdb_dbi_open: one transaction at a time per process).
+ */
+typedef struct shared_env {
+    struct shared_env *next;
+    dev_t dev;
+    ino_t ino;
+    MDB_env *env;
+    int rdonly; /* opened with MDB_RDONLY: no writer can share it */
+    int refs;
+} shared_env;
+
+static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
+static shared_env *envs;
+static int readers_share_only; /* hub_store_readers_share */
+
+void hub_store_readers_share(int on) {
+    __atomic_store_n(&readers_share_only, on, __ATOMIC_RELEASE);
+}
+
 struct hub_store {
     MDB_env *env;
+    shared_env *shared;
     MDB_dbi dbi[MAX_TABLES];
     size_t ntables;
     int lock_fd;
@@ -234,11 +264,116 @@ void hub_store_close(hub_store_t *s) {
         return;
     if (s->pf_running)
         pthread_join(s->pf_thread, NULL);
-    if (s->env)
-        mdb_env_close(s->env);
+    if (s->shared) {
+        pthread_mutex_lock(&envs_lock);
+        shared_env *e = s->shared;
+        if (--e->refs == 0) {
+            for (shared_env **pp = &envs; *pp; pp = &(*pp)->next) {
+                if (*pp == e) {
+                    *pp = e->next;
+                    break;
+                }
+            }
+            mdb_env_close(e->env);
+            free(e);
+        }
+        pthread_mutex_unlock(&envs_lock);
+    }
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     free(s);
+}
+
+/* The environment of s->dir: the one this process has open, shared, or
+ * a new one. With envs_lock held. */
+static int env_get(hub_store_t *s, const char *path, const struct stat *st,
+                   int flags, int64_t map_size, char *err, size_t errlen) {
+    int rdonly = (flags & HUB_STORE_RDONLY) != 0;
+    shared_env *e = envs;
+    while (e && (e->dev != st->st_dev || e->ino != st->st_ino))
+        e = e->next;
+    if (e && e->rdonly && !rdonly)
+        return hub_fail(err, errlen, HUB_ESTATE,
+                        "the store at %s is open read-only in this process "
+                        "(LMDB allows one environment per process): it "
+                        "cannot be written here while that reader is open",
+                        path);
+    if (!e && rdonly &&
+        __atomic_load_n(&readers_share_only, __ATOMIC_ACQUIRE))
+        return hub_fail(err, errlen, HUB_ENOENT,
+                        "the store at %s is not open yet: this process's "
+                        "projector opens it",
+                        path);
+    if (e) {
+        e->refs++;
+    } else {
+        unsigned envflags = MDB_NOTLS | MDB_NORDAHEAD;
+        if (rdonly)
+            envflags |= MDB_RDONLY;
+        if (flags & HUB_STORE_NOSYNC)
+            envflags |= MDB_NOSYNC;
+        if ((flags & HUB_STORE_WRITEMAP) && !rdonly)
+            envflags |= MDB_WRITEMAP;
+        if (!(e = calloc(1, sizeof *e)))
+            return HUB_ENOMEM;
+        int rc;
+        if ((rc = mdb_env_create(&e->env)) ||
+            (rc = mdb_env_set_maxdbs(e->env, MAX_TABLES)) ||
+            (rc = mdb_env_set_maxreaders(e->env, 512)) ||
+            (!rdonly &&
+             (rc = mdb_env_set_mapsize(e->env, (size_t)map_size))) ||
+            (rc = mdb_env_open(e->env, s->dir, envflags, 0644))) {
+            if (e->env)
+                mdb_env_close(e->env);
+            free(e);
+            return hub_fail(err, errlen, hub_store_err(rc),
+                            "opening the store at %s: %s", path,
+                            mdb_strerror(rc));
+        }
+        e->dev = st->st_dev;
+        e->ino = st->st_ino;
+        e->rdonly = rdonly;
+        e->refs = 1;
+        e->next = envs;
+        envs = e;
+    }
+    s->shared = e;
+    s->env = e->env;
+    unsigned ef = 0;
+    mdb_env_get_flags(e->env, &ef);
+    if (ef & MDB_WRITEMAP && !rdonly) {
+        s->writemap = 1;
+#ifdef MADV_POPULATE_WRITE
+        /* a written page is found, zeroed and given disk space; without
+         * fsync that is done ahead too, with it only the first two (each
+         * commit's msync would write the zeroed pages out) */
+        s->pf_advice = ef & MDB_NOSYNC ? MADV_POPULATE_WRITE
+                                       : MADV_POPULATE_READ;
+#endif
+    }
+    return 0;
+}
+
+/* Opens tables by name into dbi (created if `create`), in a transaction
+ * of their own; an LMDB error, and the table it came from in *which. With
+ * envs_lock held. */
+static int tables_open(MDB_env *env, const hub_table_def_t *tables,
+                       size_t ntables, int create, MDB_dbi *dbi,
+                       const char **which) {
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(env, NULL, create ? 0 : MDB_RDONLY, &txn);
+    for (size_t i = 0; !rc && i < ntables; i++) {
+        if ((rc = mdb_dbi_open(txn, tables[i].name,
+                               tables[i].flags | (create ? MDB_CREATE : 0),
+                               &dbi[i])) &&
+            which)
+            *which = tables[i].name;
+    }
+    if (!rc)
+        return mdb_txn_commit(txn);
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
 }
 
 int hub_store_open(const char *path, const hub_table_def_t *tables,
@@ -291,61 +426,40 @@ int hub_store_open(const char *path, const hub_table_def_t *tables,
             /* the pid is only for the message above */
         }
     }
-    unsigned envflags = MDB_NOTLS | MDB_NORDAHEAD;
-    if (flags & HUB_STORE_RDONLY)
-        envflags |= MDB_RDONLY;
-    if (flags & HUB_STORE_NOSYNC)
-        envflags |= MDB_NOSYNC;
-    if ((flags & HUB_STORE_WRITEMAP) && !(flags & HUB_STORE_RDONLY)) {
-        envflags |= MDB_WRITEMAP;
-        s->writemap = 1;
-#ifdef MADV_POPULATE_WRITE
-        /* a written page is found, zeroed and given disk space; without
-         * fsync that is done ahead too, with it only the first two (each
-         * commit's msync would write the zeroed pages out) */
-        s->pf_advice = flags & HUB_STORE_NOSYNC ? MADV_POPULATE_WRITE
-                                                : MADV_POPULATE_READ;
-#endif
-    }
-    if ((rc = mdb_env_create(&s->env)) ||
-        (rc = mdb_env_set_maxdbs(s->env, MAX_TABLES)) ||
-        (rc = mdb_env_set_maxreaders(s->env, 512)) ||
-        (!(flags & HUB_STORE_RDONLY) &&
-         (rc = mdb_env_set_mapsize(s->env, (size_t)map_size))) ||
-        (rc = mdb_env_open(s->env, s->dir, envflags, 0644))) {
-        int code = hub_store_err(rc);
+    struct stat dst;
+    if (stat(s->dir, &dst)) {
         hub_store_close(s);
-        return hub_fail(err, errlen, code == HUB_ENOENT ? HUB_ENOENT : code,
-                        "opening the store at %s: %s", path,
-                        mdb_strerror(rc));
+        return hub_fail(err, errlen, HUB_ENOENT, "no store at %s: %s", path,
+                        strerror(errno));
     }
-    MDB_txn *txn;
-    if ((rc = mdb_txn_begin(s->env, NULL, flags & HUB_STORE_RDONLY ? MDB_RDONLY : 0,
-                            &txn))) {
+    pthread_mutex_lock(&envs_lock);
+    rc = env_get(s, path, &dst, flags, map_size, err, errlen);
+    const char *table = NULL;
+    int mdb = rc ? 0
+                 : tables_open(s->env, tables, ntables,
+                               !(flags & HUB_STORE_RDONLY), s->dbi, &table);
+    pthread_mutex_unlock(&envs_lock);
+    if (mdb && table)
+        rc = hub_fail(err, errlen,
+                      mdb == MDB_NOTFOUND ? HUB_ENOENT : hub_store_err(mdb),
+                      "%s: table %s: %s", path, table, mdb_strerror(mdb));
+    else if (mdb)
+        rc = hub_fail(err, errlen, hub_store_err(mdb), "%s: %s", path,
+                      mdb_strerror(mdb));
+    if (rc) {
         hub_store_close(s);
-        return hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
-                        mdb_strerror(rc));
-    }
-    for (size_t i = 0; i < ntables; i++) {
-        unsigned f = tables[i].flags;
-        if (!(flags & HUB_STORE_RDONLY))
-            f |= MDB_CREATE;
-        if ((rc = mdb_dbi_open(txn, tables[i].name, f, &s->dbi[i]))) {
-            mdb_txn_abort(txn);
-            hub_store_close(s);
-            return hub_fail(err, errlen,
-                            rc == MDB_NOTFOUND ? HUB_ENOENT : hub_store_err(rc),
-                            "%s: table %s: %s", path, tables[i].name,
-                            mdb_strerror(rc));
-        }
-    }
-    if ((rc = mdb_txn_commit(txn))) {
-        hub_store_close(s);
-        return hub_fail(err, errlen, hub_store_err(rc), "%s: %s", path,
-                        mdb_strerror(rc));
+        return rc;
     }
     *out = s;
     return 0;
+}
+
+int hub_store_open_tables(hub_store_t *s, const hub_table_def_t *tables,
+                          size_t ntables, int create, MDB_dbi *dbi) {
+    pthread_mutex_lock(&envs_lock);
+    int rc = tables_open(s->env, tables, ntables, create, dbi, NULL);
+    pthread_mutex_unlock(&envs_lock);
+    return rc;
 }
 
 MDB_env *hub_store_env(hub_store_t *s) { return s->env; }

@@ -1,7 +1,8 @@
 /*
  * hub360 - the LMDB store the projections keep their views in.
  *
- * One environment per store directory, reached through the symlink
+ * One environment per store directory (and per process: see
+ * hub_store_readers_share), reached through the symlink
  * DATA_DIR/<name> that points at a generation directory
  * (DATA_DIR/<name>.<n>). `hub360 rebuild` fills generation n+1 beside the
  * live one and swaps the symlink atomically; readers open whatever the
@@ -42,6 +43,22 @@ int hub_store_open(const char *path, const hub_table_def_t *tables,
                    size_t ntables, int64_t map_size, int flags,
                    hub_store_t **out, char *err, size_t errlen);
 void hub_store_close(hub_store_t *s);
+
+/*
+ * A process opens each store directory's LMDB environment once: a store
+ * opened again (a reader beside the writer, two readers) shares it, and
+ * the last hub_store_close closes it. A writer cannot share what a reader
+ * opened read-only (HUB_ESTATE). After hub_store_readers_share(1), readers
+ * only share: where no writer of this process has the store open they
+ * fail with HUB_ENOENT instead of opening it read-only first (`hub360 up`,
+ * whose API must not keep its projector from opening the store).
+ */
+void hub_store_readers_share(int on);
+
+/* Opens more tables by name into dbi (created if `create`); 0 or an LMDB
+ * error (MDB_NOTFOUND: a reader's table the store does not have). */
+int hub_store_open_tables(hub_store_t *s, const hub_table_def_t *tables,
+                          size_t ntables, int create, MDB_dbi *dbi);
 
 MDB_env *hub_store_env(hub_store_t *s);
 MDB_dbi hub_store_dbi(hub_store_t *s, size_t table);

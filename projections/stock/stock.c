@@ -203,21 +203,11 @@ int hub_stock_open(hub_store_t *store, int writer, hub_stock_t **out, char *err,
         hub_stock_close(s);
         return HUB_ENOMEM;
     }
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(hub_store_env(store), NULL, writer ? 0 : MDB_RDONLY,
-                           &txn);
-    for (size_t i = 0; !rc && i < S_COUNT; i++)
-        rc = mdb_dbi_open(txn, tables[i].name, writer ? MDB_CREATE : 0,
-                          &s->dbi[i]);
+    int rc = hub_store_open_tables(store, tables, S_COUNT, writer, s->dbi);
     if (rc == MDB_NOTFOUND && !writer) {
-        mdb_txn_abort(txn); /* a store older than this projection */
-        *out = s;
+        *out = s; /* a store older than this projection */
         return 0;
     }
-    if (!rc)
-        rc = mdb_txn_commit(txn);
-    else if (txn)
-        mdb_txn_abort(txn);
     if (rc) {
         hub_stock_close(s);
         return hub_fail(err, errlen, hub_store_err(rc),

@@ -594,6 +594,86 @@ TEST(a_store_in_an_older_table_layout_is_refused_with_a_hint) {
     hub_config_free(cfg);
 }
 
+/* Readers in LMDB's reader table: lines after mdb_reader_list's header. */
+static int count_line(const char *msg, void *ctx) {
+    (void)msg;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int readers(MDB_env *env) {
+    int lines = 0;
+    mdb_reader_list(env, count_line, &lines);
+    return lines - 1;
+}
+
+/* A second mdb_env_open of a directory in the same process would take
+ * the lock file for its own and reset it under the first: the first's
+ * readers would vanish from the table, and the writer could reuse the
+ * pages they read. `hub360 up` reads the store in its API while its
+ * projector writes it. */
+TEST(a_store_opened_twice_in_one_process_shares_one_environment) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = two_people();
+    const char *store = fresh_store("shared");
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, NULL, NULL), 0);
+    char err[512];
+    hub_store_t *w = NULL, *r = NULL;
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 1 << 24,
+                           HUB_STORE_WRITER, &w, err, sizeof err) == 0);
+    MDB_txn *wt, *rt;
+    REQUIRE(mdb_txn_begin(hub_store_env(w), NULL, MDB_RDONLY, &wt) == 0);
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 0,
+                           HUB_STORE_RDONLY, &r, err, sizeof err) == 0);
+    CHECK(hub_store_env(r) == hub_store_env(w));
+    REQUIRE(mdb_txn_begin(hub_store_env(r), NULL, MDB_RDONLY, &rt) == 0);
+    CHECK_INT(readers(hub_store_env(w)), 2);
+    mdb_txn_abort(wt);
+    /* the writer closes first: the reader still reads */
+    hub_store_close(w);
+    MDB_val k = {6, "format"}, v;
+    CHECK_INT(mdb_get(rt, hub_store_dbi(r, T_META), &k, &v), 0);
+    mdb_txn_abort(rt);
+    hub_store_close(r);
+
+    /* a writer cannot share what a reader opened read-only */
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 0,
+                           HUB_STORE_RDONLY, &r, err, sizeof err) == 0);
+    char want[1024];
+    CHECK_INT(hub_store_open(store, hub_c360_tables, T_COUNT, 1 << 24,
+                             HUB_STORE_WRITER, &w, err, sizeof err),
+              HUB_ESTATE);
+    snprintf(want, sizeof want,
+             "the store at %s is open read-only in this process (LMDB "
+             "allows one environment per process): it cannot be written "
+             "here while that reader is open",
+             store);
+    CHECK_STR(err, want);
+    CHECK(w == NULL);
+    hub_store_close(r);
+
+    /* readers that only share (hub360 up's API) wait for the writer */
+    hub_store_readers_share(1);
+    CHECK_INT(hub_store_open(store, hub_c360_tables, T_COUNT, 0,
+                             HUB_STORE_RDONLY, &r, err, sizeof err),
+              HUB_ENOENT);
+    snprintf(want, sizeof want,
+             "the store at %s is not open yet: this process's projector "
+             "opens it",
+             store);
+    CHECK_STR(err, want);
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 1 << 24,
+                           HUB_STORE_WRITER, &w, err, sizeof err) == 0);
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 0,
+                           HUB_STORE_RDONLY, &r, err, sizeof err) == 0);
+    CHECK(hub_store_env(r) == hub_store_env(w));
+    hub_store_readers_share(0);
+    hub_store_close(r);
+    hub_store_close(w);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
 /* Three dead letters and an event, in that order. */
 static events_t malformed(void) {
     events_t ev = {0};
