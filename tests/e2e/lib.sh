@@ -11,12 +11,31 @@ FAILED=0
 
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # what has not stopped 10 s after SIGTERM (a failure said so) is killed
+  local deadline=$((SECONDS + 10))
+  for pid in "${PIDS[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if [ "$FAILED" -eq 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
 }
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; FAILED=1; exit 1; }
+
+# stacks PID NAME: every thread's stack of a process that is stuck, into
+# $WORK/NAME.stacks, and its hub360 frames to stderr (needs gdb).
+stacks() {
+  command -v gdb >/dev/null || { echo "(no gdb: no stacks of $2)" >&2; return 0; }
+  timeout 60 gdb -q -batch -p "$1" -ex "thread apply all bt" \
+    >"$WORK/$2.stacks" 2>&1 || true
+  echo "--- the threads of $2 (pid $1), their hub360 frames; all in $WORK/$2.stacks:" >&2
+  awk '/^Thread /{t=$0; shown=0} /^#/ && /(hub_|hub360|main \(|run_|projector|consumer|producer)/ {
+         if (!shown) {print t; shown=1} print "  " $0}' "$WORK/$2.stacks" | cut -c1-200 >&2
+}
 ok() { echo "ok: $*"; }
 
 # wait_for SECONDS COMMAND...: runs COMMAND until it succeeds, or fails

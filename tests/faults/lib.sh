@@ -161,7 +161,10 @@ role_stop() {
   kill -TERM "$pid"
   local deadline=$((SECONDS + 60))
   while kill -0 "$pid" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || fail "hub360 $1 still running 60 s after SIGTERM"
+    if [ $SECONDS -ge $deadline ]; then
+      stacks "$pid" "$1"
+      fail "hub360 $1 still running 60 s after SIGTERM"
+    fi
     sleep 0.1
   done
   local rc=0
