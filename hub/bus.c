@@ -589,6 +589,13 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
     return 0;
 }
 
+void hub_consumer_drop(rd_kafka_t *rk) {
+    /* librdkafka unassigns by itself, serves no callback, and drops the
+     * events still queued (the group's terminate in rdkafka_cgrp.c) */
+    if (rk)
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
                            size_t ntopics, char *err, size_t errlen) {
     rd_kafka_topic_partition_list_t *sub =

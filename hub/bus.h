@@ -151,6 +151,18 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                                int static_member, rd_kafka_t **out, char *err,
                                size_t errlen);
 
+/*
+ * Destroys a consumer made by hub_consumer_new_rebalance without
+ * rd_kafka_consumer_close, which serves the rebalance callbacks still
+ * queued: an assignment queued after the last poll reached the callback
+ * while the group was closing, and when the group had already stopped
+ * waiting for it, the callback's rd_kafka_assign was never answered
+ * (librdkafka 2.0). For consumers whose offsets are their own: nothing
+ * more is committed, and a static member does not leave its group (it
+ * would not on close either).
+ */
+void hub_consumer_drop(rd_kafka_t *rk);
+
 /* Subscribes rk (a consumer in its group) to the given topics. */
 int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
                            size_t ntopics, char *err, size_t errlen);

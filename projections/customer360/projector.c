@@ -355,8 +355,7 @@ static int consumer_open(projector *p, char *err, size_t errlen) {
 static void consumer_close(projector *p) {
     if (!p->rk)
         return;
-    rd_kafka_consumer_close(p->rk);
-    rd_kafka_destroy(p->rk);
+    hub_consumer_drop(p->rk); /* the offsets are the store's */
     p->rk = NULL;
     for (int t = 0; t < NTOPICS; t++) { /* the handles were the old one's */
         p->tp[t].rkt = NULL;

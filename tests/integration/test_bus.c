@@ -5,6 +5,7 @@
  * the same cases run against a real Apache Kafka, on topics of their own.
  * Cases that inject faults through the mock cluster's API skip there.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -372,6 +373,94 @@ TEST(a_producer_stopped_by_a_fatal_error_is_replaced) {
         hub_acks_free(stuck);
     }
     hub_producer_free(p);
+}
+
+/* A rebalance callback as the projector's: it assigns what it is given.
+ * assigned: how many partitions it holds; assigned_closing: assignments
+ * made during a close. */
+static volatile int assigned, assigned_closing, closing;
+
+static void assign_all(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        assigned_closing += closing;
+    assigned = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? parts->cnt : 0;
+    rd_kafka_assign(rk, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? parts
+                                                                    : NULL);
+}
+
+static int queued(void *q) { return rd_kafka_queue_length(q) > 0; }
+
+static volatile int dropped;
+
+static void *drop(void *rk) {
+    hub_consumer_drop(rk);
+    dropped = 1;
+    return NULL;
+}
+
+static int is_dropped(void *unused) {
+    (void)unused;
+    return dropped;
+}
+
+static int all_assigned(void *rk) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+    if (m)
+        rd_kafka_message_destroy(m);
+    return assigned == 3;
+}
+
+/*
+ * A consumer stopped with its group's assignment queued and not served
+ * (it came after the projector's last poll) closes without calling its
+ * rebalance callback: rd_kafka_consumer_close served such an assignment
+ * to the callback, and when the group had left the state that waits for
+ * it, its rd_kafka_assign was never answered (`hub360 up` did not stop
+ * on SIGTERM). The same static member then joins again and gets every
+ * partition.
+ */
+TEST(a_consumer_dropped_with_its_assignment_queued_closes) {
+    setup();
+    char err[1024], group[64], topic[300];
+    hub_producer_t *p = producer(cfg);
+    REQUIRE(p);
+    CHECK_INT(hub_bus_ensure_topics(hub_producer_hold(p), cfg, 30000, err,
+                                    sizeof err),
+              0);
+    hub_producer_unhold(p);
+    hub_producer_free(p);
+    snprintf(group, sizeof group, "drop-%ld", (long)getpid());
+    hub_config_topic(cfg, "crm.events", topic, sizeof topic);
+    const char *topics[] = {topic};
+    rd_kafka_t *rk = NULL;
+    REQUIRE(hub_consumer_new_rebalance(cfg, bootstrap, group, 0, assign_all,
+                                       NULL, 1, &rk, err, sizeof err) == 0);
+    CHECK_INT(hub_consumer_subscribe(rk, topics, 1, err, sizeof err), 0);
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    CHECK(hub_test_wait(queued, q, 30000)); /* the assignment, unserved */
+    rd_kafka_queue_destroy(q);
+    closing = 1;
+    dropped = 0;
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, drop, rk) == 0);
+    if (!hub_test_wait(is_dropped, NULL, 30000)) {
+        FAIL_AT("the consumer did not close within 30 s");
+        _exit(1); /* its thread will not end */
+    }
+    pthread_join(t, NULL);
+    closing = 0;
+    CHECK_INT(assigned_closing, 0);
+
+    assigned = 0;
+    REQUIRE(hub_consumer_new_rebalance(cfg, bootstrap, group, 0, assign_all,
+                                       NULL, 1, &rk, err, sizeof err) == 0);
+    CHECK_INT(hub_consumer_subscribe(rk, topics, 1, err, sizeof err), 0);
+    if (!hub_test_wait(all_assigned, rk, 60000))
+        FAIL_AT("the member that joined again holds %d partitions, not 3",
+                assigned);
+    hub_consumer_drop(rk);
 }
 
 TEST(topics_exist_and_the_cluster_has_an_id) {
