@@ -151,8 +151,27 @@ static int compile_entry(hub_mapping_t *m, const char *expr,
     return rc;
 }
 
+/*
+ * jq's regular expressions (test, match, sub, ...) are oniguruma's, which
+ * initializes its global tables on the first onig_new, unguarded: two
+ * mappings running their first regex on two threads at once (the
+ * adapters of `hub360 up` right after a start) raced there, and a
+ * process aborted with "double free or corruption". One regex, run once
+ * before any mapping exists, does that initialization on one thread.
+ */
+static void regex_init(void) {
+    jq_state *jq = jq_init();
+    if (jq && jq_compile(jq, "\"a\" | test(\"a\")")) {
+        jq_start(jq, jv_null(), 0);
+        jv_free(jq_next(jq));
+    }
+    jq_teardown(&jq);
+}
+
 int hub_mapping_new(const char *name, const char *text, size_t len,
                     hub_mapping_t **out, char *err, size_t errlen) {
+    static pthread_once_t regex_once = PTHREAD_ONCE_INIT;
+    pthread_once(&regex_once, regex_init);
     hub_mapping_t *m = calloc(1, sizeof(*m));
     if (!m)
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");

@@ -1,6 +1,7 @@
 /*
  * hub360 - one binary for every role: dispatches to the subcommands.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,9 @@ int main(int argc, char **argv) {
         printf("hub360 %s\n", HUB360_VERSION);
         return HUB_EXIT_OK;
     }
+    /* jansson seeds its hash tables on first use; its rule for programs
+     * with threads is to have that done before any starts */
+    json_object_seed(0);
     for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(commands[i]->name, name) == 0) {
             hub_cli_t cli;
