@@ -30,14 +30,13 @@
  * table and the writer's mutex), and closing either drops the locks the
  * other relies on. `hub360 up` reads the store in its API while its
  * projector writes it, and a program may open the reader library twice;
- * so every hub_store_t of one directory shares one environment, counted,
- * closed by the last. envs_lock is held while an environment opens and
- * while tables open (mdb_dbi_open: one transaction at a time per process).
+ * so every hub_store_t of one directory shares one environment (found by
+ * its data file), counted, closed by the last. envs_lock is held while an
+ * environment opens and while tables open (mdb_dbi_open: one transaction
+ * at a time per process).
  */
 typedef struct shared_env {
     struct shared_env *next;
-    dev_t dev;
-    ino_t ino;
     MDB_env *env;
     int rdonly; /* opened with MDB_RDONLY: no writer can share it */
     int refs;
@@ -284,13 +283,26 @@ void hub_store_close(hub_store_t *s) {
     free(s);
 }
 
+/* e has dir's data file open: that very file, not one since deleted
+ * (a generation `rebuild` removed, whose directory's inode a new
+ * generation may reuse while a reader still holds the old). */
+static int env_is(const shared_env *e, const char *dir) {
+    char path[PATH_MAX + 16];
+    struct stat now, held;
+    int fd;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    return mdb_env_get_fd(e->env, &fd) == 0 && fstat(fd, &held) == 0 &&
+           held.st_nlink > 0 && stat(path, &now) == 0 &&
+           now.st_dev == held.st_dev && now.st_ino == held.st_ino;
+}
+
 /* The environment of s->dir: the one this process has open, shared, or
  * a new one. With envs_lock held. */
-static int env_get(hub_store_t *s, const char *path, const struct stat *st,
-                   int flags, int64_t map_size, char *err, size_t errlen) {
+static int env_get(hub_store_t *s, const char *path, int flags,
+                   int64_t map_size, char *err, size_t errlen) {
     int rdonly = (flags & HUB_STORE_RDONLY) != 0;
     shared_env *e = envs;
-    while (e && (e->dev != st->st_dev || e->ino != st->st_ino))
+    while (e && !env_is(e, s->dir))
         e = e->next;
     if (e && e->rdonly && !rdonly)
         return hub_fail(err, errlen, HUB_ESTATE,
@@ -330,8 +342,6 @@ static int env_get(hub_store_t *s, const char *path, const struct stat *st,
                             "opening the store at %s: %s", path,
                             mdb_strerror(rc));
         }
-        e->dev = st->st_dev;
-        e->ino = st->st_ino;
         e->rdonly = rdonly;
         e->refs = 1;
         e->next = envs;
@@ -426,14 +436,8 @@ int hub_store_open(const char *path, const hub_table_def_t *tables,
             /* the pid is only for the message above */
         }
     }
-    struct stat dst;
-    if (stat(s->dir, &dst)) {
-        hub_store_close(s);
-        return hub_fail(err, errlen, HUB_ENOENT, "no store at %s: %s", path,
-                        strerror(errno));
-    }
     pthread_mutex_lock(&envs_lock);
-    rc = env_get(s, path, &dst, flags, map_size, err, errlen);
+    rc = env_get(s, path, flags, map_size, err, errlen);
     const char *table = NULL;
     int mdb = rc ? 0
                  : tables_open(s->env, tables, ntables,

@@ -3,6 +3,7 @@
  * (no Kafka): order independence, duplicates, links, forget, guards.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "c360_harness.h"
 #include "errors.h"
@@ -670,6 +671,24 @@ TEST(a_store_opened_twice_in_one_process_shares_one_environment) {
     hub_store_readers_share(0);
     hub_store_close(r);
     hub_store_close(w);
+
+    /* a store deleted and made again in the same directory (or in a new
+     * generation's directory that reuses a removed one's inode) gets an
+     * environment of its own while a reader still holds the old one */
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 0,
+                           HUB_STORE_RDONLY, &r, err, sizeof err) == 0);
+    char file[4300];
+    snprintf(file, sizeof file, "%s/data.mdb", hub_store_dir(r));
+    CHECK_INT(unlink(file), 0);
+    snprintf(file, sizeof file, "%s/lock.mdb", hub_store_dir(r));
+    CHECK_INT(unlink(file), 0);
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 10, NULL, NULL), 0);
+    hub_store_t *r2 = NULL;
+    REQUIRE(hub_store_open(store, hub_c360_tables, T_COUNT, 0,
+                           HUB_STORE_RDONLY, &r2, err, sizeof err) == 0);
+    CHECK(hub_store_env(r2) != hub_store_env(r));
+    hub_store_close(r2);
+    hub_store_close(r);
     events_free(&ev);
     hub_config_free(cfg);
 }
