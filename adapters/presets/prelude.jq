@@ -2,12 +2,20 @@
 # mapping file). Keep them small and total: a helper given null returns
 # null, so optional vendor fields stay optional.
 
+# Epoch seconds -> RFC 3339 UTC, for years 1 to 9999 only: jq 1.6 aborts
+# the whole process (an assertion in its strftime) on seconds its gmtime
+# cannot take, so anything else is an error the record fails with.
+def epoch_todate:
+  if . >= -62135596800 and . < 253402300800 then todate
+  else error("\(.) seconds since 1970 is not a time of the years 1 to 9999")
+  end;
+
 # Epoch seconds or milliseconds (number or numeric string) -> RFC 3339 UTC.
 def ts_s: if . == null or . == "" then null
-          else (tonumber | floor | todate) end;
+          else (tonumber | floor | epoch_todate) end;
 def ts_ms: if . == null or . == "" then null
            else (tonumber | floor) as $ms
-                | ($ms / 1000 | floor | todate) as $s
+                | ($ms / 1000 | floor | epoch_todate) as $s
                 | ($ms % 1000) as $f
                 | if $f == 0 then $s
                   else $s[:-1] + "." + ("00" + ($f | tostring))[-3:] + "Z" end

@@ -18,7 +18,7 @@ def weibo_time:
        else ("\($c.year) \($c.mon) \($c.day) \($c.hms)" | strptime("%Y %b %d %H:%M:%S") | mktime)
             - ((($c.oh | tonumber) * 3600 + ($c.om | tonumber) * 60)
                * (if $c.sign == "-" then -1 else 1 end))
-          | todate
+          | epoch_todate
        end
   end;
 
