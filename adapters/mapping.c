@@ -155,9 +155,10 @@ static int compile_entry(hub_mapping_t *m, const char *expr,
  * jq's regular expressions (test, match, sub, ...) are oniguruma's, which
  * initializes its global tables on the first onig_new, unguarded: two
  * mappings running their first regex on two threads at once (the
- * adapters of `hub360 up` right after a start) raced there, and a
- * process aborted with "double free or corruption". One regex, run once
- * before any mapping exists, does that initialization on one thread.
+ * adapters of `hub360 up` right after a start) race there (helgrind),
+ * the likely cause of a `hub360 up` that aborted with "double free or
+ * corruption" just then. One regex, run once before any mapping exists,
+ * does that initialization on one thread.
  */
 static void regex_init(void) {
     jq_state *jq = jq_init();

@@ -327,7 +327,7 @@ static int env_get(hub_store_t *s, const char *path, int flags,
         if ((flags & HUB_STORE_WRITEMAP) && !rdonly)
             envflags |= MDB_WRITEMAP;
         if (!(e = calloc(1, sizeof *e)))
-            return HUB_ENOMEM;
+            return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
         int rc;
         if ((rc = mdb_env_create(&e->env)) ||
             (rc = mdb_env_set_maxdbs(e->env, MAX_TABLES)) ||

@@ -4,9 +4,10 @@
  * reaching their first regular expression together. Run under helgrind
  * (ctest helgrind.mapping_threads): oniguruma, under jq's regexes,
  * initialized its globals on the first onig_new without a lock, and two
- * threads there raced (a process aborted with "double free or
- * corruption"); hub_mapping_new now has that done once, first. Without
- * helgrind it checks the events each thread's mapping made.
+ * threads there raced (the likely cause of a `hub360 up` that aborted
+ * with "double free or corruption"); hub_mapping_new now has that done
+ * once, first. Without helgrind it checks the events each thread's
+ * mapping made.
  */
 #include <jansson.h>
 #include <pthread.h>
