@@ -30,7 +30,8 @@ size_t hub_par_threads(void) {
     return cores;
 }
 
-typedef struct job {
+typedef struct hub_par job;
+struct hub_par {
     void (*fn)(void *, size_t, size_t);
     void *arg;
     size_t n, chunk;
@@ -38,32 +39,43 @@ typedef struct job {
     atomic_size_t next_t;   /* the index the next helper takes */
     atomic_int refs;        /* the caller and the helpers not gone */
     pthread_mutex_t lock;
-    pthread_cond_t finished;
+    pthread_cond_t finished; /* a turn's calls returned */
     size_t done;            /* items whose calls returned (lock) */
-} job;
+    atomic_uchar *turn_done; /* hub_par_start: per turn, its calls
+                                returned */
+};
 
 static void release(job *j) {
     if (atomic_fetch_sub(&j->refs, 1) == 1) {
         pthread_mutex_destroy(&j->lock);
         pthread_cond_destroy(&j->finished);
+        free(j->turn_done);
         free(j);
     }
 }
 
+/* Takes the next turn and makes its calls; 0 when none is left. */
+static int take_turn(job *j, size_t t) {
+    size_t i = atomic_fetch_add(&j->next, j->chunk);
+    if (i >= j->n)
+        return 0;
+    size_t end = j->n - i < j->chunk ? j->n : i + j->chunk;
+    for (size_t k = i; k < end; k++)
+        j->fn(j->arg, k, t);
+    if (j->turn_done) /* before the lock: a waiter checks it under it */
+        atomic_store_explicit(&j->turn_done[i / j->chunk], 1,
+                              memory_order_release);
+    pthread_mutex_lock(&j->lock);
+    j->done += end - i;
+    if (j->turn_done || j->done == j->n)
+        pthread_cond_broadcast(&j->finished);
+    pthread_mutex_unlock(&j->lock);
+    return 1;
+}
+
 static void take_turns(job *j, size_t t) {
-    for (;;) {
-        size_t i = atomic_fetch_add(&j->next, j->chunk);
-        if (i >= j->n)
-            return;
-        size_t end = j->n - i < j->chunk ? j->n : i + j->chunk;
-        for (size_t k = i; k < end; k++)
-            j->fn(j->arg, k, t);
-        pthread_mutex_lock(&j->lock);
-        j->done += end - i;
-        if (j->done == j->n)
-            pthread_cond_signal(&j->finished);
-        pthread_mutex_unlock(&j->lock);
-    }
+    while (take_turn(j, t))
+        ;
 }
 
 static void *helper(void *p) {
@@ -73,20 +85,28 @@ static void *helper(void *p) {
     return NULL;
 }
 
-void hub_par_for(size_t n, size_t chunk, size_t max,
-                 void (*fn)(void *arg, size_t i, size_t t), void *arg) {
+/* A loop with its helpers started; NULL (every call made here) when it
+ * gets no helper. */
+static job *start(size_t n, size_t chunk, size_t max,
+                  void (*fn)(void *arg, size_t i, size_t t), void *arg,
+                  int ahead) {
     size_t nt = hub_par_threads();
     if (max && nt > max)
         nt = max;
     if (!chunk)
         chunk = 1;
-    if (nt > (n + chunk - 1) / chunk)
-        nt = (n + chunk - 1) / chunk; /* no more threads than turns */
+    size_t turns = (n + chunk - 1) / chunk;
+    if (nt > turns)
+        nt = turns; /* no more threads than turns */
     job *j = nt > 1 ? calloc(1, sizeof *j) : NULL;
+    if (j && ahead && !(j->turn_done = calloc(turns, 1))) {
+        free(j);
+        j = NULL;
+    }
     if (!j) { /* one thread, or no memory for more: all here */
         for (size_t i = 0; i < n; i++)
             fn(arg, i, 0);
-        return;
+        return NULL;
     }
     j->fn = fn;
     j->arg = arg;
@@ -111,10 +131,41 @@ void hub_par_for(size_t n, size_t chunk, size_t max,
     }
     if (attr_made)
         pthread_attr_destroy(&attr);
+    return j;
+}
+
+void hub_par_finish(hub_par_t *j) {
+    if (!j)
+        return;
     take_turns(j, 0);
     pthread_mutex_lock(&j->lock);
     while (j->done < j->n)
         pthread_cond_wait(&j->finished, &j->lock);
     pthread_mutex_unlock(&j->lock);
     release(j);
+}
+
+void hub_par_for(size_t n, size_t chunk, size_t max,
+                 void (*fn)(void *arg, size_t i, size_t t), void *arg) {
+    hub_par_finish(start(n, chunk, max, fn, arg, 0));
+}
+
+hub_par_t *hub_par_start(size_t n, size_t chunk, size_t max,
+                         void (*fn)(void *arg, size_t i, size_t t),
+                         void *arg) {
+    return start(n, chunk, max, fn, arg, 1);
+}
+
+void hub_par_need(hub_par_t *j, size_t i) {
+    if (!j || i >= j->n)
+        return;
+    atomic_uchar *done = &j->turn_done[i / j->chunk];
+    while (!atomic_load_explicit(done, memory_order_acquire)) {
+        if (take_turn(j, 0))
+            continue; /* a later turn, maybe: needed soon anyway */
+        pthread_mutex_lock(&j->lock); /* a helper has it: wait */
+        while (!atomic_load_explicit(done, memory_order_acquire))
+            pthread_cond_wait(&j->finished, &j->lock);
+        pthread_mutex_unlock(&j->lock);
+    }
 }

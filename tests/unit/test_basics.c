@@ -1,9 +1,14 @@
 /*
- * Unit tests: buffers, canonical JSON output, RFC 3339 times, UUIDs.
+ * Unit tests: buffers, canonical JSON output, RFC 3339 times, UUIDs,
+ * loops spread over the cores.
  */
+#include <stdatomic.h>
+#include <unistd.h>
+
 #include "buf.h"
 #include "harness.h"
 #include "json.h"
+#include "par.h"
 #include "timefmt.h"
 #include "uuid.h"
 
@@ -152,4 +157,87 @@ TEST(a_reserved_buffer_is_an_empty_string) {
     CHECK_STR(s, "");
     CHECK_INT(len, 0);
     free(s);
+}
+
+/* A loop's record of its calls: how often each item was called, what it
+ * left (written without atomics: the loop must publish it), on which t. */
+typedef struct calls {
+    size_t n;
+    atomic_int *times;
+    size_t *value;
+    atomic_int bad_t;
+    int slow_helpers; /* helpers sleep per call: the caller catches up */
+} calls;
+
+static void record(void *arg, size_t i, size_t t) {
+    calls *c = arg;
+    if (c->slow_helpers && t != 0)
+        usleep(2000);
+    if (t >= hub_par_threads())
+        atomic_fetch_add(&c->bad_t, 1);
+    c->value[i] = 3 * i + 1;
+    atomic_fetch_add(&c->times[i], 1);
+}
+
+static calls *calls_new(size_t n, int slow) {
+    calls *c = calloc(1, sizeof *c);
+    c->n = n;
+    c->times = calloc(n, sizeof *c->times);
+    c->value = calloc(n, sizeof *c->value);
+    c->slow_helpers = slow;
+    return c;
+}
+
+/* Every item called exactly once; returns how many were not. */
+static size_t calls_wrong(calls *c) {
+    size_t wrong = 0;
+    for (size_t i = 0; i < c->n; i++)
+        wrong += atomic_load(&c->times[i]) != 1 || c->value[i] != 3 * i + 1;
+    return wrong + (size_t)atomic_load(&c->bad_t);
+}
+
+static void calls_free(calls *c) {
+    free(c->times);
+    free(c->value);
+    free(c);
+}
+
+TEST(a_parallel_loop_calls_every_item_once) {
+    size_t sizes[] = {0, 1, 7, 64, 1000, 4099};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        calls *c = calls_new(sizes[k], 0);
+        hub_par_for(c->n, 7, 0, record, c);
+        CHECK_INT(calls_wrong(c), 0);
+        calls_free(c);
+    }
+}
+
+TEST(a_loop_started_ahead_gives_each_item_when_asked) {
+    /* the projector applies message i once hub_par_need(i) returned: the
+     * item's call has returned and what it wrote is visible */
+    for (int slow = 0; slow <= 1; slow++) {
+        calls *c = calls_new(slow ? 40 : 5000, slow);
+        hub_par_t *j = hub_par_start(c->n, slow ? 16 : 64, 0, record, c);
+        size_t seen_wrong = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            hub_par_need(j, i);
+            seen_wrong += atomic_load(&c->times[i]) != 1 ||
+                          c->value[i] != 3 * i + 1;
+        }
+        hub_par_finish(j);
+        CHECK_INT(seen_wrong, 0);
+        CHECK_INT(calls_wrong(c), 0);
+        calls_free(c);
+    }
+}
+
+TEST(a_loop_started_ahead_finishes_what_nobody_asked_for) {
+    calls *c = calls_new(3000, 0);
+    hub_par_t *j = hub_par_start(c->n, 64, 0, record, c);
+    hub_par_need(j, 10);
+    hub_par_finish(j); /* an aborted batch: the rest still runs once */
+    CHECK_INT(calls_wrong(c), 0);
+    calls_free(c);
+    hub_par_need(NULL, 0); /* one core: the calls were made at the start */
+    hub_par_finish(NULL);
 }
