@@ -42,7 +42,9 @@ struct hub_codec {
     size_t nresolvers, capresolvers;
     int32_t writer_ids[HUB_TOPIC_COUNT]; /* 0 until first needed */
     hub_buf_t scratch;   /* re-encoded events of older schema versions */
-    int32_t same_id;     /* a writer id known to equal the reader, or 0 */
+    int32_t same_id;     /* a writer id known to equal the reader, or 0;
+                            read by the _own calls on other threads while
+                            a caller of the others may set it: atomic */
     char subjects[HUB_TOPIC_COUNT][256];
 };
 
@@ -399,12 +401,13 @@ int hub_codec_render(hub_codec_t *c, const void *buf, size_t len,
 int hub_codec_envelope_own(const hub_codec_t *c, const void *buf, size_t len,
                            const uint8_t **avro, size_t *avro_len) {
     const unsigned char *p = buf;
-    if (len < HEADER_LEN || p[0] != 0 || !c->same_id)
+    int32_t same = __atomic_load_n(&c->same_id, __ATOMIC_RELAXED);
+    if (len < HEADER_LEN || p[0] != 0 || !same)
         return 0;
     int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
                            (uint32_t)p[3] << 8 | p[4]);
     char verr[400];
-    if (id != c->same_id ||
+    if (id != same ||
         hub_avro_validate(c->root, p + HEADER_LEN, len - HEADER_LEN, verr,
                           sizeof verr))
         return 0;
@@ -423,15 +426,16 @@ int hub_codec_envelope_bytes(hub_codec_t *c, const void *buf, size_t len,
     }
     int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
                            (uint32_t)p[3] << 8 | p[4]);
-    if (id != c->same_id) {
+    int32_t same = __atomic_load_n(&c->same_id, __ATOMIC_RELAXED);
+    if (id != same) {
         const hub_schema_t *writer;
         int rc = hub_catalog_get(c->cat, id, &writer, err, errlen);
         if (rc)
             return rc;
         if (strcmp(hub_schema_text(writer), hub_schema_text(c->reader)) == 0)
-            c->same_id = id;
+            __atomic_store_n(&c->same_id, same = id, __ATOMIC_RELAXED);
     }
-    if (id == c->same_id) {
+    if (id == same) {
         char verr[400];
         int rc = hub_avro_validate(c->root, p + HEADER_LEN, len - HEADER_LEN,
                                    verr, sizeof verr);

@@ -281,6 +281,7 @@ static void free_cent(void *p) {
 void hub_c360_close(hub_c360_t *c) {
     if (!c)
         return;
+    hub_c360_prepare_end(c);
     if (c->txn)
         mdb_txn_abort(c->txn);
     hub_hmap_free(c->ents, free_cent);
@@ -578,18 +579,23 @@ int hub_c360_load_known(hub_c360_t *c, const char *key, size_t len,
 
 int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
                         cent **out, int *created) {
-    return hub_c360_get_or_new_known(c, key, len, 0, 0, out, created);
+    return hub_c360_get_or_new_known(c, key, len, 0, 0, NULL, out, created);
 }
 
 int hub_c360_get_or_new_known(hub_c360_t *c, const char *key, size_t len,
-                              unsigned pre, uint64_t compid, cent **out,
-                              int *created) {
+                              unsigned pre, uint64_t compid,
+                              const uint8_t *sha, cent **out, int *created) {
     int rc = hub_c360_load_known(c, key, len, pre, compid, out);
     *created = 0;
-    if (rc || (*out)->e)
+    if (rc)
         return rc;
+    if ((*out)->e) {
+        hub_ent_set_cidh((*out)->e, sha);
+        return 0;
+    }
     if (!((*out)->e = hub_ent_new(&c->arena, key, len)))
         return HUB_ENOMEM;
+    hub_ent_set_cidh((*out)->e, sha);
     *created = 1;
     (*out)->dirty = (*out)->moved = 1;
     if (hub_array_grow(&c->fresh, &c->capfresh, c->nfresh, sizeof *c->fresh,
@@ -670,6 +676,7 @@ int hub_c360_begin(hub_c360_t *c) {
 void hub_c360_set_clock(hub_c360_t *c, int64_t now_ms) { c->clock_ms = now_ms; }
 
 void hub_c360_abort(hub_c360_t *c) {
+    hub_c360_prepare_end(c); /* its threads use the batch's arenas */
     if (c->txn)
         mdb_txn_abort(c->txn);
     c->txn = NULL;
@@ -693,6 +700,7 @@ void hub_c360_abort(hub_c360_t *c) {
 void hub_c360_trim(hub_c360_t *c) {
     if (c->txn)
         return;
+    hub_c360_prepare_end(c);
     hub_arena_free(&c->arena);
     for (size_t t = 0; t < HUB_PAR_MAX; t++)
         hub_arena_free(&c->pre_arena[t]);
@@ -841,7 +849,8 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
      * they hold no personal data, and so do not depend on whether a
      * forget came before or after */
     hub_report_event_t rev = {d->type, d->typelen, &d->payload, *st, ekey,
-                              ekeylen};
+                              ekeylen, d->has_sha ? d->ekey_sha : NULL,
+                              &d->report};
     if ((rc = hub_report_event(c->report, c->txn, &rev)))
         return rc;
     /* orders reserve stock whether or not their customer was forgotten */
@@ -864,8 +873,9 @@ int hub_c360_apply(hub_c360_t *c, const hub_c360_msg_t *m,
 
     cent *ce;
     int created;
-    if ((rc = hub_c360_get_or_new_known(c, ekey, ekeylen, d->pre, d->pre_comp,
-                                        &ce, &created)))
+    if ((rc = hub_c360_get_or_new_known(
+             c, ekey, ekeylen, d->pre, d->pre_comp,
+             d->has_sha ? d->ekey_sha : NULL, &ce, &created)))
         return rc;
     if (created && (c->any_forgotten || c->any_pending)) {
         char cid[HUB_CUSTOMER_ID_LEN + 1];
@@ -1018,6 +1028,7 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
                     size_t errlen) {
     if (!c->txn)
         return HUB_ESTATE;
+    hub_c360_prepare_end(c);
     int rc = hub_graph_finish(c);
     if (!rc)
         rc = hub_stock_commit(c->stock, &c->stats.stock_oversold);

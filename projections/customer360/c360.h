@@ -91,10 +91,12 @@ int hub_c360_begin(hub_c360_t *c);
 void hub_c360_set_clock(hub_c360_t *c, int64_t now_ms);
 /*
  * Optional, inside a batch: decodes the messages that hub_c360_apply will
- * be given next, in that order, on every core (see hub_par_for). The
- * bytes the messages point at must stay valid until the batch ends (msgs
- * itself only during the call); a message applied out of that order is
- * decoded by hub_c360_apply itself. 0 or HUB_ENOMEM.
+ * be given next, in that order, on the other cores while this thread
+ * applies them (see hub_par_start; hub_c360_apply waits for a message
+ * not decoded yet, or decodes it itself). The bytes the messages point
+ * at must stay valid until the batch commits or aborts (msgs itself only
+ * during the call); a message applied out of that order is decoded by
+ * hub_c360_apply itself. 0 or HUB_ENOMEM.
  */
 int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n);
 /* Applies one message (a framed Envelope) inside the batch. Returns 0

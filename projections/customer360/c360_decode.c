@@ -3,9 +3,10 @@
  *
  * Decoding reads only the message and the rules: the envelope (checked
  * against the schema), the entity key, the identities normalized and
- * whether each may link. hub_c360_prepare decodes a whole batch this way
- * on every core (hub_par_for), each thread into an arena of its own;
- * hub_c360_apply (c360.c) then takes the results in order, or decodes a
+ * whether each may link. hub_c360_prepare has a whole batch decoded this
+ * way on the other cores (hub_par_start), each thread into an arena of
+ * its own, while hub_c360_apply (c360.c) takes the results in order as
+ * they are ready (taking turns itself when they are not), or decodes a
  * message itself when it was not prepared, or could not be (another
  * writer schema: re-encoded in the codec's one buffer; a message that
  * does not validate: the codec names what is wrong).
@@ -173,7 +174,7 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
  * store through read transaction rt[t] (NULL: it does not look up). */
 typedef struct prep {
     hub_c360_t *c;
-    const hub_c360_msg_t *msgs;
+    hub_c360_msg_t *msgs; /* a copy: the caller's array may go */
     size_t n;
     MDB_txn *rt[HUB_PAR_MAX];
     MDB_cursor *ents[HUB_PAR_MAX], *dedupe[HUB_PAR_MAX];
@@ -226,6 +227,13 @@ static void prepare_one(void *arg, size_t i, size_t t) {
         d->what = D_LATER; /* hub_c360_apply decodes it */
     else
         look_up(p, t, d);
+    if (d->what == D_DOMAIN || d->what == D_OTHER) {
+        hub_sha256(d->ekey, d->ekeylen, NULL, 0, d->ekey_sha);
+        d->has_sha = 1;
+        if (p->rt[t])
+            hub_report_look_ahead(c->report, p->rt[t], d->type, d->typelen,
+                                  d->ekey_sha, &c->pre_arena[t], &d->report);
+    }
 }
 
 static void end_lookups(prep *p) {
@@ -239,11 +247,33 @@ static void end_lookups(prep *p) {
     }
 }
 
+/*
+ * The batch is decoded by the other cores while this thread applies it:
+ * hub_par_start hands the messages out in turns of 64, in the order they
+ * are applied, and hub_c360_decoded_of asks for each as it comes to it
+ * (taking a turn itself when the others are behind). The lookups read
+ * the store as the batch began, whenever they run: an answer is used
+ * only while what it asked cannot have been written since (T_ENTITIES
+ * until deferred writes go in, c360.c; T_DEDUPE gains only the batch's
+ * own ids; the report's entities are written at commit, report.c).
+ * Besides decoding, each thread hashes the entity key (the customer id
+ * and the report's key come from it) and looks up the report's state of
+ * the entity, so that this thread does neither.
+ */
 int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
+    hub_c360_prepare_end(c);
     c->npre = c->nextpre = 0;
     if (hub_array_reserve(&c->pre, &c->cappre, n, sizeof *c->pre))
         return HUB_ENOMEM;
-    prep p = {.c = c, .msgs = msgs, .n = n};
+    prep *p = calloc(1, sizeof *p);
+    if (!p || !(p->msgs = malloc((n ? n : 1) * sizeof *msgs))) {
+        free(p);
+        return HUB_ENOMEM;
+    }
+    if (n)
+        memcpy(p->msgs, msgs, n * sizeof *msgs);
+    p->c = c;
+    p->n = n;
     /* One read transaction per thread (the store runs with MDB_NOTLS, so
      * a transaction begun here may be used on the thread that takes t).
      * Without them (no reader slot free, say) nothing is looked up ahead:
@@ -254,21 +284,34 @@ int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
         MDB_txn *rt;
         if (mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY, &rt))
             break;
-        p.rt[t] = rt;
-        if (mdb_cursor_open(rt, DBI(c, T_ENTITIES), &p.ents[t]) ||
-            mdb_cursor_open(rt, DBI(c, T_DEDUPE), &p.dedupe[t])) {
-            p.rt[t] = NULL;
-            if (p.ents[t])
-                mdb_cursor_close(p.ents[t]);
-            p.ents[t] = NULL;
+        p->rt[t] = rt;
+        if (mdb_cursor_open(rt, DBI(c, T_ENTITIES), &p->ents[t]) ||
+            mdb_cursor_open(rt, DBI(c, T_DEDUPE), &p->dedupe[t])) {
+            p->rt[t] = NULL;
+            if (p->ents[t])
+                mdb_cursor_close(p->ents[t]);
+            p->ents[t] = NULL;
             mdb_txn_abort(rt);
             break;
         }
     }
-    hub_par_for(n, 64, 0, prepare_one, &p);
-    end_lookups(&p);
+    c->prep = p;
     c->npre = n;
+    c->prep_job = hub_par_start(n, 64, 0, prepare_one, p);
+    if (!c->prep_job)
+        hub_c360_prepare_end(c); /* decoded already, on this thread */
     return 0;
+}
+
+void hub_c360_prepare_end(hub_c360_t *c) {
+    hub_par_finish(c->prep_job);
+    c->prep_job = NULL;
+    if (c->prep) {
+        end_lookups(c->prep);
+        free(c->prep->msgs);
+        free(c->prep);
+        c->prep = NULL;
+    }
 }
 
 hub_c360_decoded_t *hub_c360_decoded_of(hub_c360_t *c,
@@ -276,6 +319,8 @@ hub_c360_decoded_t *hub_c360_decoded_of(hub_c360_t *c,
                                         hub_c360_decoded_t *d,
                                         hub_c360_result_t *res, int *rc) {
     *rc = 0;
+    if (c->nextpre < c->npre)
+        hub_par_need(c->prep_job, c->nextpre);
     if (c->nextpre < c->npre && c->pre[c->nextpre].value == m->value &&
         c->pre[c->nextpre].what != D_LATER)
         return &c->pre[c->nextpre++];

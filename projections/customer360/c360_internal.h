@@ -3,7 +3,7 @@
  * the batch state and the helpers over LMDB. Not a public header.
  *
  * c360.c     the store, batches and domain events
- * c360_decode.c  decoding a batch's events ahead, on every core
+ * c360_decode.c  decoding a batch's events ahead, on the other cores
  * control.c  identity.link, identity.unlink and customer.forget
  * graph.c    customers (components of the identity graph)
  * graph_views.c  their views and the change feed, at commit
@@ -106,6 +106,8 @@ struct hub_c360 {
     struct hub_c360_decoded *pre;
     size_t npre, nextpre, cappre;
     hub_arena_t pre_arena[HUB_PAR_MAX];
+    struct prep *prep;         /* the decoding going on (c360_decode.c) */
+    struct hub_par *prep_job;  /* its threads; NULL: done */
     /* writes deferred to the commit, sorted by key per table there (B-tree
      * inserts in key order touch each page once); see hub_c360_defer */
     struct deferred *defer;
@@ -165,8 +167,8 @@ int hub_c360_load_known(hub_c360_t *c, const char *key, size_t len,
 int hub_c360_get_or_new(hub_c360_t *c, const char *key, size_t len,
                         cent **out, int *created);
 int hub_c360_get_or_new_known(hub_c360_t *c, const char *key, size_t len,
-                              unsigned pre, uint64_t compid, cent **out,
-                              int *created);
+                              unsigned pre, uint64_t compid,
+                              const uint8_t *sha, cent **out, int *created);
 void hub_c360_mark(hub_hmap_t *set, const char *key, size_t len);
 /* Adds (1) or removes (0) the index entry identity -> entity. */
 int hub_c360_index(hub_c360_t *c, const char *ident, const char *ekey,
@@ -201,6 +203,11 @@ typedef struct hub_c360_decoded {
     const char *system;  /* D_DOMAIN: the source system, */
     const char *ekey;    /* the entity key */
     size_t ekeylen;
+    uint8_t ekey_sha[32]; /* its SHA-256 (the customer id's and the
+                             report's key), when has_sha */
+    uint8_t has_sha;
+    hub_report_ahead_t report; /* the report's state of the entity, looked
+                                  up ahead (found 0: not) */
     int kind;            /* the source kind */
     size_t nids, rejected;
     char **ids;          /* normalized identities, */
@@ -222,13 +229,17 @@ enum {
 };
 
 /* The decoded form of message m: the one hub_c360_prepare made when m
- * is the next prepared message, else decoded now into *here. NULL with
- * *rc 0: a dead letter, already in res; NULL with *rc set: an error that
- * must abort the batch. */
+ * is the next prepared message (waiting for it, or decoding it here, if
+ * the other threads have not got to it yet), else decoded now into
+ * *here. NULL with *rc 0: a dead letter, already in res; NULL with *rc
+ * set: an error that must abort the batch. */
 hub_c360_decoded_t *hub_c360_decoded_of(hub_c360_t *c,
                                         const hub_c360_msg_t *m,
                                         hub_c360_decoded_t *here,
                                         hub_c360_result_t *res, int *rc);
+/* Waits for the decoding ahead to end and ends its read transactions:
+ * before the batch commits or aborts (its arenas then go). */
+void hub_c360_prepare_end(hub_c360_t *c);
 /* Marks res a dead letter with the message; returns 0 (c360.c). */
 int hub_c360_dead(hub_c360_result_t *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -704,7 +704,7 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
      * batch goes in key order (the entity key): the store's pages are then
      * visited in order too. A partition's offset is its highest. */
     hub_sort(msgs, n, sizeof *msgs, cmp_msg_key);
-    /* decoded on every core first, then applied in that order */
+    /* decoded on the other cores while applied, in that order */
     hub_c360_msg_t *batch = malloc((n ? n : 1) * sizeof *batch);
     if (!batch)
         rc = HUB_ENOMEM;

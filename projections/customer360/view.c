@@ -39,6 +39,13 @@ void hub_customer_id(const char *ekey, size_t len,
     format_cid(md, out);
 }
 
+void hub_ent_set_cidh(hub_ent_t *e, const uint8_t *sha) {
+    if (sha && !e->has_cidh) {
+        memcpy(e->cidh, sha, 10);
+        e->has_cidh = 1;
+    }
+}
+
 void hub_ent_cid(hub_ent_t *e, char out[HUB_CUSTOMER_ID_LEN + 1]) {
     if (!e->has_cidh) {
         uint8_t md[32];

@@ -23,6 +23,9 @@ void hub_customer_id(const char *ekey, size_t len,
                      char out[HUB_CUSTOMER_ID_LEN + 1]);
 /* The same for an entity, hashing its key only the first time. */
 void hub_ent_cid(hub_ent_t *e, char out[HUB_CUSTOMER_ID_LEN + 1]);
+/* Gives e its customer id from sha, the SHA-256 of its key computed
+ * elsewhere (NULL: nothing). */
+void hub_ent_set_cidh(hub_ent_t *e, const uint8_t *sha);
 
 typedef struct hub_view_rules hub_view_rules_t;
 

@@ -515,12 +515,23 @@ static int stateful_kind(const char *type) {
 static int stateful(hub_report_t *r, MDB_txn *txn, int kind, const char *type,
                     const hub_report_event_t *ev) {
     uint8_t h[32];
-    hub_sha256(ev->ekey, ev->ekeylen, NULL, 0, h);
+    if (ev->ekey_sha)
+        memcpy(h, ev->ekey_sha, ENT_KEY);
+    else
+        hub_sha256(ev->ekey, ev->ekeylen, NULL, 0, h);
     estate old, now;
     memset(&old, 0, sizeof old);
     const void *was = NULL;
     size_t wlen = 0;
-    int g = cached_get(r, txn, r->ents, T_ENTS, h, ENT_KEY, &was, &wlen);
+    int g;
+    if (ev->ahead && ev->ahead->found &&
+        !hub_hmap_get(r->ents, h, ENT_KEY)) {
+        g = ev->ahead->found == 2;
+        was = ev->ahead->state;
+        wlen = ev->ahead->len;
+    } else {
+        g = cached_get(r, txn, r->ents, T_ENTS, h, ENT_KEY, &was, &wlen);
+    }
     if (g < 0)
         return g;
     if (g && wlen == sizeof old)
@@ -587,6 +598,29 @@ static int per_event(hub_report_t *r, const char *type,
         rc = add(r, F_UNFOLLOWS, NULL, at, 1);
     }
     return rc;
+}
+
+void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
+                           const char *type, size_t typelen,
+                           const uint8_t sha[32], hub_arena_t *a,
+                           hub_report_ahead_t *out) {
+    char t[64];
+    out->found = 0;
+    if (!r || typelen >= sizeof t)
+        return;
+    memcpy(t, type, typelen);
+    t[typelen] = '\0';
+    if (!stateful_kind(t))
+        return;
+    MDB_val k = hub_report_mval(sha, ENT_KEY), d;
+    int g = mdb_get(rtxn, r->dbi[T_ENTS], &k, &d);
+    if (g == MDB_NOTFOUND) {
+        out->found = 1;
+    } else if (g == 0 && (out->state = hub_arena_alloc(a, d.mv_size + 1))) {
+        memcpy((void *)out->state, d.mv_data, d.mv_size);
+        out->len = d.mv_size;
+        out->found = 2;
+    }
 }
 
 int hub_report_event(hub_report_t *r, MDB_txn *txn,

@@ -62,7 +62,27 @@ typedef struct hub_report_event {
     hub_stamp_t st;            /* occurred_at and event id */
     const char *ekey;          /* "system/entity_type/entity_id" */
     size_t ekeylen;
+    const uint8_t *ekey_sha;   /* SHA-256 of ekey when known, else NULL */
+    const struct hub_report_ahead *ahead; /* or NULL */
 } hub_report_event_t;
+
+/* What the report keeps of an event's entity, looked up ahead by
+ * hub_report_look_ahead (on any thread, in a read transaction of the
+ * store as the batch began: the report writes its tables only at
+ * hub_report_flush, so that is what the batch sees until then). */
+typedef struct hub_report_ahead {
+    int found;         /* 0: not looked up; 1: none; 2: state, len */
+    const void *state; /* in the arena given */
+    size_t len;
+} hub_report_ahead_t;
+
+/* Looks up the state an event of that type folds (sha: the SHA-256 of
+ * its entity key) in the read transaction rtxn, copying it into a.
+ * out->found 0 when the type keeps none or the lookup failed. */
+void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
+                           const char *type, size_t typelen,
+                           const uint8_t sha[32], hub_arena_t *a,
+                           hub_report_ahead_t *out);
 
 /* An event seen for the first time. 0 or a hub error that aborts the
  * batch. Events that count for nothing are 0 too. */

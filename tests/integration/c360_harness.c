@@ -100,6 +100,7 @@ hub_config_t *config_from(const char *yaml) {
 
 int64_t harness_clock_ms;
 uint64_t harness_stock_oversold;
+int harness_abort_halfway;
 
 int apply_events(const hub_config_t *cfg, const char *store,
                  const events_t *ev, const size_t *order, size_t batch,
@@ -152,6 +153,16 @@ int apply_events(const hub_config_t *cfg, const char *store,
             memcpy(owned[n], value, len);
             msgs[n] = (hub_c360_msg_t){"hub360.crm.events", 0, (int64_t)j,
                                        NULL, 0, owned[n], len};
+        }
+        if (!rc && prepare && harness_abort_halfway) {
+            rc = hub_c360_prepare(c, msgs, n);
+            for (size_t j = 0; !rc && j < n / 2; j++) {
+                hub_c360_result_t res;
+                rc = hub_c360_apply(c, &msgs[j], &res);
+            }
+            hub_c360_abort(c);
+            if (!rc)
+                rc = hub_c360_begin(c);
         }
         if (!rc && prepare)
             rc = hub_c360_prepare(c, msgs, n);

@@ -36,6 +36,10 @@ const char *fresh_store(const char *name);
 extern int64_t harness_clock_ms;
 /* Orders apply_events' batches newly flagged as oversold, added up. */
 extern uint64_t harness_stock_oversold;
+/* Set: apply_events applies half of each batch it decodes ahead (odd
+ * batch sizes), aborts it while the decoding may still go on, and then
+ * applies the whole batch again. */
+extern int harness_abort_halfway;
 
 /* Applies events[order[i]] (order may be NULL) in batches. Counts of the
  * outcomes go to the optional array (indexed by hub_c360_outcome). */

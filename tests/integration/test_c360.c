@@ -738,6 +738,32 @@ TEST(malformed_events_are_dead_letters_and_the_rest_applies) {
     events_free(&ev);
 }
 
+/* A batch is decoded by the other cores while it is applied: aborted
+ * halfway, with the decoding perhaps still going on, it leaves nothing
+ * behind, and the batch applied again gives the store the same views. */
+TEST(a_batch_aborted_while_decoded_ahead_leaves_nothing_behind) {
+    events_t ev;
+    events_generate(events_wanted(4000), 11, 1, 2, &ev);
+    hub_config_t *cfg = config_from("");
+    REQUIRE(cfg);
+    char straight[4096], again[4096], digest[2][65];
+    hub_buf_t out[2] = {HUB_BUF_INIT, HUB_BUF_INIT};
+    snprintf(straight, sizeof straight, "%s", fresh_store("abort-straight"));
+    snprintf(again, sizeof again, "%s", fresh_store("abort-halfway"));
+    CHECK_INT(apply_events(cfg, straight, &ev, NULL, 333, NULL, NULL), 0);
+    harness_abort_halfway = 1;
+    CHECK_INT(apply_events(cfg, again, &ev, NULL, 333, NULL, NULL), 0);
+    harness_abort_halfway = 0;
+    CHECK_INT(export_store(straight, &out[0], digest[0]), 0);
+    CHECK_INT(export_store(again, &out[1], digest[1]), 0);
+    CHECK(out[0].len > 0);
+    CHECK_STR(digest[1], digest[0]);
+    hub_buf_free(&out[0]);
+    hub_buf_free(&out[1]);
+    hub_config_free(cfg);
+    events_free(&ev);
+}
+
 /* hub_c360_prepare decodes a batch ahead once the codec has met the
  * envelope's schema id: every batch after the first goes that way. */
 TEST(events_decoded_ahead_apply_as_the_others_do) {
