@@ -134,12 +134,10 @@ static job *start(size_t n, size_t chunk, size_t max,
     return j;
 }
 
-void hub_par_finish(hub_par_t *j) {
-    if (!j)
-        return;
-    take_turns(j, 0);
+/* Waits until the calls of `items` items have returned, and frees. */
+static void wait_release(job *j, size_t items) {
     pthread_mutex_lock(&j->lock);
-    while (j->done < j->n)
+    while (j->done < items)
         pthread_cond_wait(&j->finished, &j->lock);
     pthread_mutex_unlock(&j->lock);
     release(j);
@@ -147,7 +145,19 @@ void hub_par_finish(hub_par_t *j) {
 
 void hub_par_for(size_t n, size_t chunk, size_t max,
                  void (*fn)(void *arg, size_t i, size_t t), void *arg) {
-    hub_par_finish(start(n, chunk, max, fn, arg, 0));
+    job *j = start(n, chunk, max, fn, arg, 0);
+    if (j) {
+        take_turns(j, 0);
+        wait_release(j, n);
+    }
+}
+
+void hub_par_end(hub_par_t *j) {
+    if (!j)
+        return;
+    /* the turns taken so far are all the items below what next was */
+    size_t taken = atomic_exchange(&j->next, j->n);
+    wait_release(j, taken < j->n ? taken : j->n);
 }
 
 hub_par_t *hub_par_start(size_t n, size_t chunk, size_t max,

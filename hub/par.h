@@ -36,15 +36,17 @@ void hub_par_for(size_t n, size_t chunk, size_t max,
  * in order. hub_par_need returns once item i's call has returned; while
  * it is not done the caller takes turns itself (as t 0), so it never
  * waits on a helper the machine does not run while turns are left.
- * hub_par_finish takes what is left, waits for every call, and frees
- * the loop. NULL from hub_par_start (one core, no memory): the caller
- * has already made every call itself, and the other two do nothing.
+ * hub_par_end hands out no more turns, waits for the calls in progress
+ * and frees the loop: items nobody asked for may never be called (a
+ * batch given up). NULL from hub_par_start (one core, no memory): the
+ * caller has already made every call itself, and the other two do
+ * nothing.
  */
 typedef struct hub_par hub_par_t;
 hub_par_t *hub_par_start(size_t n, size_t chunk, size_t max,
                          void (*fn)(void *arg, size_t i, size_t t),
                          void *arg);
 void hub_par_need(hub_par_t *j, size_t i);
-void hub_par_finish(hub_par_t *j);
+void hub_par_end(hub_par_t *j);
 
 #endif

@@ -304,7 +304,7 @@ int hub_c360_prepare(hub_c360_t *c, const hub_c360_msg_t *msgs, size_t n) {
 }
 
 void hub_c360_prepare_end(hub_c360_t *c) {
-    hub_par_finish(c->prep_job);
+    hub_par_end(c->prep_job); /* what nobody asked for is not decoded */
     c->prep_job = NULL;
     if (c->prep) {
         end_lookups(c->prep);
