@@ -3,7 +3,9 @@
  *
  * Threads are started per call, detached, and take turns of items from a
  * shared counter; the caller takes turns too and then waits for the turns
- * taken to finish, not for the threads to end. On a busy machine a helper
+ * taken to finish, not for the threads to end. A loop started ahead
+ * (hub_par_start) leaves the caller free until it asks for an item; each
+ * turn then says when its calls have returned. On a busy machine a helper
  * may start late: it then finds nothing left and goes. The call's state
  * is on the heap, freed by whoever leaves it last. A call is made a few
  * times per batch; starting a thread costs tens of microseconds against

@@ -237,8 +237,9 @@ hub_c360_decoded_t *hub_c360_decoded_of(hub_c360_t *c,
                                         const hub_c360_msg_t *m,
                                         hub_c360_decoded_t *here,
                                         hub_c360_result_t *res, int *rc);
-/* Waits for the decoding ahead to end and ends its read transactions:
- * before the batch commits or aborts (its arenas then go). */
+/* Stops the decoding ahead (messages not asked for yet are not decoded),
+ * waits for the calls in progress and ends its read transactions: before
+ * the batch commits or aborts (its arenas then go). */
 void hub_c360_prepare_end(hub_c360_t *c);
 /* Marks res a dead letter with the message; returns 0 (c360.c). */
 int hub_c360_dead(hub_c360_result_t *res, const char *fmt, ...)
