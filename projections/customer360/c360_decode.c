@@ -227,7 +227,7 @@ static void prepare_one(void *arg, size_t i, size_t t) {
         d->what = D_LATER; /* hub_c360_apply decodes it */
     else
         look_up(p, t, d);
-    if (d->what == D_DOMAIN || d->what == D_OTHER) {
+    if (d->what == D_DOMAIN) { /* D_OTHER: no customer, no entity state */
         hub_sha256(d->ekey, d->ekeylen, NULL, 0, d->ekey_sha);
         d->has_sha = 1;
         if (p->rt[t])

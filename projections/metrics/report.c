@@ -188,17 +188,24 @@ typedef struct blob {
     uint8_t data[];
 } blob;
 
-/* The record under key (klen bytes) in the batch's cache, else in the
- * table: 1 found (*data, *len), 0 none, or a hub error. */
+/* The record under key (klen bytes) in the batch's cache, else what was
+ * looked up ahead (ahead NULL or not found: nothing), else in the table:
+ * 1 found (*data, *len), 0 none, or a hub error. */
 static int cached_get(hub_report_t *r, MDB_txn *txn, hub_hmap_t *cache,
                       int table, const void *key, size_t klen,
-                      const void **data, size_t *len) {
+                      const hub_report_ahead_t *ahead, const void **data,
+                      size_t *len) {
     void **slot = hub_hmap_get(cache, key, klen);
     if (slot) {
         const blob *b = *slot;
         *data = b->data;
         *len = b->len;
         return b->len > 0;
+    }
+    if (ahead && ahead->found) {
+        *data = ahead->state;
+        *len = ahead->len;
+        return ahead->found == 2;
     }
     MDB_val k = hub_report_mval(key, klen), d;
     int g = mdb_get(txn, r->dbi[table], &k, &d);
@@ -494,6 +501,16 @@ static void fold(estate *s, int kind, const char *type,
     }
 }
 
+/* The event type as a string, in out; 0 when too long for any the report
+ * counts. */
+static int type_of(const char *type, size_t len, char out[64]) {
+    if (len >= 64)
+        return 0;
+    memcpy(out, type, len);
+    out[len] = '\0';
+    return 1;
+}
+
 /* The kind of entity state an event type folds into, or K_NONE. */
 static int stateful_kind(const char *type) {
     if (strncmp(type, "crm.lead.", 9) == 0)
@@ -523,15 +540,8 @@ static int stateful(hub_report_t *r, MDB_txn *txn, int kind, const char *type,
     memset(&old, 0, sizeof old);
     const void *was = NULL;
     size_t wlen = 0;
-    int g;
-    if (ev->ahead && ev->ahead->found &&
-        !hub_hmap_get(r->ents, h, ENT_KEY)) {
-        g = ev->ahead->found == 2;
-        was = ev->ahead->state;
-        wlen = ev->ahead->len;
-    } else {
-        g = cached_get(r, txn, r->ents, T_ENTS, h, ENT_KEY, &was, &wlen);
-    }
+    int g = cached_get(r, txn, r->ents, T_ENTS, h, ENT_KEY, ev->ahead, &was,
+                       &wlen);
     if (g < 0)
         return g;
     if (g && wlen == sizeof old)
@@ -606,11 +616,7 @@ void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
                            hub_report_ahead_t *out) {
     char t[64];
     out->found = 0;
-    if (!r || typelen >= sizeof t)
-        return;
-    memcpy(t, type, typelen);
-    t[typelen] = '\0';
-    if (!stateful_kind(t))
+    if (!r || !type_of(type, typelen, t) || !stateful_kind(t))
         return;
     MDB_val k = hub_report_mval(sha, ENT_KEY), d;
     int g = mdb_get(rtxn, r->dbi[T_ENTS], &k, &d);
@@ -626,10 +632,8 @@ void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
 int hub_report_event(hub_report_t *r, MDB_txn *txn,
                      const hub_report_event_t *ev) {
     char type[64];
-    if (!r || ev->typelen >= sizeof type)
+    if (!r || !type_of(ev->type, ev->typelen, type))
         return 0;
-    memcpy(type, ev->type, ev->typelen);
-    type[ev->typelen] = '\0';
     int kind = stateful_kind(type);
     return kind ? stateful(r, txn, kind, type, ev) : per_event(r, type, ev);
 }
@@ -730,7 +734,7 @@ int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
     }
     const void *was = NULL;
     size_t wlen = 0;
-    int g = cached_get(r, txn, r->custs, T_CUST, cid, HUB_CUSTOMER_ID_LEN,
+    int g = cached_get(r, txn, r->custs, T_CUST, cid, HUB_CUSTOMER_ID_LEN, NULL,
                        &was, &wlen);
     if (g < 0)
         return g;
