@@ -325,6 +325,29 @@ TEST(an_ack_group_given_up_on_is_freed_by_its_last_report) {
     hub_producer_free(p);
 }
 
+/* Sends value to partition 0 of topic through p; checks that it was
+ * delivered (within 30 s). */
+static void deliver(hub_producer_t *p, const char *topic, const char *value) {
+    char err[1024];
+    hub_acks_t *acks = hub_acks_new();
+    CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, value, strlen(value),
+                                NULL, 0, acks, 1000, err, sizeof err),
+              0);
+    CHECK_INT(hub_acks_wait(acks, 30000, err, sizeof err), 0);
+    CHECK_INT(hub_acks_delivered(acks), 1);
+    hub_acks_free(acks);
+}
+
+/* What librdkafka raises when an idempotent producer cannot go on. */
+static void inject_fatal_error(hub_producer_t *p) {
+    CHECK_INT(rd_kafka_test_fatal_error(
+                  hub_producer_hold(p),
+                  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                  "injected by the test"),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    hub_producer_unhold(p);
+}
+
 /* A fatal error (librdkafka's: an idempotent producer the broker cannot
  * go on with) failed every later send, for good: the webhooks answered
  * 503 and the changelog was retried, forever. The next send replaces the
@@ -336,12 +359,7 @@ TEST(a_producer_stopped_by_a_fatal_error_is_replaced) {
     hub_config_topic(cfg, "crm.events", topic, sizeof topic);
     hub_producer_t *p = producer(cfg);
     REQUIRE(p);
-    hub_acks_t *acks = hub_acks_new();
-    CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, "before", 6, NULL, 0,
-                                acks, 1000, err, sizeof err),
-              0);
-    CHECK_INT(hub_acks_wait(acks, 30000, err, sizeof err), 0);
-    hub_acks_free(acks);
+    deliver(p, topic, "before");
 
     /* on the embedded broker, one message waits in the producer too */
     hub_acks_t *stuck = broker ? hub_acks_new() : NULL;
@@ -351,27 +369,81 @@ TEST(a_producer_stopped_by_a_fatal_error_is_replaced) {
                                     0, stuck, 1000, err, sizeof err),
                   0);
     }
-    CHECK_INT(rd_kafka_test_fatal_error(
-                  hub_producer_hold(p),
-                  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-                  "injected by the test"),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
-    hub_producer_unhold(p);
+    inject_fatal_error(p);
     if (stuck)
         brokers_up();
 
-    acks = hub_acks_new();
-    CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, "after", 5, NULL, 0,
-                                acks, 1000, err, sizeof err),
-              0);
-    CHECK_INT(hub_acks_wait(acks, 30000, err, sizeof err), 0);
-    CHECK_INT(hub_acks_delivered(acks), 1);
-    hub_acks_free(acks);
+    deliver(p, topic, "after");
     if (stuck) {
         CHECK_INT(hub_acks_wait(stuck, 30000, err, sizeof err), HUB_EKAFKA);
         CHECK_INT(hub_acks_failed(stuck), 1);
         hub_acks_free(stuck);
     }
+    hub_producer_free(p);
+}
+
+/* The broker that leads partition 0 of topic, as p's metadata says. */
+static int32_t leader_of(hub_producer_t *p, const char *topic) {
+    rd_kafka_t *rk = hub_producer_hold(p);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t leader = -1;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].partition_cnt > 0)
+        for (int i = 0; i < md->topics[0].partition_cnt; i++)
+            if (md->topics[0].partitions[i].id == 0)
+                leader = md->topics[0].partitions[i].leader;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    hub_producer_unhold(p);
+    return leader;
+}
+
+static int32_t held_by; /* the broker holding a produce request back */
+
+static int produce_request_taken(void *unused) {
+    (void)unused;
+    size_t left = 1;
+    rd_kafka_mock_broker_error_stack_cnt(hub_broker_mock(broker), held_by,
+                                         API_PRODUCE, &left);
+    return left == 0;
+}
+
+/* A message in flight when a fatal error replaces the producer is
+ * reported failed at once, though the broker's answer is still 7 s away:
+ * the purge voids the answer, and the old producer is given 5 s to serve
+ * its reports before it is destroyed (which would drop the rest, and
+ * leave their ack groups, `hub360 import` with them, waiting for ever). */
+TEST(a_message_in_flight_when_the_producer_is_replaced_is_reported) {
+    if (!setup_mock("hold a produce request back"))
+        return;
+    char err[1024], topic[300];
+    hub_config_topic(cfg, "crm.events", topic, sizeof topic);
+    hub_producer_t *p = producer(cfg);
+    REQUIRE(p);
+    deliver(p, topic, "before");
+
+    /* the leader takes the next produce request and answers it in 7 s */
+    held_by = leader_of(p, topic);
+    REQUIRE(held_by > 0);
+    CHECK_INT(rd_kafka_mock_broker_push_request_error_rtts(
+                  hub_broker_mock(broker), held_by, API_PRODUCE, 1,
+                  RD_KAFKA_RESP_ERR_NO_ERROR, 7000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    hub_acks_t *held = hub_acks_new();
+    CHECK_INT(hub_producer_send(p, topic, 0, "k", 1, "held", 4, NULL, 0,
+                                held, 1000, err, sizeof err),
+              0);
+    REQUIRE(hub_test_wait(produce_request_taken, NULL, 10000));
+    inject_fatal_error(p);
+
+    deliver(p, topic, "after");
+    CHECK_INT(hub_acks_wait(held, 30000, err, sizeof err), HUB_EKAFKA);
+    CHECK_CONTAINS(err, "Purged in flight");
+    CHECK_INT(hub_acks_failed(held), 1);
+    hub_acks_free(held);
     hub_producer_free(p);
 }
 
