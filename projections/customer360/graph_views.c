@@ -79,12 +79,13 @@ static int cmp_ent_key(const void *a, const void *b) {
  * The views of a batch's dirty customers are computed in three steps:
  * (1) on the writer's thread, each anchor is looked up in the store and
  * becomes a job: a view to delete, or the members to build one from;
- * (2) the views are built, a pure computation over entities in memory,
- * spread over the cores (each job's entities belong to it alone: an
- * entity is a member of one customer); (3) on the writer's thread, in
- * the order of step 1, each view that changed is written and recorded
- * as a change. The order of the changes is the same as if each view had
- * been built in turn.
+ * (2) the views are built, with the members' customer ids and what the
+ * customer adds to the daily report, a pure computation over entities in
+ * memory, spread over the cores (each job's entities belong to it alone:
+ * an entity is a member of one customer); (3) on the writer's thread, in
+ * the order of step 1, the report takes each customer's part, and each
+ * view that changed is written and recorded as a change. The order of
+ * the changes is the same as if each view had been built in turn.
  */
 typedef struct vjob {
     comp *k;          /* NULL: the customer is gone (delete its view) */
@@ -93,6 +94,7 @@ typedef struct vjob {
     size_t first, n;  /* its members in the shared array */
     size_t t;         /* the thread that built its view */
     size_t off, len;  /* its view in that thread's buffer */
+    size_t poff, plen; /* its report parts in that thread's parts */
     uint64_t hash;
     int rc;
 } vjob;
@@ -104,6 +106,7 @@ typedef struct vwork {
     hub_ent_t **members;
     size_t nmembers, capmembers;
     hub_buf_t out[HUB_PAR_MAX]; /* the views built by each thread */
+    hub_buf_t parts[HUB_PAR_MAX]; /* and the report's parts */
     hub_buf_t scratch[HUB_PAR_MAX];
 } vwork;
 
@@ -139,8 +142,6 @@ static int view_job(hub_c360_t *c, vwork *w, const char *anchor) {
         if (hub_array_grow(&w->members, &w->capmembers, w->nmembers,
                            sizeof *w->members, 1024))
             return HUB_ENOMEM;
-        char cid[HUB_CUSTOMER_ID_LEN + 1];
-        hub_ent_cid(e, cid); /* cached in the entity: read-only in step 2 */
         w->members[w->nmembers++] = e;
     }
     j->n = w->nmembers - j->first;
@@ -157,15 +158,23 @@ static void view_build_one(void *arg, size_t i, size_t t) {
     hub_ent_t **m = w->members + j->first;
     hub_sort(m, j->n, sizeof *m, cmp_ent_key);
     size_t anchor_at = 0;
-    for (size_t x = 0; x < j->n; x++)
+    for (size_t x = 0; x < j->n; x++) {
+        char cid[HUB_CUSTOMER_ID_LEN + 1];
+        hub_ent_cid(m[x], cid); /* cached in the entity, a member of this
+                                 * job's customer only */
         if (m[x] == j->anchor)
             anchor_at = x;
-    j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, one);
+    }
+    j->t = t;
+    j->poff = w->parts[t].len;
+    j->rc = hub_report_customer_parts(w->c->report, m, j->n, &w->parts[t]);
+    j->plen = w->parts[t].len - j->poff;
+    if (!j->rc)
+        j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, one);
     if (!j->rc)
         j->rc = hub_buf_append(out, one->data, one->len) ? HUB_ENOMEM : 0;
     if (j->rc)
         return;
-    j->t = t;
     j->off = out->len - one->len;
     j->len = one->len;
     j->hash = hub_hash64(one->data, one->len);
@@ -176,9 +185,12 @@ static void view_build_one(void *arg, size_t i, size_t t) {
 /* Step 3 for one job. */
 static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
     MDB_val ck = hub_mval(j->cid, HUB_CUSTOMER_ID_LEN);
+    if (j->rc)
+        return j->rc;
     int rc = hub_report_customer(c->report, c->txn, j->cid,
-                                 j->k ? w->members + j->first : NULL,
-                                 j->k ? j->n : 0);
+                                 j->plen ? w->parts[j->t].data + j->poff
+                                         : NULL,
+                                 j->plen);
     if (rc)
         return rc;
     if (!j->k) {
@@ -188,8 +200,8 @@ static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
         c->stats.views_deleted++;
         return rc ? hub_store_err(rc) : change(c, j->cid, NULL);
     }
-    if (j->rc || !j->n)
-        return j->rc;
+    if (!j->n)
+        return 0;
     if (j->hash == j->k->vhash)
         return 0; /* the same bytes: no change */
     hub_buf_t view = {w->out[j->t].data + j->off, j->len, j->len};
@@ -218,6 +230,7 @@ int hub_graph_views(hub_c360_t *c) {
     free(w.members);
     for (size_t t = 0; t < HUB_PAR_MAX; t++) {
         hub_buf_free(&w.out[t]);
+        hub_buf_free(&w.parts[t]);
         hub_buf_free(&w.scratch[t]);
     }
     return rc;

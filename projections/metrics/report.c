@@ -117,8 +117,6 @@ void hub_report_close(hub_report_t *r) {
     hub_hmap_free(r->delta, NULL);
     hub_hmap_free(r->ents, free);
     hub_hmap_free(r->custs, free);
-    hub_buf_free(&r->key);
-    hub_buf_free(&r->val);
     free(r);
 }
 
@@ -678,13 +676,14 @@ static int apply_parts(hub_report_t *r, const uint8_t *p, size_t len,
     return rc;
 }
 
-static cpart part_of(hub_report_t *r, int figure, int64_t at) {
+static cpart part_of(const hub_report_t *r, int figure, int64_t at) {
     cpart c = {hub_tz_day(NULL, at), hub_tz_day(r->tz, at), (uint8_t)figure};
     return c;
 }
 
-int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
-                        hub_ent_t *const *members, size_t n) {
+int hub_report_customer_parts(const hub_report_t *r,
+                              hub_ent_t *const *members, size_t n,
+                              hub_buf_t *out) {
     if (!r)
         return 0;
     /* the customer is new on the day of its earliest event; each person
@@ -705,33 +704,36 @@ int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
                 first_person = e;
         }
     }
-    hub_buf_t *b = &r->val;
-    hub_buf_reset(b);
-    cpart *parts = NULL;
+    if (!first)
+        return 0;
+    cpart *parts = malloc((persons + 1) * sizeof *parts);
+    if (!parts)
+        return HUB_ENOMEM;
     size_t np = 0;
-    if (first) {
-        if (!(parts = malloc((persons + 1) * sizeof *parts)))
-            return HUB_ENOMEM;
-        parts[np++] = part_of(r, F_CUSTOMERS_NEW, first->first.at);
-        for (size_t i = 0; i < n; i++) {
-            const hub_ent_t *e = members[i];
-            if (!(e->roles & ROLE_LINK) && (e->roles & PERSON) &&
-                e != first_person)
-                parts[np++] = part_of(r, F_CUSTOMERS_MERGED, e->first.at);
-        }
-        hub_sort(parts, np, sizeof *parts, cmp_cpart);
-        for (size_t i = 0; i < np; i++) {
-            uint8_t one[9];
-            memcpy(one, &parts[i].day_u, 4);
-            memcpy(one + 4, &parts[i].day_b, 4);
-            one[8] = parts[i].figure;
-            if (hub_buf_append(b, one, 9)) {
-                free(parts);
-                return HUB_ENOMEM;
-            }
-        }
-        free(parts);
+    parts[np++] = part_of(r, F_CUSTOMERS_NEW, first->first.at);
+    for (size_t i = 0; i < n; i++) {
+        const hub_ent_t *e = members[i];
+        if (!(e->roles & ROLE_LINK) && (e->roles & PERSON) &&
+            e != first_person)
+            parts[np++] = part_of(r, F_CUSTOMERS_MERGED, e->first.at);
     }
+    hub_sort(parts, np, sizeof *parts, cmp_cpart);
+    int rc = 0;
+    for (size_t i = 0; i < np && !rc; i++) {
+        uint8_t one[9];
+        memcpy(one, &parts[i].day_u, 4);
+        memcpy(one + 4, &parts[i].day_b, 4);
+        one[8] = parts[i].figure;
+        rc = hub_buf_append(out, one, 9) ? HUB_ENOMEM : 0;
+    }
+    free(parts);
+    return rc;
+}
+
+int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
+                        const void *parts, size_t len) {
+    if (!r)
+        return 0;
     const void *was = NULL;
     size_t wlen = 0;
     int g = cached_get(r, txn, r->custs, T_CUST, cid, HUB_CUSTOMER_ID_LEN, NULL,
@@ -740,11 +742,10 @@ int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
         return g;
     if (!g)
         wlen = 0;
-    if (wlen == b->len && (!wlen || memcmp(was, b->data, wlen) == 0))
+    if (wlen == len && (!wlen || memcmp(was, parts, wlen) == 0))
         return 0;
     int rc = apply_parts(r, was, wlen, -1);
     if (!rc)
-        rc = apply_parts(r, (const uint8_t *)b->data, b->len, 1);
-    return rc ? rc
-              : cached_put(r->custs, cid, HUB_CUSTOMER_ID_LEN, b->data, b->len);
+        rc = apply_parts(r, parts, len, 1);
+    return rc ? rc : cached_put(r->custs, cid, HUB_CUSTOMER_ID_LEN, parts, len);
 }

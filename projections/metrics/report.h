@@ -89,11 +89,19 @@ void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
 int hub_report_event(hub_report_t *r, MDB_txn *txn,
                      const hub_report_event_t *ev);
 
-/* Customer cid (an id of HUB_CUSTOMER_ID_LEN) now has these members (n 0:
- * it is gone: merged away, split off, forgotten). Moves what it adds to
- * new and merged customers. */
+/* What a customer of these members adds to the figures of new and
+ * merged customers, appended to out (nothing when n is 0: a customer
+ * that is gone adds nothing). Reads only r's time zone: may run on any
+ * thread. 0 or HUB_ENOMEM. */
+int hub_report_customer_parts(const hub_report_t *r,
+                              hub_ent_t *const *members, size_t n,
+                              hub_buf_t *out);
+
+/* Customer cid (an id of HUB_CUSTOMER_ID_LEN) now adds parts (from
+ * hub_report_customer_parts; len 0: it is gone: merged away, split off,
+ * forgotten). Moves what it adds to new and merged customers. */
 int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
-                        hub_ent_t *const *members, size_t n);
+                        const void *parts, size_t len);
 
 /* Writes the batch's sums (at commit, before the transaction commits);
  * hub_report_abort drops them. */

@@ -42,7 +42,6 @@ struct hub_report {
     /* the batch's writes to report_entities and report_customers, by key
      * (malloc'd blobs; length 0: delete), written at commit in key order */
     hub_hmap_t *ents, *custs;
-    hub_buf_t key, val;
 };
 
 static inline MDB_val hub_report_mval(const void *p, size_t n) {
