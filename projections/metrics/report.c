@@ -167,24 +167,44 @@ static int add(hub_report_t *r, int figure, const char *cur, int64_t at,
                         cur, v);
 }
 
-typedef struct pending_sum {
-    const char *key;
-    size_t len;
-    int64_t v;
-} pending_sum;
-
-static int cmp_pending(const void *a, const void *b) {
-    const pending_sum *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->key, y->key, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 /* A cached record: its length, then its bytes. */
 typedef struct blob {
     size_t len;
     uint8_t data[];
 } blob;
+
+/* A batch's write to one key: a day's sum, or a cached record. */
+typedef struct pending {
+    const char *key;
+    size_t len;
+    int64_t v;
+    const blob *b;
+} pending;
+
+static int cmp_pending(const void *a, const void *b) {
+    const pending *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The entries of a batch's map in key order (v: the slot as a number;
+ * b: the slot as a record); *n of them, those whose slot is not NULL. */
+static pending *pending_sorted(const hub_hmap_t *m, size_t *n) {
+    pending *p = malloc((hub_hmap_count(m) ? hub_hmap_count(m) : 1) *
+                        sizeof *p);
+    if (!p)
+        return NULL;
+    size_t i = 0, pos = 0, klen;
+    const char *k;
+    void *v;
+    while (hub_hmap_next(m, &pos, &k, &klen, &v))
+        if (v)
+            p[i++] = (pending){k, klen, (int64_t)(intptr_t)v, v};
+    hub_sort(p, i, sizeof *p, cmp_pending);
+    *n = i;
+    return p;
+}
 
 /* The record under key (klen bytes) in the batch's cache, else what was
  * looked up ahead (ahead NULL or not found: nothing), else in the table:
@@ -230,67 +250,63 @@ static int cached_put(hub_hmap_t *cache, const void *key, size_t klen,
     return 0;
 }
 
-/* Writes a cache to its table in key order (keys of klen bytes). */
+/* Writes a cache to its table in key order, with one cursor: the next
+ * key is most often on the leaf the cursor is on. */
 static int write_cache(hub_report_t *r, MDB_txn *txn, hub_hmap_t *cache,
-                       int table, size_t klen) {
+                       int table) {
     size_t n;
-    const char **keys = hub_hmap_sorted_keys(cache, &n);
-    if (!keys)
-        return HUB_ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const blob *b = *hub_hmap_get(cache, keys[i], klen);
-        MDB_val k = hub_report_mval(keys[i], klen),
-                d = hub_report_mval(b->data, b->len);
-        int g = b->len ? mdb_put(txn, r->dbi[table], &k, &d, 0)
-                       : mdb_del(txn, r->dbi[table], &k, NULL);
-        rc = g == MDB_NOTFOUND ? 0 : hub_store_err(g);
+    pending *p = pending_sorted(cache, &n);
+    MDB_cursor *cur = NULL;
+    int g = p ? mdb_cursor_open(txn, r->dbi[table], &cur) : ENOMEM;
+    for (size_t i = 0; i < n && !g; i++) {
+        MDB_val k = hub_report_mval(p[i].key, p[i].len), at = k,
+                d = hub_report_mval(p[i].b->data, p[i].b->len), was;
+        if (p[i].b->len)
+            g = mdb_cursor_put(cur, &k, &d, 0);
+        else if ((g = mdb_cursor_get(cur, &at, &was, MDB_SET)) == 0)
+            g = mdb_cursor_del(cur, 0);
+        if (g == MDB_NOTFOUND)
+            g = 0;
     }
-    free(keys);
+    if (cur)
+        mdb_cursor_close(cur);
+    free(p);
     hub_hmap_clear(cache, free);
-    return rc;
+    return hub_store_err(g);
 }
 
 int hub_report_flush(hub_report_t *r, MDB_txn *txn) {
-    int rc = write_cache(r, txn, r->ents, T_ENTS, ENT_KEY);
+    int rc = write_cache(r, txn, r->ents, T_ENTS);
     if (!rc)
-        rc = write_cache(r, txn, r->custs, T_CUST, HUB_CUSTOMER_ID_LEN);
-    size_t n = hub_hmap_count(r->delta), i = 0, pos = 0, klen;
-    if (rc || !n)
+        rc = write_cache(r, txn, r->custs, T_CUST);
+    if (rc || !hub_hmap_count(r->delta))
         return rc;
-    pending_sum *p = malloc(n * sizeof *p);
-    if (!p)
-        return HUB_ENOMEM;
-    const char *k;
-    void *v;
-    while (hub_hmap_next(r->delta, &pos, &k, &klen, &v))
-        if ((intptr_t)v)
-            p[i++] = (pending_sum){k, klen, (int64_t)(intptr_t)v};
-    n = i;
-    hub_sort(p, n, sizeof *p, cmp_pending);
-    for (i = 0; i < n && !rc; i++) {
-        MDB_val mk = hub_report_mval(p[i].key, p[i].len), d;
+    size_t n;
+    pending *p = pending_sorted(r->delta, &n);
+    MDB_cursor *cur = NULL;
+    int g = p ? mdb_cursor_open(txn, r->dbi[T_DAYS], &cur) : ENOMEM;
+    for (size_t i = 0; i < n && !g; i++) {
+        MDB_val mk = hub_report_mval(p[i].key, p[i].len), at = mk, d;
         int64_t now = p[i].v;
-        int g = mdb_get(txn, r->dbi[T_DAYS], &mk, &d);
-        if (g == 0 && d.mv_size == 8)
-            now += (int64_t)hub_rd_be64(d.mv_data);
-        else if (g && g != MDB_NOTFOUND) {
-            rc = hub_store_err(g);
+        int found = (g = mdb_cursor_get(cur, &at, &d, MDB_SET_KEY)) == 0;
+        if (g && g != MDB_NOTFOUND)
             break;
-        }
+        if (found && d.mv_size == 8)
+            now += (int64_t)hub_rd_be64(d.mv_data);
         if (now == 0) {
-            g = g == 0 ? mdb_del(txn, r->dbi[T_DAYS], &mk, NULL) : 0;
+            g = found ? mdb_cursor_del(cur, 0) : 0;
         } else {
             uint8_t b[8];
             hub_be64(b, (uint64_t)now);
             d = hub_report_mval(b, 8);
-            g = mdb_put(txn, r->dbi[T_DAYS], &mk, &d, 0);
+            g = mdb_cursor_put(cur, &mk, &d, 0);
         }
-        rc = hub_store_err(g);
     }
+    if (cur)
+        mdb_cursor_close(cur);
     free(p);
     hub_hmap_clear(r->delta, NULL);
-    return rc;
+    return hub_store_err(g);
 }
 
 void hub_report_abort(hub_report_t *r) {
