@@ -472,63 +472,80 @@ static void sort_table(void *arg, size_t i, size_t t) {
              sizeof *d->v, cmp_deferred);
 }
 
-/* Puts the writes in key order per table: buckets them by table (in the
- * order they came), then sorts the tables on every core, the biggest
- * first. */
-static int sort_deferred(hub_c360_t *c) {
-    dsort d = {0};
-    size_t count[T_COUNT] = {0}, at[T_COUNT];
+/* Takes the deferred writes to the tables of mask (bit t: table t) out
+ * of c->defer, the others staying in the order they came: into d,
+ * bucketed by table (in the order they came), then sorted table by
+ * table, the biggest first, on every core when par, else here. */
+static int take_deferred(hub_c360_t *c, unsigned mask, int par, dsort *d) {
+    size_t count[T_COUNT] = {0}, at[T_COUNT], kept = 0;
     for (size_t i = 0; i < c->ndefer; i++)
         count[c->defer[i].table]++;
     for (size_t t = 0; t < T_COUNT; t++) {
-        d.start[t + 1] = d.start[t] + count[t];
-        at[t] = d.start[t];
-        d.order[t] = t;
+        if (!(mask >> t & 1))
+            count[t] = 0;
+        d->start[t + 1] = d->start[t] + count[t];
+        at[t] = d->start[t];
+        d->order[t] = t;
     }
-    if (!(d.v = malloc((c->ndefer ? c->ndefer : 1) * sizeof *d.v)))
+    if (!(d->v = malloc((d->start[T_COUNT] ? d->start[T_COUNT] : 1) *
+                        sizeof *d->v)))
         return HUB_ENOMEM;
-    for (size_t i = 0; i < c->ndefer; i++)
-        d.v[at[c->defer[i].table]++] = c->defer[i];
+    for (size_t i = 0; i < c->ndefer; i++) {
+        const deferred *x = &c->defer[i];
+        if (mask >> x->table & 1)
+            d->v[at[x->table]++] = *x;
+        else
+            c->defer[kept++] = *x;
+    }
+    c->ndefer = kept;
     for (size_t i = 1; i < T_COUNT; i++) /* insertion sort: 14 tables */
-        for (size_t k = i; k > 0 && count[d.order[k]] > count[d.order[k - 1]];
+        for (size_t k = i; k > 0 && count[d->order[k]] > count[d->order[k - 1]];
              k--) {
-            size_t x = d.order[k];
-            d.order[k] = d.order[k - 1];
-            d.order[k - 1] = x;
+            size_t x = d->order[k];
+            d->order[k] = d->order[k - 1];
+            d->order[k - 1] = x;
         }
-    hub_par_for(T_COUNT, 1, 0, sort_table, &d);
-    free(c->defer);
-    c->defer = d.v;
-    c->capdefer = c->ndefer ? c->ndefer : 1;
+    if (par)
+        hub_par_for(T_COUNT, 1, 0, sort_table, d);
+    else
+        for (size_t i = 0; i < T_COUNT; i++)
+            sort_table(d, i, 0);
     return 0;
 }
 
-int hub_c360_flush_deferred(hub_c360_t *c) {
+_Static_assert(T_COUNT <= 32, "a table mask is an unsigned");
+
+int hub_c360_flush_tables(hub_c360_t *c, unsigned mask, int par) {
     c->flushed = 1;
-    int rc = sort_deferred(c);
+    dsort d = {0};
+    int rc = take_deferred(c, mask, par, &d);
     if (rc) {
         c->ndefer = 0;
         return rc;
     }
     MDB_cursor *cur = NULL;
     uint32_t table = UINT32_MAX;
-    for (size_t i = 0; i < c->ndefer && !rc; i++) {
-        const deferred *d = &c->defer[i];
-        if (d->table != table) {
+    for (size_t i = 0; i < d.start[T_COUNT] && !rc; i++) {
+        const deferred *x = &d.v[i];
+        if (x->table != table) {
             if (cur)
                 mdb_cursor_close(cur);
             cur = NULL;
-            table = d->table;
+            table = x->table;
             if ((rc = mdb_cursor_open(c->txn, DBI(c, (int)table), &cur)))
                 break;
         }
-        MDB_val k = val(d->key, d->klen), v = val(d->val, d->vlen);
+        MDB_val k = val(x->key, x->klen), v = val(x->val, x->vlen);
         rc = mdb_cursor_put(cur, &k, &v, 0);
     }
     if (cur)
         mdb_cursor_close(cur);
-    c->ndefer = 0;
+    free(d.v);
     return hub_store_err(rc);
+}
+
+int hub_c360_flush_deferred(hub_c360_t *c) {
+    return hub_c360_flush_tables(c, ~0u, 1);
 }
 
 void hub_c360_mark(hub_hmap_t *set, const char *key, size_t len) {

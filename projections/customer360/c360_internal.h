@@ -151,6 +151,10 @@ int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen);
 /* Writes the deferred puts now, each table in key order. */
 int hub_c360_flush_deferred(hub_c360_t *c);
+/* The same for the tables of mask only (bit t: table t; the others wait
+ * for the next flush), sorted on every core when par, else on the
+ * caller's alone. */
+int hub_c360_flush_tables(hub_c360_t *c, unsigned mask, int par);
 
 /* The Customer360 schema, loaded once, to render views (c360_read.c). */
 int hub_c360_ensure_schema(hub_c360_t *c, char *err, size_t errlen);

@@ -7,13 +7,15 @@
  * a view whose bytes changed is written and gets the next change
  * sequence number, a customer that is gone (merged away, split off,
  * forgotten) loses its view and gets one too. The views are built on
- * every core (hub_par_for); everything that touches the store stays on
- * the writer's thread.
+ * other cores while the writer's thread writes what the rest of the
+ * commit adds nothing to; everything that touches the store stays on the
+ * writer's thread.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "c360_internal.h"
 #include "errors.h"
 #include "hash.h"
@@ -81,20 +83,22 @@ static int cmp_ent_key(const void *a, const void *b) {
  * becomes a job: a view to delete, or the members to build one from;
  * (2) the views are built, with the members' customer ids and what the
  * customer adds to the daily report, a pure computation over entities in
- * memory, spread over the cores (each job's entities belong to it alone:
- * an entity is a member of one customer); (3) on the writer's thread, in
- * the order of step 1, the report takes each customer's part, and each
- * view that changed is written and recorded as a change. The order of
- * the changes is the same as if each view had been built in turn.
+ * memory, on the other cores (each job's entities belong to it alone: an
+ * entity is a member of one customer), while the writer's thread writes
+ * the batch's deferred puts to the tables nothing after this adds to;
+ * (3) on the writer's thread, in the order of step 1, as each job is
+ * built (taking turns at building if the others are behind), the report
+ * takes the customer's part, and a view that changed is written and
+ * recorded as a change. The order of the changes is the same as if each
+ * view had been built in turn.
  */
 typedef struct vjob {
     comp *k;          /* NULL: the customer is gone (delete its view) */
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     const hub_ent_t *anchor;
     size_t first, n;  /* its members in the shared array */
-    size_t t;         /* the thread that built its view */
-    size_t off, len;  /* its view in that thread's buffer */
-    size_t poff, plen; /* its report parts in that thread's parts */
+    const uint8_t *view, *parts; /* built: in the builder's arena */
+    size_t len, plen;
     uint64_t hash;
     int rc;
 } vjob;
@@ -105,9 +109,10 @@ typedef struct vwork {
     size_t njobs, capjobs;
     hub_ent_t **members;
     size_t nmembers, capmembers;
-    hub_buf_t out[HUB_PAR_MAX]; /* the views built by each thread */
-    hub_buf_t parts[HUB_PAR_MAX]; /* and the report's parts */
-    hub_buf_t scratch[HUB_PAR_MAX];
+    /* what each thread built: it stays put while the writer reads
+     * what was built before */
+    hub_arena_t built[HUB_PAR_MAX];
+    hub_buf_t scratch[HUB_PAR_MAX], pscratch[HUB_PAR_MAX];
 } vwork;
 
 /* Step 1 for one anchor. */
@@ -154,7 +159,7 @@ static void view_build_one(void *arg, size_t i, size_t t) {
     vjob *j = &w->jobs[i];
     if (!j->k || !j->n)
         return;
-    hub_buf_t *out = &w->out[t], *one = &w->scratch[t];
+    hub_buf_t *one = &w->scratch[t], *parts = &w->pscratch[t];
     hub_ent_t **m = w->members + j->first;
     hub_sort(m, j->n, sizeof *m, cmp_ent_key);
     size_t anchor_at = 0;
@@ -165,32 +170,36 @@ static void view_build_one(void *arg, size_t i, size_t t) {
         if (m[x] == j->anchor)
             anchor_at = x;
     }
-    j->t = t;
-    j->poff = w->parts[t].len;
-    j->rc = hub_report_customer_parts(w->c->report, m, j->n, &w->parts[t]);
-    j->plen = w->parts[t].len - j->poff;
+    hub_buf_reset(parts);
+    j->rc = hub_report_customer_parts(w->c->report, m, j->n, parts);
     if (!j->rc)
         j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, one);
-    if (!j->rc)
-        j->rc = hub_buf_append(out, one->data, one->len) ? HUB_ENOMEM : 0;
-    if (j->rc)
+    uint8_t *v = j->rc ? NULL
+                       : hub_arena_alloc(&w->built[t],
+                                         one->len + parts->len + 1);
+    if (!v) {
+        j->rc = j->rc ? j->rc : HUB_ENOMEM;
         return;
-    j->off = out->len - one->len;
+    }
+    memcpy(v, one->data, one->len);
+    if (parts->len)
+        memcpy(v + one->len, parts->data, parts->len);
+    j->view = v;
     j->len = one->len;
+    j->parts = v + one->len;
+    j->plen = parts->len;
     j->hash = hub_hash64(one->data, one->len);
     if (j->hash == 0)
         j->hash = 1; /* 0 means "none written" */
 }
 
 /* Step 3 for one job. */
-static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
+static int view_store(hub_c360_t *c, vjob *j) {
     MDB_val ck = hub_mval(j->cid, HUB_CUSTOMER_ID_LEN);
     if (j->rc)
         return j->rc;
     int rc = hub_report_customer(c->report, c->txn, j->cid,
-                                 j->plen ? w->parts[j->t].data + j->poff
-                                         : NULL,
-                                 j->plen);
+                                 j->plen ? j->parts : NULL, j->plen);
     if (rc)
         return rc;
     if (!j->k) {
@@ -204,7 +213,7 @@ static int view_store(hub_c360_t *c, vwork *w, vjob *j) {
         return 0;
     if (j->hash == j->k->vhash)
         return 0; /* the same bytes: no change */
-    hub_buf_t view = {w->out[j->t].data + j->off, j->len, j->len};
+    hub_buf_t view = {(char *)j->view, j->len, j->len};
     rc = hub_c360_defer(c, T_VIEWS, j->cid, HUB_CUSTOMER_ID_LEN,
                             view.data, view.len);
     if (rc)
@@ -222,16 +231,26 @@ int hub_graph_views(hub_c360_t *c) {
     int rc = 0;
     while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
         rc = view_job(c, &w, k);
-    if (!rc)
-        hub_par_for(w.njobs, 32, 0, view_build_one, &w);
-    for (size_t i = 0; i < w.njobs && !rc; i++)
-        rc = view_store(c, &w, &w.jobs[i]);
+    hub_par_t *built = NULL;
+    if (!rc) {
+        built = hub_par_start(w.njobs, 32, 0, view_build_one, &w);
+        /* meanwhile: the tables the rest of the commit adds nothing to
+         * (sorted here: the other cores are building) */
+        rc = hub_c360_flush_tables(c, 1u << T_DEDUPE | 1u << T_TIMELINE |
+                                          1u << T_IDS,
+                                   0);
+    }
+    for (size_t i = 0; i < w.njobs && !rc; i++) {
+        hub_par_need(built, i);
+        rc = view_store(c, &w.jobs[i]);
+    }
+    hub_par_end(built); /* before the jobs go: its calls write them */
     free(w.jobs);
     free(w.members);
     for (size_t t = 0; t < HUB_PAR_MAX; t++) {
-        hub_buf_free(&w.out[t]);
-        hub_buf_free(&w.parts[t]);
+        hub_arena_free(&w.built[t]);
         hub_buf_free(&w.scratch[t]);
+        hub_buf_free(&w.pscratch[t]);
     }
     return rc;
 }
