@@ -5,7 +5,6 @@
 
 #include "arena.h"
 #include "hash.h"
-#include "sort.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -132,32 +131,4 @@ int hub_hmap_next(const hub_hmap_t *m, size_t *pos, const char **key,
         return 1;
     }
     return 0;
-}
-
-static int cmp_keys(const void *a, const void *b) {
-    const slot *x = *(const slot *const *)a, *y = *(const slot *const *)b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->key, y->key, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-const char **hub_hmap_sorted_keys(const hub_hmap_t *m, size_t *n) {
-    const slot **tmp = malloc((m->count ? m->count : 1) * sizeof *tmp);
-    const char **out = malloc((m->count ? m->count : 1) * sizeof *out);
-    if (!tmp || !out) {
-        free(tmp);
-        free(out);
-        return NULL;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->slots[i].key)
-            tmp[k++] = &m->slots[i];
-    }
-    hub_sort(tmp, k, sizeof *tmp, cmp_keys);
-    for (size_t i = 0; i < k; i++)
-        out[i] = tmp[i]->key;
-    free(tmp);
-    *n = k;
-    return out;
 }

@@ -30,7 +30,4 @@ void **hub_hmap_put(hub_hmap_t *m, const void *key, size_t len,
 int hub_hmap_next(const hub_hmap_t *m, size_t *pos, const char **key,
                   size_t *len, void **val);
 
-/* Keys, sorted bytewise (malloc'd array of pointers into the map). */
-const char **hub_hmap_sorted_keys(const hub_hmap_t *m, size_t *n);
-
 #endif
