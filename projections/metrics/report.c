@@ -173,12 +173,12 @@ typedef struct blob {
     uint8_t data[];
 } blob;
 
-/* A batch's write to one key: a day's sum, or a cached record. */
+/* A batch's write to one key: its slot in the batch's map, a day's sum
+ * (as a number) or a cached record (a blob). */
 typedef struct pending {
     const char *key;
     size_t len;
-    int64_t v;
-    const blob *b;
+    const void *val;
 } pending;
 
 static int cmp_pending(const void *a, const void *b) {
@@ -188,8 +188,8 @@ static int cmp_pending(const void *a, const void *b) {
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* The entries of a batch's map in key order (v: the slot as a number;
- * b: the slot as a record); *n of them, those whose slot is not NULL. */
+/* The entries of a batch's map in key order; *n of them, those whose
+ * slot is not NULL. */
 static pending *pending_sorted(const hub_hmap_t *m, size_t *n) {
     pending *p = malloc((hub_hmap_count(m) ? hub_hmap_count(m) : 1) *
                         sizeof *p);
@@ -200,7 +200,7 @@ static pending *pending_sorted(const hub_hmap_t *m, size_t *n) {
     void *v;
     while (hub_hmap_next(m, &pos, &k, &klen, &v))
         if (v)
-            p[i++] = (pending){k, klen, (int64_t)(intptr_t)v, v};
+            p[i++] = (pending){k, klen, v};
     hub_sort(p, i, sizeof *p, cmp_pending);
     *n = i;
     return p;
@@ -259,9 +259,10 @@ static int write_cache(hub_report_t *r, MDB_txn *txn, hub_hmap_t *cache,
     MDB_cursor *cur = NULL;
     int g = p ? mdb_cursor_open(txn, r->dbi[table], &cur) : ENOMEM;
     for (size_t i = 0; i < n && !g; i++) {
+        const blob *b = p[i].val;
         MDB_val k = hub_report_mval(p[i].key, p[i].len), at = k,
-                d = hub_report_mval(p[i].b->data, p[i].b->len), was;
-        if (p[i].b->len)
+                d = hub_report_mval(b->data, b->len), was;
+        if (b->len)
             g = mdb_cursor_put(cur, &k, &d, 0);
         else if ((g = mdb_cursor_get(cur, &at, &was, MDB_SET)) == 0)
             g = mdb_cursor_del(cur, 0);
@@ -287,7 +288,7 @@ int hub_report_flush(hub_report_t *r, MDB_txn *txn) {
     int g = p ? mdb_cursor_open(txn, r->dbi[T_DAYS], &cur) : ENOMEM;
     for (size_t i = 0; i < n && !g; i++) {
         MDB_val mk = hub_report_mval(p[i].key, p[i].len), at = mk, d;
-        int64_t now = p[i].v;
+        int64_t now = (int64_t)(intptr_t)p[i].val;
         int found = (g = mdb_cursor_get(cur, &at, &d, MDB_SET_KEY)) == 0;
         if (g && g != MDB_NOTFOUND)
             break;
@@ -722,7 +723,8 @@ int hub_report_customer_parts(const hub_report_t *r,
     }
     if (!first)
         return 0;
-    cpart *parts = malloc((persons + 1) * sizeof *parts);
+    cpart few[16]; /* most customers: no malloc per view */
+    cpart *parts = persons < 16 ? few : malloc((persons + 1) * sizeof *parts);
     if (!parts)
         return HUB_ENOMEM;
     size_t np = 0;
@@ -742,7 +744,8 @@ int hub_report_customer_parts(const hub_report_t *r,
         one[8] = parts[i].figure;
         rc = hub_buf_append(out, one, 9) ? HUB_ENOMEM : 0;
     }
-    free(parts);
+    if (parts != few)
+        free(parts);
     return rc;
 }
 
