@@ -289,8 +289,10 @@ void hub_c360_close(hub_c360_t *c) {
     free(c->defer);
     hub_arena_free(&c->arena);
     free(c->pre);
-    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+    for (size_t t = 0; t < HUB_PAR_MAX; t++) {
         hub_arena_free(&c->pre_arena[t]);
+        hub_arena_free(&c->vbuilt[t]);
+    }
     if (c->comps)
         hub_graph_clear(c);
     hub_hmap_free(c->comps, NULL);
@@ -420,23 +422,30 @@ static inline uint64_t key_word(const uint8_t *p, size_t len) {
     return w;
 }
 
-int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
-                   const void *val, size_t vlen) {
+int hub_c360_defer_ref(hub_c360_t *c, int table, const void *key,
+                       size_t klen, const void *val, size_t vlen) {
     if (hub_array_grow(&c->defer, &c->capdefer, c->ndefer, sizeof *c->defer,
                        4096))
         return HUB_ENOMEM;
-    void *k = hub_arena_alloc(&c->arena, klen ? klen : 1),
-         *v = hub_arena_alloc(&c->arena, vlen ? vlen : 1);
-    if (!k || !v)
+    void *k = hub_arena_alloc(&c->arena, klen ? klen : 1);
+    if (!k)
         return HUB_ENOMEM;
     memcpy(k, key, klen);
-    if (vlen)
-        memcpy(v, val, vlen);
     c->defer[c->ndefer] =
-        (deferred){key_word(key, klen), k, v, (uint32_t)klen, (uint32_t)vlen,
-                   (uint32_t)table, (uint32_t)c->ndefer};
+        (deferred){key_word(key, klen), k, val, (uint32_t)klen,
+                   (uint32_t)vlen, (uint32_t)table, (uint32_t)c->ndefer};
     c->ndefer++;
     return 0;
+}
+
+int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
+                   const void *val, size_t vlen) {
+    void *v = hub_arena_alloc(&c->arena, vlen ? vlen : 1);
+    if (!v)
+        return HUB_ENOMEM;
+    if (vlen)
+        memcpy(v, val, vlen);
+    return hub_c360_defer_ref(c, table, key, klen, v, vlen);
 }
 
 /* LMDB's default order: bytes, then the shorter first; eight bytes at a
@@ -710,8 +719,10 @@ void hub_c360_abort(hub_c360_t *c) {
     c->ndefer = 0;
     hub_arena_reset(&c->arena);
     c->npre = c->nextpre = 0;
-    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+    for (size_t t = 0; t < HUB_PAR_MAX; t++) {
         hub_arena_reset(&c->pre_arena[t]);
+        hub_arena_reset(&c->vbuilt[t]);
+    }
 }
 
 void hub_c360_trim(hub_c360_t *c) {
@@ -719,8 +730,10 @@ void hub_c360_trim(hub_c360_t *c) {
         return;
     hub_c360_prepare_end(c);
     hub_arena_free(&c->arena);
-    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+    for (size_t t = 0; t < HUB_PAR_MAX; t++) {
         hub_arena_free(&c->pre_arena[t]);
+        hub_arena_free(&c->vbuilt[t]);
+    }
 }
 
 int hub_c360_dead(hub_c360_result_t *res, const char *fmt, ...) {

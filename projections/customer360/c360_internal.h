@@ -60,6 +60,10 @@ typedef struct cent {
     uint8_t dirty;    /* its component's record is written at commit */
     uint8_t moved;    /* its T_ENTITIES entry is written at commit */
     uint64_t stored;  /* the component its T_MEMBERS record is under; 0 */
+    /* its record packed beside its customer's view (graph_views.c), in
+     * c->vbuilt; NULL: packed when written */
+    const uint8_t *packed;
+    size_t packedlen;
 } cent;
 
 /* A cached component (customer) of the current batch, with its members
@@ -108,6 +112,9 @@ struct hub_c360 {
     hub_arena_t pre_arena[HUB_PAR_MAX];
     struct prep *prep;         /* the decoding going on (c360_decode.c) */
     struct hub_par *prep_job;  /* its threads; NULL: done */
+    /* what the cores building the views made (views, packed members):
+     * thread t's in vbuilt[t], until the batch ends */
+    hub_arena_t vbuilt[HUB_PAR_MAX];
     /* writes deferred to the commit, sorted by key per table there (B-tree
      * inserts in key order touch each page once); see hub_c360_defer */
     struct deferred *defer;
@@ -149,6 +156,9 @@ static inline MDB_val hub_mval(const void *p, size_t n) {
  * T_DEDUPE, whose ids of the batch are also in c->seen. */
 int hub_c360_defer(hub_c360_t *c, int table, const void *key, size_t klen,
                    const void *val, size_t vlen);
+/* The same, val not copied: it must stay until the batch ends. */
+int hub_c360_defer_ref(hub_c360_t *c, int table, const void *key,
+                       size_t klen, const void *val, size_t vlen);
 /* Writes the deferred puts now, each table in key order. */
 int hub_c360_flush_deferred(hub_c360_t *c);
 /* The same for the tables of mask only (bit t: table t; the others wait

@@ -263,10 +263,14 @@ static int write_member(hub_c360_t *c, comp *k, cent *ce, hub_buf_t *tmp) {
         if (r && r != MDB_NOTFOUND)
             return hub_store_err(r);
     }
-    if ((rc = hub_ent_pack(e, tmp)) ||
-        (rc = hub_c360_defer(c, T_MEMBERS, mk,
-                             member_key(k->id, e->key, e->keylen, mk),
-                             tmp->data, tmp->len)))
+    size_t mlen = member_key(k->id, e->key, e->keylen, mk);
+    if (ce->packed) /* beside its customer's view */
+        rc = hub_c360_defer_ref(c, T_MEMBERS, mk, mlen, ce->packed,
+                                ce->packedlen);
+    else if (!(rc = hub_ent_pack(e, tmp)))
+        rc = hub_c360_defer(c, T_MEMBERS, mk, mlen, tmp->data, tmp->len);
+    ce->packed = NULL;
+    if (rc)
         return rc;
     if (ce->moved) {
         uint8_t b[8];

@@ -81,8 +81,9 @@ static int cmp_ent_key(const void *a, const void *b) {
  * The views of a batch's dirty customers are computed in three steps:
  * (1) on the writer's thread, each anchor is looked up in the store and
  * becomes a job: a view to delete, or the members to build one from;
- * (2) the views are built, with the members' customer ids and what the
- * customer adds to the daily report, a pure computation over entities in
+ * (2) the views are built, with the members' customer ids, what the
+ * customer adds to the daily report and the packed records of the
+ * members hub_graph_flush writes, a pure computation over entities in
  * memory, on the other cores (each job's entities belong to it alone: an
  * entity is a member of one customer), while the writer's thread writes
  * the batch's deferred puts to the tables nothing after this adds to;
@@ -109,9 +110,6 @@ typedef struct vwork {
     size_t njobs, capjobs;
     hub_ent_t **members;
     size_t nmembers, capmembers;
-    /* what each thread built: it stays put while the writer reads
-     * what was built before */
-    hub_arena_t built[HUB_PAR_MAX];
     hub_buf_t scratch[HUB_PAR_MAX], pscratch[HUB_PAR_MAX];
 } vwork;
 
@@ -174,9 +172,11 @@ static void view_build_one(void *arg, size_t i, size_t t) {
     j->rc = hub_report_customer_parts(w->c->report, m, j->n, parts);
     if (!j->rc)
         j->rc = hub_view_build(w->c->vrules, m, j->n, anchor_at, one);
+    /* in c->vbuilt[t]: it stays put while the writer reads what was
+     * built before, and until the deferred puts go in */
+    hub_arena_t *built = &w->c->vbuilt[t];
     uint8_t *v = j->rc ? NULL
-                       : hub_arena_alloc(&w->built[t],
-                                         one->len + parts->len + 1);
+                       : hub_arena_alloc(built, one->len + parts->len + 1);
     if (!v) {
         j->rc = j->rc ? j->rc : HUB_ENOMEM;
         return;
@@ -191,6 +191,21 @@ static void view_build_one(void *arg, size_t i, size_t t) {
     j->hash = hub_hash64(one->data, one->len);
     if (j->hash == 0)
         j->hash = 1; /* 0 means "none written" */
+    /* the records of the members hub_graph_flush will write (the same
+     * test): their states are final */
+    for (uint32_t x = 0; x < j->k->nm; x++) {
+        cent *ce = j->k->m[x];
+        if (!ce->e ||
+            !(ce->dirty || ce->moved || ce->stored != j->k->id) ||
+            hub_ent_pack(ce->e, one))
+            continue; /* not written, or packed when it is */
+        uint8_t *p = hub_arena_alloc(built, one->len);
+        if (!p)
+            continue;
+        memcpy(p, one->data, one->len);
+        ce->packed = p;
+        ce->packedlen = one->len;
+    }
 }
 
 /* Step 3 for one job. */
@@ -214,7 +229,7 @@ static int view_store(hub_c360_t *c, vjob *j) {
     if (j->hash == j->k->vhash)
         return 0; /* the same bytes: no change */
     hub_buf_t view = {(char *)j->view, j->len, j->len};
-    rc = hub_c360_defer(c, T_VIEWS, j->cid, HUB_CUSTOMER_ID_LEN,
+    rc = hub_c360_defer_ref(c, T_VIEWS, j->cid, HUB_CUSTOMER_ID_LEN,
                             view.data, view.len);
     if (rc)
         return rc;
@@ -248,7 +263,6 @@ int hub_graph_views(hub_c360_t *c) {
     free(w.jobs);
     free(w.members);
     for (size_t t = 0; t < HUB_PAR_MAX; t++) {
-        hub_arena_free(&w.built[t]);
         hub_buf_free(&w.scratch[t]);
         hub_buf_free(&w.pscratch[t]);
     }
