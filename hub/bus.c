@@ -611,14 +611,31 @@ int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
     return 0;
 }
 
+void hub_consumer_hold_topics(rd_kafka_t *rk, const char *const *topics,
+                              size_t n, rd_kafka_topic_t **out) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = rd_kafka_topic_new(rk, topics[i], NULL);
+}
+
+void hub_consumer_release_topics(rd_kafka_topic_t **held, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (held[i])
+            rd_kafka_topic_destroy(held[i]);
+}
+
 int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
                             size_t ntopics, int64_t offset,
                             size_t *npartitions, char *err, size_t errlen) {
+    rd_kafka_topic_t *held[16];
+    size_t nheld = ntopics < 16 ? ntopics : 16;
+    hub_consumer_hold_topics(rk, topics, nheld, held);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
-    if (e)
+    if (e) {
+        hub_consumer_release_topics(held, nheld);
         return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
                         rd_kafka_err2str(e));
+    }
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new(16);
     int rc = 0;
@@ -645,6 +662,7 @@ int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
     if (!rc && npartitions)
         *npartitions = (size_t)list->cnt;
     rd_kafka_topic_partition_list_destroy(list);
+    hub_consumer_release_topics(held, nheld);
     return rc;
 }
 

@@ -168,6 +168,18 @@ int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
                            size_t ntopics, char *err, size_t errlen);
 
 /*
+ * Handles of the topics (out[0..n), NULL where one could not be made),
+ * for a consumer to hold from before it asks for metadata until it has
+ * assigned their partitions: a metadata answer sets the leaders of the
+ * topics the client knows, and librdkafka 2.0 looks up the leader of a
+ * partition assigned without one only on its topic scan, once a second
+ * (one start of `project --once` in eight fetched nothing for a second).
+ */
+void hub_consumer_hold_topics(rd_kafka_t *rk, const char *const *topics,
+                              size_t n, rd_kafka_topic_t **out);
+void hub_consumer_release_topics(rd_kafka_topic_t **held, size_t n);
+
+/*
  * Assigns every partition of the given topics at `offset`
  * (RD_KAFKA_OFFSET_BEGINNING or _END), so a group-less consumer reads
  * them all. *npartitions is the number assigned. Unknown topics are an
