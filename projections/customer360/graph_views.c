@@ -101,6 +101,8 @@ typedef struct vjob {
     const uint8_t *view, *parts; /* built: in the builder's arena */
     size_t len, plen;
     uint64_t hash;
+    hub_report_ahead_t was; /* what the report kept of it, looked up
+                                by the builder */
     int rc;
 } vjob;
 
@@ -111,6 +113,9 @@ typedef struct vwork {
     hub_ent_t **members;
     size_t nmembers, capmembers;
     hub_buf_t scratch[HUB_PAR_MAX], pscratch[HUB_PAR_MAX];
+    /* thread t's read transaction (NULL: none), the store as the batch
+     * began: what the report kept of each customer is read there */
+    MDB_txn *rt[HUB_PAR_MAX];
 } vwork;
 
 /* Step 1 for one anchor. */
@@ -184,6 +189,9 @@ static void view_build_one(void *arg, size_t i, size_t t) {
     memcpy(v, one->data, one->len);
     if (parts->len)
         memcpy(v + one->len, parts->data, parts->len);
+    if (w->rt[t])
+        hub_report_customer_ahead(w->c->report, w->rt[t], j->cid, built,
+                                  &j->was);
     j->view = v;
     j->len = one->len;
     j->parts = v + one->len;
@@ -214,7 +222,7 @@ static int view_store(hub_c360_t *c, vjob *j) {
     if (j->rc)
         return j->rc;
     int rc = hub_report_customer(c->report, c->txn, j->cid,
-                                 j->plen ? j->parts : NULL, j->plen);
+                                 j->plen ? j->parts : NULL, j->plen, &j->was);
     if (rc)
         return rc;
     if (!j->k) {
@@ -247,6 +255,12 @@ int hub_graph_views(hub_c360_t *c) {
     while (!rc && hub_hmap_next(c->cust_dirty, &pos, &k, &klen, NULL))
         rc = view_job(c, &w, k);
     hub_par_t *built = NULL;
+    /* the report writes its tables at hub_report_flush, after this: what
+     * it kept is what the batch found, unless its cache says otherwise */
+    for (size_t t = 0; !rc && c->report && t < hub_par_threads(); t++)
+        if (mdb_txn_begin(hub_store_env(c->store), NULL, MDB_RDONLY,
+                          &w.rt[t]))
+            w.rt[t] = NULL;
     if (!rc) {
         built = hub_par_start(w.njobs, 32, 0, view_build_one, &w);
         /* meanwhile: the tables the rest of the commit adds nothing to
@@ -260,6 +274,9 @@ int hub_graph_views(hub_c360_t *c) {
         rc = view_store(c, &w.jobs[i]);
     }
     hub_par_end(built); /* before the jobs go: its calls write them */
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        if (w.rt[t])
+            mdb_txn_abort(w.rt[t]);
     free(w.jobs);
     free(w.members);
     for (size_t t = 0; t < HUB_PAR_MAX; t++) {

@@ -625,16 +625,13 @@ static int per_event(hub_report_t *r, const char *type,
     return rc;
 }
 
-void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
-                           const char *type, size_t typelen,
-                           const uint8_t sha[32], hub_arena_t *a,
-                           hub_report_ahead_t *out) {
-    char t[64];
-    out->found = 0;
-    if (!r || !type_of(type, typelen, t) || !stateful_kind(t))
-        return;
-    MDB_val k = hub_report_mval(sha, ENT_KEY), d;
-    int g = mdb_get(rtxn, r->dbi[T_ENTS], &k, &d);
+/* The record of key in table as rtxn sees it, into out (found 0: the
+ * lookup failed), copied into a. */
+static void look_ahead(const hub_report_t *r, MDB_txn *rtxn, int table,
+                       const void *key, size_t klen, hub_arena_t *a,
+                       hub_report_ahead_t *out) {
+    MDB_val k = hub_report_mval(key, klen), d;
+    int g = mdb_get(rtxn, r->dbi[table], &k, &d);
     if (g == MDB_NOTFOUND) {
         out->found = 1;
     } else if (g == 0 && (out->state = hub_arena_alloc(a, d.mv_size + 1))) {
@@ -642,6 +639,16 @@ void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
         out->len = d.mv_size;
         out->found = 2;
     }
+}
+
+void hub_report_look_ahead(const hub_report_t *r, MDB_txn *rtxn,
+                           const char *type, size_t typelen,
+                           const uint8_t sha[32], hub_arena_t *a,
+                           hub_report_ahead_t *out) {
+    char t[64];
+    out->found = 0;
+    if (r && type_of(type, typelen, t) && stateful_kind(t))
+        look_ahead(r, rtxn, T_ENTS, sha, ENT_KEY, a, out);
 }
 
 int hub_report_event(hub_report_t *r, MDB_txn *txn,
@@ -749,14 +756,23 @@ int hub_report_customer_parts(const hub_report_t *r,
     return rc;
 }
 
+void hub_report_customer_ahead(const hub_report_t *r, MDB_txn *rtxn,
+                               const char *cid, hub_arena_t *a,
+                               hub_report_ahead_t *out) {
+    out->found = 0;
+    if (r)
+        look_ahead(r, rtxn, T_CUST, cid, HUB_CUSTOMER_ID_LEN, a, out);
+}
+
 int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
-                        const void *parts, size_t len) {
+                        const void *parts, size_t len,
+                        const hub_report_ahead_t *ahead) {
     if (!r)
         return 0;
     const void *was = NULL;
     size_t wlen = 0;
-    int g = cached_get(r, txn, r->custs, T_CUST, cid, HUB_CUSTOMER_ID_LEN, NULL,
-                       &was, &wlen);
+    int g = cached_get(r, txn, r->custs, T_CUST, cid, HUB_CUSTOMER_ID_LEN,
+                       ahead, &was, &wlen);
     if (g < 0)
         return g;
     if (!g)

@@ -97,11 +97,20 @@ int hub_report_customer_parts(const hub_report_t *r,
                               hub_ent_t *const *members, size_t n,
                               hub_buf_t *out);
 
+/* What customer cid added until the batch began, looked up the same
+ * way as hub_report_look_ahead (any thread, read transaction rtxn,
+ * copied into a). */
+void hub_report_customer_ahead(const hub_report_t *r, MDB_txn *rtxn,
+                               const char *cid, hub_arena_t *a,
+                               hub_report_ahead_t *out);
+
 /* Customer cid (an id of HUB_CUSTOMER_ID_LEN) now adds parts (from
  * hub_report_customer_parts; len 0: it is gone: merged away, split off,
- * forgotten). Moves what it adds to new and merged customers. */
+ * forgotten). Moves what it adds to new and merged customers. ahead:
+ * from hub_report_customer_ahead, or NULL. */
 int hub_report_customer(hub_report_t *r, MDB_txn *txn, const char *cid,
-                        const void *parts, size_t len);
+                        const void *parts, size_t len,
+                        const hub_report_ahead_t *ahead);
 
 /* Writes the batch's sums (at commit, before the transaction commits);
  * hub_report_abort drops them. */
