@@ -211,7 +211,35 @@ struct hub_producer {
     int64_t delivery_timeout_ms;
     pthread_mutex_t lock;
     pthread_cond_t space; /* signalled on every delivery report */
+    /* hub_producer_know_topics: the names, and rk's handles of them */
+    char known[8][256];
+    size_t nknown;
+    rd_kafka_topic_t *held[8];
 };
+
+#define KNOWN_MAX 8
+
+/* Holds rk's handles of the known topics and asks for the metadata of
+ * every topic rk knows (theirs) in one request, for up to 2 s: a hint,
+ * an error or a timeout leaves them to the topic scan. Topics that do
+ * not exist are not created by it (librdkafka asks the broker to create
+ * none unless every topic asked for is in its cache). */
+static void hold_known(hub_producer_t *p, rd_kafka_t *rk,
+                       rd_kafka_topic_t **held) {
+    for (size_t i = 0; i < p->nknown; i++)
+        held[i] = rd_kafka_topic_new(rk, p->known[i], NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (p->nknown && rd_kafka_metadata(rk, 0, NULL, &md, 2000) == 0)
+        rd_kafka_metadata_destroy(md);
+}
+
+static void release_known(rd_kafka_topic_t **held, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (held[i])
+            rd_kafka_topic_destroy(held[i]);
+        held[i] = NULL;
+    }
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque) {
@@ -309,6 +337,7 @@ static void producer_renew(hub_producer_t *p, unsigned gen) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, renewed_init);
     rd_kafka_t *old = NULL;
+    rd_kafka_topic_t *old_held[KNOWN_MAX] = {0};
     pthread_rwlock_wrlock(&p->swap);
     if (p->gen == gen) {
         char why[512] = "", err[512];
@@ -318,6 +347,8 @@ static void producer_renew(hub_producer_t *p, unsigned gen) {
             hub_log_error("bus", "the Kafka producer stopped on a fatal "
                                  "error (%s); started a new one", why);
             old = p->rk;
+            memcpy(old_held, p->held, sizeof old_held);
+            hold_known(p, fresh, p->held);
             p->rk = fresh;
             p->gen++;
             hub_metric_add(renewed, 1);
@@ -329,6 +360,7 @@ static void producer_renew(hub_producer_t *p, unsigned gen) {
     }
     pthread_rwlock_unlock(&p->swap);
     if (old) {
+        release_known(old_held, KNOWN_MAX);
         rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(old, 5000); /* serves the purged reports */
         rd_kafka_destroy(old);
@@ -380,6 +412,7 @@ void hub_producer_free(hub_producer_t *p) {
         pthread_join(p->poller, NULL);
     }
     if (p->rk) {
+        release_known(p->held, KNOWN_MAX);
         if (rd_kafka_flush(p->rk, (int)p->delivery_timeout_ms) !=
             RD_KAFKA_RESP_ERR_NO_ERROR) {
             hub_log_warn("bus", "%d messages still unsent at shutdown",
@@ -396,6 +429,20 @@ void hub_producer_free(hub_producer_t *p) {
     pthread_cond_destroy(&p->space);
     free(p->bootstrap);
     free(p);
+}
+
+void hub_producer_know_topics(hub_producer_t *p, const char *const *topics,
+                              size_t n) {
+    pthread_rwlock_wrlock(&p->swap);
+    release_known(p->held, KNOWN_MAX);
+    p->nknown = 0;
+    for (size_t i = 0; i < n && p->nknown < KNOWN_MAX; i++) {
+        size_t len = strlen(topics[i]);
+        if (len < sizeof p->known[0])
+            memcpy(p->known[p->nknown++], topics[i], len + 1);
+    }
+    hold_known(p, p->rk, p->held);
+    pthread_rwlock_unlock(&p->swap);
 }
 
 rd_kafka_t *hub_producer_hold(hub_producer_t *p) {

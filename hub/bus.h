@@ -69,6 +69,18 @@ int hub_producer_new(const hub_config_t *cfg, const char *bootstrap,
 /* Flushes (up to the delivery timeout) and frees. NULL is fine. */
 void hub_producer_free(hub_producer_t *p);
 
+/*
+ * Topics the producer will send to and that exist: it holds their
+ * handles and asks for their metadata now (one request, and again for a
+ * replacement producer). librdkafka 2.0 otherwise learns the leaders of
+ * a topic it first sees in a message only on its topic scan, once a
+ * second, and that message waits for it: every `project --once` waited
+ * 0.8 s for its changelog's first delivery. At most 8 topics; the
+ * others are left to the scan.
+ */
+void hub_producer_know_topics(hub_producer_t *p, const char *const *topics,
+                              size_t n);
+
 typedef struct hub_header {
     const char *name;
     const void *value;

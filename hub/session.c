@@ -39,6 +39,14 @@ int hub_session_open(hub_cli_t *cli, int flags, hub_session_t *s) {
                              sizeof err))
             goto fail;
     }
+    if (flags & HUB_SESSION_TOPICS) { /* they exist now */
+        char names[HUB_BUS_NTOPICS][256];
+        const char *topics[HUB_BUS_NTOPICS];
+        hub_bus_topic_names(cfg, names);
+        for (int i = 0; i < HUB_BUS_NTOPICS; i++)
+            topics[i] = names[i];
+        hub_producer_know_topics(s->producer, topics, HUB_BUS_NTOPICS);
+    }
     return 0;
 fail:
     hub_session_close(s);

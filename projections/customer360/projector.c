@@ -890,6 +890,10 @@ int hub_projector_run(const hub_config_t *cfg, const hub_projector_opts_t *o,
     hub_config_topic(cfg, "deadletter", p->dlq, sizeof p->dlq);
     hub_config_topic(cfg, "customer360.changelog", p->changelog,
                      sizeof p->changelog);
+    if (!rc) {
+        const char *out[] = {p->changelog, p->dlq};
+        hub_producer_know_topics(p->producer, out, 2);
+    }
     if (!rc)
         rc = consumer_open(p, err, errlen);
     /* changes a crash left unpublished */

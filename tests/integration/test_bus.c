@@ -359,6 +359,9 @@ TEST(a_producer_stopped_by_a_fatal_error_is_replaced) {
     hub_config_topic(cfg, "crm.events", topic, sizeof topic);
     hub_producer_t *p = producer(cfg);
     REQUIRE(p);
+    /* the replacement holds the topics its predecessor knew */
+    const char *known[] = {topic};
+    hub_producer_know_topics(p, known, 1);
     deliver(p, topic, "before");
 
     /* on the embedded broker, one message waits in the producer too */
