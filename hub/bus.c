@@ -200,6 +200,8 @@ fail:
 /* Producer                                                            */
 /* ------------------------------------------------------------------ */
 
+#define KNOWN_MAX 8 /* topics a producer knows (hub_producer_know_topics) */
+
 struct hub_producer {
     rd_kafka_t *rk;
     pthread_rwlock_t swap; /* read: rk in use; write: rk replaced */
@@ -212,12 +214,10 @@ struct hub_producer {
     pthread_mutex_t lock;
     pthread_cond_t space; /* signalled on every delivery report */
     /* hub_producer_know_topics: the names, and rk's handles of them */
-    char known[8][256];
+    char known[KNOWN_MAX][256];
     size_t nknown;
-    rd_kafka_topic_t *held[8];
+    rd_kafka_topic_t *held[KNOWN_MAX];
 };
-
-#define KNOWN_MAX 8
 
 /* Holds rk's handles of the known topics and asks for the metadata of
  * every topic rk knows (theirs) in one request, for up to 2 s: a hint,
