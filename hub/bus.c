@@ -226,14 +226,22 @@ struct hub_producer {
  * none unless every topic asked for is in its cache). */
 static void hold_known(hub_producer_t *p, rd_kafka_t *rk,
                        rd_kafka_topic_t **held) {
+    const char *names[KNOWN_MAX];
     for (size_t i = 0; i < p->nknown; i++)
-        held[i] = rd_kafka_topic_new(rk, p->known[i], NULL);
+        names[i] = p->known[i];
+    hub_bus_hold_topics(rk, names, p->nknown, held);
     const struct rd_kafka_metadata *md = NULL;
     if (p->nknown && rd_kafka_metadata(rk, 0, NULL, &md, 2000) == 0)
         rd_kafka_metadata_destroy(md);
 }
 
-static void release_known(rd_kafka_topic_t **held, size_t n) {
+void hub_bus_hold_topics(rd_kafka_t *rk, const char *const *topics,
+                         size_t n, rd_kafka_topic_t **out) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = rd_kafka_topic_new(rk, topics[i], NULL);
+}
+
+void hub_bus_release_topics(rd_kafka_topic_t **held, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (held[i])
             rd_kafka_topic_destroy(held[i]);
@@ -360,7 +368,7 @@ static void producer_renew(hub_producer_t *p, unsigned gen) {
     }
     pthread_rwlock_unlock(&p->swap);
     if (old) {
-        release_known(old_held, KNOWN_MAX);
+        hub_bus_release_topics(old_held, KNOWN_MAX);
         rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(old, 5000); /* serves the purged reports */
         rd_kafka_destroy(old);
@@ -412,7 +420,7 @@ void hub_producer_free(hub_producer_t *p) {
         pthread_join(p->poller, NULL);
     }
     if (p->rk) {
-        release_known(p->held, KNOWN_MAX);
+        hub_bus_release_topics(p->held, KNOWN_MAX);
         if (rd_kafka_flush(p->rk, (int)p->delivery_timeout_ms) !=
             RD_KAFKA_RESP_ERR_NO_ERROR) {
             hub_log_warn("bus", "%d messages still unsent at shutdown",
@@ -434,7 +442,7 @@ void hub_producer_free(hub_producer_t *p) {
 void hub_producer_know_topics(hub_producer_t *p, const char *const *topics,
                               size_t n) {
     pthread_rwlock_wrlock(&p->swap);
-    release_known(p->held, KNOWN_MAX);
+    hub_bus_release_topics(p->held, KNOWN_MAX);
     p->nknown = 0;
     for (size_t i = 0; i < n && p->nknown < KNOWN_MAX; i++) {
         size_t len = strlen(topics[i]);
@@ -658,28 +666,17 @@ int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
     return 0;
 }
 
-void hub_consumer_hold_topics(rd_kafka_t *rk, const char *const *topics,
-                              size_t n, rd_kafka_topic_t **out) {
-    for (size_t i = 0; i < n; i++)
-        out[i] = rd_kafka_topic_new(rk, topics[i], NULL);
-}
-
-void hub_consumer_release_topics(rd_kafka_topic_t **held, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (held[i])
-            rd_kafka_topic_destroy(held[i]);
-}
 
 int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
                             size_t ntopics, int64_t offset,
                             size_t *npartitions, char *err, size_t errlen) {
     rd_kafka_topic_t *held[16];
     size_t nheld = ntopics < 16 ? ntopics : 16;
-    hub_consumer_hold_topics(rk, topics, nheld, held);
+    hub_bus_hold_topics(rk, topics, nheld, held);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
     if (e) {
-        hub_consumer_release_topics(held, nheld);
+        hub_bus_release_topics(held, nheld);
         return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
                         rd_kafka_err2str(e));
     }
@@ -709,7 +706,7 @@ int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
     if (!rc && npartitions)
         *npartitions = (size_t)list->cnt;
     rd_kafka_topic_partition_list_destroy(list);
-    hub_consumer_release_topics(held, nheld);
+    hub_bus_release_topics(held, nheld);
     return rc;
 }
 

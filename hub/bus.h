@@ -181,15 +181,18 @@ int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
 
 /*
  * Handles of the topics (out[0..n), NULL where one could not be made),
- * for a consumer to hold from before it asks for metadata until it has
- * assigned their partitions: a metadata answer sets the leaders of the
- * topics the client knows, and librdkafka 2.0 looks up the leader of a
- * partition assigned without one only on its topic scan, once a second
- * (one start of `project --once` in eight fetched nothing for a second).
+ * for a client to hold while it learns their leaders: a metadata answer
+ * sets the leaders of the topics the client knows, and librdkafka 2.0
+ * otherwise looks a leader up only on its topic scan, once a second. A
+ * consumer holds them from before its metadata request until it has
+ * assigned their partitions (one start of `project --once` in eight
+ * fetched nothing for a second); a producer for its life
+ * (hub_producer_know_topics).
  */
-void hub_consumer_hold_topics(rd_kafka_t *rk, const char *const *topics,
-                              size_t n, rd_kafka_topic_t **out);
-void hub_consumer_release_topics(rd_kafka_topic_t **held, size_t n);
+void hub_bus_hold_topics(rd_kafka_t *rk, const char *const *topics,
+                         size_t n, rd_kafka_topic_t **out);
+/* Destroys the handles held (NULL ones skipped), leaving NULLs. */
+void hub_bus_release_topics(rd_kafka_topic_t **held, size_t n);
 
 /*
  * Assigns every partition of the given topics at `offset`

@@ -81,6 +81,11 @@ typedef struct comp {
 
 enum { COMP_CAPPED = 1 }; /* split by identity.max_entities */
 
+/* Does the commit write member ce's record under k (hub_graph_flush)? */
+static inline int hub_member_written(const cent *ce, const comp *k) {
+    return ce->e && (ce->dirty || ce->moved || ce->stored != k->id);
+}
+
 struct hub_c360 {
     const hub_config_t *cfg;
     hub_store_t *store;

@@ -299,7 +299,7 @@ int hub_graph_flush(hub_c360_t *c) {
             if (!ce->e)
                 continue;
             live++;
-            if (ce->dirty || ce->moved || ce->stored != k->id)
+            if (hub_member_written(ce, k))
                 rc = write_member(c, k, ce, &tmp);
         }
         if (rc || !k->dirty)

@@ -199,13 +199,11 @@ static void view_build_one(void *arg, size_t i, size_t t) {
     j->hash = hub_hash64(one->data, one->len);
     if (j->hash == 0)
         j->hash = 1; /* 0 means "none written" */
-    /* the records of the members hub_graph_flush will write (the same
-     * test): their states are final */
+    /* the records of the members hub_graph_flush will write: their
+     * states are final */
     for (uint32_t x = 0; x < j->k->nm; x++) {
         cent *ce = j->k->m[x];
-        if (!ce->e ||
-            !(ce->dirty || ce->moved || ce->stored != j->k->id) ||
-            hub_ent_pack(ce->e, one))
+        if (!hub_member_written(ce, j->k) || hub_ent_pack(ce->e, one))
             continue; /* not written, or packed when it is */
         uint8_t *p = hub_arena_alloc(built, one->len);
         if (!p)

@@ -284,11 +284,11 @@ static int assign_all(projector *p, char *err, size_t errlen) {
     rd_kafka_topic_t *held[NTOPICS];
     for (int t = 0; t < NTOPICS; t++)
         topics[t] = p->topics[t];
-    hub_consumer_hold_topics(p->rk, topics, NTOPICS, held);
+    hub_bus_hold_topics(p->rk, topics, NTOPICS, held);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 1, NULL, &md, 10000);
     if (e) {
-        hub_consumer_release_topics(held, NTOPICS);
+        hub_bus_release_topics(held, NTOPICS);
         return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
                         rd_kafka_err2str(e));
     }
@@ -331,7 +331,7 @@ static int assign_all(projector *p, char *err, size_t errlen) {
                       rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(low);
     rd_kafka_topic_partition_list_destroy(high);
-    hub_consumer_release_topics(held, NTOPICS);
+    hub_bus_release_topics(held, NTOPICS);
     return rc;
 }
 
