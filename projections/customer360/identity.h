@@ -50,8 +50,8 @@ extern const hub_cfg_entry_t hub_identity_config_map[];
 typedef struct hub_ident_rules {
     int region;              /* index in the region table */
     int links[HUB_ID_NKINDS];
-    regex_t *block;
-    size_t nblock;
+    regex_t block;           /* the blocklist's patterns as one */
+    int has_block;
     long max_entities;
 } hub_ident_rules_t;
 

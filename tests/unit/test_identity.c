@@ -93,6 +93,34 @@ TEST(blocklist_and_link_kinds_decide_what_links) {
                            "00Q1", 4));
 }
 
+/* Several patterns are matched as one alternation: each of them still
+ * blocks, on the normalized value or on the raw one. */
+TEST(every_blocklist_pattern_blocks_on_the_value_or_the_raw_one) {
+    const char *yaml = "identity:\n"
+                       "  link_kinds: [email, social_handle]\n"
+                       "  blocklist: [\"^noreply@\", \"^@\", "
+                       "\"@spam[.]example$\"]\n";
+    hub_config_t *cfg = NULL;
+    char err[256];
+    CHECK_INT(hub_config_parse("t", yaml, strlen(yaml), &cfg, err, sizeof err),
+              0);
+    hub_ident_rules_t r;
+    CHECK_INT(hub_ident_rules_init(&r, &cfg->identity, err, sizeof err), 0);
+    CHECK(!hub_ident_links(&r, HUB_ID_EMAIL, "email:noreply@shop.example",
+                           "NoReply@Shop.example", 20));
+    CHECK(!hub_ident_links(&r, HUB_ID_EMAIL, "email:ann@spam.example",
+                           "ann@spam.example", 16));
+    /* the normalized handle lost its '@': only the raw value matches */
+    CHECK(!hub_ident_links(&r, HUB_ID_SOCIAL_HANDLE, "social_handle:weibo:brand",
+                           " @Brand", 7));
+    CHECK(hub_ident_links(&r, HUB_ID_SOCIAL_HANDLE, "social_handle:weibo:brand",
+                          "Brand", 5));
+    CHECK(hub_ident_links(&r, HUB_ID_EMAIL, "email:ann@example.com",
+                          "Ann@Example.com", 15));
+    hub_ident_rules_free(&r);
+    hub_config_free(cfg);
+}
+
 static int seg(const char *expr, const hub_seg_value_t *v, size_t n) {
     hub_segment_t *s = NULL;
     char err[256];
