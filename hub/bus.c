@@ -597,7 +597,7 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
         "heartbeat.interval.ms", "3000",
         /* prefetch enough to keep a batch busy, not a whole topic: memory
          * stays the same however many events wait */
-        "queued.max.messages.kbytes", "32768",
+        "queued.max.messages.kbytes", "8192",
         "fetch.max.bytes", "16777216",
         /* connect at once: with sparse connections a consumer's first
          * metadata request waited for librdkafka's 1 s timer to pick a
