@@ -14,8 +14,12 @@
  * Nothing is produced before every event of the request encoded, so a
  * HubSpot batch is produced whole or answered with an error.
  *
- * Each source has its own codec and mapping, used under its lock (neither
- * is thread-safe); the server's threads serve different sources at once.
+ * A codec and a mapping are not thread-safe, so each is used under a
+ * lock. A source starts with one pair; when a request finds every pair
+ * of its source busy, the source gets another (its mapping compiled
+ * again), up to one per core: the server's threads then map requests of
+ * one source on every core at once, and a source that gets one webhook
+ * a minute never compiles a second.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -28,17 +32,27 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "par.h"
 #include "source.h"
 #include "timefmt.h"
 #include "xmljson.h"
 
 #define PREFIX "/ingest/"
 
+/* A source's mapping and codec, and the lock they are used under. */
+typedef struct mapper {
+    hub_source_t *src;
+    pthread_mutex_t lock;
+} mapper_t;
+
 typedef struct hook {
     const hub_source_config_t *cfg;
-    hub_source_t *src;
+    mapper_t map[HUB_PAR_MAX]; /* the first nmap are ready */
+    _Atomic size_t nmap;
+    _Atomic size_t maxmap;     /* one per core */
+    atomic_uint next;          /* where a request starts looking */
+    pthread_mutex_t grow;      /* one new mapper at a time */
     hub_sig_config_t sig;
-    pthread_mutex_t lock;
     hub_metric_t *events;   /* acknowledged events of this source */
     _Atomic(hub_metric_t *) answered[600]; /* requests by status */
 } hook_t;
@@ -106,8 +120,12 @@ static void destroy(void *ctx) {
     free(w->orphans);
     pthread_mutex_destroy(&w->orphans_lock);
     for (size_t i = 0; i < w->n; i++) {
-        hub_source_free(w->hooks[i].src);
-        pthread_mutex_destroy(&w->hooks[i].lock);
+        hook_t *h = &w->hooks[i];
+        for (size_t k = 0; k < HUB_PAR_MAX; k++) {
+            hub_source_free(h->map[k].src);
+            pthread_mutex_destroy(&h->map[k].lock);
+        }
+        pthread_mutex_destroy(&h->grow);
     }
     free(w->hooks);
     free(w);
@@ -129,14 +147,19 @@ static int init(const hub_adapter_env_t *env,
     *ctx = w;
     for (size_t i = 0; i < n; i++) {
         hook_t *h = &w->hooks[i];
-        pthread_mutex_init(&h->lock, NULL);
+        for (size_t k = 0; k < HUB_PAR_MAX; k++)
+            pthread_mutex_init(&h->map[k].lock, NULL);
+        pthread_mutex_init(&h->grow, NULL);
         w->n++;
         h->cfg = sources[i];
+        atomic_store(&h->maxmap, hub_par_threads());
         char why[512];
         int rc = hub_source_open(h->cfg, env->cat,
-                                 env->cfg->kafka.topic_prefix, &h->src, why,
-                                 sizeof(why));
-        if (rc == 0 && hub_source_signature(h->src, &h->sig) != 0)
+                                 env->cfg->kafka.topic_prefix, &h->map[0].src,
+                                 why, sizeof(why));
+        if (rc == 0)
+            atomic_store(&h->nmap, 1);
+        if (rc == 0 && hub_source_signature(h->map[0].src, &h->sig) != 0)
             rc = hub_fail(why, sizeof(why), HUB_ECONFIG,
                           "webhook.signature '%s' is not a scheme",
                           h->cfg->webhook.signature);
@@ -157,6 +180,42 @@ static int init(const hub_adapter_env_t *env,
 /* ------------------------------------------------------------------ */
 /* One request                                                         */
 /* ------------------------------------------------------------------ */
+
+/* A mapper of h, locked: a free one, else a new one while h has fewer
+ * than one per core, else one of the busy ones, waited for. */
+static mapper_t *take_mapper(webhook_t *w, hook_t *h) {
+    size_t n = atomic_load(&h->nmap);
+    unsigned start = atomic_fetch_add(&h->next, 1);
+    for (size_t i = 0; i < n; i++) {
+        mapper_t *m = &h->map[(start + i) % n];
+        if (pthread_mutex_trylock(&m->lock) == 0)
+            return m;
+    }
+    if (n < atomic_load(&h->maxmap) && pthread_mutex_trylock(&h->grow) == 0) {
+        size_t k = atomic_load(&h->nmap);
+        if (k < atomic_load(&h->maxmap)) {
+            mapper_t *m = &h->map[k];
+            char why[512];
+            if (hub_source_open(h->cfg, w->env->cat,
+                                w->env->cfg->kafka.topic_prefix, &m->src,
+                                why, sizeof(why)) == 0) {
+                pthread_mutex_lock(&m->lock);
+                atomic_store(&h->nmap, k + 1);
+                pthread_mutex_unlock(&h->grow);
+                return m;
+            }
+            /* it compiled once already: out of memory, most likely */
+            hub_log_warn("webhook", "source %s: no mapping more (%s); "
+                                    "requests wait for the %zu there are",
+                         h->cfg->name, why, k);
+            atomic_store(&h->maxmap, k);
+        }
+        pthread_mutex_unlock(&h->grow);
+    }
+    mapper_t *m = &h->map[start % n];
+    pthread_mutex_lock(&m->lock);
+    return m;
+}
 
 static const char *sig_header(void *ctx, const char *name) {
     return hub_http_header(ctx, name);
@@ -266,11 +325,11 @@ static void handle_request(webhook_t *w, hook_t *h, const hub_http_req_t *req,
                              "received_at", when);
 
     hub_mapped_t mapped = {0};
-    pthread_mutex_lock(&h->lock);
-    rc = meta ? hub_source_map(h->src, record, meta, &mapped, NULL, err,
+    mapper_t *m = take_mapper(w, h);
+    rc = meta ? hub_source_map(m->src, record, meta, &mapped, NULL, err,
                                sizeof(err))
               : hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
-    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&m->lock);
     json_decref(meta);
     json_decref(record);
     if (rc) {

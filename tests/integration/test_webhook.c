@@ -9,6 +9,7 @@
  * the answer is 503 with Retry-After.
  */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,5 +127,61 @@ TEST(every_2xx_is_on_kafka_and_refusals_are_503) {
             FAIL_AT("request %d was answered 200 but its event is not on "
                     "Kafka",
                     i);
+    webhook_env_stop(&w);
+}
+
+/* Requests of one source on several threads at once: a source maps on
+ * every core (webhook.c gives it another mapping while all of its own
+ * are busy), and no request may get another's events. */
+enum { THREADS = 4, EACH = 40 };
+
+typedef struct poster {
+    int t;
+    int failed; /* requests not answered 200 */
+} poster;
+
+static void *post_many(void *arg) {
+    poster *p = arg;
+    for (int k = 0; k < EACH; k++) {
+        int retry;
+        p->failed += post_customer(p->t + k * THREADS, &retry) != 200;
+    }
+    return NULL;
+}
+
+/* seen[id]: 1 when the event of entity id carries that customer's e-mail,
+ * 2 when it carries another's. */
+static void mark_whole(const char *key, size_t keylen, const char *json,
+                       void *seen) {
+    (void)key, (void)keylen;
+    const char *e = json ? strstr(json, "\"entity_id\":\"") : NULL;
+    int id = e ? (int)strtol(e + 13, NULL, 10) : -1;
+    if (id < 0 || id >= THREADS * EACH)
+        return;
+    char email[64];
+    snprintf(email, sizeof(email), "\"c%d@example.com\"", id);
+    ((char *)seen)[id] = strstr(json, email) ? 1 : 2;
+}
+
+TEST(requests_of_one_source_map_at_once_and_each_lands_whole) {
+    setup();
+    pthread_t th[THREADS];
+    poster ps[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        ps[t] = (poster){t, 0};
+        CHECK_INT(pthread_create(&th[t], NULL, post_many, &ps[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+        CHECK_INT(ps[t].failed, 0);
+    }
+    CHECK_INT(hub_producer_flush(w.producer, 60000), 0);
+    char seen[THREADS * EACH] = {0};
+    CHECK_INT(webhook_env_read(&w, "erp.events", mark_whole, seen), 0);
+    for (int i = 0; i < THREADS * EACH; i++)
+        if (seen[i] != 1)
+            FAIL_AT("customer %d: %s", i,
+                    seen[i] ? "its event carries another's e-mail"
+                            : "its event is not on Kafka");
     webhook_env_stop(&w);
 }
