@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "csv.h"
 #include "errors.h"
+#include "par.h"
 #include "session.h"
 #include "source.h"
 #include "timefmt.h"
@@ -38,13 +39,38 @@ static const hub_cli_opt_t import_opts[] = {
 /* The import                                                          */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Mapping a record (libjq running the mapping) is nearly all of an
+ * import's time, and records map independently: the file is taken in
+ * windows of WINDOW records, each window mapped on every core (a mapping
+ * and a codec per thread: neither is thread-safe), then produced in file
+ * order by this thread, so that rejections are reported by line in order
+ * and a failure stops at the first record it concerns.
+ */
+#define WINDOW 1024
+#define TURN 8            /* records a thread takes at a time */
+#define ALONE (2 * TURN)  /* a window this small is mapped by one thread */
+
+typedef struct slot {
+    const char *text;     /* NDJSON: the line, parsed where it is mapped */
+    size_t len;
+    json_t *record;       /* CSV: the row, made by the reader */
+    size_t line, end;     /* its first line; the file offset past it */
+    int rc;               /* 0, HUB_EDECODE (does not parse), HUB_EINVAL
+                             (the mapping refused it), else a failure */
+    char err[1024];
+    hub_mapped_t mapped;
+} slot_t;
+
 typedef struct importer {
     hub_cli_t *cli;
     hub_session_t *s;
-    hub_source_t *src;
+    const hub_source_config_t *cfg;
+    hub_source_t *src[HUB_PAR_MAX]; /* thread t's; [0] this thread's */
     json_t *meta;
     hub_acks_t *acks;
-    hub_mapped_t mapped;
+    slot_t *win;
+    size_t nwin;
     size_t records, events, rejected;
     size_t bytes_done, bytes_total;
     int progress;
@@ -66,54 +92,90 @@ static void report(importer_t *im, int final) {
             secs > 0 ? (double)im->records / secs : 0.0, final ? "\n" : "");
 }
 
-/* Maps and queues one record; a rejected one is reported by line. */
-static int import_one(importer_t *im, const json_t *record, size_t line) {
-    char err[1024];
-    hub_mapped_reset(&im->mapped);
-    int rc = hub_source_map(im->src, record, im->meta, &im->mapped, NULL, err,
-                            sizeof(err));
-    if (rc == HUB_EINVAL) {
-        fprintf(stderr, "%sline %zu: %s\n", im->progress ? "\r" : "", line,
-                err);
-        im->rejected++;
-        return 0;
+/* Parses (NDJSON) and maps the window's record i, on thread t. */
+static void map_one(void *arg, size_t i, size_t t) {
+    importer_t *im = arg;
+    slot_t *sl = &im->win[i];
+    hub_mapped_reset(&sl->mapped);
+    if (!im->src[t]) { /* thread t's first record: its own mapping */
+        sl->rc = hub_source_open(im->cfg, im->s->cat,
+                                 im->cli->cfg->kafka.topic_prefix,
+                                 &im->src[t], sl->err, sizeof(sl->err));
+        if (sl->rc == HUB_EINVAL || sl->rc == HUB_EDECODE)
+            sl->rc = HUB_ECONFIG; /* not the record's fault */
+        if (sl->rc)
+            return;
     }
-    if (rc == 0)
-        rc = hub_mapped_send(&im->mapped, im->cli->cfg, im->s->producer,
-                             im->acks, 60000, err, sizeof(err));
-    if (rc) {
-        hub_cli_fail(im->cli, "line %zu: %s", line, err);
-        return rc;
+    json_t *own = NULL;
+    if (!sl->record &&
+        (sl->rc = hub_codec_parse_text(sl->text, sl->len, &own, sl->err,
+                                       sizeof(sl->err)))) {
+        sl->rc = HUB_EDECODE;
+        return;
     }
-    im->records++;
-    im->events += im->mapped.n;
-    return 0;
+    sl->rc = hub_source_map(im->src[t], own ? own : sl->record, im->meta,
+                            &sl->mapped, NULL, sl->err, sizeof(sl->err));
+    json_decref(own);
+}
+
+/* Maps the window, then produces it in order; -1 on a failure (already
+ * reported), which ends the import. */
+static int run_window(importer_t *im) {
+    size_t n = im->nwin;
+    if (n < ALONE)
+        for (size_t i = 0; i < n; i++)
+            map_one(im, i, 0);
+    else
+        hub_par_for(n, TURN, 0, map_one, im);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        slot_t *sl = &im->win[i];
+        if (!rc && (sl->rc == HUB_EDECODE || sl->rc == HUB_EINVAL)) {
+            fprintf(stderr, "%sline %zu: %s\n", im->progress ? "\r" : "",
+                    sl->line, sl->err);
+            im->rejected++;
+        } else if (!rc && sl->rc) {
+            hub_cli_fail(im->cli, "line %zu: %s", sl->line, sl->err);
+            rc = -1;
+        } else if (!rc) {
+            if (hub_mapped_send(&sl->mapped, im->cli->cfg, im->s->producer,
+                                im->acks, 60000, sl->err, sizeof(sl->err))) {
+                hub_cli_fail(im->cli, "line %zu: %s", sl->line, sl->err);
+                rc = -1;
+            } else {
+                im->records++;
+                im->events += sl->mapped.n;
+            }
+        }
+        json_decref(sl->record);
+        sl->record = NULL;
+        if (!rc) {
+            im->bytes_done = sl->end;
+            report(im, 0);
+        }
+    }
+    im->nwin = 0;
+    return rc;
 }
 
 static int import_ndjson(importer_t *im, const char *data, size_t len) {
     size_t line = 0;
-    char err[1024];
     for (const char *p = data, *end = data + len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         line++;
         if (n && p[strspn(p, " \t\r")] != '\n') {
-            json_t *record = NULL;
-            if (hub_codec_parse_text(p, n, &record, err, sizeof(err))) {
-                fprintf(stderr, "%sline %zu: %s\n", im->progress ? "\r" : "",
-                        line, err);
-                im->rejected++;
-            } else if (import_one(im, record, line)) {
-                json_decref(record);
-                return -1;
-            }
-            json_decref(record);
+            slot_t *sl = &im->win[im->nwin++];
+            sl->text = p;
+            sl->len = n;
+            sl->line = line;
+            sl->end = (size_t)(p + n + (nl != NULL) - data);
         }
         p += n + (nl != NULL);
-        im->bytes_done = (size_t)(p - data);
-        report(im, 0);
+        if ((im->nwin == WINDOW || p >= end) && run_window(im))
+            return -1;
     }
-    return 0;
+    return run_window(im);
 }
 
 static int import_csv(importer_t *im, const char *data, size_t len) {
@@ -136,20 +198,31 @@ static int import_csv(importer_t *im, const char *data, size_t len) {
             continue; /* a blank line */
         if (rc == 0)
             rc = hub_csv_record(&header, &row, &record, err, sizeof(err));
-        if (rc == HUB_EDECODE || rc == HUB_EINVAL) {
+        if (rc == 0) {
+            slot_t *sl = &im->win[im->nwin++];
+            sl->record = record;
+            sl->line = first;
+            sl->end = (size_t)(p - data);
+            if (im->nwin == WINDOW)
+                rc = run_window(im);
+            continue;
+        }
+        /* a row that does not read: after the rows before it, in order */
+        json_decref(record);
+        if (run_window(im)) {
+            rc = -1;
+        } else if (rc == HUB_EDECODE || rc == HUB_EINVAL) {
             fprintf(stderr, "%sline %zu: %s\n", im->progress ? "\r" : "",
                     first, err);
             im->rejected++;
+            im->bytes_done = (size_t)(p - data);
             rc = 0;
-        } else if (rc == 0) {
-            rc = import_one(im, record, first);
         } else {
             hub_cli_fail(im->cli, "line %zu: %s", first, err);
         }
-        json_decref(record);
-        im->bytes_done = (size_t)(p - data);
-        report(im, 0);
     }
+    if (rc == 0)
+        rc = run_window(im);
     hub_strlist_free(&header);
     hub_strlist_free(&row);
     return rc ? -1 : 0;
@@ -195,6 +268,7 @@ static int run_import(hub_cli_t *cli) {
         return rc;
     }
     importer_t im = {.cli = cli,
+                     .cfg = cfg,
                      .s = &s,
                      .bytes_total = text.len,
                      .progress = hub_cli_has(cli, "progress") ||
@@ -208,10 +282,12 @@ static int run_import(hub_cli_t *cli) {
                         resource ? json_string(resource) : json_null(),
                         "received_at", when);
     im.acks = hub_acks_new();
-    if (!im.meta || !im.acks ||
-        hub_source_new(cfg, s.codec, &im.src, err, sizeof(err))) {
-        rc = hub_cli_fail(cli, "%s", im.meta && im.acks ? err
-                                                         : "out of memory");
+    im.win = calloc(WINDOW, sizeof(*im.win));
+    if (!im.meta || !im.acks || !im.win ||
+        hub_source_new(cfg, s.codec, &im.src[0], err, sizeof(err))) {
+        rc = hub_cli_fail(cli, "%s", im.meta && im.acks && im.win
+                                         ? err
+                                         : "out of memory");
         goto done;
     }
     const char *data = text.data ? text.data : "";
@@ -232,8 +308,13 @@ static int run_import(hub_cli_t *cli) {
 done:
     if (im.acks)
         hub_acks_free(im.acks);
-    hub_mapped_free(&im.mapped);
-    hub_source_free(im.src);
+    for (size_t i = 0; im.win && i < WINDOW; i++) {
+        json_decref(im.win[i].record);
+        hub_mapped_free(&im.win[i].mapped);
+    }
+    free(im.win);
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_source_free(im.src[t]);
     json_decref(im.meta);
     hub_session_close(&s);
     hub_buf_free(&text);

@@ -74,3 +74,27 @@ code=$?
 set -e
 expect_eq "a header naming a column twice stops the import" "$code:$(grep -o 'line 1: .*' "$WORK/err5")" \
   "1:line 1: the header row: column 3: \"id\" names column 1 too"
+
+# A file of several windows (hub/cmd_import.c maps 1,024 records at a
+# time on every core): rejections still come by line, in file order, and
+# each event is its own record's, whichever thread mapped it.
+awk 'BEGIN {
+  for (i = 1; i <= 3000; i++) {
+    if (i == 7 || i == 2999) { print "{\"id\": \"bw-" i "\","; continue }
+    t = i == 1500 ? "not-a-time" : sprintf("2026-03-%02dT10:00:%02d.%03dZ", i % 28 + 1, i % 60, i % 1000)
+    printf "{\"id\":\"bw-%d\",\"platform\":\"weibo\",\"author_handle\":\"@fan%d\",\"author_name\":\"Fan %d\",\"text\":\"t%d\",\"url\":\"https://example.com/%d\",\"language\":\"zh\",\"sentiment\":0.5,\"created_at\":\"%s\"}\n", i, i, i, i, i, t
+  }
+}' >"$WORK/many.ndjson"
+set +e
+"$HUB360" import -c "$WORK/hub360.yaml" --source listening "$WORK/many.ndjson" >"$WORK/out6" 2>"$WORK/err6"
+code=$?
+set -e
+expect_eq "a file of three windows: its bad lines counted" "$code:$(cat "$WORK/out6")" \
+  "1:imported 2997 records (2997 events), rejected 3"
+expect_eq "its bad lines named in file order" "$(grep -o '^line [0-9]*' "$WORK/err6" | tr '\n' ' ')" \
+  "line 7 line 1500 line 2999 "
+"$HUB360" tail -c "$WORK/hub360.yaml" scrm --from-beginning --end --timeout 30s >"$WORK/many-out.ndjson"
+expect_eq "each of its events carries its own record's handle and text" \
+  "$(jq -r 'select(.source.entity_id | startswith("bw-")) | (.source.entity_id | ltrimstr("bw-")) as $i
+      | if .identities[0].value == "weibo:fan\($i)" and .payload.text == "t\($i)" then "ok" else "wrong \($i)" end' \
+      "$WORK/many-out.ndjson" | sort | uniq -c | sed 's/^ *//')" "2997 ok"
