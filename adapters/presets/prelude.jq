@@ -118,13 +118,29 @@ def handle_ident($platform; $handle):
     then {kind: "social_handle", value: ($platform + ":" + ($h | ltrimstr("@")))}
     else empty end;
 
-# A time as vendors of social data give it -> RFC 3339 UTC (or null):
-# epoch seconds or milliseconds (a number, or a string of digits; values
-# from 10^11 up are milliseconds), or an ISO 8601 date-time with "T" or a
-# space, an optional fraction (kept to milliseconds) and an optional offset
-# ("Z", "+08:00", "+0800"; none means UTC). Other text is returned as is,
-# for hub360's check to name.
-def ts_auto:
+# ts_auto's two ways. jq 1.6 compiles a regular expression at each use,
+# and a capture() builds an object besides: the capture below was most of
+# a mapping's time. So the date-time shape is matched by test() and read
+# by slicing (_ts_shaped), and only what does not match it (digits, other
+# types, other text) goes the way of the capture (_ts_auto_re); both give
+# the same value for every input.
+def _ts_shaped:
+  .[19:] as $rest | ($rest | length) as $n
+  | (if $n == 0 then 0
+     elif ($rest[$n - 1:] | . == "Z" or . == "z") then 1
+     elif $n >= 6 and ($rest[$n - 6:$n - 5] | . == "+" or . == "-") then 6
+     elif $n >= 5 and ($rest[$n - 5:$n - 4] | . == "+" or . == "-") then 5
+     else 0 end) as $zl
+  | (if $zl < 5 then 0
+     else $rest[$n - $zl:] as $z
+        | (($z[1:3] | tonumber) * 3600 + ($z[$zl - 2:] | tonumber) * 60)
+        | if $z[0:1] == "-" then -. else . end
+     end) as $off
+  | ((.[0:10] + "T" + .[11:19] + "Z") | fromdateiso8601) as $s
+  | (($s - $off) * 1000 + (($rest[1:$n - $zl] + "000")[:3] | tonumber))
+  | ts_ms;
+
+def _ts_auto_re:
   if . == null or . == "" then null
   elif type == "number" or (type == "string" and test("^[0-9]+$")) then
     (tonumber | if . >= 100000000000 then ts_ms else ts_s end)
@@ -140,6 +156,16 @@ def ts_auto:
           | (($s - $off) * 1000 + ((($c.f // "") + "000")[:3] | tonumber)) | ts_ms
        end
   end;
+
+# A time as vendors of social data give it -> RFC 3339 UTC (or null):
+# epoch seconds or milliseconds (a number, or a string of digits; values
+# from 10^11 up are milliseconds), or an ISO 8601 date-time with "T" or a
+# space, an optional fraction (kept to milliseconds) and an optional offset
+# ("Z", "+08:00", "+0800"; none means UTC). Other text is returned as is,
+# for hub360's check to name.
+def ts_auto:
+  if type == "string" and length >= 19 and test("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?<t>[0-9]{2}:[0-9]{2}:[0-9]{2})(\\.(?<f>[0-9]+))?(?<z>[Zz]|[+-][0-9]{2}:?[0-9]{2})?$") then _ts_shaped
+  else _ts_auto_re end;
 
 # ---- cdc helpers (Debezium change events; adapters/README.md, "CDC").
 # `.` is the change event: {op, before, after, source, ts_ms, ...}.

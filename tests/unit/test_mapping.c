@@ -99,3 +99,34 @@ TEST(strings_with_nul_are_refused) {
               "error -1: test.jq: expression emitted a string with a NUL "
               "character or a value nested deeper than 2048 levels");
 }
+
+/* ts_auto reads the date-time shape by slicing once test() matched it
+ * (prelude.jq: jq 1.6's capture() was most of a mapping's time); every
+ * input must give what the capture gives (_ts_auto_re), errors included. */
+TEST(ts_auto_gives_what_its_capture_gives) {
+    static const char same[] =
+        "[.[] | . as $in"
+        " | [try (ts_auto | {v: .}) catch {e: .},"
+        "    try (_ts_auto_re | {v: .}) catch {e: .}]"
+        " | select(.[0] != .[1]) | $in]";
+    static const char inputs[] =
+        "[\"2026-03-15T18:45:00Z\", \"2026-03-15 18:45:00\","
+        " \"2026-03-15T18:45:00\", \"2026-03-15T18:45:00.1Z\","
+        " \"2026-03-15T18:45:00.123456z\", \"2026-03-15T18:45:00+08:00\","
+        " \"2026-03-15T18:45:00-0830\", \"2026-03-15T18:45:00.5+0800\","
+        " \"2026-03-15T18:45:00.Z\", \"2026-03-15T18:45:00+8:00\","
+        " \"2026-03-15T18:45:00+08:000\", \"2026-03-15t18:45:00Z\","
+        " \"2026-3-15T18:45:00Z\", \"2026-03-15T18:45:00Z\\n\","
+        " \"2026-03-15T18:45:00 Z\", \"2026-13-45T99:99:99Z\","
+        " \"2026-03-15T18:45:00.99999Z\", \"2026-03-15T18:45:00.000-00:00\","
+        " \"9999-12-31T23:59:59.999Z\", \"2026-03-15T18:45:00++0800\","
+        " \"1773593100\", \"1773593100000\", \"0012\", \"-5\", \"1.5\","
+        " \"12345678901234567890123\", \"\", null, 1773593100, 1.5e12,"
+        " true, {\"a\": 1}, \"not a time\"]";
+    CHECK_STR(eval(same, inputs), "[[]]"); /* the outputs: one, empty */
+    CHECK_STR(eval("map(ts_auto)",
+                   "[\"2026-03-15T18:45:00.5+08:00\", \"2026-03-15 18:45:00\","
+                   " \"2026-03-15T18:45:00-0830\", \"1773593100\", \"x\"]"),
+              "[[\"2026-03-15T10:45:00.500Z\",\"2026-03-15T18:45:00Z\","
+              "\"2026-03-16T03:15:00Z\",\"2026-03-15T16:45:00Z\",\"x\"]]");
+}
