@@ -56,8 +56,8 @@ typedef struct slot {
     size_t len;
     json_t *record;       /* CSV: the row, made by the reader */
     size_t line, end;     /* its first line; the file offset past it */
-    int rc;               /* 0, HUB_EDECODE (does not parse), HUB_EINVAL
-                             (the mapping refused it), else a failure */
+    int rc;               /* 0; HUB_EINVAL: rejected (it does not parse,
+                             or the mapping refused it); else a failure */
     char err[1024];
     hub_mapped_t mapped;
 } slot_t;
@@ -101,7 +101,7 @@ static void map_one(void *arg, size_t i, size_t t) {
         sl->rc = hub_source_open(im->cfg, im->s->cat,
                                  im->cli->cfg->kafka.topic_prefix,
                                  &im->src[t], sl->err, sizeof(sl->err));
-        if (sl->rc == HUB_EINVAL || sl->rc == HUB_EDECODE)
+        if (sl->rc == HUB_EINVAL)
             sl->rc = HUB_ECONFIG; /* not the record's fault */
         if (sl->rc)
             return;
@@ -110,7 +110,7 @@ static void map_one(void *arg, size_t i, size_t t) {
     if (!sl->record &&
         (sl->rc = hub_codec_parse_text(sl->text, sl->len, &own, sl->err,
                                        sizeof(sl->err)))) {
-        sl->rc = HUB_EDECODE;
+        sl->rc = HUB_EINVAL;
         return;
     }
     sl->rc = hub_source_map(im->src[t], own ? own : sl->record, im->meta,
@@ -130,7 +130,7 @@ static int run_window(importer_t *im) {
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         slot_t *sl = &im->win[i];
-        if (!rc && (sl->rc == HUB_EDECODE || sl->rc == HUB_EINVAL)) {
+        if (!rc && sl->rc == HUB_EINVAL) {
             fprintf(stderr, "%sline %zu: %s\n", im->progress ? "\r" : "",
                     sl->line, sl->err);
             im->rejected++;
