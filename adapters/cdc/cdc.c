@@ -6,7 +6,9 @@
  * cdc.group, "hub360.cdc.<source>" by default; auto commit off) and a
  * thread that works in batches: consume up to cdc.batch_records records
  * or for cdc.batch_time; map each one (debezium.h reads both shapes
- * JsonConverter writes); produce the events and the dead letters; wait
+ * JsonConverter writes), the batch's records on every core (a mapping
+ * and a codec per thread: neither is thread-safe); produce the events,
+ * in the records' order, and the dead letters; wait
  * until Kafka acknowledged all of them; only then commit the batch's
  * offsets (the last offset + 1 of each partition). A crash anywhere
  * before the commit consumes the batch again, which is harmless: the
@@ -45,6 +47,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "par.h"
 #include "source.h"
 #include "timefmt.h"
 
@@ -58,6 +61,19 @@ typedef struct dead {
     char error[512];
 } dead_t;
 
+/* What a record of the batch became. */
+typedef struct rec {
+    int rc;               /* 0: mapped (events in mapped); REC_TOMBSTONE;
+                             REC_DEAD (why says why); else an error */
+    int by_mapping;       /* REC_DEAD: the mapping or the schemas refused */
+    char why[1024];
+    hub_mapped_t mapped;
+} rec_t;
+
+#define REC_TOMBSTONE 1
+#define REC_DEAD 2
+#define ALONE 16 /* a batch this small is mapped on the feed's thread */
+
 typedef struct feed_stats {
     uint64_t records, events, tombstones, dead, batches;
 } feed_stats_t;
@@ -68,7 +84,7 @@ struct cdc;
 typedef struct feed {
     struct cdc *cdc;
     const hub_source_config_t *cfg;
-    hub_source_t *src;
+    hub_source_t *src[HUB_PAR_MAX]; /* thread t's; [0] the feed's own */
     rd_kafka_t *rk;
     int closed;           /* rd_kafka_consumer_close was called */
     pthread_t thread;
@@ -77,7 +93,9 @@ typedef struct feed {
     char group[256];
     rd_kafka_message_t **msgs;
     size_t n;             /* records in the batch */
-    hub_mapped_t mapped;  /* their events */
+    rec_t *recs;          /* what each became */
+    size_t nevents;       /* their events */
+    char received_at[HUB_TIME_MAXLEN]; /* $meta.received_at of the batch */
     dead_t *dead;
     size_t ndead, dead_cap;
     feed_stats_t stats;
@@ -119,8 +137,11 @@ static void feed_free(feed_t *f) {
         rd_kafka_message_destroy(f->msgs[i]);
     free(f->msgs);
     free(f->dead);
-    hub_mapped_free(&f->mapped);
-    hub_source_free(f->src);
+    for (size_t i = 0; f->recs && i < (size_t)f->cfg->cdc.batch_records; i++)
+        hub_mapped_free(&f->recs[i].mapped);
+    free(f->recs);
+    for (size_t t = 0; t < HUB_PAR_MAX; t++)
+        hub_source_free(f->src[t]);
 }
 
 static void destroy(void *ctx) {
@@ -169,10 +190,12 @@ static int init(const hub_adapter_env_t *env,
                                              "cdc");
         char why[512];
         int rc = hub_source_open(f->cfg, env->cat,
-                                 env->cfg->kafka.topic_prefix, &f->src, why,
-                                 sizeof(why));
-        if (rc == 0 && !(f->msgs = calloc((size_t)f->cfg->cdc.batch_records,
-                                          sizeof(*f->msgs))))
+                                 env->cfg->kafka.topic_prefix, &f->src[0],
+                                 why, sizeof(why));
+        if (rc == 0 && (!(f->msgs = calloc((size_t)f->cfg->cdc.batch_records,
+                                           sizeof(*f->msgs))) ||
+                        !(f->recs = calloc((size_t)f->cfg->cdc.batch_records,
+                                           sizeof(*f->recs)))))
             rc = hub_fail(why, sizeof(why), HUB_ENOMEM, "out of memory");
         if (rc == 0)
             rc = feed_consumer(c, f, why, sizeof(why));
@@ -216,37 +239,62 @@ static json_t *record_meta(const rd_kafka_message_t *m, const json_t *payload,
                      "received_at", received_at);
 }
 
-/* Maps the batch's record i: its events are appended to f->mapped, or
- * it is marked for the dead-letter topic. 0, or HUB_ENOMEM. */
-static int map_record(feed_t *f, size_t i, const char *received_at) {
+/* Maps the batch's record i on thread t into f->recs[i]: its events, or
+ * a tombstone, or why it goes to the dead-letter topic. */
+static void map_one(void *arg, size_t i, size_t t) {
+    feed_t *f = arg;
+    rec_t *r = &f->recs[i];
     const rd_kafka_message_t *m = f->msgs[i];
-    char why[1024];
+    hub_mapped_reset(&r->mapped);
+    if (!f->src[t] && /* thread t's first record: its own mapping */
+        (r->rc = hub_source_open(f->cfg, f->cdc->env->cat,
+                                 f->cdc->env->cfg->kafka.topic_prefix,
+                                 &f->src[t], r->why, sizeof(r->why))))
+        return;
     json_t *root = NULL;
     const json_t *payload = NULL;
-    f->stats.records++;
-    int rc = hub_debezium_parse(m->payload, m->len, &root, &payload, why,
-                                sizeof(why));
-    if (rc == HUB_ENOMEM)
-        return rc;
-    if (rc)
-        return add_dead(f, i, "%s", why);
-    if (!payload) {
-        f->stats.tombstones++;
-        json_decref(root);
-        return 0;
+    int rc = hub_debezium_parse(m->payload, m->len, &root, &payload, r->why,
+                                sizeof(r->why));
+    r->by_mapping = 0;
+    if (rc) {
+        r->rc = rc == HUB_ENOMEM ? rc : REC_DEAD;
+        return;
     }
-    json_t *meta = record_meta(m, payload, received_at);
-    size_t before = f->mapped.n;
-    rc = meta ? hub_source_map(f->src, payload, meta, &f->mapped, NULL, why,
-                               sizeof(why))
+    if (!payload) {
+        json_decref(root);
+        r->rc = REC_TOMBSTONE;
+        return;
+    }
+    json_t *meta = record_meta(m, payload, f->received_at);
+    rc = meta ? hub_source_map(f->src[t], payload, meta, &r->mapped, NULL,
+                               r->why, sizeof(r->why))
               : HUB_ENOMEM;
     json_decref(meta);
     json_decref(root);
-    if (rc == HUB_ENOMEM)
-        return rc;
-    if (rc)
-        return add_dead(f, i, "mapping: %s", why);
-    f->stats.events += f->mapped.n - before;
+    r->rc = rc == 0 || rc == HUB_ENOMEM ? rc : REC_DEAD;
+    r->by_mapping = 1;
+}
+
+/* Takes the batch's mapped records in order: counts them and marks the
+ * dead letters. 0, or the first record's error (HUB_ENOMEM, most
+ * likely). */
+static int take_mapped(feed_t *f) {
+    f->nevents = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const rec_t *r = &f->recs[i];
+        f->stats.records++;
+        if (r->rc == REC_TOMBSTONE) {
+            f->stats.tombstones++;
+        } else if (r->rc == REC_DEAD) {
+            if (add_dead(f, i, r->by_mapping ? "mapping: %s" : "%s", r->why))
+                return HUB_ENOMEM;
+        } else if (r->rc) {
+            return r->rc;
+        } else {
+            f->nevents += r->mapped.n;
+        }
+    }
+    f->stats.events += f->nevents;
     return 0;
 }
 
@@ -293,8 +341,11 @@ static int produce(feed_t *f, char *err, size_t errlen) {
     hub_acks_t *acks = hub_acks_new();
     if (!acks)
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
-    int rc = hub_mapped_send(&f->mapped, env->cfg, env->producer, acks,
-                             timeout, err, errlen);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < f->n; i++)
+        if (f->recs[i].rc == 0)
+            rc = hub_mapped_send(&f->recs[i].mapped, env->cfg, env->producer,
+                                 acks, timeout, err, errlen);
     for (size_t i = 0; rc == 0 && i < f->ndead; i++) {
         const rd_kafka_message_t *m = f->msgs[f->dead[i].msg];
         rc = hub_producer_dead_letter(env->producer, f->cdc->dlq, m,
@@ -307,7 +358,7 @@ static int produce(feed_t *f, char *err, size_t errlen) {
                             rc ? 0 : errlen);
     hub_acks_free(acks);
     if (rc == 0 && wrc == 0) {
-        hub_metric_add(f->events, f->mapped.n);
+        hub_metric_add(f->events, f->nevents);
         hub_metric_add(f->dead_letters, f->ndead);
     }
     return rc ? rc : wrc;
@@ -354,11 +405,13 @@ static void commit(feed_t *f) {
  * in hand, then lets it go. 0, or the error that left it uncommitted
  * (the feed must not go on: a later commit would skip it). */
 static int finish_batch(feed_t *f) {
-    char when[HUB_TIME_MAXLEN];
-    hub_time_format(hub_time_now_ms(), when);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < f->n; i++)
-        rc = map_record(f, i, when);
+    hub_time_format(hub_time_now_ms(), f->received_at);
+    if (f->n < ALONE)
+        for (size_t i = 0; i < f->n; i++)
+            map_one(f, i, 0);
+    else
+        hub_par_for(f->n, 8, 0, map_one, f);
+    int rc = take_mapped(f);
     for (size_t i = 0; rc == 0 && i < f->ndead; i++) {
         const rd_kafka_message_t *m = f->msgs[f->dead[i].msg];
         hub_log_warn(LOG, "source %s: %s [%d] @%" PRId64 " to the "
@@ -393,7 +446,6 @@ static int finish_batch(feed_t *f) {
         rd_kafka_message_destroy(f->msgs[i]);
     f->n = 0;
     f->ndead = 0;
-    hub_mapped_reset(&f->mapped);
     return rc;
 }
 
