@@ -16,7 +16,7 @@ rc=0
 "$RUN_ALL" --quick --out "$WORK/quick" >"$WORK/table" 2>"$WORK/err" || rc=$?
 [ "$rc" = 0 ] || { tail -n 40 "$WORK/err" >&2; cat "$WORK/table" >&2; fail "run-all --quick exited $rc"; }
 rows=$(grep -c '^| [^-b]' "$WORK/table" || true)
-expect_eq "a row per benchmark" "$rows" 8
+expect_eq "a row per benchmark" "$rows" 9
 expect_eq "the rows, in order" "$(awk -F' [|] ' '/^[|] [^-b]/ { sub(/^[|] /, "", $1); print $1 }' "$WORK/table")" \
 "projector: \`project --once\`
 \`hub360 rebuild\`
@@ -25,11 +25,12 @@ C reader: \`hub360_get\`
 C reader: get + main fields
 C reader: get + \`hub360_view_json\`
 webhook ingest: \`adapters\`
-\`hub360 import\`"
+\`hub360 import\`
+CDC: \`adapters\`"
 # Each row: hub360's figure in its unit, a reference and a ratio, a peak
 # RSS of a named process; the reader's latencies in µs.
 bad=$(awk -F' [|] ' '/^[|] [^-b]/ {
-  ok = $3 ~ /^[0-9][0-9,]* (events|req|lookups)\/s$/ && $4 ~ /[0-9]\/s$/ &&
+  ok = $3 ~ /^[0-9][0-9,]* (events|req|lookups|records)\/s$/ && $4 ~ /[0-9]\/s$/ &&
        $5 ~ /^[0-9]+[.][0-9]+$/ && $8 ~ /^[a-z_]+ [1-9][0-9,]* MiB/
   if ($1 ~ /C reader/) ok = ok && $6 ~ / µs$/ && $7 ~ / µs$/
   if (!ok) print
@@ -54,4 +55,4 @@ rc=0
 "$RUN_ALL" --only projector,nosuch >"$WORK/out" 2>"$WORK/err" || rc=$?
 expect_eq "exit status of an unknown --only" "$rc" 2
 expect_eq "its message" "$(cat "$WORK/err")" \
-  "bench/run-all: --only: no benchmark 'nosuch' (one of: projector rebuild api reader webhook import kafka-streams)"
+  "bench/run-all: --only: no benchmark 'nosuch' (one of: projector rebuild api reader webhook import cdc kafka-streams)"
