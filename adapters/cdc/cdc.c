@@ -277,8 +277,8 @@ static void map_one(void *arg, size_t i, size_t t) {
 
 /* Takes the batch's mapped records in order: counts them and marks the
  * dead letters. 0, or the first record's error (HUB_ENOMEM, most
- * likely). */
-static int take_mapped(feed_t *f) {
+ * likely, or a thread's mapping that did not compile), said in err. */
+static int take_mapped(feed_t *f, char *err, size_t errlen) {
     f->nevents = 0;
     for (size_t i = 0; i < f->n; i++) {
         const rec_t *r = &f->recs[i];
@@ -287,9 +287,10 @@ static int take_mapped(feed_t *f) {
             f->stats.tombstones++;
         } else if (r->rc == REC_DEAD) {
             if (add_dead(f, i, r->by_mapping ? "mapping: %s" : "%s", r->why))
-                return HUB_ENOMEM;
+                return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
         } else if (r->rc) {
-            return r->rc;
+            return hub_fail(err, errlen, r->rc, "%s",
+                            r->rc == HUB_ENOMEM ? "out of memory" : r->why);
         } else {
             f->nevents += r->mapped.n;
         }
@@ -411,7 +412,8 @@ static int finish_batch(feed_t *f) {
             map_one(f, i, 0);
     else
         hub_par_for(f->n, 8, 0, map_one, f);
-    int rc = take_mapped(f);
+    char err[1024];
+    int rc = take_mapped(f, err, sizeof(err));
     for (size_t i = 0; rc == 0 && i < f->ndead; i++) {
         const rd_kafka_message_t *m = f->msgs[f->dead[i].msg];
         hub_log_warn(LOG, "source %s: %s [%d] @%" PRId64 " to the "
@@ -419,7 +421,6 @@ static int finish_batch(feed_t *f) {
                      f->cfg->name, rd_kafka_topic_name(m->rkt),
                      (int)m->partition, m->offset, f->dead[i].error);
     }
-    char err[512];
     for (int64_t backoff = BACKOFF_FIRST_MS; rc == 0;) {
         rc = produce(f, err, sizeof(err));
         if (rc == 0 || stopping(f->cdc))
