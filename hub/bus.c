@@ -666,7 +666,6 @@ int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
     return 0;
 }
 
-
 int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
                             size_t ntopics, int64_t offset,
                             size_t *npartitions, char *err, size_t errlen) {

@@ -122,11 +122,7 @@ static void map_one(void *arg, size_t i, size_t t) {
  * reported), which ends the import. */
 static int run_window(importer_t *im) {
     size_t n = im->nwin;
-    if (n < ALONE)
-        for (size_t i = 0; i < n; i++)
-            map_one(im, i, 0);
-    else
-        hub_par_for(n, TURN, 0, map_one, im);
+    hub_par_for(n, TURN, n < ALONE ? 1 : 0, map_one, im);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         slot_t *sl = &im->win[i];

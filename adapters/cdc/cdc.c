@@ -407,11 +407,7 @@ static void commit(feed_t *f) {
  * (the feed must not go on: a later commit would skip it). */
 static int finish_batch(feed_t *f) {
     hub_time_format(hub_time_now_ms(), f->received_at);
-    if (f->n < ALONE)
-        for (size_t i = 0; i < f->n; i++)
-            map_one(f, i, 0);
-    else
-        hub_par_for(f->n, 8, 0, map_one, f);
+    hub_par_for(f->n, 8, f->n < ALONE ? 1 : 0, map_one, f);
     char err[1024];
     int rc = take_mapped(f, err, sizeof(err));
     for (size_t i = 0; rc == 0 && i < f->ndead; i++) {
