@@ -8,13 +8,16 @@
  * or for cdc.batch_time; map each one (debezium.h reads both shapes
  * JsonConverter writes), the batch's records on every core (a mapping
  * and a codec per thread: neither is thread-safe); produce the events,
- * in the records' order, and the dead letters; wait
- * until Kafka acknowledged all of them; only then commit the batch's
- * offsets (the last offset + 1 of each partition). A crash anywhere
- * before the commit consumes the batch again, which is harmless: the
- * events' ids derive from the change's own position in the database's
- * log (the mapping's `id`), so the re-produced events are the same
- * events.
+ * in the records' order, and the dead letters; once Kafka acknowledged
+ * all of them, and only then, commit the batch's offsets (the last
+ * offset + 1 of each partition). Two batches overlap: while Kafka
+ * acknowledges one, the next is consumed and mapped; it is produced
+ * only after the one before was acknowledged and committed, so events
+ * keep the records' order even when a batch must be produced again. A
+ * crash anywhere before a commit consumes that batch again, which is
+ * harmless: the events' ids derive from the change's own position in
+ * the database's log (the mapping's `id`), so the re-produced events
+ * are the same events.
  *
  * What a record becomes:
  * - a tombstone (null value) is skipped and counted;
@@ -80,7 +83,22 @@ typedef struct feed_stats {
 
 struct cdc;
 
-/* One source: its consumer, mapping and the batch in hand. */
+/* A batch: its records, what each became, and its sends in flight. */
+typedef struct batch {
+    rd_kafka_message_t **msgs;
+    size_t n;             /* records in the batch */
+    rec_t *recs;          /* what each became */
+    size_t nevents;       /* their events */
+    char received_at[HUB_TIME_MAXLEN]; /* $meta.received_at of the batch */
+    dead_t *dead;
+    size_t ndead, dead_cap;
+    hub_acks_t *acks;     /* what was produced of it, until settled */
+    int send_rc;          /* the error that stopped its producing, or 0 */
+    char send_err[512];
+} batch_t;
+
+/* One source: its consumer, mapping and two batches: the one being
+ * consumed and mapped, and the one Kafka is acknowledging. */
 typedef struct feed {
     struct cdc *cdc;
     const hub_source_config_t *cfg;
@@ -91,13 +109,7 @@ typedef struct feed {
     int started;
     hub_metric_t *events, *dead_letters; /* acknowledged, of this source */
     char group[256];
-    rd_kafka_message_t **msgs;
-    size_t n;             /* records in the batch */
-    rec_t *recs;          /* what each became */
-    size_t nevents;       /* their events */
-    char received_at[HUB_TIME_MAXLEN]; /* $meta.received_at of the batch */
-    dead_t *dead;
-    size_t ndead, dead_cap;
+    batch_t b[2];
     feed_stats_t stats;
     char last_error[256]; /* the consumer's, logged when it changes */
 } feed_t;
@@ -127,19 +139,31 @@ static void pause_ms(cdc_t *c, int64_t ms) {
 
 static int serves(const hub_source_config_t *s) { return s->cdc.topics.n > 0; }
 
+/* Lets the batch's records go (what was produced of it was waited for:
+ * settle). */
+static void batch_release(batch_t *b) {
+    for (size_t i = 0; i < b->n; i++)
+        rd_kafka_message_destroy(b->msgs[i]);
+    b->n = 0;
+    b->ndead = 0;
+}
+
 static void feed_free(feed_t *f) {
     if (f->rk) {
         if (!f->closed)
             rd_kafka_consumer_close(f->rk);
         rd_kafka_destroy(f->rk);
     }
-    for (size_t i = 0; i < f->n; i++)
-        rd_kafka_message_destroy(f->msgs[i]);
-    free(f->msgs);
-    free(f->dead);
-    for (size_t i = 0; f->recs && i < (size_t)f->cfg->cdc.batch_records; i++)
-        hub_mapped_free(&f->recs[i].mapped);
-    free(f->recs);
+    for (size_t k = 0; k < 2; k++) {
+        batch_t *b = &f->b[k];
+        batch_release(b);
+        free(b->msgs);
+        free(b->dead);
+        for (size_t i = 0; b->recs && i < (size_t)f->cfg->cdc.batch_records;
+             i++)
+            hub_mapped_free(&b->recs[i].mapped);
+        free(b->recs);
+    }
     for (size_t t = 0; t < HUB_PAR_MAX; t++)
         hub_source_free(f->src[t]);
 }
@@ -192,11 +216,11 @@ static int init(const hub_adapter_env_t *env,
         int rc = hub_source_open(f->cfg, env->cat,
                                  env->cfg->kafka.topic_prefix, &f->src[0],
                                  why, sizeof(why));
-        if (rc == 0 && (!(f->msgs = calloc((size_t)f->cfg->cdc.batch_records,
-                                           sizeof(*f->msgs))) ||
-                        !(f->recs = calloc((size_t)f->cfg->cdc.batch_records,
-                                           sizeof(*f->recs)))))
-            rc = hub_fail(why, sizeof(why), HUB_ENOMEM, "out of memory");
+        size_t cap = (size_t)f->cfg->cdc.batch_records;
+        for (size_t k = 0; rc == 0 && k < 2; k++)
+            if (!(f->b[k].msgs = calloc(cap, sizeof(*f->b[k].msgs))) ||
+                !(f->b[k].recs = calloc(cap, sizeof(*f->b[k].recs))))
+                rc = hub_fail(why, sizeof(why), HUB_ENOMEM, "out of memory");
         if (rc == 0)
             rc = feed_consumer(c, f, why, sizeof(why));
         if (rc)
@@ -210,11 +234,11 @@ static int init(const hub_adapter_env_t *env,
 /* One record                                                          */
 /* ------------------------------------------------------------------ */
 
-static int add_dead(feed_t *f, size_t msg, const char *fmt, const char *why) {
-    if (f->ndead == f->dead_cap &&
-        hub_array_grow(&f->dead, &f->dead_cap, f->ndead, sizeof(*f->dead), 8))
+static int add_dead(batch_t *b, size_t msg, const char *fmt, const char *why) {
+    if (b->ndead == b->dead_cap &&
+        hub_array_grow(&b->dead, &b->dead_cap, b->ndead, sizeof(*b->dead), 8))
         return HUB_ENOMEM;
-    dead_t *d = &f->dead[f->ndead++];
+    dead_t *d = &b->dead[b->ndead++];
     d->msg = msg;
     if (snprintf(d->error, sizeof(d->error), fmt, why) >=
         (int)sizeof(d->error)) /* the header says it was cut */
@@ -239,12 +263,19 @@ static json_t *record_meta(const rd_kafka_message_t *m, const json_t *payload,
                      "received_at", received_at);
 }
 
-/* Maps the batch's record i on thread t into f->recs[i]: its events, or
+/* A batch being mapped on every core. */
+typedef struct mapping {
+    feed_t *f;
+    batch_t *b;
+} mapping_t;
+
+/* Maps the batch's record i on thread t into b->recs[i]: its events, or
  * a tombstone, or why it goes to the dead-letter topic. */
 static void map_one(void *arg, size_t i, size_t t) {
-    feed_t *f = arg;
-    rec_t *r = &f->recs[i];
-    const rd_kafka_message_t *m = f->msgs[i];
+    const mapping_t *mp = arg;
+    feed_t *f = mp->f;
+    rec_t *r = &mp->b->recs[i];
+    const rd_kafka_message_t *m = mp->b->msgs[i];
     hub_mapped_reset(&r->mapped);
     if (!f->src[t] && /* thread t's first record: its own mapping */
         (r->rc = hub_source_open(f->cfg, f->cdc->env->cat,
@@ -265,7 +296,7 @@ static void map_one(void *arg, size_t i, size_t t) {
         r->rc = REC_TOMBSTONE;
         return;
     }
-    json_t *meta = record_meta(m, payload, f->received_at);
+    json_t *meta = record_meta(m, payload, mp->b->received_at);
     rc = meta ? hub_source_map(f->src[t], payload, meta, &r->mapped, NULL,
                                r->why, sizeof(r->why))
               : HUB_ENOMEM;
@@ -278,24 +309,24 @@ static void map_one(void *arg, size_t i, size_t t) {
 /* Takes the batch's mapped records in order: counts them and marks the
  * dead letters. 0, or the first record's error (HUB_ENOMEM, most
  * likely, or a thread's mapping that did not compile), said in err. */
-static int take_mapped(feed_t *f, char *err, size_t errlen) {
-    f->nevents = 0;
-    for (size_t i = 0; i < f->n; i++) {
-        const rec_t *r = &f->recs[i];
+static int take_mapped(feed_t *f, batch_t *b, char *err, size_t errlen) {
+    b->nevents = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const rec_t *r = &b->recs[i];
         f->stats.records++;
         if (r->rc == REC_TOMBSTONE) {
             f->stats.tombstones++;
         } else if (r->rc == REC_DEAD) {
-            if (add_dead(f, i, r->by_mapping ? "mapping: %s" : "%s", r->why))
+            if (add_dead(b, i, r->by_mapping ? "mapping: %s" : "%s", r->why))
                 return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
         } else if (r->rc) {
             return hub_fail(err, errlen, r->rc, "%s",
                             r->rc == HUB_ENOMEM ? "out of memory" : r->why);
         } else {
-            f->nevents += r->mapped.n;
+            b->nevents += r->mapped.n;
         }
     }
-    f->stats.events += f->nevents;
+    f->stats.events += b->nevents;
     return 0;
 }
 
@@ -303,19 +334,20 @@ static int take_mapped(feed_t *f, char *err, size_t errlen) {
 /* One batch                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Collects up to batch_records messages for at most batch_time (less
- * when stop() is called). Consumer errors are logged when they change. */
-static void collect(feed_t *f, rd_kafka_queue_t *q) {
+/* Collects into b up to batch_records messages for at most batch_time
+ * (less when stop() is called). Consumer errors are logged when they
+ * change. */
+static void collect(feed_t *f, batch_t *b, rd_kafka_queue_t *q) {
     size_t cap = (size_t)f->cfg->cdc.batch_records;
     int64_t deadline = hub_time_mono_ms() + f->cfg->cdc.batch_ms;
-    while (f->n < cap && !stopping(f->cdc)) {
+    while (b->n < cap && !stopping(f->cdc)) {
         int64_t left = deadline - hub_time_mono_ms();
         if (left <= 0)
             break;
         ssize_t got = rd_kafka_consume_batch_queue(
-            q, (int)(left < 100 ? left : 100), f->msgs + f->n, cap - f->n);
+            q, (int)(left < 100 ? left : 100), b->msgs + b->n, cap - b->n);
         for (ssize_t i = 0; i < got; i++) {
-            rd_kafka_message_t *m = f->msgs[f->n + (size_t)i];
+            rd_kafka_message_t *m = b->msgs[b->n + (size_t)i];
             if (!m->err)
                 continue;
             const char *what = rd_kafka_message_errstr(m);
@@ -324,43 +356,74 @@ static void collect(feed_t *f, rd_kafka_queue_t *q) {
                 snprintf(f->last_error, sizeof(f->last_error), "%s", what);
             }
             rd_kafka_message_destroy(m);
-            memmove(f->msgs + f->n + i, f->msgs + f->n + i + 1,
-                    (size_t)(got - i - 1) * sizeof(*f->msgs));
+            memmove(b->msgs + b->n + i, b->msgs + b->n + i + 1,
+                    (size_t)(got - i - 1) * sizeof(*b->msgs));
             got--;
             i--;
         }
         if (got > 0)
-            f->n += (size_t)got;
+            b->n += (size_t)got;
     }
 }
 
-/* Produces the batch's events and dead letters and waits for Kafka to
- * acknowledge them all. 0, or the first error in err. */
-static int produce(feed_t *f, char *err, size_t errlen) {
+/* Maps the batch on every core and logs its dead letters. 0, or the
+ * error that leaves it uncommitted (in err). */
+static int map_batch(feed_t *f, batch_t *b, char *err, size_t errlen) {
+    hub_time_format(hub_time_now_ms(), b->received_at);
+    mapping_t mp = {f, b};
+    hub_par_for(b->n, 8, b->n < ALONE ? 1 : 0, map_one, &mp);
+    int rc = take_mapped(f, b, err, errlen);
+    for (size_t i = 0; rc == 0 && i < b->ndead; i++) {
+        const rd_kafka_message_t *m = b->msgs[b->dead[i].msg];
+        hub_log_warn(LOG, "source %s: %s [%d] @%" PRId64 " to the "
+                          "dead-letter topic: %s",
+                     f->cfg->name, rd_kafka_topic_name(m->rkt),
+                     (int)m->partition, m->offset, b->dead[i].error);
+    }
+    return rc;
+}
+
+/* Produces the batch's events and dead letters, in order, without
+ * waiting for Kafka: await() does. Stops at the first error, kept in
+ * the batch for await() to return. HUB_ENOMEM when not even that. */
+static int produce(feed_t *f, batch_t *b) {
     const hub_adapter_env_t *env = f->cdc->env;
     int64_t timeout = env->cfg->kafka.delivery_timeout_ms;
-    hub_acks_t *acks = hub_acks_new();
-    if (!acks)
-        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    if (!(b->acks = hub_acks_new()))
+        return HUB_ENOMEM;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < f->n; i++)
-        if (f->recs[i].rc == 0)
-            rc = hub_mapped_send(&f->recs[i].mapped, env->cfg, env->producer,
-                                 acks, timeout, err, errlen);
-    for (size_t i = 0; rc == 0 && i < f->ndead; i++) {
-        const rd_kafka_message_t *m = f->msgs[f->dead[i].msg];
+    char *err = b->send_err;
+    size_t errlen = sizeof(b->send_err);
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        if (b->recs[i].rc == 0)
+            rc = hub_mapped_send(&b->recs[i].mapped, env->cfg, env->producer,
+                                 b->acks, timeout, err, errlen);
+    for (size_t i = 0; rc == 0 && i < b->ndead; i++) {
+        const rd_kafka_message_t *m = b->msgs[b->dead[i].msg];
         rc = hub_producer_dead_letter(env->producer, f->cdc->dlq, m,
-                                      f->dead[i].error, acks, timeout, err,
+                                      b->dead[i].error, b->acks, timeout, err,
                                       errlen);
     }
+    b->send_rc = rc;
+    return 0;
+}
+
+/* Waits for Kafka to acknowledge what produce() sent of the batch. 0, or
+ * the first error in err. */
+static int await(feed_t *f, batch_t *b, char *err, size_t errlen) {
+    int64_t timeout = f->cdc->env->cfg->kafka.delivery_timeout_ms;
+    int rc = b->send_rc;
+    if (rc)
+        snprintf(err, errlen, "%s", b->send_err);
     /* what was queued is waited for even after a failure (what is still
      * in flight then frees the group when reported) */
-    int wrc = hub_acks_wait(acks, timeout + 5000, rc ? NULL : err,
+    int wrc = hub_acks_wait(b->acks, timeout + 5000, rc ? NULL : err,
                             rc ? 0 : errlen);
-    hub_acks_free(acks);
+    hub_acks_free(b->acks);
+    b->acks = NULL;
     if (rc == 0 && wrc == 0) {
-        hub_metric_add(f->events, f->nevents);
-        hub_metric_add(f->dead_letters, f->ndead);
+        hub_metric_add(f->events, b->nevents);
+        hub_metric_add(f->dead_letters, b->ndead);
     }
     return rc ? rc : wrc;
 }
@@ -368,7 +431,7 @@ static int produce(feed_t *f, char *err, size_t errlen) {
 /* Commits the offset after the last record of each partition of the
  * batch. A refusal (a rebalance took the partition) is logged: the
  * records are consumed again, with the same event ids. */
-static void commit(feed_t *f) {
+static void commit(feed_t *f, const batch_t *b) {
     rd_kafka_topic_partition_list_t *offsets =
         rd_kafka_topic_partition_list_new(16);
     if (!offsets) {
@@ -376,8 +439,8 @@ static void commit(feed_t *f) {
                      f->cfg->name);
         return;
     }
-    for (size_t i = 0; i < f->n; i++) {
-        const rd_kafka_message_t *m = f->msgs[i];
+    for (size_t i = 0; i < b->n; i++) {
+        const rd_kafka_message_t *m = b->msgs[i];
         const char *topic = rd_kafka_topic_name(m->rkt);
         rd_kafka_topic_partition_t *tp =
             rd_kafka_topic_partition_list_find(offsets, topic, m->partition);
@@ -402,59 +465,70 @@ static void commit(feed_t *f) {
     rd_kafka_topic_partition_list_destroy(offsets);
 }
 
-/* Maps, produces (until acknowledged or stopped) and commits the batch
- * in hand, then lets it go. 0, or the error that left it uncommitted
- * (the feed must not go on: a later commit would skip it). */
-static int finish_batch(feed_t *f) {
-    hub_time_format(hub_time_now_ms(), f->received_at);
-    hub_par_for(f->n, 8, f->n < ALONE ? 1 : 0, map_one, f);
+/* Settles a produced batch: waits until Kafka acknowledged it, producing
+ * it again after a pause (doubling) for as long as it does not and stop()
+ * is not called; then commits it, and lets it go. 0, or the error that
+ * left it uncommitted (the feed must not go on: a later commit would
+ * skip it). */
+static int settle(feed_t *f, batch_t *b) {
     char err[1024];
-    int rc = take_mapped(f, err, sizeof(err));
-    for (size_t i = 0; rc == 0 && i < f->ndead; i++) {
-        const rd_kafka_message_t *m = f->msgs[f->dead[i].msg];
-        hub_log_warn(LOG, "source %s: %s [%d] @%" PRId64 " to the "
-                          "dead-letter topic: %s",
-                     f->cfg->name, rd_kafka_topic_name(m->rkt),
-                     (int)m->partition, m->offset, f->dead[i].error);
-    }
-    for (int64_t backoff = BACKOFF_FIRST_MS; rc == 0;) {
-        rc = produce(f, err, sizeof(err));
-        if (rc == 0 || stopping(f->cdc))
-            break;
+    int rc = await(f, b, err, sizeof(err));
+    for (int64_t backoff = BACKOFF_FIRST_MS; rc && rc != HUB_ENOMEM &&
+                                             !stopping(f->cdc);) {
         hub_log_warn(LOG, "source %s: the batch of %zu records was not "
                           "acknowledged (%s); producing it again in %" PRId64
                           " ms",
-                     f->cfg->name, f->n, err, backoff);
+                     f->cfg->name, b->n, err, backoff);
         pause_ms(f->cdc, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-        rc = 0;
+        if ((rc = produce(f, b)) == 0)
+            rc = await(f, b, err, sizeof(err));
     }
     if (rc == 0) {
-        commit(f);
+        commit(f, b);
         f->stats.batches++;
-        f->stats.dead += f->ndead;
+        f->stats.dead += b->ndead;
     } else {
         hub_log_error(LOG, "source %s: left a batch of %zu records "
                            "uncommitted: %s",
-                      f->cfg->name, f->n,
+                      f->cfg->name, b->n,
                       rc == HUB_ENOMEM ? "out of memory" : err);
     }
-    for (size_t i = 0; i < f->n; i++)
-        rd_kafka_message_destroy(f->msgs[i]);
-    f->n = 0;
-    f->ndead = 0;
+    batch_release(b);
     return rc;
 }
 
+/* Consumes and maps a batch while Kafka acknowledges the one before;
+ * settles that one, then produces the new one. Stops at the first batch
+ * left uncommitted, or on stop(), after settling what it produced. */
 static void *feed_main(void *arg) {
     feed_t *f = arg;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(f->rk);
     int rc = q ? 0 : HUB_ENOMEM;
-    while (rc == 0 && !stopping(f->cdc)) {
-        collect(f, q);
-        if (f->n)
-            rc = finish_batch(f);
+    batch_t *sent = NULL; /* produced, not settled */
+    for (size_t k = 0; rc == 0 && !stopping(f->cdc); k ^= 1) {
+        batch_t *b = &f->b[k];
+        collect(f, b, q);
+        char err[1024];
+        int mrc = b->n ? map_batch(f, b, err, sizeof(err)) : 0;
+        if (sent)
+            rc = settle(f, sent);
+        sent = NULL;
+        if (!b->n)
+            continue;
+        if (rc == 0 && mrc)
+            hub_log_error(LOG, "source %s: left a batch of %zu records "
+                               "uncommitted: %s",
+                          f->cfg->name, b->n,
+                          mrc == HUB_ENOMEM ? "out of memory" : err);
+        rc = rc ? rc : mrc;
+        if (rc == 0 && (rc = produce(f, b)) == 0)
+            sent = b;
+        else
+            batch_release(b);
     }
+    if (sent && settle(f, sent) && rc == 0)
+        rc = HUB_EKAFKA;
     if (rc && !stopping(f->cdc))
         hub_log_error(LOG, "source %s: consuming stopped: %s", f->cfg->name,
                       hub_strerror(rc));
