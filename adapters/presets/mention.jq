@@ -20,7 +20,11 @@
 # Platform names -> the catalogue's lower-case platform words.
 def mention_platform:
   if . == null then null
-  else tostring | ascii_downcase | sub("^\\s+"; "") | sub("\\s+$"; "") | gsub("\\s+"; "_")
+  else (if type == "string" and _plain_words then _underscored # prelude.jq
+        else tostring | ascii_downcase
+           | if _plain_words then _underscored
+             else sub("^\\s+"; "") | sub("\\s+$"; "") | gsub("\\s+"; "_") end
+        end)
      | {"twitter": "x", "x.com": "x", "sina_weibo": "weibo", "sina": "weibo",
         "rednote": "xiaohongshu", "red": "xiaohongshu", "little_red_book": "xiaohongshu",
         "fb": "facebook", "ig": "instagram"}[.] // .

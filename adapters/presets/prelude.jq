@@ -13,10 +13,13 @@ def epoch_todate:
 # Epoch seconds or milliseconds (number or numeric string) -> RFC 3339 UTC.
 def ts_s: if . == null or . == "" then null
           else (tonumber | floor | epoch_todate) end;
+# (The milliseconds are what is left over the floored seconds: before
+# 1970 too, where jq's % would give them negative.)
 def ts_ms: if . == null or . == "" then null
            else (tonumber | floor) as $ms
-                | ($ms / 1000 | floor | epoch_todate) as $s
-                | ($ms % 1000) as $f
+                | ($ms / 1000 | floor) as $sec
+                | ($sec | epoch_todate) as $s
+                | ($ms - $sec * 1000) as $f
                 | if $f == 0 then $s
                   else $s[:-1] + "." + ("00" + ($f | tostring))[-3:] + "Z" end
            end;
@@ -30,7 +33,7 @@ def currency_exponent($cur):
 # $cur, computed on the digits (no binary floating point rounding).
 def minor($cur):
   if . == null or . == "" then null
-  else (tostring | gsub(","; "")) as $s
+  else (tostring | split(",") | add // "") as $s
      | currency_exponent($cur) as $e
      | ($s | startswith("-")) as $neg
      | ($s | ltrimstr("-") | split(".")) as $p
@@ -57,13 +60,37 @@ def last_segment: tostring | split(":") | last;
 # ---- presets-a helpers (hubspot, salesforce, zendesk, shopify, odoo,
 # ---- erpnext); appended by the presets-a engineer.
 
+# Fast paths. jq 1.6 compiles a regular expression at each use, so one
+# sub() or gsub() costs 15-30 µs, and the helpers that chain them
+# (open_value, rfc3339, ts_auto; mention.jq's mention_platform) were most
+# of a mapping's time. Each first tries one test() (anchored with \A and
+# \z: no newline gets through) for the shape vendors send nearly always,
+# and answers that with string builtins; anything else goes the regular
+# expressions' way (the helper's _re), which gives the same value for
+# every input that passes the test. tests/unit/test_mapping.c checks
+# both ways agree, on near misses, Unicode and errors too.
+
+# Plain words: ASCII lower-case letters, digits, "_" and ".", one space
+# between words, no other character ("closed won", "x.com"); and plain
+# words with "_" for each space. (ascii_downcase and join are jq code in
+# jq 1.6, 15 and 7 µs: a label already in lower case skips the first.)
+def _plain_words: test("\\A[a-z0-9_.]+( [a-z0-9_.]+)*\\z");
+def _underscored:
+  split(" ") | if length == 1 then .[0] else reduce .[1:][] as $w (.[0]; . + "_" + $w) end;
+
 # A vendor label as an open-set value: trimmed, lower-cased, each run of
 # spaces (or a spaced dash: "Open - Not Contacted") becomes "_"
 # ("Closed Won" -> "closed_won"). null stays null.
-def open_value:
+def _open_value_re:
   if . == null then null
   else tostring | ascii_downcase | sub("^\\s+"; "") | sub("\\s+$"; "")
      | gsub("\\s+-\\s+"; "_") | gsub("\\s+"; "_") end;
+def open_value:
+  if . == null then null
+  elif type == "string" and _plain_words then _underscored
+  else (tostring | ascii_downcase) as $s
+     | if $s | _plain_words then $s | _underscored else _open_value_re end
+  end;
 
 # ISO 3166-2 ("US", "KY" -> "US-KY"), else the country code alone, else null.
 def iso_region($country; $sub):
@@ -81,7 +108,7 @@ def date_utc:
 # colon in its offset, a naive "2025-01-01 10:00:00" (UTC by the caller's
 # word) gets "T" and "Z", a bare date is midnight UTC; fractions beyond
 # milliseconds are cut.
-def rfc3339:
+def _rfc3339_re:
   if . == null or . == "" then null
   elif (tostring | test("^\\d{4}-\\d\\d-\\d\\d$")) then date_utc
   else tostring | sub("^(?<d>\\d{4}-\\d\\d-\\d\\d) "; "\(.d)T")
@@ -90,6 +117,11 @@ def rfc3339:
        elif test("[+-]\\d{4}$") then .[:-2] + ":" + .[-2:]
        else . + "Z" end
   end;
+# Already RFC 3339 with milliseconds or none: as it is.
+def rfc3339:
+  if type == "string" and test("\\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?([Zz]|[+-][0-9]{2}:[0-9]{2})\\z")
+  then .
+  else _rfc3339_re end;
 
 # An identity whose value is an id in this source ("crm_contact",
 # "erp_customer", ...): {kind, value: "<source name>:<id>"}, or nothing
@@ -163,8 +195,15 @@ def _ts_auto_re:
 # space, an optional fraction (kept to milliseconds) and an optional offset
 # ("Z", "+08:00", "+0800"; none means UTC). Other text is returned as is,
 # for hub360's check to name.
+#
+# The usual shape, UTC with milliseconds or none ("...:00.123Z"), comes
+# out as it came in (".000" dropped, "z" as "Z") once its date and time
+# are seen to be real: back from epoch seconds the same. Costs half.
 def ts_auto:
-  if type == "string" and length >= 19 and test("^(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?<t>[0-9]{2}:[0-9]{2}:[0-9]{2})(\\.(?<f>[0-9]+))?(?<z>[Zz]|[+-][0-9]{2}:?[0-9]{2})?$") then _ts_shaped
+  if type == "string" and test("\\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?[Zz]\\z")
+     and ((.[0:19] + "Z") as $z | try (($z | fromdateiso8601 | todate) == $z) catch false)
+  then if .[20:23] == "" or .[20:23] == "000" then .[0:19] + "Z" else .[0:23] + "Z" end
+  elif type == "string" and length >= 19 and test("\\A(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?<t>[0-9]{2}:[0-9]{2}:[0-9]{2})(\\.(?<f>[0-9]+))?(?<z>[Zz]|[+-][0-9]{2}:?[0-9]{2})?\\z") then _ts_shaped
   else _ts_auto_re end;
 
 # ---- cdc helpers (Debezium change events; adapters/README.md, "CDC").
