@@ -201,7 +201,7 @@ def _ts_auto_re:
 # are seen to be real: back from epoch seconds the same. Costs half.
 def ts_auto:
   if type == "string" and test("\\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?[Zz]\\z")
-     and ((.[0:19] + "Z") as $z | try (($z | fromdateiso8601 | todate) == $z) catch false)
+     and ((.[0:19] + "Z") as $z | try (($z | fromdateiso8601 | epoch_todate) == $z) catch false)
   then if .[20:23] == "" or .[20:23] == "000" then .[0:19] + "Z" else .[0:23] + "Z" end
   elif type == "string" and length >= 19 and test("\\A(?<d>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?<t>[0-9]{2}:[0-9]{2}:[0-9]{2})(\\.(?<f>[0-9]+))?(?<z>[Zz]|[+-][0-9]{2}:?[0-9]{2})?\\z") then _ts_shaped
   else _ts_auto_re end;
