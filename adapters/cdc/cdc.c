@@ -89,6 +89,7 @@ typedef struct batch {
     size_t n;             /* records in the batch */
     rec_t *recs;          /* what each became */
     size_t nevents;       /* their events */
+    size_t tombstones;    /* records skipped */
     char received_at[HUB_TIME_MAXLEN]; /* $meta.received_at of the batch */
     dead_t *dead;
     size_t ndead, dead_cap;
@@ -309,13 +310,12 @@ static void map_one(void *arg, size_t i, size_t t) {
 /* Takes the batch's mapped records in order: counts them and marks the
  * dead letters. 0, or the first record's error (HUB_ENOMEM, most
  * likely, or a thread's mapping that did not compile), said in err. */
-static int take_mapped(feed_t *f, batch_t *b, char *err, size_t errlen) {
-    b->nevents = 0;
+static int take_mapped(batch_t *b, char *err, size_t errlen) {
+    b->nevents = b->tombstones = 0;
     for (size_t i = 0; i < b->n; i++) {
         const rec_t *r = &b->recs[i];
-        f->stats.records++;
         if (r->rc == REC_TOMBSTONE) {
-            f->stats.tombstones++;
+            b->tombstones++;
         } else if (r->rc == REC_DEAD) {
             if (add_dead(b, i, r->by_mapping ? "mapping: %s" : "%s", r->why))
                 return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
@@ -326,7 +326,6 @@ static int take_mapped(feed_t *f, batch_t *b, char *err, size_t errlen) {
             b->nevents += r->mapped.n;
         }
     }
-    f->stats.events += b->nevents;
     return 0;
 }
 
@@ -372,7 +371,7 @@ static int map_batch(feed_t *f, batch_t *b, char *err, size_t errlen) {
     hub_time_format(hub_time_now_ms(), b->received_at);
     mapping_t mp = {f, b};
     hub_par_for(b->n, 8, b->n < ALONE ? 1 : 0, map_one, &mp);
-    int rc = take_mapped(f, b, err, errlen);
+    int rc = take_mapped(b, err, errlen);
     for (size_t i = 0; rc == 0 && i < b->ndead; i++) {
         const rd_kafka_message_t *m = b->msgs[b->dead[i].msg];
         hub_log_warn(LOG, "source %s: %s [%d] @%" PRId64 " to the "
@@ -487,6 +486,9 @@ static int settle(feed_t *f, batch_t *b) {
     if (rc == 0) {
         commit(f, b);
         f->stats.batches++;
+        f->stats.records += b->n;
+        f->stats.events += b->nevents;
+        f->stats.tombstones += b->tombstones;
         f->stats.dead += b->ndead;
     } else {
         hub_log_error(LOG, "source %s: left a batch of %zu records "
@@ -500,7 +502,9 @@ static int settle(feed_t *f, batch_t *b) {
 
 /* Consumes and maps a batch while Kafka acknowledges the one before;
  * settles that one, then produces the new one. Stops at the first batch
- * left uncommitted, or on stop(), after settling what it produced. */
+ * left uncommitted, or on stop(): then the batch Kafka is acknowledging
+ * is settled, and the one being consumed is left uncommitted for the
+ * next run (so that stopping waits for one batch, not two). */
 static void *feed_main(void *arg) {
     feed_t *f = arg;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(f->rk);
@@ -510,10 +514,15 @@ static void *feed_main(void *arg) {
         batch_t *b = &f->b[k];
         collect(f, b, q);
         char err[1024];
-        int mrc = b->n ? map_batch(f, b, err, sizeof(err)) : 0;
+        int mrc = b->n && !stopping(f->cdc) ? map_batch(f, b, err, sizeof(err))
+                                            : 0;
         if (sent)
             rc = settle(f, sent);
         sent = NULL;
+        if (b->n && stopping(f->cdc)) {
+            batch_release(b);
+            break;
+        }
         if (!b->n)
             continue;
         if (rc == 0 && mrc)
