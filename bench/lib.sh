@@ -43,3 +43,34 @@ bench_hwm() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc
 
 # bench_max A B: the larger of two integers.
 bench_max() { echo $(( $1 > ${2:-0} ? $1 : ${2:-0} )); }
+
+# bench_now: the wall clock in seconds, to the nanosecond.
+bench_now() { date +%s.%N; }
+
+# bench_secs START END: the seconds between two bench_now readings.
+bench_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# bench_rate N SECONDS: N / SECONDS, rounded.
+bench_rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+
+# bench_free_port: a TCP port of 127.0.0.1 free right now.
+bench_free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# bench_start_broker CONFIG: starts `$HUB360 broker -c CONFIG` (the
+# embedded broker, its output in $WORK/broker.out and .err) and waits up
+# to 20 s for its address; sets BROKER_PID (for the caller's cleanup)
+# and BOOTSTRAP. Exits the script when the broker does not start.
+bench_start_broker() {
+  "$HUB360" broker -c "$1" >"$WORK/broker.out" 2>"$WORK/broker.err" &
+  BROKER_PID=$!
+  local deadline=$(( $(date +%s) + 20 ))
+  until grep -q '^bootstrap: ' "$WORK/broker.out" 2>/dev/null; do
+    if ! kill -0 "$BROKER_PID" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "$0: the broker did not start:" >&2
+      cat "$WORK/broker.err" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+  BOOTSTRAP=$(sed -n 's/^bootstrap: //p' "$WORK/broker.out" | head -n1)
+}
