@@ -20,11 +20,7 @@
 # Platform names -> the catalogue's lower-case platform words.
 def mention_platform:
   if . == null then null
-  else (if type == "string" and _plain_words then _underscored # prelude.jq
-        else tostring | ascii_downcase
-           | if _plain_words then _underscored
-             else sub("^\\s+"; "") | sub("\\s+$"; "") | gsub("\\s+"; "_") end
-        end)
+  else _plain_label(sub("^\\s+"; "") | sub("\\s+$"; "") | gsub("\\s+"; "_")) # prelude.jq
      | {"twitter": "x", "x.com": "x", "sina_weibo": "weibo", "sina": "weibo",
         "rednote": "xiaohongshu", "red": "xiaohongshu", "little_red_book": "xiaohongshu",
         "fb": "facebook", "ig": "instagram"}[.] // .

@@ -77,6 +77,11 @@ def last_segment: tostring | split(":") | last;
 def _plain_words: test("\\A[a-z0-9_.]+( [a-z0-9_.]+)*\\z");
 def _underscored:
   split(" ") | if length == 1 then .[0] else reduce .[1:][] as $w (.[0]; . + "_" + $w) end;
+# A label lower-cased with "_" for its spaces when it is plain words,
+# else slow (the regular expressions) on it lower-cased.
+def _plain_label(slow):
+  if type == "string" and _plain_words then _underscored
+  else tostring | ascii_downcase | if _plain_words then _underscored else slow end end;
 
 # A vendor label as an open-set value: trimmed, lower-cased, each run of
 # spaces (or a spaced dash: "Open - Not Contacted") becomes "_"
@@ -85,12 +90,7 @@ def _open_value_re:
   if . == null then null
   else tostring | ascii_downcase | sub("^\\s+"; "") | sub("\\s+$"; "")
      | gsub("\\s+-\\s+"; "_") | gsub("\\s+"; "_") end;
-def open_value:
-  if . == null then null
-  elif type == "string" and _plain_words then _underscored
-  else (tostring | ascii_downcase) as $s
-     | if $s | _plain_words then $s | _underscored else _open_value_re end
-  end;
+def open_value: if . == null then null else _plain_label(_open_value_re) end;
 
 # ISO 3166-2 ("US", "KY" -> "US-KY"), else the country code alone, else null.
 def iso_region($country; $sub):
