@@ -587,6 +587,10 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
                                int static_member, rd_kafka_t **out, char *err,
                                size_t errlen) {
     *out = NULL;
+    char prefetch[32];
+    long batch = cfg->projector.batch_events;
+    snprintf(prefetch, sizeof prefetch, "%ld",
+             batch > 5000000 ? 10000000 : batch > 20000 ? 2 * batch : 40000);
     const char *defaults[] = {
         "enable.auto.commit", "false",
         "enable.auto.offset.store", "false",
@@ -595,9 +599,15 @@ int hub_consumer_new_rebalance(const hub_config_t *cfg, const char *bootstrap,
         /* a crashed member is noticed in 10 s, not librdkafka's 45 s */
         "session.timeout.ms", "10000",
         "heartbeat.interval.ms", "3000",
-        /* prefetch enough to keep a batch busy, not a whole topic: memory
-         * stays the same however many events wait */
-        "queued.max.messages.kbytes", "8192",
+        /* prefetch two of the projector's batches, not a whole topic:
+         * memory stays the same however many events wait. Not less:
+         * librdkafka before 2.2 stops fetching for a whole second once
+         * its queue is over queued.min.messages or
+         * queued.max.messages.kbytes (librdkafka#2879), so a queue a
+         * batch can drain leaves the consumer waiting at every batch.
+         * queued.max.messages.kbytes stays librdkafka's 64 MiB: with
+         * 8 MiB, events of 800 bytes made the projector 20% slower. */
+        "queued.min.messages", prefetch,
         "fetch.max.bytes", "16777216",
         /* connect at once: with sparse connections a consumer's first
          * metadata request waited for librdkafka's 1 s timer to pick a

@@ -555,3 +555,42 @@ TEST(topics_exist_and_the_cluster_has_an_id) {
     free(id);
     hub_producer_free(p);
 }
+
+/* The consumer's prefetch, under YAML: what queued.min.messages it got. */
+static void prefetch_of(const char *yaml, char *out, size_t outlen) {
+    hub_config_t *c = NULL;
+    rd_kafka_t *rk = NULL;
+    char err[1024];
+    snprintf(out, outlen, "?");
+    if (hub_config_parse("prefetch.yaml", yaml, strlen(yaml), &c, err,
+                         sizeof err)) {
+        FAIL_AT("config: %s", err);
+        return;
+    }
+    if (hub_consumer_new(c, bootstrap, NULL, 0, &rk, err, sizeof err))
+        FAIL_AT("consumer: %s", err);
+    else if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.min.messages", out,
+                               &outlen) != RD_KAFKA_CONF_OK)
+        FAIL_AT("no queued.min.messages");
+    if (rk)
+        rd_kafka_destroy(rk);
+    hub_config_free(c);
+}
+
+/* librdkafka before 2.2 stops fetching for a second once its queue is
+ * full: the queue holds two projector batches (at least 40,000 events),
+ * so that taking a batch never empties it; kafka.properties still wins. */
+TEST(the_consumer_prefetches_two_projector_batches) {
+    setup();
+    char got[64];
+    prefetch_of("kafka: {}\n", got, sizeof got);
+    CHECK_STR(got, "40000");
+    prefetch_of("projector:\n  batch_events: 5000\n", got, sizeof got);
+    CHECK_STR(got, "40000");
+    prefetch_of("projector:\n  batch_events: 50000\n", got, sizeof got);
+    CHECK_STR(got, "100000");
+    prefetch_of("projector:\n  batch_events: 50000\nkafka:\n  properties:\n"
+                "    queued.min.messages: \"7000\"\n",
+                got, sizeof got);
+    CHECK_STR(got, "7000");
+}
