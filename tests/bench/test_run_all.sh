@@ -5,10 +5,11 @@
 # that fails shows FAILED with its log; an unknown --only is refused.
 # Nothing here judges a figure: speed is measured by bench/, never
 # asserted (docs/PERFORMANCE.md). 35-55 s on 2 cores, quiet to busy.
-# Environment: HUB360, READER_BENCH, HUB360_SOURCE_DIR.
+# Environment: HUB360, READER_BENCH, FLOOR_BENCH, HUB360_SOURCE_DIR.
 . "$(dirname "$0")/../e2e/lib.sh"
 : "${READER_BENCH:?set READER_BENCH to build/bench/reader_bench}"
-export HUB360 READER_BENCH
+: "${FLOOR_BENCH:?set FLOOR_BENCH to build/bench/floor_bench}"
+export HUB360 READER_BENCH FLOOR_BENCH
 RUN_ALL=$HUB360_SOURCE_DIR/bench/run-all
 
 # The whole table, small sizes.
@@ -38,6 +39,11 @@ bad=$(awk -F' [|] ' '/^[|] [^-b]/ {
 expect_eq "every row has its figures" "$bad" ""
 grep -q '^bench/run-all --quick on .* load average [0-9.]*-[0-9.]* over the run$' "$WORK/table" ||
   fail "no heading with the date and load: $(head -n1 "$WORK/table")"
+# bench/projector's second reference: the floor, with 1 and 4 puts an event.
+expect_eq "the floor's lines" \
+  "$(sed -n 's/^floor *[1-9][0-9]* events\/s with \([14]\) random LMDB puts\{0,1\} an event .*of kcat; the projector is [0-9.]* of it)$/\1/p' "$WORK/quick/projector.log")" \
+  "1
+4"
 expect_eq "table.md is the table printed" "$(cat "$WORK/quick/table.md")" "$(cat "$WORK/table")"
 
 # A benchmark that fails: its row says so and names its log; exit 1.
