@@ -1,30 +1,41 @@
 /*
- * bench/floor_bench.c - the floor under any durable projection: what this
- * machine does when a consumer reads every event and writes K records of
- * it to LMDB, and nothing else.
+ * bench/floor_bench.c - a reference for the projector: what this machine
+ * does when a consumer reads every event and writes a few records of it
+ * to LMDB, and nothing else.
  *
- * It reads each topic's partitions from the beginning to the end offsets
- * seen at start with librdkafka (one consumer, a prefetch as deep as
- * librdkafka allows), and per event makes K keys of 16 random-looking bytes (a hash
- * of topic, partition, offset and k: event ids, entity keys and customer
- * ids are as random in the projector's tables), each with VALUE bytes of
- * the message. Every BATCH events the batch's records are sorted by key
- * and put through one cursor in one write transaction, with the next
- * offset of every partition, then committed: the projector's batch
- * without decoding, identity resolution, views, timeline or changelog.
+ * It reads the topics' partitions from the beginning to the end offsets
+ * seen at start with librdkafka (one consumer for all of them, a prefetch
+ * as deep as librdkafka allows), and per event makes
+ *   - K inserts: keys of 16 random-looking bytes, new for every event
+ *     (a hash of partition, offset and k), as the dedupe table's event
+ *     ids and the timeline's entries are;
+ *   - U updates: keys drawn from P keys (a hash of the same, modulo P),
+ *     as an entity's state and a customer's view are rewritten;
+ * each with VALUE bytes of the message (zeros when it is shorter). Every
+ * BATCH events the batch's records are sorted by key (a key written twice
+ * in a batch is written once) and put through one cursor in one write
+ * transaction, with the next offset of every partition, then committed:
+ * the projector's batch without decoding, identity resolution, views,
+ * timeline or changelog.
  *
- *     floor_bench -b BOOTSTRAP -d DIR [-k K] [-v VALUE] [-n BATCH] [-s]
- *                 TOPIC...
+ *     floor_bench -b BOOTSTRAP -d DIR [-k K] [-u U] [-p P] [-v VALUE]
+ *                 [-n BATCH] [-s] [-t SECONDS] TOPIC...
  *
- *   -k K      records per event (default 1; 0: consume only, no store)
- *   -v VALUE  bytes of each record's value (default 64)
- *   -n BATCH  events per write transaction (default 20000, the projector's)
- *   -s        fsync each commit (default: MDB_NOSYNC and MDB_WRITEMAP, as
- *             bench/projector's store)
+ *   -k K        inserts per event (default 1)
+ *   -u U        updates per event (default 0); K + U <= 16, and 0 + 0
+ *               consumes only, with no store
+ *   -p P        keys the updates are drawn from (default 40000)
+ *   -v VALUE    bytes of each record's value (default 64)
+ *   -n BATCH    events per write transaction (default 20000, the
+ *               projector's)
+ *   -s          the store as hub360 ships it: fsync at each commit, no
+ *               writable map (default: MDB_NOSYNC | MDB_WRITEMAP, as
+ *               bench/projector's store)
+ *   -t SECONDS  give up when no message came for that long (default 30)
  *
- * Prints "floor K=.. events N seconds S events/s R" on stdout. DIR must
- * be an empty or missing directory; it is left behind for the caller.
- * bench/projector runs it beside kcat and the projector.
+ * Prints "floor inserts K updates U events N seconds S events/s R" on
+ * stdout. DIR must not hold a store already; it is left behind for the
+ * caller. bench/projector runs it beside kcat and the projector.
  */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -47,7 +58,8 @@ typedef struct rec {
 typedef struct part {
     int topic;
     int32_t id;
-    int64_t end, next;
+    int64_t end, next; /* next: the offset after the last one seen */
+    int done;          /* reached end (or the partition's end of log) */
 } part;
 
 static double now_s(void) {
@@ -74,8 +86,8 @@ static void die(const char *what, const char *why) {
 }
 
 static void usage(FILE *f) {
-    fputs("usage: floor_bench -b BOOTSTRAP -d DIR [-k K] [-v VALUE] "
-          "[-n BATCH] [-s] TOPIC...\n",
+    fputs("usage: floor_bench -b BOOTSTRAP -d DIR [-k K] [-u U] [-p P] "
+          "[-v VALUE] [-n BATCH] [-s] [-t SECONDS] TOPIC...\n",
           f);
 }
 
@@ -91,6 +103,8 @@ static void write_batch(MDB_env *env, MDB_dbi data, MDB_dbi offs, rec *r,
     if (!rc)
         rc = mdb_cursor_open(txn, data, &cur);
     for (size_t i = 0; i < n && !rc; i++) {
+        if (i + 1 < n && !memcmp(r[i].key, r[i + 1].key, 16))
+            continue; /* written once a batch, as the projector does */
         MDB_val k = {16, r[i].key};
         MDB_val v = {vlen, r[i].val ? (void *)r[i].val : zero};
         rc = mdb_cursor_put(cur, &k, &v, 0);
@@ -110,27 +124,43 @@ static void write_batch(MDB_env *env, MDB_dbi data, MDB_dbi offs, rec *r,
         die("lmdb", mdb_strerror(rc));
 }
 
+/* A whole number in [lo, hi], or exit 2 naming the option. */
+static long number(int opt, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "floor_bench: -%c wants a number from %ld to %ld, "
+                        "not '%s'\n", opt, lo, hi, s);
+        exit(2);
+    }
+    return v;
+}
+
 int main(int argc, char **argv) {
     const char *bootstrap = NULL, *dir = NULL;
-    long k = 1, vlen = 64, batch = 20000;
+    long k = 1, u = 0, keys = 40000, vlen = 64, batch = 20000, idle = 30;
     int sync = 0, opt;
-    while ((opt = getopt(argc, argv, "b:d:k:v:n:sh")) != -1) {
+    while ((opt = getopt(argc, argv, "b:d:k:u:p:v:n:st:h")) != -1) {
         switch (opt) {
         case 'b': bootstrap = optarg; break;
         case 'd': dir = optarg; break;
-        case 'k': k = atol(optarg); break;
-        case 'v': vlen = atol(optarg); break;
-        case 'n': batch = atol(optarg); break;
+        case 'k': k = number(opt, optarg, 0, 16); break;
+        case 'u': u = number(opt, optarg, 0, 16); break;
+        case 'p': keys = number(opt, optarg, 1, 1L << 40); break;
+        case 'v': vlen = number(opt, optarg, 0, 4096); break;
+        case 'n': batch = number(opt, optarg, 1, 10000000); break;
         case 's': sync = 1; break;
+        case 't': idle = number(opt, optarg, 1, 86400); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!bootstrap || !dir || optind >= argc || k < 0 || k > 16 ||
-        vlen < 0 || vlen > 4096 || batch < 1) {
+    if (!bootstrap || !dir || optind >= argc || k + u > 16) {
         usage(stderr);
         return 2;
     }
+    long per = k + u; /* records per event */
     int ntopics = argc - optind;
     char **topics = argv + optind;
 
@@ -140,7 +170,8 @@ int main(int argc, char **argv) {
         {"bootstrap.servers", bootstrap},
         {"group.id", "hub360-floor-bench"},
         {"enable.auto.commit", "false"},
-        {"enable.partition.eof", "false"},
+        {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "error"}, /* never skip what retention took */
         /* a queue nothing drains in librdkafka's second of backoff
          * once it is full (before 2.2): the floor is not the fetcher's */
         {"queued.min.messages", "10000000"},
@@ -156,6 +187,7 @@ int main(int argc, char **argv) {
                                   sizeof errstr);
     if (!rk)
         die("consumer", errstr);
+    rd_kafka_poll_set_consumer(rk); /* errors come with the messages */
 
     /* Every partition of every topic, and its end offset now. */
     part *parts = NULL;
@@ -191,7 +223,7 @@ int main(int argc, char **argv) {
             if (id < 0 || id >= MAXPART)
                 die(topics[t], "more partitions than floor_bench takes");
             slot[t * MAXPART + id] = (int)nparts;
-            parts[nparts++] = (part){t, id, hi, lo};
+            parts[nparts++] = (part){t, id, hi, lo, 0};
             rd_kafka_topic_partition_list_add(assign, topics[t], id)
                 ->offset = lo;
         }
@@ -203,7 +235,11 @@ int main(int argc, char **argv) {
 
     MDB_env *env = NULL;
     MDB_dbi data = 0, offs = 0;
-    if (k > 0) {
+    if (per > 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        if (!access(path, F_OK))
+            die(dir, "holds a store already: give an empty directory");
         if (mkdir(dir, 0755) && errno != EEXIST)
             die(dir, strerror(errno));
         int rc = mdb_env_create(&env);
@@ -233,55 +269,89 @@ int main(int argc, char **argv) {
         die("assign", rd_kafka_err2str(aerr));
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
     rd_kafka_message_t **msgs = malloc((size_t)batch * sizeof *msgs);
-    rec *recs = malloc((size_t)(batch * (k ? k : 1)) * sizeof *recs);
+    rec *recs = malloc((size_t)batch * (size_t)(per ? per : 1) * sizeof *recs);
     if (!msgs || !recs)
         die("memory", strerror(ENOMEM));
+    double last = now_s();
     while (left) {
         /* One batch: up to BATCH events, fewer at the end. */
         size_t n = 0;
         while (n < (size_t)batch && left) {
-            ssize_t got = rd_kafka_consume_batch_queue(
-                q, 100, msgs + n, (size_t)batch - n);
+            int64_t remain = 0; /* ask for no more than is left */
+            for (size_t j = 0; j < nparts; j++)
+                if (!parts[j].done)
+                    remain += parts[j].end - parts[j].next;
+            size_t want = (size_t)batch - n;
+            if (remain > 0 && (int64_t)want > remain)
+                want = (size_t)remain;
+            ssize_t got =
+                rd_kafka_consume_batch_queue(q, 100, msgs + n, want);
             if (got < 0)
                 die("consume", rd_kafka_err2str(rd_kafka_last_error()));
+            if (got > 0)
+                last = now_s();
+            else if (now_s() - last > (double)idle)
+                die("consume", "no message came for too long (-t)");
+            size_t kept = n;
             for (ssize_t i = 0; i < got; i++) {
-                rd_kafka_message_t *m = msgs[n + i];
-                if (m->err)
-                    die("consume", rd_kafka_message_errstr(m));
+                rd_kafka_message_t *m = msgs[n + (size_t)i];
                 const char *tn = rd_kafka_topic_name(m->rkt);
                 int t = 0;
                 while (t < ntopics && strcmp(topics[t], tn))
                     t++;
-                if (t == ntopics || m->partition < 0 ||
-                    m->partition >= MAXPART ||
-                    slot[t * MAXPART + m->partition] < 0)
+                part *pt = NULL;
+                if (t < ntopics && m->partition >= 0 &&
+                    m->partition < MAXPART &&
+                    slot[t * MAXPART + m->partition] >= 0)
+                    pt = &parts[slot[t * MAXPART + m->partition]];
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    if (pt && !pt->done) { /* the end of its log */
+                        pt->done = 1;
+                        left--;
+                    }
+                    rd_kafka_message_destroy(m);
+                    continue;
+                }
+                if (m->err)
+                    die("consume", rd_kafka_message_errstr(m));
+                if (!pt)
                     die(tn, "a message from a partition not assigned");
-                size_t j = (size_t)slot[t * MAXPART + m->partition];
-                if (parts[j].next < parts[j].end && m->offset + 1 >= parts[j].end)
+                if (m->offset >= pt->end || m->offset < pt->next) {
+                    rd_kafka_message_destroy(m); /* past the end, or again */
+                    continue;
+                }
+                pt->next = m->offset + 1;
+                if (pt->next >= pt->end && !pt->done) {
+                    pt->done = 1;
                     left--;
-                parts[j].next = m->offset + 1;
-                for (long x = 0; x < k; x++) {
-                    rec *r = &recs[(n + (size_t)i) * (size_t)k + (size_t)x];
+                }
+                size_t j = (size_t)(pt - parts);
+                for (long x = 0; x < per; x++) {
+                    rec *r = &recs[kept * (size_t)per + (size_t)x];
                     uint64_t h = mix((uint64_t)j << 48 ^ (uint64_t)m->offset ^
                                      (uint64_t)x << 40);
-                    uint64_t h2 = mix(h);
+                    if (x >= k) /* an update: one of P keys */
+                        h = mix((h % (uint64_t)keys) ^ 0x5bd1e9955bd1e995ull);
+                    uint64_t h2 = mix(h ^ 1);
                     memcpy(r->key, &h, 8);
                     memcpy(r->key + 8, &h2, 8);
                     r->val = m->len >= (size_t)vlen ? m->payload : NULL;
                 }
+                msgs[kept++] = m;
             }
-            n += (size_t)got;
+            n = kept;
         }
         events += (int64_t)n;
-        if (k > 0)
-            write_batch(env, data, offs, recs, n * (size_t)k, (size_t)vlen,
+        if (per > 0 && n)
+            write_batch(env, data, offs, recs, n * (size_t)per, (size_t)vlen,
                         parts, nparts);
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
     }
     double secs = now_s() - start;
-    printf("floor K=%ld events %lld seconds %.3f events/s %.0f\n", k,
-           (long long)events, secs, secs > 0 ? (double)events / secs : 0);
+    printf("floor inserts %ld updates %ld events %lld seconds %.3f "
+           "events/s %.0f\n",
+           k, u, (long long)events, secs, secs > 0 ? (double)events / secs : 0);
     free(msgs);
     free(recs);
     free(parts);

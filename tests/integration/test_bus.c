@@ -556,41 +556,50 @@ TEST(topics_exist_and_the_cluster_has_an_id) {
     hub_producer_free(p);
 }
 
-/* The consumer's prefetch, under YAML: what queued.min.messages it got. */
+/* The consumer's prefetch, under YAML: "queued.min.messages
+ * queued.max.messages.kbytes" as its consumer got them. */
 static void prefetch_of(const char *yaml, char *out, size_t outlen) {
     hub_config_t *c = NULL;
     rd_kafka_t *rk = NULL;
-    char err[1024];
-    snprintf(out, outlen, "?");
+    char err[1024], n[32] = "?", kb[32] = "?";
+    size_t nlen = sizeof n, kblen = sizeof kb;
     if (hub_config_parse("prefetch.yaml", yaml, strlen(yaml), &c, err,
                          sizeof err)) {
         FAIL_AT("config: %s", err);
-        return;
-    }
-    if (hub_consumer_new(c, bootstrap, NULL, 0, &rk, err, sizeof err))
+    } else if (hub_consumer_new(c, bootstrap, NULL, 0, &rk, err,
+                                sizeof err)) {
         FAIL_AT("consumer: %s", err);
-    else if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.min.messages", out,
-                               &outlen) != RD_KAFKA_CONF_OK)
-        FAIL_AT("no queued.min.messages");
+    } else {
+        const rd_kafka_conf_t *conf = rd_kafka_conf(rk);
+        if (rd_kafka_conf_get(conf, "queued.min.messages", n, &nlen) ||
+            rd_kafka_conf_get(conf, "queued.max.messages.kbytes", kb,
+                              &kblen))
+            FAIL_AT("no prefetch settings");
+    }
+    snprintf(out, outlen, "%s %s", n, kb);
     if (rk)
         rd_kafka_destroy(rk);
     hub_config_free(c);
 }
 
-/* librdkafka before 2.2 stops fetching for a second once its queue is
- * full: the queue holds two projector batches (at least 40,000 events),
- * so that taking a batch never empties it; kafka.properties still wins. */
+/* librdkafka before 2.2 stops fetching for up to a second once its queue
+ * is full: the queue holds two projector batches (at least 40,000
+ * events) and up to 64 MiB, so that taking a batch never empties it;
+ * kafka.properties still wins. */
 TEST(the_consumer_prefetches_two_projector_batches) {
     setup();
     char got[64];
     prefetch_of("kafka: {}\n", got, sizeof got);
-    CHECK_STR(got, "40000");
+    CHECK_STR(got, "40000 65536");
     prefetch_of("projector:\n  batch_events: 5000\n", got, sizeof got);
-    CHECK_STR(got, "40000");
+    CHECK_STR(got, "40000 65536");
+    prefetch_of("projector:\n  batch_events: 20001\n", got, sizeof got);
+    CHECK_STR(got, "40002 65536");
     prefetch_of("projector:\n  batch_events: 50000\n", got, sizeof got);
-    CHECK_STR(got, "100000");
+    CHECK_STR(got, "100000 65536");
     prefetch_of("projector:\n  batch_events: 50000\nkafka:\n  properties:\n"
-                "    queued.min.messages: \"7000\"\n",
+                "    queued.min.messages: \"7000\"\n"
+                "    queued.max.messages.kbytes: \"1024\"\n",
                 got, sizeof got);
-    CHECK_STR(got, "7000");
+    CHECK_STR(got, "7000 1024");
 }
