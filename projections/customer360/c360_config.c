@@ -147,7 +147,8 @@ const hub_cfg_entry_t hub_projector_config_map[] = {
             "Most events applied in one LMDB transaction. Bigger batches "
             "catch up faster (a customer touched twice is written once) "
             "and take more memory while they do: about 10 KiB per event "
-            "of the batch at the peak.",
+            "of the batch at the peak. The consumer prefetches two "
+            "batches of events (at least 40,000, up to 64 MiB).",
             .min = 1, .max = 1000000),
     HUB_CFG(HUB_CFG_DURATION, "batch_time", "200ms", P, batch_ms,
             "Longest a batch waits to fill before it is applied."),
