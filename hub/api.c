@@ -162,8 +162,8 @@ int hub_api_set_tokens(hub_api_t *a, const hub_config_t *cfg) {
 /* The reader                                                          */
 /* ------------------------------------------------------------------ */
 
-/* The reader, opened on first use; NULL after setting the 503 answer. */
-/* The reader, opened on first use. `hub360 rebuild` swaps the store's
+/* The reader, opened on first use; NULL after setting the 503 answer.
+ * `hub360 rebuild` swaps the store's
  * link to a new generation: at most once a second a request looks where
  * the link points, and a new generation gets a reader of its own. The
  * old reader may still be in use by requests in flight, so it is kept
@@ -224,8 +224,8 @@ static void json_answer(hub_http_resp_t *resp, int status, json_t *j) {
     json_decref(j);
 }
 
-/* A non-negative integer query parameter, dflt when absent; -1 after
- * setting a 400 answer. */
+/* A positive integer query parameter up to max, dflt when absent; -1
+ * after setting a 400 answer. */
 static long query_long(const hub_http_req_t *req, const char *name,
                        long dflt, long max, hub_http_resp_t *resp) {
     const char *s = hub_http_query(req, name);
@@ -233,9 +233,9 @@ static long query_long(const hub_http_req_t *req, const char *name,
         return dflt;
     char *end = NULL;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > max) {
+    if (!*s || *end || v < 1 || v > max) { /* a page of none: a client bug */
         hub_http_error(resp, 400, "bad_parameter",
-                       "%s: expected an integer from 0 to %ld, got \"%s\"",
+                       "%s: expected an integer from 1 to %ld, got \"%s\"",
                        name, max, s);
         return -1;
     }
@@ -542,13 +542,16 @@ static void post_link(void *opaque, const hub_http_req_t *req,
     json_t *body = body_object(req, resp);
     if (!body)
         return;
-    json_t *ids = json_object_get(body, "identities");
-    json_t *first = json_array_get(ids, 0);
-    char entity[512] = "request";
+    /* keyed as schemas/README.md says: an identity, else a customer id */
+    json_t *first = json_array_get(json_object_get(body, "identities"), 0);
+    json_t *cid = json_array_get(json_object_get(body, "customer_ids"), 0);
+    char entity[512] = "request"; /* neither: the codec says what is wrong */
     if (json_is_object(first))
         snprintf(entity, sizeof(entity), "%s:%s",
                  json_string_value(json_object_get(first, "kind")) ?: "?",
                  json_string_value(json_object_get(first, "value")) ?: "?");
+    else if (json_is_string(cid))
+        snprintf(entity, sizeof(entity), "%s", json_string_value(cid));
     if (!json_object_get(body, "customer_ids"))
         json_object_set_new(body, "customer_ids", json_array());
     if (!json_object_get(body, "identities"))

@@ -46,7 +46,10 @@ expect_eq "an ambiguous lookup is 400" \
   '400 {"error":{"code":"bad_parameter","message":"look up by one of email=, phone= or kind= with value="}}'
 expect_eq "a bad limit is 400" \
   "$(get '/v1/customers?limit=5000')" \
-  '400 {"error":{"code":"bad_parameter","message":"limit: expected an integer from 0 to 1000, got \"5000\""}}'
+  '400 {"error":{"code":"bad_parameter","message":"limit: expected an integer from 1 to 1000, got \"5000\""}}'
+expect_eq "a page of none is 400, not a cursor back to the start" \
+  "$(get '/v1/customers?limit=0')" \
+  '400 {"error":{"code":"bad_parameter","message":"limit: expected an integer from 1 to 1000, got \"0\""}}'
 
 # Paging: every customer exactly once, in id order, as export has them.
 "$HUB360" export -c "$WORK/hub360.yaml" | jq -r .id >"$WORK/all.ids"
@@ -105,10 +108,17 @@ expect_eq "readyz: the store opens, Kafka answers, the projector is caught up" \
 status=$(get "/v1/customers/$ANN/forget" -X POST -d '{"reason":"test_data"}')
 case "$status" in 202\ \{\"event_id\":*) ok "forget is 202 with its event id" ;; *) fail "forget: $status" ;; esac
 forget_id=$(jq -r .event_id "$WORK/body")
+status=$(get /v1/identity/link -X POST \
+  -d '{"customer_ids":["cus_aaaaaaaaaaaaaaaa","cus_bbbbbbbbbbbbbbbb"]}')
+case "$status" in 202\ \{\"event_id\":*) ok "a link of two customer ids is 202" ;; *) fail "link: $status" ;; esac
+link_id=$(jq -r .event_id "$WORK/body")
 "$HUB360" tail -c "$WORK/hub360.yaml" control --from-beginning --end --timeout 30s >"$WORK/control.ndjson"
 expect_eq "the forget is on the control topic" \
   "$(jq -c "select(.event_id == \"$forget_id\") | [.type, .payload.customer_id, .payload.reason]" "$WORK/control.ndjson")" \
   "[\"customer.forget\",\"$ANN\",\"test_data\"]"
+expect_eq "a link of customer ids is keyed by the first one" \
+  "$(jq -r "select(.event_id == \"$link_id\") | .source.entity_id" "$WORK/control.ndjson")" \
+  cus_aaaaaaaaaaaaaaaa
 expect_eq "a link the schemas reject is 400 naming the field" \
   "$(get /v1/identity/link -X POST -d '{"identities":[{"kind":"fax","value":"1"}]}')" \
   '400 {"error":{"code":"invalid_request","message":"payload.identities[0].kind: expected one of email, phone, crm_contact, crm_lead, crm_account, erp_customer, social_handle, wechat_openid, wechat_unionid, external, got string \"fax\""}}'
