@@ -10,6 +10,9 @@
 #include "config.h"
 
 static const hub_cli_opt_t check_opts[] = {
+    {"config", 'c', "FILE",
+     "the file to check, as every other command takes it (or give it as "
+     "CONFIG)"},
     {"reference", 'r', NULL,
      "print the configuration reference (every key, its type, default and "
      "meaning) as Markdown and exit"},
@@ -26,15 +29,19 @@ static int run_check(hub_cli_t *cli) {
         hub_buf_free(&b);
         return HUB_EXIT_OK;
     }
-    if (cli->nargs != 1)
-        return hub_cli_usage_error(cli, "expected one CONFIG file");
+    const char *path = hub_cli_get(cli, "config");
+    if (cli->nargs + (path != NULL) != 1)
+        return hub_cli_usage_error(cli, "expected one CONFIG file (as "
+                                        "CONFIG or --config FILE)");
+    if (!path)
+        path = cli->args[0];
     char err[1024];
     hub_config_t *cfg = NULL;
-    if (hub_config_load(cli->args[0], &cfg, err, sizeof err)) {
+    if (hub_config_load(path, &cfg, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return HUB_EXIT_FAIL;
     }
-    printf("%s: ok\n", cli->args[0]);
+    printf("%s: ok\n", path);
     hub_config_free(cfg);
     return HUB_EXIT_OK;
 }

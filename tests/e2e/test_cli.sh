@@ -39,6 +39,13 @@ kafka:
 api: {listen: 0.0.0.0:8360, tokens: [{token: abc, scope: admin}]}
 YAML
 expect_eq "check accepts a good config" "$("$HUB360" check good.yaml)" "good.yaml: ok"
+expect_eq "check takes --config as the other commands do" \
+  "$("$HUB360" check --config good.yaml)" "good.yaml: ok"
+set +e
+err=$("$HUB360" check --config good.yaml typo.yaml 2>&1); rc=$?
+set -e
+expect_eq "check refuses two files" "$(echo "$err" | head -1)/$rc" \
+  'hub360 check: expected one CONFIG file (as CONFIG or --config FILE)/2'
 printf 'kafka:\n  brokers: k1:9092\n  partitons: 6\n' > typo.yaml
 set +e
 err=$("$HUB360" check typo.yaml 2>&1); rc=$?
