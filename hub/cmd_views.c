@@ -408,9 +408,11 @@ static int run_digest(hub_cli_t *cli) {
 const hub_cmd_t hub_cmd_digest = {
     "digest",
     NULL,
-    "Print a SHA-256 over all views in id order, to compare two stores.",
+    "Print a SHA-256 over all customer views in id order, to compare two stores.",
     "Two stores that applied the same events, in any order, print the same\n"
-    "line. Bookkeeping (offsets, change sequence numbers) is left out.",
+    "line. Bookkeeping (offsets, change sequence numbers) is left out, and\n"
+    "so are the product views and the daily figures: compare those with\n"
+    "`hub360 export --products | sha256sum` and `hub360 report`.",
     HUB_CLI_CONFIG,
     NULL,
     run_digest,

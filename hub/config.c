@@ -117,8 +117,10 @@ static const hub_cfg_entry_t api_map[] = {
             listen, "Address of the HTTP server (API, webhooks, metrics).",
             .check = check_listen),
     HUB_CFG(HUB_CFG_LIST, "tokens", "[]", hub_api_config_t, tokens,
-            "Bearer tokens with their scopes; with none, the server binds "
-            "to loopback only.",
+            "Bearer tokens with their scopes; with none, serve and up "
+            "refuse an api.listen that is not a loopback address (webhooks "
+            "are checked by their signatures, and /metrics and /healthz "
+            "are open, in every process).",
             .sub = token_map, .item_size = sizeof(hub_api_token_t)),
     HUB_CFG(HUB_CFG_SIZE, "body_limit", "1MiB", hub_api_config_t,
             body_limit, "Largest request body (webhooks included); bigger "
