@@ -42,7 +42,11 @@ expect_eq "an NDJSON import maps every line" \
   "$(sed 's/ (.*//' "$WORK/out2")" "imported $(grep -c . "$FIX/mention_feed_export_docs_shape.ndjson") records"
 
 # The same files again: the same event ids, so nothing new downstream.
-"$HUB360" import -c "$WORK/hub360.yaml" --source erp1 "$DATA/customers.csv" >/dev/null 2>&1 || true
+set +e
+"$HUB360" import -c "$WORK/hub360.yaml" --source erp1 "$DATA/customers.csv" >/dev/null 2>&1
+code=$?
+set -e
+expect_eq "the re-import exits 1 again, for the same bad rows" "$code" "1"
 "$HUB360" import -c "$WORK/hub360.yaml" --source listening "$FIX/mention_feed_export_docs_shape.ndjson" >/dev/null
 "$HUB360" tail -c "$WORK/hub360.yaml" erp scrm --from-beginning --end --timeout 30s >"$WORK/all.ndjson"
 expect_eq "a re-import repeats every event id exactly" \

@@ -198,6 +198,23 @@ PY
 "$HUB360" publish -c a.yaml late.ndjson > /dev/null
 wait_for 60 "$HUB360" get -c a.yaml email:late.comer@example.com
 ok "the daemon applies new events as they come"
+set +e
+"$HUB360" project -c a.yaml --once 2> second.err
+code=$?
+set -e
+expect_eq "a second projector on the store is refused, naming the first" \
+  "$code $(grep -o 'another projector (pid [0-9]*) is writing the store' second.err)" \
+  "1 another projector (pid $daemon) is writing the store"
+# a rebuild beside the running daemon: it swaps the store, and the daemon
+# goes on writing the new generation
+target=$(readlink a/customer360)
+"$HUB360" rebuild -c a.yaml --no-progress 2> rebuild2.err || { cat rebuild2.err >&2; fail "rebuild beside the daemon"; }
+[ "$(readlink a/customer360)" != "$target" ] || fail "rebuild did not swap the store"
+sed 's/0b7b7f4e-5d2a-4f7e-9c1a-2f0a3c4d5e6f/5f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f/; s/late-1/late-2/; s/late.comer@/after.swap@/' \
+  late.ndjson > after-swap.ndjson
+"$HUB360" publish -c a.yaml after-swap.ndjson > /dev/null
+wait_for 60 "$HUB360" get -c a.yaml email:after.swap@example.com
+ok "after a rebuild the running daemon writes the new store"
 kill -TERM "$daemon"
 wait "$daemon" || fail "the daemon did not exit 0 on SIGTERM: $(cat daemon.err)"
 grep -q ' applied, ' daemon.err || fail "the daemon did not report on exit"

@@ -155,7 +155,7 @@ if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
     '503 {"error":{"code":"kafka_unavailable","message":"the events were not acknowledged by Kafka: '*) ok "no broker: 503" ;;
     *) fail "no broker: got $status" ;;
   esac
-  grep -qi '^Retry-After: 5' "$WORK/headers" || fail "503 without Retry-After"
+  tr -d '\r' <"$WORK/headers" | grep -qix 'Retry-After: 5' || fail "503 without Retry-After: 5"
   ok "503 carries Retry-After"
 fi
 
@@ -167,7 +167,8 @@ if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
     --data-binary @"$FIX/shopify_customer_rest_fixture.json" >"$WORK/late" 2>&1 &
   LATE=$!
   in_flight() { # the metrics request itself is one
-    curl -sS "http://$ADDR/metrics" | grep -Eq '^hub360_http_requests_in_flight [2-9]'
+    curl -sS -o "$WORK/inflight" "http://$ADDR/metrics" &&
+      grep -Eq '^hub360_http_requests_in_flight [2-9]' "$WORK/inflight"
   }
   wait_for 10 in_flight
 fi

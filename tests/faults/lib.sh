@@ -13,9 +13,26 @@ SECRETS='{"shop": "shop-secret", "crm": "crm-secret", "wechat": "wechat-token"}'
 declare -A ROLE_PID=() ROLE_CMD=()
 
 # free_port: a loopback port nothing listens on now (the webhook senders
-# keep one address across restarts, as behind a load balancer).
+# keep one address across restarts, as behind a load balancer), below
+# Linux's ephemeral range (32768-60999): the restarts bind it again, and
+# an outgoing connection (curl, librdkafka, load.py) could take a port in
+# that range in between.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c '
+import random, socket
+for _ in range(200):
+    port = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free loopback port below 32000")'
 }
 
 # faults_setup: the brokers (a `hub360 broker` process of its own, so it

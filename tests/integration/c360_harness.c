@@ -73,9 +73,29 @@ size_t *shuffled(size_t n, unsigned seed) {
     return o;
 }
 
+static pid_t stores_owner; /* the process whose stores these are */
+
+/* At the end of a run that passed, its stores go (one that failed keeps
+ * them to be looked at); a child that exits leaves them alone. */
+static void remove_stores(void) {
+    if (getpid() != stores_owner || hub_test_failures)
+        return;
+    char cmd[4400];
+    long pid = (long)stores_owner;
+    if (snprintf(cmd, sizeof cmd, "rm -rf '%s/tests/stores/'*-%ld "
+                 "'%s/tests/stores/'*-%ld.[0-9]*", HUB360_BINARY_DIR, pid,
+                 HUB360_BINARY_DIR, pid) < (int)sizeof cmd &&
+        system(cmd) != 0)
+        fprintf(stderr, "could not remove the stores of process %ld\n", pid);
+}
+
 const char *fresh_store(const char *name) {
     static char path[4200];
     char dir[4096];
+    if (!stores_owner) {
+        stores_owner = getpid();
+        atexit(remove_stores);
+    }
     snprintf(dir, sizeof dir, "%s/tests/stores", HUB360_BINARY_DIR);
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/%s-%ld", dir, name, (long)getpid());
