@@ -542,6 +542,35 @@ TEST(a_consumer_dropped_with_its_assignment_queued_closes) {
     hub_consumer_drop(rk);
 }
 
+/* The value of the topic's config entry `name` as the broker describes
+ * it, into out ("?" when it did not answer). */
+static void topic_config(rd_kafka_t *rk, const char *topic, const char *name,
+                         char *out, size_t outlen) {
+    snprintf(out, outlen, "?");
+    rd_kafka_ConfigResource_t *res =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    const rd_kafka_DescribeConfigs_result_t *r =
+        ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+    size_t nres = 0, nent = 0;
+    const rd_kafka_ConfigResource_t **got =
+        r ? rd_kafka_DescribeConfigs_result_resources(r, &nres) : NULL;
+    const rd_kafka_ConfigEntry_t **ents =
+        nres == 1 ? rd_kafka_ConfigResource_configs(got[0], &nent) : NULL;
+    for (size_t i = 0; i < nent; i++)
+        if (strcmp(rd_kafka_ConfigEntry_name(ents[i]), name) == 0)
+            snprintf(out, outlen, "%s",
+                     rd_kafka_ConfigEntry_value(ents[i])
+                         ? rd_kafka_ConfigEntry_value(ents[i])
+                         : "(null)");
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+}
+
 TEST(topics_exist_and_the_cluster_has_an_id) {
     setup();
     hub_producer_t *p = producer(cfg);
@@ -550,6 +579,20 @@ TEST(topics_exist_and_the_cluster_has_an_id) {
     rd_kafka_t *rk = hub_producer_hold(p);
     CHECK_INT(hub_bus_ensure_topics(rk, cfg, 30000, err, sizeof err), 0);
     char *id = hub_bus_cluster_id(rk, 10000);
+    if (!broker) {
+        /* on a real Kafka (the mock cluster has no configs to describe):
+         * the event topics are the record of truth and kept forever, the
+         * changelog is compacted (docs/OPERATIONS.md) */
+        char names[HUB_BUS_NTOPICS][256], v[64];
+        hub_bus_topic_names(cfg, names);
+        for (int t = 0; t < 4; t++) {
+            topic_config(rk, names[t], "retention.ms", v, sizeof v);
+            if (strcmp(v, "-1") != 0)
+                FAIL_AT("%s: retention.ms is %s, not -1", names[t], v);
+        }
+        topic_config(rk, names[4], "cleanup.policy", v, sizeof v);
+        CHECK_STR(v, "compact");
+    }
     hub_producer_unhold(p);
     CHECK(id && *id);
     free(id);
