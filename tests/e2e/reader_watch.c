@@ -10,7 +10,8 @@
  * object with every field of the customer-360 record and the id asked
  * for. Then walks every customer once more and prints their JSON, one a
  * line in id order, which must be what `hub360 export` prints. Counts go
- * to stderr. Exits 1 at the first view that is not whole.
+ * to stderr, among them the rounds that found new changes before
+ * STOPFILE: the reads that overlapped the projector's writes. Exits 1 at the first view that is not whole.
  */
 #include <hub360.h>
 #include <jansson.h>
@@ -28,6 +29,7 @@ static const char *const fields[] = {"id", "aliases", "identities",
 typedef struct watch {
     hub360_reader_t *r;
     uint64_t since, views, rounds;
+    uint64_t moving; /* rounds that found new changes before STOPFILE */
     int bad;
 } watch_t;
 
@@ -120,6 +122,8 @@ int main(int argc, char **argv) {
         if (hub360_changes(w.r, w.since, 1000, on_change, &w) < 0)
             w.bad = 1;
         w.rounds++;
+        if (!stop && w.since != before)
+            w.moving++;
         if (w.since == before) /* caught up: poll, as a follower does */
             nanosleep(&pause, NULL);
         if (time(NULL) > deadline) {
@@ -128,8 +132,11 @@ int main(int argc, char **argv) {
         }
     }
     int rc = w.bad ? 1 : hub360_each(w.r, print_one, NULL) ? 1 : 0;
-    fprintf(stderr, "reader_watch: %llu views whole in %llu rounds\n",
-            (unsigned long long)w.views, (unsigned long long)w.rounds);
+    fprintf(stderr,
+            "reader_watch: %llu views whole in %llu rounds, %llu of them "
+            "while the projector wrote\n",
+            (unsigned long long)w.views, (unsigned long long)w.rounds,
+            (unsigned long long)w.moving);
     hub360_close(w.r);
     return rc;
 }

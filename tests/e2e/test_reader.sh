@@ -72,6 +72,9 @@ PIDS+=($WATCH)
 touch "$WORK/stop"
 wait "$WATCH" || fail "the reader saw a view that is not whole: $(cat "$WORK/watch.err")"
 grep -q 'views whole' "$WORK/watch.err" || fail "reader_watch: $(cat "$WORK/watch.err")"
+moving=$(sed -n 's/.*, \([0-9]*\) of them while the projector wrote$/\1/p' "$WORK/watch.err")
+[ "${moving:-0}" -ge 2 ] ||
+  fail "the reads did not overlap the projector's writes: $(cat "$WORK/watch.err")"
 ok "reading while the projector writes: $(sed -n 's/^reader_watch: //p' "$WORK/watch.err")"
 "$HUB360" export -c "$WORK/hub360.yaml" >"$WORK/export.ndjson"
 expect_file_eq "then the reader lists what export lists, byte for byte" \
