@@ -11,7 +11,8 @@
  * for. Then walks every customer once more and prints their JSON, one a
  * line in id order, which must be what `hub360 export` prints. Counts go
  * to stderr, among them the rounds that found new changes before
- * STOPFILE: the reads that overlapped the projector's writes. Exits 1 at the first view that is not whole.
+ * STOPFILE: the reads that overlapped the projector's writes. Exits 1
+ * at the first view that is not whole.
  */
 #include <hub360.h>
 #include <jansson.h>
