@@ -146,7 +146,9 @@ wait_for 10 found_after_rebuild
 ok "after a rebuild the API reads the new store generation"
 # Ann was forgotten by now (the rebuild applied the forget above).
 LEAD=/v1/customers?email=after.rebuild@example.com
-kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
+kill -INT "$SERVE"
+rc=0; wait "$SERVE" || rc=$?
+expect_eq "SIGINT stops serve with exit 0" "$rc" 0
 
 # Tokens: read can read, only admin can change; none at all is 401.
 serve "$WORK/tokens.yaml"

@@ -132,6 +132,16 @@ ok "timeline pages cover every item once, newest first"
 expect_file_eq "another order on other partitions: export byte-identical" b.ndjson a.ndjson
 expect_eq "another order: the same digest" "$("$HUB360" digest -c b.yaml)" "$(cat a.digest)"
 
+# --- without the changelog ---------------------------------------------
+config e "${prefix}e." 2
+head -n 500 events.ndjson | "$HUB360" publish -c e.yaml > /dev/null
+"$HUB360" project -c e.yaml --once --no-changelog 2> e.err || { cat e.err >&2; fail "project --no-changelog"; }
+written=$(tail -n1 e.err | sed -nE 's/.*; ([0-9]+) views written, .*, 0 changelog records$/\1/p')
+[ "${written:-0}" -gt 0 ] || fail "--no-changelog: $(tail -n1 e.err)"
+ok "--no-changelog writes views ($written) and no changelog record"
+expect_eq "the changelog topic stays empty" \
+  "$("$HUB360" tail -c e.yaml --from-beginning --end --timeout 10s changelog 2>/dev/null | wc -l)" 0
+
 # --- kill -9, again and again ------------------------------------------
 kill_mid_run c.yaml
 "$HUB360" export -c c.yaml > c.ndjson
