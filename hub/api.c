@@ -163,12 +163,11 @@ int hub_api_set_tokens(hub_api_t *a, const hub_config_t *cfg) {
 /* ------------------------------------------------------------------ */
 
 /* The reader, opened on first use; NULL after setting the 503 answer.
- * `hub360 rebuild` swaps the store's
- * link to a new generation: at most once a second a request looks where
- * the link points, and a new generation gets a reader of its own. The
- * old reader may still be in use by requests in flight, so it is kept
- * (closed with the API; rebuilds are rare) rather than closed under
- * them. */
+ * `hub360 rebuild` swaps the store's link to a new generation: at most
+ * once a second a request looks where the link points, and a new
+ * generation gets a reader of its own. The old reader may still be in
+ * use by requests in flight, so it is kept (closed with the API;
+ * rebuilds are rare) rather than closed under them. */
 #define RECHECK_MS 1000
 
 static hub360_reader_t *reader(hub_api_t *a, hub_http_resp_t *resp) {
