@@ -70,14 +70,20 @@ struct hub_store {
     size_t pf_used;         /* bytes in use at the last call */
 };
 
+static __thread int last_eio; /* the LMDB code behind the last HUB_EIO */
+
 int hub_store_err(int rc) {
     switch (rc) {
     case 0: return 0;
     case MDB_MAP_FULL: return HUB_EFULL;
     case MDB_NOTFOUND: return HUB_ENOENT;
     case ENOMEM: return HUB_ENOMEM;
-    default: return HUB_EIO;
+    default: last_eio = rc; return HUB_EIO;
     }
+}
+
+const char *hub_store_last_error(void) {
+    return last_eio ? mdb_strerror(last_eio) : "";
 }
 
 int hub_store_target(const char *link, char *out, size_t outlen) {

@@ -82,6 +82,10 @@ void hub_store_prefault(hub_store_t *s);
 /* Maps an LMDB error to a hub error code (MDB_MAP_FULL -> HUB_EFULL). */
 int hub_store_err(int mdb_rc);
 
+/* LMDB's own words for the last error hub_store_err turned into HUB_EIO
+ * on this thread ("" when none): "I/O error" alone names no cause. */
+const char *hub_store_last_error(void);
+
 /*
  * Generations. hub_store_next_generation creates an empty directory
  * beside the link (DATA_DIR/<name>.<n+1>) and returns its path;

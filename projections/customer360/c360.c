@@ -645,8 +645,9 @@ int hub_c360_index(hub_c360_t *c, const char *ident, const char *ekey,
 
 int hub_c360_carriers(hub_c360_t *c, const char *ident, hub_hmap_t *out) {
     MDB_cursor *cur;
-    if (mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur))
-        return HUB_EIO;
+    int rc = mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur);
+    if (rc)
+        return hub_store_err(rc);
     MDB_val k = val(ident, strlen(ident)), d;
     for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); r == 0;
          r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP))
@@ -992,8 +993,9 @@ static int prune_dedupe(hub_c360_t *c, size_t budget) {
     if ((int64_t)floor > cutoff)
         return 0; /* nothing can be that old */
     MDB_cursor *cur;
-    if (mdb_cursor_open(c->txn, DBI(c, T_DEDUPE), &cur))
-        return HUB_EIO;
+    int oc = mdb_cursor_open(c->txn, DBI(c, T_DEDUPE), &cur);
+    if (oc)
+        return hub_store_err(oc);
     MDB_val mk = val("dedupe_scan", 11), pk = val("dedupe_pass", 11), pos, k,
             d;
     int r;
@@ -1016,8 +1018,11 @@ static int prune_dedupe(hub_c360_t *c, size_t budget) {
     while (r == 0 && seen++ < budget) {
         int64_t at = d.mv_size == 8 ? (int64_t)hub_rd_be64(d.mv_data) : 0;
         if (at < cutoff) {
-            if (mdb_cursor_del(cur, 0))
-                break;
+            int dr = mdb_cursor_del(cur, 0);
+            if (dr) { /* a full map, most likely: the batch must fail */
+                mdb_cursor_close(cur);
+                return hub_store_err(dr);
+            }
             r = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
             if (r == 0)
                 continue;
@@ -1098,11 +1103,13 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
             hub_fail(err, errlen, rc, "committing the batch: %s",
                      mdb_strerror(mrc));
     } else {
-        hub_fail(err, errlen, rc, "%s",
+        const char *why = rc == HUB_EIO ? hub_store_last_error() : "";
+        hub_fail(err, errlen, rc, "%s%s%s%s",
                  rc == HUB_EFULL
                      ? "the LMDB map is full (projector.map_size): nothing "
                        "of this batch was kept; raise map_size and restart"
-                     : hub_strerror(rc));
+                     : hub_strerror(rc),
+                 *why ? " (LMDB: " : "", why, *why ? ")" : "");
     }
     if (rc) {
         c->nchg = 0;

@@ -671,8 +671,9 @@ static int walk(hub_c360_t *c, const char *start, hub_hmap_t *visited,
             if ((intptr_t)*slot != 1)
                 continue;
             MDB_cursor *cur;
-            if (mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur))
-                return HUB_EIO;
+            int r = mdb_cursor_open(c->txn, DBI(c, T_IDENT), &cur);
+            if (r)
+                return hub_store_err(r);
             MDB_val k = hub_mval(x->key, xl), d;
             for (int r = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
                  r == 0 && !rc; r = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {

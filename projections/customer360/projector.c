@@ -730,9 +730,11 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
         hub_c360_result_t res;
         rc = hub_c360_apply(p->c360, &batch[i], &res);
         if (rc) {
-            hub_fail(err, errlen, rc, "applying %s [%d] @%" PRId64 ": %s",
+            const char *why = rc == HUB_EIO ? hub_store_last_error() : "";
+            hub_fail(err, errlen, rc, "applying %s [%d] @%" PRId64 ": %s%s%s%s",
                      batch[i].topic, (int)m->partition, m->offset,
-                     hub_strerror(rc));
+                     hub_strerror(rc), *why ? " (LMDB: " : "", why,
+                     *why ? ")" : "");
             break;
         }
         if (res.outcome == HUB_C360_DEAD) {

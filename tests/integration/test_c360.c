@@ -571,6 +571,15 @@ TEST(a_merge_past_max_entities_is_refused_the_same_way_in_any_order) {
     hub_config_free(cfg);
 }
 
+/* "I/O error" alone names no cause: the projector adds LMDB's words */
+TEST(an_lmdb_error_behind_an_io_error_is_named) {
+    CHECK_INT(hub_store_err(MDB_MAP_FULL), HUB_EFULL);
+    CHECK_INT(hub_store_err(MDB_BAD_TXN), HUB_EIO);
+    CHECK_CONTAINS(hub_store_last_error(), "Transaction must abort");
+    CHECK_INT(hub_store_err(MDB_NOTFOUND), HUB_ENOENT);
+    CHECK_CONTAINS(hub_store_last_error(), "Transaction must abort");
+}
+
 TEST(a_store_in_an_older_table_layout_is_refused_with_a_hint) {
     hub_config_t *cfg = config_from("");
     events_t ev = two_people();
