@@ -82,8 +82,15 @@ int hub_store_err(int rc) {
     }
 }
 
-const char *hub_store_last_error(void) {
-    return last_eio ? mdb_strerror(last_eio) : "";
+const char *hub_store_strerror(int rc) {
+    static __thread char buf[192];
+    int why = last_eio;
+    last_eio = 0;
+    if (rc != HUB_EIO || !why)
+        return hub_strerror(rc);
+    snprintf(buf, sizeof buf, "%s (LMDB: %s)", hub_strerror(rc),
+             mdb_strerror(why));
+    return buf;
 }
 
 int hub_store_target(const char *link, char *out, size_t outlen) {

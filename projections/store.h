@@ -82,9 +82,12 @@ void hub_store_prefault(hub_store_t *s);
 /* Maps an LMDB error to a hub error code (MDB_MAP_FULL -> HUB_EFULL). */
 int hub_store_err(int mdb_rc);
 
-/* LMDB's own words for the last error hub_store_err turned into HUB_EIO
- * on this thread ("" when none): "I/O error" alone names no cause. */
-const char *hub_store_last_error(void);
+/* hub_strerror(rc), and for HUB_EIO LMDB's own words for the error
+ * hub_store_err last turned into it on this thread ("I/O error (LMDB:
+ * MDB_BAD_TXN: ...)"): "I/O error" alone names no cause. Reading the
+ * LMDB error forgets it, so it is never told twice. The string lives
+ * until the thread's next call. */
+const char *hub_store_strerror(int rc);
 
 /*
  * Generations. hub_store_next_generation creates an empty directory

@@ -345,8 +345,9 @@ static int meta_put_u64(hub_c360_t *c, MDB_txn *txn, const char *name,
 int hub_c360_set_cluster(hub_c360_t *c, const char *cluster_id) {
     snprintf(c->cluster, sizeof c->cluster, "%s", cluster_id);
     MDB_txn *txn;
-    if (mdb_txn_begin(hub_store_env(c->store), NULL, 0, &txn))
-        return HUB_EIO;
+    int rc = mdb_txn_begin(hub_store_env(c->store), NULL, 0, &txn);
+    if (rc)
+        return hub_store_err(rc);
     MDB_val k = val("cluster_id", 10), d;
     int changed = 0;
     if (mdb_get(txn, DBI(c, T_META), &k, &d) == 0 &&
@@ -360,13 +361,12 @@ int hub_c360_set_cluster(hub_c360_t *c, const char *cluster_id) {
         changed = 1;
     }
     d = val(cluster_id, strlen(cluster_id));
-    int rc = mdb_put(txn, DBI(c, T_META), &k, &d, 0);
-    if (rc || mdb_txn_commit(txn)) {
-        if (rc)
-            mdb_txn_abort(txn);
-        return HUB_EIO;
-    }
-    return changed;
+    rc = mdb_put(txn, DBI(c, T_META), &k, &d, 0);
+    if (rc)
+        mdb_txn_abort(txn);
+    else
+        rc = mdb_txn_commit(txn);
+    return rc ? hub_store_err(rc) : changed;
 }
 
 static size_t offset_key(hub_c360_t *c, const char *topic, int32_t part,
@@ -1103,13 +1103,11 @@ int hub_c360_commit(hub_c360_t *c, hub_c360_stats_t *stats, char *err,
             hub_fail(err, errlen, rc, "committing the batch: %s",
                      mdb_strerror(mrc));
     } else {
-        const char *why = rc == HUB_EIO ? hub_store_last_error() : "";
-        hub_fail(err, errlen, rc, "%s%s%s%s",
+        hub_fail(err, errlen, rc, "%s",
                  rc == HUB_EFULL
                      ? "the LMDB map is full (projector.map_size): nothing "
                        "of this batch was kept; raise map_size and restart"
-                     : hub_strerror(rc),
-                 *why ? " (LMDB: " : "", why, *why ? ")" : "");
+                     : hub_store_strerror(rc));
     }
     if (rc) {
         c->nchg = 0;

@@ -78,7 +78,8 @@ typedef struct hub_c360_stats {
 } hub_c360_stats_t;
 
 /* Records which Kafka cluster the offsets belong to (see README). Logs
- * and returns 1 when the store knew another cluster before. */
+ * and returns 1 when the store knew another cluster before, 0 when not,
+ * or a hub error (HUB_EFULL, HUB_EIO) when the store cannot be written. */
 int hub_c360_set_cluster(hub_c360_t *c, const char *cluster_id);
 
 /* The stored next offset of a partition of the current cluster (for a

@@ -507,8 +507,11 @@ int hub_c360_store_info(hub_c360_t *c, hub_c360_store_info_t *out) {
     MDB_envinfo info;
     MDB_stat st;
     MDB_env *env = hub_store_env(c->store);
-    if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
-        return HUB_EIO;
+    int rc = mdb_env_info(env, &info);
+    if (!rc)
+        rc = mdb_env_stat(env, &st);
+    if (rc)
+        return hub_store_err(rc);
     out->map_bytes = (uint64_t)info.me_mapsize;
     out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     out->readers = info.me_numreaders;

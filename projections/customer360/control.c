@@ -55,8 +55,9 @@ static int delete_prefix(hub_c360_t *c, int table, const char *prefix,
 static int dup_values(hub_c360_t *c, int table, const char *key, size_t len,
                       const char *prefix, hub_strlist_t *out) {
     MDB_cursor *cur;
-    if (mdb_cursor_open(c->txn, DBI(c, table), &cur))
-        return HUB_EIO;
+    int oc = mdb_cursor_open(c->txn, DBI(c, table), &cur);
+    if (oc)
+        return hub_store_err(oc);
     size_t plen = strlen(prefix);
     MDB_val k = val(key, len), d;
     int r, rc = 0;

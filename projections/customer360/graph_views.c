@@ -54,8 +54,9 @@ int hub_graph_prune_changes(hub_c360_t *c) {
         return 0;
     uint64_t cutoff = c->seq - RETAIN_CHANGES;
     MDB_cursor *cur;
-    if (mdb_cursor_open(c->txn, DBI(c, T_CHANGES), &cur))
-        return HUB_EIO;
+    int oc = mdb_cursor_open(c->txn, DBI(c, T_CHANGES), &cur);
+    if (oc)
+        return hub_store_err(oc);
     MDB_val k, d;
     int r = mdb_cursor_get(cur, &k, &d, MDB_FIRST), rc = 0;
     for (int n = 0; r == 0 && n < 100000 && hub_rd_be64(k.mv_data) <= cutoff;

@@ -337,6 +337,15 @@ static int assign_all(projector *p, char *err, size_t errlen) {
 
 /* The consumer: in its group, subscribed to the event topics (the
  * daemon), or with every partition assigned up to its end (--once). */
+/* Records the cluster the offsets belong to; 0 or a failed store. */
+static int keep_cluster(projector *p, const char *cluster, char *err,
+                        size_t errlen) {
+    int rc = hub_c360_set_cluster(p->c360, cluster);
+    return rc < 0 ? hub_fail(err, errlen, rc, "recording the Kafka cluster "
+                             "id in the store: %s", hub_store_strerror(rc))
+                  : 0;
+}
+
 static int consumer_open(projector *p, char *err, size_t errlen) {
     const hub_projector_opts_t *o = p->o;
     p->consumer_started = hub_time_mono_ms();
@@ -349,7 +358,7 @@ static int consumer_open(projector *p, char *err, size_t errlen) {
             rc = hub_fail(err, errlen, HUB_EKAFKA,
                           "no answer from Kafka at %s", o->bootstrap);
         else
-            hub_c360_set_cluster(p->c360, cluster);
+            rc = keep_cluster(p, cluster, err, errlen);
         free(cluster);
     }
     if (rc || o->once)
@@ -706,7 +715,7 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
     int rc = hub_c360_begin(p->c360);
     if (rc)
         return hub_fail(err, errlen, rc, "starting a batch: %s",
-                        hub_strerror(rc));
+                        hub_store_strerror(rc));
     hub_acks_t *acks = NULL;
     /* The views do not depend on the order events are applied in, so a
      * batch goes in key order (the entity key): the store's pages are then
@@ -730,11 +739,9 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, size_t n,
         hub_c360_result_t res;
         rc = hub_c360_apply(p->c360, &batch[i], &res);
         if (rc) {
-            const char *why = rc == HUB_EIO ? hub_store_last_error() : "";
-            hub_fail(err, errlen, rc, "applying %s [%d] @%" PRId64 ": %s%s%s%s",
+            hub_fail(err, errlen, rc, "applying %s [%d] @%" PRId64 ": %s",
                      batch[i].topic, (int)m->partition, m->offset,
-                     hub_strerror(rc), *why ? " (LMDB: " : "", why,
-                     *why ? ")" : "");
+                     hub_store_strerror(rc));
             break;
         }
         if (res.outcome == HUB_C360_DEAD) {
@@ -836,8 +843,10 @@ static int follow_swap(projector *p, char *err, size_t errlen) {
     snprintf(p->store_target, sizeof p->store_target, "%s", now);
     char *cluster = hub_bus_cluster_id(p->rk, 10000);
     if (cluster)
-        hub_c360_set_cluster(p->c360, cluster);
+        rc = keep_cluster(p, cluster, err, errlen);
     free(cluster);
+    if (rc)
+        return rc;
     rd_kafka_topic_partition_list_t *asg = NULL;
     if (rd_kafka_assignment(p->rk, &asg) == 0 && asg) {
         place(p, asg);
