@@ -127,8 +127,12 @@ static int forget_entity(hub_c360_t *c, const char *key, size_t len,
     char cid[HUB_CUSTOMER_ID_LEN + 1];
     hub_customer_id(key, len, cid);
     MDB_val ik = val(cid, HUB_CUSTOMER_ID_LEN), ek = val(key, len);
-    mdb_del(c->txn, DBI(c, T_IDS), &ik, NULL);
-    mdb_del(c->txn, DBI(c, T_ENTITIES), &ek, NULL);
+    /* absent is fine; a failed delete (a full map) fails the batch */
+    int r = mdb_del(c->txn, DBI(c, T_IDS), &ik, NULL);
+    if (r == 0 || r == MDB_NOTFOUND)
+        r = mdb_del(c->txn, DBI(c, T_ENTITIES), &ek, NULL);
+    if (r && r != MDB_NOTFOUND)
+        return hub_store_err(r);
     hub_buf_reset(&c->key);
     hub_buf_append(&c->key, key, len);
     hub_buf_putc(&c->key, '\0');

@@ -130,7 +130,7 @@ int harness_abort_halfway;
 int apply_events(const hub_config_t *cfg, const char *store,
                  const events_t *ev, const size_t *order, size_t batch,
                  size_t counts[4], hub_buf_t *dead_errors) {
-    char err[1024];
+    char err[1024] = "";
     hub_catalog_t *cat = NULL;
     hub_codec_t *codec = NULL;
     hub_c360_t *c = NULL;
@@ -179,6 +179,7 @@ int apply_events(const hub_config_t *cfg, const char *store,
             msgs[n] = (hub_c360_msg_t){"hub360.crm.events", 0, (int64_t)j,
                                        NULL, 0, owned[n], len};
         }
+        err[0] = '\0'; /* the encoder's refusals above are meant */
         if (!rc && prepare && harness_abort_halfway) {
             rc = hub_c360_prepare(c, msgs, n);
             for (size_t j = 0; !rc && j < n / 2; j++) {
@@ -204,8 +205,9 @@ int apply_events(const hub_config_t *cfg, const char *store,
             harness_stock_oversold += st.stock_oversold;
         else
             hub_c360_abort(c);
-        if (rc)
-            fprintf(stderr, "apply_events: %s (%s)\n", err, hub_strerror(rc));
+        if (rc) /* hub_c360_apply names no cause; its error code does */
+            fprintf(stderr, "apply_events: %s\n",
+                    err[0] ? err : hub_strerror(rc));
         for (size_t j = 0; j < n; j++) {
             free(owned[j]);
             owned[j] = NULL;

@@ -584,6 +584,43 @@ TEST(an_lmdb_error_behind_an_io_error_is_named) {
     CHECK_STR(hub_store_strerror(HUB_EFULL), hub_strerror(HUB_EFULL));
 }
 
+/* Wherever the map fills (a put, a forget's delete, a page split in the
+ * commit), the batch fails with HUB_EFULL and keeps nothing; never an
+ * I/O error from a transaction that an ignored failure left broken. The
+ * store, given room, then ends as if it had never filled. */
+TEST(a_full_map_fails_the_batch_cleanly_wherever_it_fills) {
+    events_t ev;
+    REQUIRE(events_generate(1200, 7, 10, 5, &ev) == 0);
+    hub_config_t *roomy = config_from("");
+    char *ref = strdup(fresh_store("full-ref"));
+    REQUIRE(apply_events(roomy, ref, &ev, NULL, 97, NULL, NULL) == 0);
+    char want[65], got[65];
+    REQUIRE(export_store(ref, NULL, want) == 0);
+    int fulls = 0;
+    for (int kib = 64; kib <= 1600; kib += 96) {
+        char yaml[64];
+        snprintf(yaml, sizeof yaml, "projector: {map_size: %dKiB}\n", kib);
+        hub_config_t *small = config_from(yaml);
+        const char *s = fresh_store("full");
+        int rc = apply_events(small, s, &ev, NULL, 97, NULL, NULL);
+        if (rc != 0 && rc != HUB_EFULL)
+            fprintf(stderr, "  at a map of %d KiB: %s\n", kib,
+                    hub_strerror(rc));
+        CHECK(rc == 0 || rc == HUB_EFULL);
+        if (rc == HUB_EFULL) {
+            fulls++;
+            CHECK_INT(apply_events(roomy, s, &ev, NULL, 97, NULL, NULL), 0);
+            CHECK_INT(export_store(s, NULL, got), 0);
+            CHECK_STR(got, want);
+        }
+        hub_config_free(small);
+    }
+    CHECK(fulls >= 10); /* the sizes do cover the run */
+    free(ref);
+    events_free(&ev);
+    hub_config_free(roomy);
+}
+
 TEST(a_store_in_an_older_table_layout_is_refused_with_a_hint) {
     hub_config_t *cfg = config_from("");
     events_t ev = two_people();
