@@ -18,31 +18,35 @@
 /* Presets                                                             */
 /* ------------------------------------------------------------------ */
 
+/* {name, system, signature, description[, hmac header, hmac encoding]} */
 const hub_preset_t hub_presets[] = {
     {"hubspot", "crm", HUB_SIG_HUBSPOT,
-     "HubSpot: contact and deal webhooks; CRM v3 objects polling"},
+     "HubSpot: contact and deal webhooks; CRM v3 objects polling", 0, 0},
     {"salesforce", "crm", HUB_SIG_NONE,
      "Salesforce: REST query polling on SystemModstamp (Lead, Contact, "
-     "Opportunity, Case); Change Data Capture events"},
+     "Opportunity, Case); Change Data Capture events", 0, 0},
     {"zendesk", "crm", HUB_SIG_ZENDESK,
-     "Zendesk: ticket event webhooks; incremental ticket export polling"},
+     "Zendesk: ticket event webhooks; incremental ticket export polling",
+     0, 0},
     {"shopify", "erp", HUB_SIG_SHOPIFY,
-     "Shopify: orders, fulfillments, refunds and customers webhooks"},
+     "Shopify: orders, fulfillments, refunds and customers webhooks", 0, 0},
     {"odoo", "erp", HUB_SIG_NONE,
      "Odoo: JSON-2 search_read polling on write_date (res.partner, "
-     "sale.order, stock.picking, account.move)"},
+     "sale.order, stock.picking, account.move)", 0, 0},
     {"erpnext", "erp", HUB_SIG_HMAC,
      "ERPNext: REST polling on modified (Customer, Sales Order, Delivery "
-     "Note, Sales Invoice)"},
+     "Note, Sales Invoice)", "X-Frappe-Webhook-Signature", "base64"},
     {"wechat", "scrm", HUB_SIG_WECHAT,
-     "WeChat Official Account: XML event and message pushes; user info"},
+     "WeChat Official Account: XML event and message pushes; user info",
+     0, 0},
     {"weibo", "scrm", HUB_SIG_WEIBO,
-     "Weibo fan service: message and follow pushes"},
+     "Weibo fan service: message and follow pushes", 0, 0},
     {"meta", "scrm", HUB_SIG_META,
-     "Meta: page feed comments and mentions, Messenger, Instagram comments"},
+     "Meta: page feed comments and mentions, Messenger, Instagram comments",
+     0, 0},
     {"mention", "scrm", HUB_SIG_HMAC,
-     "Generic social-listening mention feed with sentiment"},
-    {NULL, NULL, HUB_SIG_NONE, NULL},
+     "Generic social-listening mention feed with sentiment", 0, 0},
+    {0, 0, HUB_SIG_NONE, 0, 0, 0},
 };
 
 const hub_preset_t *hub_preset_find(const char *name) {
@@ -61,15 +65,21 @@ static const hub_cfg_entry_t webhook_map[] = {
             "The vendor's signing secret, app secret or token (use ${VAR}); "
             "a source takes webhooks when it has one."),
     HUB_CFG(HUB_CFG_STR, "signature", NULL, hub_webhook_config_t, signature,
-            "Signature scheme; empty takes the preset's.",
+            "Signature scheme; empty takes the preset's (hmac for a preset "
+            "whose vendor signs nothing, salesforce and odoo: hub360's own, "
+            "for a relay). none takes unsigned webhooks and no secret.",
             .choices = "|none|shopify|meta|hubspot|zendesk|wechat|weibo|hmac"),
     HUB_CFG(HUB_CFG_STR, "verify_token", NULL, hub_webhook_config_t,
             verify_token, "Meta: the hub.verify_token of the subscription "
             "handshake."),
-    HUB_CFG(HUB_CFG_STR, "header", "X-Signature", hub_webhook_config_t,
-            header, "hmac: the header that carries the signature."),
-    HUB_CFG(HUB_CFG_STR, "encoding", "hex", hub_webhook_config_t, encoding,
-            "hmac: how the digest is written.", .choices = "hex|base64"),
+    HUB_CFG(HUB_CFG_STR, "header", NULL, hub_webhook_config_t, header,
+            "hmac: the header that carries the signature; empty takes the "
+            "preset's (erpnext: X-Frappe-Webhook-Signature), else "
+            "X-Signature."),
+    HUB_CFG(HUB_CFG_STR, "encoding", NULL, hub_webhook_config_t, encoding,
+            "hmac: how the digest is written; empty takes the preset's "
+            "(erpnext: base64), else hex.",
+            .choices = "|hex|base64"),
     HUB_CFG(HUB_CFG_STR, "prefix", NULL, hub_webhook_config_t, prefix,
             "hmac: text before the digest, e.g. \"sha256=\"."),
     HUB_CFG(HUB_CFG_DURATION, "max_age", "5m", hub_webhook_config_t,
@@ -283,7 +293,15 @@ int hub_source_check_item(const void *items, size_t i, char *msg,
                               "them)");
         return -1;
     }
-    return has_preset ? check_preset(&s[i].preset, msg, msglen) : 0;
+    if (has_preset && check_preset(&s[i].preset, msg, msglen))
+        return -1;
+    if (strcmp(s[i].webhook.signature, "none") == 0 && s[i].webhook.secret[0]) {
+        snprintf(msg, msglen, "webhook.signature is none, so nothing would "
+                              "check webhook.secret: remove the secret, or "
+                              "name the scheme that uses it");
+        return -1;
+    }
+    return 0;
 }
 
 int hub_sources_check(const void *value, char *msg, size_t msglen) {
@@ -363,17 +381,27 @@ int hub_source_signature(const hub_source_t *s, hub_sig_config_t *out) {
     const hub_preset_t *p = s->cfg->preset[0] ? hub_preset_find(s->cfg->preset)
                                               : NULL;
     hub_sig_scheme scheme = p ? p->signature : HUB_SIG_HMAC;
+    /* a vendor that signs nothing (Salesforce, Odoo) comes through a
+     * relay; with a secret, the relay signs as hub360's own hmac does */
+    if (scheme == HUB_SIG_NONE && w->secret[0])
+        scheme = HUB_SIG_HMAC;
     if (w->signature[0] && hub_sig_scheme_parse(w->signature, &scheme) != 0)
         return HUB_ECONFIG;
     if (scheme != HUB_SIG_NONE && !w->secret[0])
         return HUB_ECONFIG; /* no secret: the source takes no webhooks */
+    const char *header = w->header[0] ? w->header
+                         : p && p->sig_header ? p->sig_header
+                                              : "X-Signature";
+    const char *encoding = w->encoding[0] ? w->encoding
+                           : p && p->sig_encoding ? p->sig_encoding
+                                                  : "hex";
     *out = (hub_sig_config_t){
         .scheme = scheme,
         .secret = w->secret,
         .verify_token = w->verify_token[0] ? w->verify_token : NULL,
-        .header = w->header,
-        .encoding = strcmp(w->encoding, "base64") == 0 ? HUB_SIG_BASE64
-                                                       : HUB_SIG_HEX,
+        .header = header,
+        .encoding = strcmp(encoding, "base64") == 0 ? HUB_SIG_BASE64
+                                                    : HUB_SIG_HEX,
         .prefix = w->prefix[0] ? w->prefix : NULL,
         .max_age_ms = w->max_age_ms,
     };

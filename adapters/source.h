@@ -36,6 +36,10 @@ typedef struct hub_preset {
     const char *system;    /* the system kind it usually is */
     hub_sig_scheme signature;
     const char *desc;      /* one line, for `hub360 adapters --presets` */
+    /* hmac presets: the vendor's header and digest encoding (NULL: the
+     * generic X-Signature, hex) */
+    const char *sig_header;
+    const char *sig_encoding;
 } hub_preset_t;
 
 /* The built-in presets, terminated by a NULL name. */

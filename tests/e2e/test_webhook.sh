@@ -25,6 +25,14 @@ sources:
     webhook:
       secret: yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy
       public_url: https://hooks.example.com
+  - name: frappe
+    system: erp
+    preset: erpnext
+    webhook: {secret: frappe-secret}
+  - name: sf
+    system: crm
+    preset: salesforce
+    webhook: {secret: relay-secret}
 YAML
 
 "$HUB360" adapters -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 \
@@ -118,15 +126,43 @@ case "$status" in
   *) fail "a stale HubSpot v3 timestamp: got $status" ;;
 esac
 
+# ERPNext: Frappe's own header and base64 digest, with no more set than
+# the secret.
+DN=$FIX/erpnext_delivery_note_webhook_docs_shape.json
+frappe_sig=$(openssl dgst -sha256 -hmac frappe-secret -binary "$DN" | base64)
+expect_eq "an ERPNext webhook signed as Frappe signs is accepted" \
+  "$(post -X POST "$URL/frappe" -H 'Content-Type: application/json' \
+      -H "X-Frappe-Webhook-Signature: $frappe_sig" --data-binary @"$DN")" \
+  '200 {"accepted":1}'
+expect_eq "an ERPNext webhook without Frappe's header is 401" \
+  "$(post -X POST "$URL/frappe" -H 'Content-Type: application/json' \
+      -H "X-Signature: $(openssl dgst -sha256 -hmac frappe-secret -r "$DN" | cut -d' ' -f1)" \
+      --data-binary @"$DN")" \
+  '401 {"error":{"code":"bad_signature","message":"missing X-Frappe-Webhook-Signature header"}}'
+
+# Salesforce signs nothing: with a secret, its relay signs as hub360's
+# own hmac does (X-Signature, hex), and an unsigned request is refused.
+CDC=$FIX/salesforce_cdc_lead_update_pubsub_docs_shape.json
+expect_eq "an unsigned request to a Salesforce source with a secret is 401" \
+  "$(post -X POST "$URL/sf" -H 'Content-Type: application/json' --data-binary @"$CDC")" \
+  '401 {"error":{"code":"bad_signature","message":"missing X-Signature header"}}'
+status=$(post -X POST "$URL/sf" -H 'Content-Type: application/json' \
+      -H "X-Signature: $(openssl dgst -sha256 -hmac relay-secret -r "$CDC" | cut -d' ' -f1)" \
+      --data-binary @"$CDC")
+case "$status" in
+  '200 {"accepted":'*) ok "a relayed Salesforce event signed with the secret is accepted" ;;
+  *) fail "a relayed Salesforce event: got $status" ;;
+esac
+
 # A re-delivery is accepted again and carries the same event id.
 expect_eq "a re-delivered webhook is accepted" \
   "$(shop -H "X-Shopify-Hmac-Sha256: $SHOPIFY_SIG" --data-binary @"$FIX/shopify_customer_rest_fixture.json")" \
   '200 {"accepted":1}'
 "$HUB360" tail -c "$WORK/hub360.yaml" erp --from-beginning --end --timeout 30s >"$WORK/erp.ndjson"
 expect_eq "both deliveries are on Kafka, with one event id" \
-  "$(jq -r '.event_id' "$WORK/erp.ndjson" | sort | uniq -c | awk '{print $1}')" "2"
+  "$(jq -r 'select(.source.system == "shop") | .event_id' "$WORK/erp.ndjson" | sort | uniq -c | awk '{print $1}')" "2"
 expect_eq "the event is the mapped customer" \
-  "$(jq -c '[.type, .source.system, .source.entity_id] ' "$WORK/erp.ndjson" | sort -u)" \
+  "$(jq -c 'select(.source.system == "shop") | [.type, .source.system, .source.entity_id]' "$WORK/erp.ndjson" | sort -u)" \
   '["erp.customer.upserted","shop","207119551"]'
 
 # The requests are counted for Prometheus, by source and status.
