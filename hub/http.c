@@ -542,8 +542,11 @@ int hub_http_start(hub_http_t *h, char *err, size_t errlen) {
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->max_connections,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_done, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: MHD's default, SO_REUSEADDR,
+     * lets a restart bind over its own TIME_WAIT connections; 1 would
+     * add SO_REUSEPORT, and a second process on the same port would then
+     * start without an error and take half of the requests. */
     if (!h->d)
         return hub_fail(err, errlen, HUB_EIO,
                         "cannot listen on %s (in use, or not an address of "

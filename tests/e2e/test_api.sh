@@ -146,6 +146,13 @@ wait_for 10 found_after_rebuild
 ok "after a rebuild the API reads the new store generation"
 # Ann was forgotten by now (the rebuild applied the forget above).
 LEAD=/v1/customers?email=after.rebuild@example.com
+# A second process on the same address is refused: it would otherwise
+# take half of the requests (SO_REUSEPORT) without a word.
+rc=0; "$HUB360" serve -c "$WORK/hub360.yaml" --listen "${API#http://}" \
+  >/dev/null 2>"$WORK/second.err" || rc=$?
+expect_eq "a second serve on the same address exits 1" "$rc" 1
+expect_eq "and says the address is in use" "$(tail -n1 "$WORK/second.err")" \
+  "hub360 serve: cannot listen on ${API#http://} (in use, or not an address of this machine)"
 kill -INT "$SERVE"
 rc=0; wait "$SERVE" || rc=$?
 expect_eq "SIGINT stops serve with exit 0" "$rc" 0
