@@ -149,6 +149,13 @@ int hub_cli_parse(const hub_cmd_t *cmd, int argc, char **argv,
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        /* a short alias of the command's own option (check's -c, map's
+         * -l) comes before the common letters it may share */
+        for (int i = 0; c < 1000 && cmd->opts && cmd->opts[i].name; i++)
+            if (cmd->opts[i].shortname == c) {
+                c = 1000 + i;
+                break;
+            }
         switch (c) {
         case 'h':
             hub_cli_help(cmd, stdout);
@@ -160,22 +167,23 @@ int hub_cli_parse(const hub_cmd_t *cmd, int argc, char **argv,
         case ':':
             return hub_cli_usage_error(cli, "option %s needs an argument",
                                        argv[optind - 1]);
-        case '?':
-            if (optopt)
-                return hub_cli_usage_error(cli, "unknown option -%c", optopt);
-            return hub_cli_usage_error(cli, "unknown option %s",
-                                       argv[optind - 1]);
+        case '?': {
+            /* optopt is the letter of an unknown short option, or the
+             * val of a long one given a value it does not take */
+            const char *arg = argv[optind - 1];
+            const char *eq = strchr(arg, '=');
+            if (strncmp(arg, "--", 2) == 0 && eq && optopt)
+                return hub_cli_usage_error(cli, "option %.*s takes no "
+                                                "argument",
+                                           (int)(eq - arg), arg);
+            if (strncmp(arg, "--", 2) == 0 || !optopt || optopt > 255)
+                return hub_cli_usage_error(cli, "unknown option %s", arg);
+            return hub_cli_usage_error(cli, "unknown option -%c", optopt);
+        }
         default:
-            if (c >= 1000 && c < 1000 + HUB_CLI_MAXOPTS) {
-                if (set_opt(cli, c - 1000, optarg))
-                    return HUB_EXIT_USAGE;
-                break;
-            }
-            /* a short alias of a command option */
-            for (int i = 0; cmd->opts && cmd->opts[i].name; i++) {
-                if (cmd->opts[i].shortname == c && set_opt(cli, i, optarg))
-                    return HUB_EXIT_USAGE;
-            }
+            if (c >= 1000 && c < 1000 + HUB_CLI_MAXOPTS &&
+                set_opt(cli, c - 1000, optarg))
+                return HUB_EXIT_USAGE;
         }
     }
     cli->args = argv + optind;

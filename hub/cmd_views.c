@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "errors.h"
+#include "identity.h"
 #include "json.h"
 #include "projector.h"
 #include "stock.h"
@@ -75,6 +76,18 @@ static int run_get(hub_cli_t *cli) {
                                         "--timeline");
     if (strncmp(cli->args[0], "sku:", 4) == 0)
         return get_product(cli, cli->args[0] + 4, timeline);
+    const char *colon = strchr(cli->args[0], ':');
+    if (colon && hub_ident_kind_parse(cli->args[0],
+                                      (size_t)(colon - cli->args[0])) < 0) {
+        char kinds[256] = "";
+        for (int k = 0; k < HUB_ID_NKINDS; k++)
+            snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds),
+                     "%s%s", k ? ", " : "", hub_ident_kind_name(k));
+        return hub_cli_usage_error(cli, "unknown identity kind '%.*s' "
+                                        "(kinds: %s; or sku:CODE)",
+                                   (int)(colon - cli->args[0]),
+                                   cli->args[0], kinds);
+    }
     hub_c360_t *c;
     int rc = open_store(cli, &c);
     if (rc)

@@ -47,6 +47,9 @@ int main(int argc, char **argv) {
                     return HUB_EXIT_OK;
                 }
             }
+            fprintf(stderr, "hub360: unknown command \"%s\"\n", argv[2]);
+            usage(stderr);
+            return HUB_EXIT_USAGE;
         }
         usage(stdout);
         return HUB_EXIT_OK;

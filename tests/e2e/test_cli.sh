@@ -21,14 +21,41 @@ expect_eq "unknown option exit code" "$rc" 2
 expect_eq "unknown option message" "$err" "hub360 publish: unknown option --bogus
 Try 'hub360 publish --help'."
 set +e
+err=$("$HUB360" project --once=3 2>&1); rc=$?
+set -e
+expect_eq "a long option given a value it does not take" "$err/$rc" \
+  "hub360 project: option --once takes no argument
+Try 'hub360 project --help'./2"
+set +e
+err=$("$HUB360" get -q 2>&1 | head -n1)
+set -e
+expect_eq "an unknown short option" "$err" "hub360 get: unknown option -q"
+set +e
 err=$("$HUB360" frobnicate 2>&1 | head -n1); "$HUB360" frobnicate >/dev/null 2>&1; rc=$?
 set -e
 expect_eq "unknown command" "$err/$rc" 'hub360: unknown command "frobnicate"/2'
+set +e
+err=$("$HUB360" help frobnicate 2>&1 | head -n1); "$HUB360" help frobnicate >/dev/null 2>&1; rc=$?
+set -e
+expect_eq "help on an unknown command" "$err/$rc" 'hub360: unknown command "frobnicate"/2'
+set +e
+err=$("$HUB360" get mail:ann@example.com 2>&1 | head -n1); "$HUB360" get mail:ann@example.com >/dev/null 2>&1; rc=$?
+set -e
+expect_eq "get with an unknown identity kind is a usage error" "$err/$rc" \
+  "hub360 get: unknown identity kind 'mail' (kinds: email, phone, crm_contact, crm_lead, crm_account, erp_customer, social_handle, wechat_openid, wechat_unionid, external; or sku:CODE)/2"
 set +e
 err=$("$HUB360" tail --count many 2>&1); rc=$?
 set -e
 expect_eq "bad option value" "$err/$rc" "hub360 tail: --count: expected a non-negative integer, got \"many\"
 Try 'hub360 tail --help'./2"
+
+# map -l: one record per line, as its --help says
+F=$HUB360_SOURCE_DIR/tests/fixtures/vendors/shopify_customer_rest_fixture.json
+{ jq -c . "$F"; jq -c '.customer.id += 1' "$F"; } >two.ndjson
+expect_eq "map -l reads one record per line" \
+  "$("$HUB360" map --preset shopify --header 'X-Shopify-Topic: customers/create' -l two.ndjson | jq -r .source.entity_id)" \
+  "207119551
+207119552"
 
 # check: good and broken configs, with file:line
 cat > good.yaml <<'YAML'
@@ -41,6 +68,8 @@ YAML
 expect_eq "check accepts a good config" "$("$HUB360" check good.yaml)" "good.yaml: ok"
 expect_eq "check takes --config as the other commands do" \
   "$("$HUB360" check --config good.yaml)" "good.yaml: ok"
+expect_eq "check takes -c, as its --help says" \
+  "$("$HUB360" check -c good.yaml)" "good.yaml: ok"
 set +e
 err=$("$HUB360" check --config good.yaml typo.yaml 2>&1); rc=$?
 set -e
