@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +24,40 @@ struct hub_broker {
     rd_kafka_mock_cluster_t *mcluster;
     char *bootstrap;
     char *addr_file;
+    int lock_fd;    /* DATA_DIR/broker.lock, held while it runs; or -1 */
 };
+
+/* One embedded broker per data directory: a second one would replace
+ * broker.addr, and the clients of the first would lose it. The lock is
+ * the kernel's, so it goes with the process however that ends. */
+static int lock_data_dir(hub_broker_t *b, const char *data_dir, char *err,
+                         size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/broker.lock", data_dir);
+    b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (b->lock_fd < 0)
+        return hub_fail(err, errlen, HUB_EIO, "%s: %s", path, strerror(errno));
+    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    int e = errno;
+    close(b->lock_fd);
+    b->lock_fd = -1;
+    if (e != EWOULDBLOCK)
+        return hub_fail(err, errlen, HUB_EIO, "%s: %s", path, strerror(e));
+    long pid = 0;
+    char addr[1024] = "?";
+    snprintf(path, sizeof path, "%s/broker.addr", data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%ld %1023s", &pid, addr) != 2)
+            pid = 0;
+        fclose(f);
+    }
+    return hub_fail(err, errlen, HUB_ESTATE,
+                    "an embedded broker (pid %ld) already runs for data dir "
+                    "%s, at %s: use it, or stop it first",
+                    pid, data_dir, addr);
+}
 
 int hub_broker_start(const hub_config_t *cfg, int brokers, long partitions,
                      const char *data_dir, hub_broker_t **out, char *err,
@@ -31,6 +66,20 @@ int hub_broker_start(const hub_config_t *cfg, int brokers, long partitions,
     hub_broker_t *b = calloc(1, sizeof *b);
     if (!b)
         return HUB_ENOMEM;
+    b->lock_fd = -1;
+    if (data_dir) {
+        if (hub_mkdir_p(data_dir)) {
+            int rc = hub_fail(err, errlen, HUB_EIO, "%s: %s", data_dir,
+                              strerror(errno));
+            free(b);
+            return rc;
+        }
+        int rc = lock_data_dir(b, data_dir, err, errlen);
+        if (rc) {
+            free(b);
+            return rc;
+        }
+    }
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* the host handle never connects anywhere itself */
@@ -67,11 +116,6 @@ int hub_broker_start(const hub_config_t *cfg, int brokers, long partitions,
     }
     if (data_dir) {
         hub_buf_t path = HUB_BUF_INIT;
-        if (hub_mkdir_p(data_dir)) {
-            rc = hub_fail(err, errlen, HUB_EIO, "%s: %s", data_dir,
-                          strerror(errno));
-            goto fail;
-        }
         hub_buf_printf(&path, "%s/broker.addr", data_dir);
         b->addr_file = hub_buf_steal(&path, NULL);
         char tmp[4200];
@@ -108,6 +152,8 @@ void hub_broker_stop(hub_broker_t *b) {
         rd_kafka_mock_cluster_destroy(b->mcluster);
     if (b->rk)
         rd_kafka_destroy(b->rk);
+    if (b->lock_fd >= 0)
+        close(b->lock_fd);
     free(b->bootstrap);
     free(b);
 }

@@ -64,8 +64,9 @@ const hub_cmd_t hub_cmd_broker = {
     "Run only the embedded Kafka broker (librdkafka's mock cluster).",
     "Creates the hub's topics and prints \"bootstrap: HOST:PORT\" as the\n"
     "first line of standard output, then serves until Ctrl-C or SIGTERM.\n"
-    "Other hub360 commands on the same data dir find it by themselves;\n"
-    "kcat and any Kafka client can connect to the printed address. It keeps\n"
+    "Other hub360 commands on the same data dir find it by themselves, and\n"
+    "a second broker on that data dir is refused; kcat and any Kafka\n"
+    "client can connect to the printed address. It keeps\n"
     "about 5 MB per partition in memory and nothing across restarts: for\n"
     "trying hub360, tests and benchmarks, not for production.",
     HUB_CLI_CONFIG,

@@ -155,6 +155,16 @@ ok "broker prints bootstrap: HOST:PORT first"
 "$HUB360" tail --data "$WORK/data" --from-beginning --count 1 --timeout 30s > t.out
 expect_file_eq "publish and tail find the embedded broker of their data dir" t.out \
   "$HUB360_SOURCE_DIR/schemas/examples/crm.lead.created.json"
+# a second broker on the same data dir is refused: it would replace
+# broker.addr, and the first one's clients would lose it
+set +e
+err=$("$HUB360" broker --data "$WORK/data" 2>&1 </dev/null); rc=$?
+set -e
+expect_eq "a second embedded broker on a data dir is refused" "$err/$rc" \
+  "hub360 broker: an embedded broker (pid ${PIDS[-1]}) already runs for data dir $WORK/data, at $BOOTSTRAP: use it, or stop it first/1"
+expect_eq "and the first one is still found" \
+  "$("$HUB360" tail --data "$WORK/data" --from-beginning --count 1 --timeout 30s | jq -r .type)" \
+  crm.lead.created
 if command -v kcat >/dev/null; then
   kcat -b "$BOOTSTRAP" -L -t hub360.crm.events | grep >/dev/null 'topic "hub360.crm.events" with 3 partitions' ||
     fail "kcat sees the embedded broker's topics"
