@@ -35,6 +35,49 @@ struct hub_metric *hub_adapter_metric(const char *metric, const char *source,
                                labels);
 }
 
+/* Headers that carry credentials stay out of a dead letter's meta. */
+static int is_credential(const char *name) {
+    static const char *const secret[] = {"authorization", "cookie",
+                                         "proxy-authorization", NULL};
+    for (size_t i = 0; secret[i]; i++)
+        if (strcmp(name, secret[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int hub_adapter_dead_letter(const hub_adapter_env_t *env, const char *source,
+                            const char *adapter, const void *value,
+                            size_t len, const json_t *meta, const char *error,
+                            hub_acks_t *acks, int64_t block_ms, char *err,
+                            size_t errlen) {
+    json_t *kept = meta ? json_deep_copy(meta) : json_object();
+    json_t *headers = json_object_get(kept, "headers");
+    const char *name;
+    json_t *v, *tmp;
+    json_object_foreach_safe(headers, tmp, name, v) {
+        if (is_credential(name))
+            json_object_del(headers, name);
+    }
+    char *meta_text = kept ? json_dumps(kept, JSON_COMPACT | JSON_SORT_KEYS)
+                           : NULL;
+    json_decref(kept);
+    if (!meta_text)
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    char topic[256];
+    hub_config_topic(env->cfg, "deadletter", topic, sizeof(topic));
+    hub_header_t h[] = {
+        {"error", error, strlen(error)},
+        {"source", source, strlen(source)},
+        {"adapter", adapter, strlen(adapter)},
+        {"meta", meta_text, strlen(meta_text)},
+    };
+    int rc = hub_producer_send(env->producer, topic, -1, source,
+                               strlen(source), value, len, h, 4, acks,
+                               block_ms, err, errlen);
+    free(meta_text);
+    return rc;
+}
+
 typedef struct running {
     const hub_adapter_plugin_t *plugin;
     void *ctx;

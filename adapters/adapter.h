@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "bus.h"
 #include "catalog.h"
 #include "config.h"
@@ -50,6 +52,22 @@ typedef struct hub_adapter_plugin {
  * `metric` "dead_letters", of records it sent to the dead-letter topic. */
 struct hub_metric *hub_adapter_metric(const char *metric, const char *source,
                                       const char *adapter);
+
+/*
+ * Queues a vendor delivery that did not map, whole or in part, on the
+ * dead-letter topic, so that nothing the vendor sent is lost: key the
+ * source's name, value the bytes as they came (a webhook's body, a
+ * polled record's JSON); headers `error`, `source`, `adapter` and
+ * `meta`: the mapping's $meta as JSON (the request's headers without
+ * credentials, its query, resource, received_at), enough to map it
+ * again once the mapping is fixed (`hub360 map`). Counted in acks;
+ * fails as hub_producer_send.
+ */
+int hub_adapter_dead_letter(const hub_adapter_env_t *env, const char *source,
+                            const char *adapter, const void *value,
+                            size_t len, const json_t *meta, const char *error,
+                            hub_acks_t *acks, int64_t block_ms, char *err,
+                            size_t errlen);
 
 /* Every plugin, NULL-terminated. */
 extern const hub_adapter_plugin_t *const hub_adapter_plugins[];

@@ -88,7 +88,7 @@ static const hub_cfg_entry_t webhook_map[] = {
     HUB_CFG(HUB_CFG_DURATION, "ack_timeout", "10s", hub_webhook_config_t,
             ack_timeout_ms, "How long a request waits for Kafka to "
             "acknowledge its events before it is answered 503 (the vendor "
-            "retries)."),
+            "retries); 4s at most for WeChat, which gives up after 5."),
     HUB_CFG(HUB_CFG_STR, "public_url", NULL, hub_webhook_config_t,
             public_url, "The scheme and host the vendor calls (e.g. "
             "https://hooks.example.com), for signatures over the URL "
@@ -507,9 +507,11 @@ void hub_mapped_free(hub_mapped_t *m) {
     *m = (hub_mapped_t){0};
 }
 
-int hub_source_map(hub_source_t *s, const json_t *record, const json_t *meta,
-                   hub_mapped_t *out, json_t *json_out, char *err,
-                   size_t errlen) {
+/* hub_source_map, and with refused set hub_source_map_each. */
+static int map_record(hub_source_t *s, const json_t *record,
+                      const json_t *meta, hub_mapped_t *out,
+                      json_t *json_out, size_t *refused, char *refused_why,
+                      size_t whylen, char *err, size_t errlen) {
     json_t *events = json_array();
     if (!events)
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
@@ -550,6 +552,12 @@ int hub_source_map(hub_source_t *s, const json_t *record, const json_t *meta,
                      json_is_string(type) ? json_string_value(type)
                                           : "no type",
                      why);
+            if (refused && rc != HUB_ENOMEM) {
+                if ((*refused)++ == 0)
+                    snprintf(refused_why, whylen, "%s", err);
+                rc = 0;
+                continue;
+            }
             break;
         }
         out->n++;
@@ -567,6 +575,24 @@ int hub_source_map(hub_source_t *s, const json_t *record, const json_t *meta,
             json_array_remove(json_out, first_json);
     }
     return rc;
+}
+
+int hub_source_map(hub_source_t *s, const json_t *record, const json_t *meta,
+                   hub_mapped_t *out, json_t *json_out, char *err,
+                   size_t errlen) {
+    return map_record(s, record, meta, out, json_out, NULL, NULL, 0, err,
+                      errlen);
+}
+
+int hub_source_map_each(hub_source_t *s, const json_t *record,
+                        const json_t *meta, hub_mapped_t *out,
+                        size_t *refused, char *why, size_t whylen,
+                        char *err, size_t errlen) {
+    *refused = 0;
+    if (whylen)
+        why[0] = '\0';
+    return map_record(s, record, meta, out, NULL, refused, why, whylen, err,
+                      errlen);
 }
 
 int hub_mapped_send(const hub_mapped_t *m, const hub_config_t *cfg,

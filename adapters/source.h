@@ -99,6 +99,20 @@ int hub_source_map(hub_source_t *s, const json_t *record, const json_t *meta,
                    size_t errlen);
 
 /*
+ * As hub_source_map, but an event that the schemas refuse does not fail
+ * the record: it is left out, counted in *refused, and its error goes to
+ * why ("event 2 (erp.order.placed): payload.total: ...", the first one
+ * when several). The events that encode are appended to out. A mapping
+ * that fails as a whole (its jq stops on an error) still fails the call.
+ * For deliveries whose good events must not wait for a bad one (a
+ * vendor's batch): the caller dead-letters what was refused.
+ */
+int hub_source_map_each(hub_source_t *s, const json_t *record,
+                        const json_t *meta, hub_mapped_t *out,
+                        size_t *refused, char *why, size_t whylen,
+                        char *err, size_t errlen);
+
+/*
  * Queues every event of m on its topic (cfg's prefix) with its key,
  * counted in acks. HUB_EAGAIN when the producer's queue stays full for
  * block_ms: events queued before it may still be delivered, which is

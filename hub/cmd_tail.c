@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "bus.h"
 #include "cli.h"
 #include "commands.h"
@@ -40,6 +42,50 @@ static void topic_name(const hub_config_t *cfg, const char *arg, char *out,
         }
     }
     snprintf(out, outlen, "%s", arg);
+}
+
+/* A dead letter as one JSON line: its headers (error, where it came
+ * from), its key, and its value: the event when it decodes, the JSON a
+ * vendor sent when it is JSON, else the bytes as text (or null and
+ * their count when they are not UTF-8). */
+static int print_dead_letter(hub_codec_t *codec, rd_kafka_message_t *m,
+                             hub_buf_t *out) {
+    json_t *doc = json_object(), *headers = json_object();
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *v;
+        size_t n;
+        for (size_t i = 0;
+             !rd_kafka_header_get_all(hdrs, i, &name, &v, &n); i++)
+            json_object_set_new(headers, name,
+                                v ? json_stringn(v, n) : json_null());
+    }
+    json_object_set_new(doc, "headers", headers);
+    json_object_set_new(doc, "key", m->key ? json_stringn(m->key, m->key_len)
+                                           : json_null());
+    char err[256];
+    json_t *value = NULL;
+    hub_buf_reset(out);
+    if (hub_codec_render(codec, m->payload, m->len, out, err, sizeof err) ==
+        0)
+        value = json_loadb(out->data, out->len, 0, NULL);
+    if (!value)
+        value = json_loadb(m->payload, m->len, JSON_DECODE_ANY, NULL);
+    if (!value)
+        value = json_stringn(m->payload, m->len);
+    if (!value)
+        json_object_set_new(doc, "value_bytes", json_integer((json_int_t)m->len));
+    json_object_set_new(doc, "value", value ? value : json_null());
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (!text)
+        return HUB_ENOMEM;
+    hub_buf_reset(out);
+    hub_buf_puts(out, text);
+    hub_buf_putc(out, '\n');
+    free(text);
+    return 0;
 }
 
 static int run_tail(hub_cli_t *cli) {
@@ -92,6 +138,8 @@ static int run_tail(hub_cli_t *cli) {
         return code;
     }
     hub_cli_handle_signals();
+    char dlq[256];
+    hub_config_topic(cli->cfg, "deadletter", dlq, sizeof dlq);
     hub_buf_t out = HUB_BUF_INIT;
     long printed = 0;
     size_t bad = 0;
@@ -137,6 +185,11 @@ static int run_tail(hub_cli_t *cli) {
                     rd_kafka_topic_name(m->rkt), (int)m->partition,
                     (long long)m->offset, (int)m->key_len,
                     (const char *)m->key);
+        } else if (strcmp(rd_kafka_topic_name(m->rkt), dlq) == 0) {
+            if (print_dead_letter(s.codec, m, &out) == 0) {
+                fwrite(out.data, 1, out.len, stdout);
+                printed++;
+            }
         } else if (hub_codec_render(s.codec, m->payload, m->len, &out, err,
                                     sizeof err)) {
             fprintf(stderr, "%s [%d] @%lld: %s\n",
@@ -175,7 +228,10 @@ const hub_cmd_t hub_cmd_tail = {
     "TOPIC is a topic name or one of crm, erp, scrm, control, changelog,\n"
     "deadletter; the default is the four event topics. Starts at the end\n"
     "unless --from-beginning. Events that do not decode are reported on\n"
-    "standard error with their topic, partition and offset (exit 1).",
+    "standard error with their topic, partition and offset (exit 1).\n"
+    "A dead letter prints as {\"headers\": {\"error\": ..., ...}, \"key\": ...,\n"
+    "\"value\": ...}: the value is the event when it decodes, else the JSON\n"
+    "or text that came.",
     HUB_CLI_CONFIG,
     tail_opts,
     run_tail,

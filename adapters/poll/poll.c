@@ -7,9 +7,10 @@
  * from, and the previous page's `next`), fetch (client.c), poll_response,
  * and for each record poll_cursor; a record at or before the cursor was
  * produced already and is dropped, the others are mapped (a record that
- * does not map is logged and skipped), produced, and once Kafka
- * acknowledged all of them the cursor moves to the last record, in one
- * write transaction. A crash between the acknowledgement and that write
+ * does not map, or has no position, goes to the dead-letter topic as it
+ * came, with the error and $meta), produced, and once Kafka acknowledged
+ * all of them the cursor moves to the last record, in one write
+ * transaction. A crash between the acknowledgement and that write
  * re-produces the page after a restart, with the same event ids (they
  * come from the vendor's ids), which the projector counts once.
  *
@@ -38,7 +39,7 @@ typedef struct plugin plugin_t;
 typedef struct counts {
     uint64_t records;  /* read from the vendor */
     uint64_t seen;     /* dropped: at or before the cursor */
-    uint64_t failed;   /* did not map (or had no cursor) */
+    uint64_t failed;   /* did not map (or had no position): dead letters */
     uint64_t events;   /* acknowledged by Kafka */
 } counts_t;
 
@@ -54,6 +55,7 @@ typedef struct poller {
     int started;
     counts_t total;
     hub_metric_t *events; /* hub360_adapter_events_total of this source */
+    hub_metric_t *dead_letters; /* hub360_adapter_dead_letters_total */
 } poller_t;
 
 struct plugin {
@@ -78,25 +80,33 @@ typedef struct sync {
     int have_cur;
     counts_t n;          /* this sync's */
     hub_mapped_t mapped;
+    json_t *dead;        /* this page's records that did not map:
+                            [{"record", "error", "meta"}] */
     hub_buf_t body;
 } sync_t;
 
-/* A record's position, or a logged skip (1) when it has none. */
-static int record_pos(sync_t *s, const json_t *rec, hub_poll_pos_t *pos) {
-    char why[512];
+/* Keeps a record that did not map for the dead-letter topic. */
+static int add_dead(sync_t *s, const json_t *rec, const json_t *meta,
+                    const char *why) {
+    s->n.failed++;
+    if (!s->dead && !(s->dead = json_array()))
+        return HUB_ENOMEM;
+    json_t *d = json_pack("{sOsssO}", "record", rec, "error", why, "meta",
+                          meta);
+    return d && json_array_append_new(s->dead, d) == 0 ? 0 : HUB_ENOMEM;
+}
+
+/* A record's position; else 1, with why filled. */
+static int record_pos(sync_t *s, const json_t *rec, hub_poll_pos_t *pos,
+                      char *why, size_t whylen) {
     json_t *out = NULL;
     hub_mapping_t *m = hub_source_mapping(s->p->src);
     int rc = hub_mapping_poll_cursor(m, hub_source_json(s->p->src),
-                                     s->resource, rec, &out, why, sizeof(why));
+                                     s->resource, rec, &out, why, whylen);
     if (rc == 0)
-        rc = hub_poll_pos_from_json(out, pos, why, sizeof(why));
+        rc = hub_poll_pos_from_json(out, pos, why, whylen);
     json_decref(out);
-    if (rc == 0)
-        return 0;
-    hub_log_warn("poll", "source %s resource %s: a record without a "
-                         "position is skipped: %s",
-                 s->p->cfg->name, s->resource, why);
-    return 1;
+    return rc ? 1 : 0;
 }
 
 /* Maps the records of one page past the cursor into s->mapped; *last
@@ -114,14 +124,22 @@ static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
     if (!meta)
         return HUB_ENOMEM;
     hub_mapped_reset(&s->mapped);
+    json_array_clear(s->dead);
     *advanced = 0;
+    int rc = 0;
     size_t i;
     json_t *rec;
     json_array_foreach(records, i, rec) {
+        if (rc)
+            break;
         s->n.records++;
         hub_poll_pos_t pos;
-        if (record_pos(s, rec, &pos)) {
-            s->n.failed++;
+        char err[1024];
+        if (record_pos(s, rec, &pos, err, sizeof(err))) {
+            hub_log_warn("poll", "source %s resource %s: a record without a "
+                                 "position goes to the dead-letter topic: %s",
+                         p->cfg->name, s->resource, err);
+            rc = add_dead(s, rec, meta, err);
             continue;
         }
         if (s->have_cur && hub_poll_pos_cmp(&pos, &s->cur) <= 0) {
@@ -132,30 +150,43 @@ static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
             *last = pos;
             *advanced = 1;
         }
-        char err[1024];
         if (hub_source_map(p->src, rec, meta, &s->mapped, NULL, err,
                            sizeof(err))) {
-            s->n.failed++;
             hub_log_warn("poll", "source %s resource %s: record %s (at %s) "
-                                 "did not map and is skipped: %s",
+                                 "did not map; it goes to the dead-letter "
+                                 "topic: %s",
                          p->cfg->name, s->resource, pos.id, pos.at, err);
+            rc = add_dead(s, rec, meta, err);
         }
     }
     json_decref(meta);
-    return 0;
+    return rc;
 }
 
 /* Produces what map_page made and waits for Kafka. */
 static int produce(sync_t *s, char *err, size_t errlen) {
-    if (s->mapped.n == 0)
+    size_t ndead = json_array_size(s->dead);
+    if (s->mapped.n == 0 && ndead == 0)
         return 0;
     const hub_adapter_env_t *env = s->p->pl->env;
     hub_acks_t *acks = hub_acks_new();
     if (!acks)
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+    int64_t block = env->cfg->kafka.delivery_timeout_ms;
     int rc = hub_mapped_send(&s->mapped, env->cfg, env->producer, acks,
-                             env->cfg->kafka.delivery_timeout_ms, err,
-                             errlen);
+                             block, err, errlen);
+    for (size_t i = 0; i < ndead && rc == 0; i++) {
+        json_t *d = json_array_get(s->dead, i);
+        char *text = json_dumps(json_object_get(d, "record"),
+                                JSON_COMPACT | JSON_ENCODE_ANY);
+        rc = text ? hub_adapter_dead_letter(
+                        env, s->p->cfg->name, "poll", text, strlen(text),
+                        json_object_get(d, "meta"),
+                        json_string_value(json_object_get(d, "error")), acks,
+                        block, err, errlen)
+                  : hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
+        free(text);
+    }
     /* Every report, even after a failure: the cursor moves only past
      * acknowledged events. The producer's delivery timeout bounds it. */
     int wrc = hub_acks_wait(acks, -1, rc ? NULL : err, rc ? 0 : errlen);
@@ -163,6 +194,7 @@ static int produce(sync_t *s, char *err, size_t errlen) {
     if (rc == 0 && wrc == 0) {
         s->n.events += s->mapped.n;
         hub_metric_add(s->p->events, s->mapped.n);
+        hub_metric_add(s->p->dead_letters, ndead);
     }
     return rc ? rc : wrc;
 }
@@ -286,6 +318,7 @@ static void sync_resource(poller_t *p, const char *resource) {
     json_decref(start);
     json_decref(page);
     hub_mapped_free(&s.mapped);
+    json_decref(s.dead);
     hub_buf_free(&s.body);
     add_counts(&p->total, &s.n);
     if (rc == HUB_ESTATE && hub_poll_stop_requested(&p->pl->stop))
@@ -471,6 +504,8 @@ static int init(const hub_adapter_env_t *env,
         p->pl = pl;
         p->cfg = sources[i];
         p->events = hub_adapter_metric("events", p->cfg->name, "poll");
+        p->dead_letters =
+            hub_adapter_metric("dead_letters", p->cfg->name, "poll");
         char why[1024];
         if ((rc = setup(pl, p, why, sizeof(why))))
             hub_fail(err, errlen, rc, "source %s: %s", p->cfg->name, why);

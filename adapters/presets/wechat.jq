@@ -113,7 +113,14 @@ def wechat_push_event:
 def wechat_push:
   if .MsgType == "event" then wechat_push_event
   elif .MsgId != null then wechat_push_message
-  else empty end;   # an <Encrypt> body, or a message without an id
+  else empty end;   # a message without an id
+
+# A safe-mode push: an error, so the webhook keeps it as a dead letter
+# rather than answering it as if it held nothing.
+def wechat_encrypted:
+  error("an encrypted (safe mode) push: hub360 does not decrypt WeChat's "
+        + "AES bodies; set the Official Account to plaintext or compatible "
+        + "mode");
 
 # --- cgi-bin/user/info ----------------------------------------------------
 
@@ -151,6 +158,7 @@ def wechat_user:
 def events:
   if type != "object" then empty
   elif .MsgType != null then wechat_push
+  elif .Encrypt != null then wechat_encrypted
   elif (.user_info_list | type) == "array" then .user_info_list[] | wechat_user
   elif .openid != null then wechat_user
   else empty end;

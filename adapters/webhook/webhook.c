@@ -9,10 +9,12 @@
  *
  * Order of checks: the source exists (404), the body fits (413, by the
  * server), the content type is JSON or XML (415), the signature verifies
- * on the raw bytes (401), the body parses (400), the mapping and the
- * schemas accept every event (400), Kafka acknowledges (503 otherwise).
- * Nothing is produced before every event of the request encoded, so a
- * HubSpot batch is produced whole or answered with an error.
+ * on the raw bytes (401), the body parses (400), Kafka acknowledges (503
+ * otherwise). The events the mapping makes and the schemas accept are
+ * produced; when the mapping fails on the body, or the schemas refuse
+ * an event of it, the body as it came goes to the dead-letter topic too,
+ * and the answer (200) names the first error: a retry could not fix it,
+ * and the good events of a vendor's batch must not wait for a bad one.
  *
  * A codec and a mapping are not thread-safe, so each is used under a
  * lock. A source starts with one pair; when a request finds every pair
@@ -54,6 +56,7 @@ typedef struct hook {
     pthread_mutex_t grow;      /* one new mapper at a time */
     hub_sig_config_t sig;
     hub_metric_t *events;   /* acknowledged events of this source */
+    hub_metric_t *dead_letters; /* bodies sent to the dead-letter topic */
     _Atomic(hub_metric_t *) answered[600]; /* requests by status */
 } hook_t;
 
@@ -167,6 +170,8 @@ static int init(const hub_adapter_env_t *env,
             return hub_fail(err, errlen, rc, "source %s: %s", h->cfg->name,
                             why);
         h->events = hub_adapter_metric("events", h->cfg->name, "webhook");
+        h->dead_letters =
+            hub_adapter_metric("dead_letters", h->cfg->name, "webhook");
         if (h->sig.scheme == HUB_SIG_NONE)
             hub_log_warn("webhook", "source %s takes webhooks without a "
                                     "signature check (signature: none)",
@@ -256,6 +261,37 @@ static int is_xml_type(const char *ct) {
     return media_is(ct, "text/xml") || media_is(ct, "application/xml");
 }
 
+/* WeChat waits 5 s for an answer, then retries: an answer after that
+ * is wasted, so its sources wait for Kafka 4 s at most. */
+static int64_t ack_timeout(const hook_t *h) {
+    int64_t t = h->cfg->webhook.ack_timeout_ms;
+    return h->sig.scheme == HUB_SIG_WECHAT && t > 4000 ? 4000 : t;
+}
+
+/* The 200 of a request whose events are on Kafka. WeChat wants "success"
+ * (anything else, JSON included, shows its user "this account cannot
+ * serve you now"); the others get what happened, dead letters named. */
+static void answer(const hook_t *h, hub_http_resp_t *resp, size_t accepted,
+                   size_t refused, const char *why) {
+    resp->status = 200;
+    if (h->sig.scheme == HUB_SIG_WECHAT) {
+        resp->content_type = "text/plain";
+        hub_buf_puts(&resp->body, "success");
+        return;
+    }
+    hub_buf_printf(&resp->body, "{\"accepted\":%zu", accepted);
+    if (refused) {
+        json_t *j = json_string(why); /* NULL if not UTF-8: then "" */
+        char *msg = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+        json_decref(j);
+        hub_buf_printf(&resp->body, ",\"dead_lettered\":%zu,\"error\":{"
+                       "\"code\":\"mapping_failed\",\"message\":%s}",
+                       refused, msg ? msg : "\"\"");
+        free(msg);
+    }
+    hub_buf_putc(&resp->body, '}');
+}
+
 static void handle_request(webhook_t *w, hook_t *h, const hub_http_req_t *req,
                            hub_http_resp_t *resp, const char *url) {
     char err[1024];
@@ -326,23 +362,40 @@ static void handle_request(webhook_t *w, hook_t *h, const hub_http_req_t *req,
 
     hub_mapped_t mapped = {0};
     mapper_t *m = take_mapper(w, h);
-    rc = meta ? hub_source_map(m->src, record, meta, &mapped, NULL, err,
-                               sizeof(err))
+    size_t refused = 0;
+    char why[1024];
+    rc = meta ? hub_source_map_each(m->src, record, meta, &mapped, &refused,
+                                    why, sizeof(why), err, sizeof(err))
               : hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
     pthread_mutex_unlock(&m->lock);
-    json_decref(meta);
     json_decref(record);
+    if (rc && rc != HUB_ENOMEM) {
+        /* the mapping stopped on this body: all of it is a dead letter */
+        refused = 1;
+        snprintf(why, sizeof(why), "%s", err);
+        rc = 0;
+    }
     if (rc) {
-        hub_http_error(resp, 400, "mapping_failed", "%s", err);
+        json_decref(meta);
+        hub_http_error(resp, 500, "internal", "%s", err);
         hub_mapped_free(&mapped);
         return;
     }
 
     hub_acks_t *acks = hub_acks_new();
-    int64_t timeout = h->cfg->webhook.ack_timeout_ms;
+    int64_t timeout = ack_timeout(h);
     rc = acks ? hub_mapped_send(&mapped, w->env->cfg, w->env->producer, acks,
                                 timeout / 4, err, sizeof(err))
               : hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
+    /* What did not map goes to the dead-letter topic, the body as it came:
+     * a vendor's retry could not fix it, and the good events of its batch
+     * must not wait for it (HubSpot does not retry a 400; Shopify drops a
+     * subscription that keeps failing). */
+    if (rc == 0 && refused)
+        rc = hub_adapter_dead_letter(w->env, h->cfg->name, "webhook",
+                                     sr.body, sr.len, meta, why, acks,
+                                     timeout / 4, err, sizeof(err));
+    json_decref(meta);
     /* Wait for what was queued even after a failure: the answer says
      * whether all of it is safe. */
     int wrc = acks ? hub_acks_wait(acks, timeout, rc ? NULL : err,
@@ -351,9 +404,15 @@ static void handle_request(webhook_t *w, hook_t *h, const hub_http_req_t *req,
     if (rc == 0)
         rc = wrc;
     if (rc == 0) {
-        resp->status = 200;
-        hub_buf_printf(&resp->body, "{\"accepted\":%zu}", mapped.n);
+        answer(h, resp, mapped.n, refused, why);
         hub_metric_add(h->events, mapped.n);
+        if (refused) {
+            hub_metric_add(h->dead_letters, 1);
+            hub_log_warn("webhook", "source %s: %zu event%s produced; the "
+                         "body went to the dead-letter topic: %s",
+                         h->cfg->name, mapped.n, mapped.n == 1 ? "" : "s",
+                         why);
+        }
     } else {
         hub_log_warn("webhook", "source %s: answered 503: %s", h->cfg->name,
                      err);

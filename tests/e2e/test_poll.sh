@@ -11,7 +11,7 @@
 # at one instant) are neither skipped nor repeated; 429, 500 and a stalled
 # page are retried; a 403 or a page over 32 MiB fails that sync (the
 # error logged), the next goes on;
-# a record that does not map is skipped and logged; min_interval holds;
+# a record that does not map is logged and dead-lettered; min_interval holds;
 # the cursors in LMDB are where the records end; a kill -9 mid-sync and a
 # restart lose nothing and produce no other ids; SIGTERM stops promptly.
 source "$(dirname "$0")/lib.sh"
@@ -150,9 +150,14 @@ expect_eq "429, the 500s and the held page were served, and retried" \
 grep -q 'HTTP 429.*retry 1 of 6 in 1000 ms' "$WORK/adapters.err" ||
   fail "no retry after Retry-After: 1 in the log: $(grep poll "$WORK/adapters.err")"
 ok "the 429 waited what Retry-After said"
-grep -q 'record 6 (at 2026-03-01T10:00:02.500Z) did not map and is skipped' "$WORK/adapters.err" ||
+grep -q 'record 6 (at 2026-03-01T10:00:02.500Z) did not map; it goes to the dead-letter topic' "$WORK/adapters.err" ||
   fail "the record that does not map is not logged"
-ok "a record that does not map is logged with its id and skipped"
+ok "a record that does not map is logged with its id"
+"$HUB360" tail -c "$WORK/hub360.yaml" deadletter --from-beginning --end --timeout 30s >"$WORK/dead.ndjson"
+expect_eq "and is on the dead-letter topic as the vendor sent it" \
+  "$(jq -c 'select(.headers.adapter == "poll") | [.key, .value.id, (.headers.meta | fromjson | .resource), (.headers.error | length > 0)]' "$WORK/dead.ndjson")" \
+  '["vendor",6,"customers",true]'
+
 expect_eq "the vendor's own auth header was sent" "$(vendor_stat '.auth.customers')" "k-123"
 
 # The adapters process serves its metrics, pollers' included.

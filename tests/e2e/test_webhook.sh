@@ -33,6 +33,10 @@ sources:
     system: crm
     preset: salesforce
     webhook: {secret: relay-secret}
+  - name: oa
+    system: scrm
+    preset: wechat
+    webhook: {secret: oatoken}
 YAML
 
 "$HUB360" adapters -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 \
@@ -84,9 +88,36 @@ expect_eq "a malformed body is 400" \
 jq -c '.customer.updated_at = "yesterday"' "$FIX/shopify_customer_rest_fixture.json" >"$WORK/bad-time.json"
 status=$(shop -H "X-Shopify-Hmac-Sha256: $(sign "$WORK/bad-time.json")" --data-binary @"$WORK/bad-time.json")
 case "$status" in
-  '400 {"error":{"code":"mapping_failed","message":"event 1 (erp.customer.upserted): occurred_at'*) ok "an event the schemas reject is 400 naming it" ;;
+  '200 {"accepted":0,"dead_lettered":1,"error":{"code":"mapping_failed","message":"event 1 (erp.customer.upserted): occurred_at'*) ok "an event the schemas reject is a dead letter, named in the answer" ;;
   *) fail "an event the schemas reject: got $status" ;;
 esac
+
+# A HubSpot batch with one bad event: the good one is produced, the body
+# goes to the dead-letter topic (HubSpot does not retry a 400), and its
+# dead letter carries the request's headers without credentials.
+HB=$FIX/hubspot_webhook_contact_propertyChange_and_creation_docs.json
+jq -c '.[1].occurredAt = null' "$HB" >"$WORK/batch.json"
+v1=$({ printf '%s' yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy; cat "$WORK/batch.json"; } | sha256sum | cut -d' ' -f1)
+expect_eq "a batch with a bad event: the good one is accepted, the body dead-lettered" \
+  "$(post -X POST "$URL/crm" -H 'Content-Type: application/json' \
+      -H 'X-HubSpot-Signature-Version: v1' -H "X-HubSpot-Signature: $v1" \
+      -H 'Authorization: Bearer not-for-the-dead-letters' \
+      --data-binary @"$WORK/batch.json")" \
+  '200 {"accepted":1,"dead_lettered":1,"error":{"code":"mapping_failed","message":"event 2 (crm.contact.upserted): occurred_at: expected RFC 3339 time string, got null"}}'
+"$HUB360" tail -c "$WORK/hub360.yaml" deadletter --from-beginning --end --timeout 30s >"$WORK/dead.ndjson"
+expect_eq "the dead letters: the bodies as they came, with error, source and adapter" \
+  "$(jq -c '[.key, .headers.source, .headers.adapter, .headers.error[0:40], (.value | type)]' "$WORK/dead.ndjson" | sort)" \
+  '["crm","crm","webhook","event 2 (crm.contact.upserted): occurred","array"]
+["shop","shop","webhook","event 1 (erp.customer.upserted): occurre","object"]'
+expect_eq "the batch's dead letter is its body" \
+  "$(jq -c 'select(.key == "crm") | .value' "$WORK/dead.ndjson")" "$(jq -c . "$WORK/batch.json")"
+expect_eq "its meta keeps the vendor's headers, not the credentials" \
+  "$(jq -r 'select(.key == "crm") | .headers.meta | fromjson | [.via, .headers["x-hubspot-signature-version"], (.headers | has("authorization"))] | @tsv' "$WORK/dead.ndjson")" \
+  "$(printf 'webhook\tv1\tfalse')"
+"$HUB360" tail -c "$WORK/hub360.yaml" crm --from-beginning --end --timeout 30s >"$WORK/crm.ndjson"
+expect_eq "the batch's good event is on Kafka" \
+  "$(jq -r 'select(.source.entity_id == "1246965" or .source.entity_id == "1246978") | .source.entity_id' "$WORK/crm.ndjson")" \
+  1246965
 
 # Meta: the subscription handshake, and a signed page comment.
 expect_eq "the Meta handshake answers the challenge" \
@@ -154,6 +185,24 @@ case "$status" in
   *) fail "a relayed Salesforce event: got $status" ;;
 esac
 
+# WeChat: the signed query, and the answer it wants ("success", not
+# JSON), for a push that maps and for a safe-mode push kept as a dead
+# letter.
+wechat() { # wechat FILE: POSTs it as WeChat does; prints "STATUS BODY"
+  local ts=1700000000 nonce=n0nce sig
+  sig=$(printf '%s\n' oatoken "$ts" "$nonce" | sort | tr -d '\n' | sha1sum | cut -d' ' -f1)
+  post -X POST "$URL/oa?signature=$sig&timestamp=$ts&nonce=$nonce&openid=x" \
+    -H 'Content-Type: text/xml' --data-binary @"$1"
+}
+expect_eq "a WeChat push is answered success" \
+  "$(wechat "$FIX/wechat_oa_text_message_docs.xml")" '200 success'
+expect_eq "a safe-mode WeChat push too, once it is a dead letter" \
+  "$(wechat "$FIX/wechat_oa_encrypted_message_docs_shape.xml")" '200 success'
+"$HUB360" tail -c "$WORK/hub360.yaml" deadletter --from-beginning --end --timeout 30s >"$WORK/dead.ndjson"
+expect_eq "the safe-mode push is on the dead-letter topic, with the reason" \
+  "$(jq -r 'select(.key == "oa") | [.headers.error[0:60], (.value | test("<Encrypt>"))] | @tsv' "$WORK/dead.ndjson")" \
+  "$(printf 'wechat.jq: events: an encrypted (safe mode) push: hub360 doe\ttrue')"
+
 # A re-delivery is accepted again and carries the same event id.
 expect_eq "a re-delivered webhook is accepted" \
   "$(shop -H "X-Shopify-Hmac-Sha256: $SHOPIFY_SIG" --data-binary @"$FIX/shopify_customer_rest_fixture.json")" \
@@ -169,9 +218,12 @@ expect_eq "the event is the mapped customer" \
 curl -sS "http://$ADDR/metrics" >"$WORK/metrics"
 expect_eq "/metrics counts webhook requests by source and status" \
   "$(grep -E '^hub360_webhook_requests_total\{source="shop",status="(200|401|400)"\}' "$WORK/metrics")" \
-'hub360_webhook_requests_total{source="shop",status="200"} 2
-hub360_webhook_requests_total{source="shop",status="400"} 2
+'hub360_webhook_requests_total{source="shop",status="200"} 3
+hub360_webhook_requests_total{source="shop",status="400"} 1
 hub360_webhook_requests_total{source="shop",status="401"} 2'
+expect_eq "/metrics counts the dead letters" \
+  "$(grep '^hub360_adapter_dead_letters_total{source="shop",adapter="webhook"}' "$WORK/metrics")" \
+  'hub360_adapter_dead_letters_total{source="shop",adapter="webhook"} 1'
 expect_eq "/metrics counts the events Kafka acknowledged" \
   "$(grep '^hub360_adapter_events_total{source="shop",adapter="webhook"}' "$WORK/metrics")" \
   'hub360_adapter_events_total{source="shop",adapter="webhook"} 2'
