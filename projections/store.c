@@ -438,8 +438,8 @@ int hub_store_open(const char *path, const hub_table_def_t *tables,
                 snprintf(pid, sizeof pid, "?");
             hub_store_close(s);
             return hub_fail(err, errlen, HUB_ESTATE,
-                            "another projector (pid %s) is writing the store "
-                            "at %s",
+                            "another hub360 process (pid %s) is writing the "
+                            "store at %s",
                             pid, path);
         }
         char pid[32];
@@ -456,7 +456,13 @@ int hub_store_open(const char *path, const hub_table_def_t *tables,
                  : tables_open(s->env, tables, ntables,
                                !(flags & HUB_STORE_RDONLY), s->dbi, &table);
     pthread_mutex_unlock(&envs_lock);
-    if (mdb && table)
+    if (mdb == MDB_MAP_FULL)
+        rc = hub_fail(err, errlen, HUB_EFULL,
+                      "the LMDB map of %s is full before anything was "
+                      "written (a map of %lld bytes; projector.map_size for "
+                      "the projector's store): raise it and restart",
+                      path, (long long)map_size);
+    else if (mdb && table)
         rc = hub_fail(err, errlen,
                       mdb == MDB_NOTFOUND ? HUB_ENOENT : hub_store_err(mdb),
                       "%s: table %s: %s", path, table, mdb_strerror(mdb));

@@ -105,3 +105,12 @@ expect_eq "the digest is the uninterrupted run's" "$("$HUB360" digest -c small.y
 "$HUB360" export -c ref.yaml >ref.ndjson
 expect_file_eq "the export is the uninterrupted run's" small.ndjson ref.ndjson
 expect_eq "and so are the stored offsets" "$(moved <(offsets small) <(offsets ref))" same
+
+# A map too small for the store's tables themselves: the same advice,
+# before anything was written.
+sed 's/map_size: 64MiB/map_size: 4KiB/' small.yaml >tiny.yaml
+sed -i "s#^data_dir: .*#data_dir: $WORK/tiny#" tiny.yaml
+rc=0; "$HUB360" project --once -c tiny.yaml 2>tiny.err || rc=$?
+expect_eq "a map too small for the tables: exit 1" "$rc" 1
+expect_eq "and the message names the map size" "$(tail -n1 tiny.err)" \
+  "hub360 project: the LMDB map of $WORK/tiny/customer360 is full before anything was written (a map of 4096 bytes; projector.map_size for the projector's store): raise it and restart"

@@ -213,8 +213,8 @@ set +e
 code=$?
 set -e
 expect_eq "a second projector on the store is refused, naming the first" \
-  "$code $(grep -o 'another projector (pid [0-9]*) is writing the store' second.err)" \
-  "1 another projector (pid $daemon) is writing the store"
+  "$code $(grep -o 'another hub360 process (pid [0-9]*) is writing the store' second.err)" \
+  "1 another hub360 process (pid $daemon) is writing the store"
 # a rebuild beside the running daemon: it swaps the store, and the daemon
 # goes on writing the new generation
 target=$(readlink a/customer360)
