@@ -681,16 +681,17 @@ int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
 int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
                             size_t ntopics, int64_t offset,
                             size_t *npartitions, char *err, size_t errlen) {
+    /* The topics are looked up before any handle names them: a broker
+     * that creates topics on request (the embedded one does) would
+     * otherwise make a mistyped name exist, and `tail` wait on it. */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (e)
+        return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
+                        rd_kafka_err2str(e));
     rd_kafka_topic_t *held[16];
     size_t nheld = ntopics < 16 ? ntopics : 16;
     hub_bus_hold_topics(rk, topics, nheld, held);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
-    if (e) {
-        hub_bus_release_topics(held, nheld);
-        return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
-                        rd_kafka_err2str(e));
-    }
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new(16);
     int rc = 0;

@@ -165,6 +165,11 @@ expect_eq "a second embedded broker on a data dir is refused" "$err/$rc" \
 expect_eq "and the first one is still found" \
   "$("$HUB360" tail --data "$WORK/data" --from-beginning --count 1 --timeout 30s | jq -r .type)" \
   crm.lead.created
+set +e
+err=$("$HUB360" tail --data "$WORK/data" cmr --end --timeout 30s 2>&1); rc=$?
+set -e
+expect_eq "tail names a topic that does not exist (rather than creating it)" \
+  "$err/$rc" "hub360 tail: topic cmr does not exist/1"
 if command -v kcat >/dev/null; then
   kcat -b "$BOOTSTRAP" -L -t hub360.crm.events | grep >/dev/null 'topic "hub360.crm.events" with 3 partitions' ||
     fail "kcat sees the embedded broker's topics"
