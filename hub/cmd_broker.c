@@ -34,8 +34,9 @@ static int start_broker(hub_cli_t *cli, hub_broker_t **b) {
     long partitions = hub_cli_long(cli, "partitions", cli->cfg->kafka.partitions);
     if (partitions < 0)
         return HUB_EXIT_USAGE;
-    if (partitions == 0)
-        return hub_cli_usage_error(cli, "--partitions must be at least 1");
+    if (partitions < 1 || partitions > 10000) /* kafka.partitions' range */
+        return hub_cli_usage_error(cli, "--partitions: expected 1 to 10000, "
+                                        "got %ld", partitions);
     char err[1024];
     if (hub_broker_start(cli->cfg, 1, partitions, cli->cfg->data_dir, b, err,
                          sizeof err))
@@ -44,6 +45,11 @@ static int start_broker(hub_cli_t *cli, hub_broker_t **b) {
 }
 
 static int run_broker(hub_cli_t *cli) {
+    if (cli->brokers)
+        return hub_cli_usage_error(cli, "--brokers names a Kafka to use; "
+                                        "broker starts the embedded one "
+                                        "(point the other commands at a "
+                                        "cluster with --brokers instead)");
     int rc = hub_cli_config(cli);
     if (rc)
         return rc;

@@ -21,6 +21,9 @@ static const hub_cli_opt_t check_opts[] = {
 
 static int run_check(hub_cli_t *cli) {
     if (hub_cli_has(cli, "reference")) {
+        if (cli->nargs || hub_cli_has(cli, "config"))
+            return hub_cli_usage_error(cli, "--reference takes no CONFIG "
+                                            "file");
         hub_buf_t b = HUB_BUF_INIT;
         hub_buf_puts(&b, "| key | type | default | meaning |\n"
                          "|---|---|---|---|\n");

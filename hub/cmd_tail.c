@@ -17,7 +17,7 @@
 static const hub_cli_opt_t tail_opts[] = {
     {"from-beginning", 'f', NULL,
      "start at the oldest event instead of only new ones"},
-    {"count", 'n', "N", "exit after printing N events"},
+    {"count", 'n', "N", "exit after printing N events (0, the default: no limit)"},
     {"end", 'e', NULL,
      "exit once every partition's end is reached (kcat -e)"},
     {"timeout", 't', "DURATION",

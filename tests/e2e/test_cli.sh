@@ -68,6 +68,15 @@ YAML
 expect_eq "check accepts a good config" "$("$HUB360" check good.yaml)" "good.yaml: ok"
 expect_eq "check takes --config as the other commands do" \
   "$("$HUB360" check --config good.yaml)" "good.yaml: ok"
+set +e
+err=$("$HUB360" check --reference good.yaml 2>&1 | head -n1)
+set -e
+expect_eq "check --reference takes no file" "$err" "hub360 check: --reference takes no CONFIG file"
+set +e
+err=$("$HUB360" broker --brokers kafka:9092 2>&1 | head -n1)
+set -e
+expect_eq "broker refuses --brokers rather than ignore it" "$err" \
+  "hub360 broker: --brokers names a Kafka to use; broker starts the embedded one (point the other commands at a cluster with --brokers instead)"
 expect_eq "check takes -c, as its --help says" \
   "$("$HUB360" check -c good.yaml)" "good.yaml: ok"
 set +e
