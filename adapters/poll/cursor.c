@@ -174,7 +174,7 @@ static int make_key(const char *source, const char *resource, char *key,
 
 int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
                          const char *resource, hub_poll_pos_t *out,
-                         char *err, size_t errlen) {
+                         json_t **ties, char *err, size_t errlen) {
     char key[1024];
     int rc = make_key(source, resource, key, sizeof(key), err, errlen);
     if (rc)
@@ -198,6 +198,12 @@ int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
     char why[256];
     rc = doc ? hub_poll_pos_from_json(doc, out, why, sizeof(why))
              : hub_fail(why, sizeof(why), HUB_EDECODE, "not JSON");
+    json_t *t = json_object_get(doc, "ties");
+    if (rc == 0 && t && !json_is_array(t))
+        rc = hub_fail(why, sizeof(why), HUB_EDECODE, "ties: not an array");
+    if (rc == 0 && ties &&
+        !(*ties = t ? json_deep_copy(t) : json_array()))
+        rc = hub_fail(why, sizeof(why), HUB_ENOMEM, "out of memory");
     json_decref(doc);
     if (rc)
         return hub_fail(err, errlen, HUB_EDECODE, "cursor %s: %s", key, why);
@@ -206,12 +212,17 @@ int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
 
 int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
                          const char *resource, const hub_poll_pos_t *pos,
-                         char *err, size_t errlen) {
+                         const json_t *ties, char *err, size_t errlen) {
     char key[1024];
     int rc = make_key(source, resource, key, sizeof(key), err, errlen);
     if (rc)
         return rc;
     json_t *doc = hub_poll_pos_to_json(pos);
+    if (doc && json_array_size(ties) &&
+        json_object_set_new(doc, "ties", json_deep_copy(ties))) {
+        json_decref(doc);
+        doc = NULL;
+    }
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text)

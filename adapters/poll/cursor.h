@@ -3,17 +3,23 @@
  * two positions compare, and their LMDB table.
  *
  * A position is (at, id): the updated-at of a record as the vendor wrote
- * it (RFC 3339) and the record's id. The poller asks the vendor for
- * records at or after cursor.at and drops those at or before the cursor,
- * so records sharing one timestamp across a page boundary are neither
- * skipped nor repeated. That only works if positions compare the way the
- * vendor orders them: `at` as instants at full precision (microseconds
+ * it (RFC 3339) and the record's id. A cursor is the greatest position
+ * produced, and the ids of the other records produced at that same
+ * instant (its ties). The poller asks the vendor for records at or after
+ * cursor.at and drops those before it, and those at it that the cursor
+ * names: records sharing one timestamp are neither skipped nor repeated,
+ * across a page boundary or a sync, in whatever order the vendor lists
+ * them (HubSpot's search sorts on one property; Zendesk's export has
+ * seconds). `at` compares as an instant at full precision (microseconds
  * past the millisecond included), ids numerically when both are
  * integers, else byte-wise.
  *
  * The cursors live in an LMDB environment of their own,
  * DATA_DIR/adapters, table `cursors`: key "<source>/<resource>", value
- * JSON {"at": ..., "id": ...}. One short write transaction per page.
+ * JSON {"at": ..., "id": ...}, with "ties": [ids] when other records
+ * share its instant (at most HUB_POLL_TIES_MAX; past that, ties are
+ * produced again, which their event ids make harmless). One short write
+ * transaction per page.
  */
 #ifndef HUB_POLL_CURSOR_H
 #define HUB_POLL_CURSOR_H
@@ -23,6 +29,7 @@
 
 #define HUB_POLL_AT_MAX 64   /* bytes of an `at`, NUL included */
 #define HUB_POLL_ID_MAX 256  /* bytes of an `id`, NUL included */
+#define HUB_POLL_TIES_MAX 1000 /* ids a cursor keeps besides its own */
 
 typedef struct hub_poll_pos {
     char at[HUB_POLL_AT_MAX];
@@ -69,18 +76,19 @@ int hub_poll_cursors_open(const char *dir, hub_poll_cursors_t **out,
 void hub_poll_cursors_close(hub_poll_cursors_t *c); /* NULL is fine */
 
 /*
- * Reads the cursor of source/resource into out: 0, HUB_ENOENT when there
+ * Reads the cursor of source/resource into out, and when ties is not
+ * NULL its ties (a new array, empty when none): 0, HUB_ENOENT when there
  * is none yet, or an error (HUB_EDECODE when the stored value is not a
  * position). Thread-safe.
  */
 int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
                          const char *resource, hub_poll_pos_t *out,
-                         char *err, size_t errlen);
+                         json_t **ties, char *err, size_t errlen);
 
 /* Stores it in one write transaction (durable once it returns 0).
  * Thread-safe. */
 int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
                          const char *resource, const hub_poll_pos_t *pos,
-                         char *err, size_t errlen);
+                         const json_t *ties, char *err, size_t errlen);
 
 #endif

@@ -77,6 +77,7 @@ typedef struct sync {
     poller_t *p;
     const char *resource;
     hub_poll_pos_t cur;  /* the last position acknowledged */
+    json_t *ties;        /* and the other ids acknowledged at its instant */
     int have_cur;
     counts_t n;          /* this sync's */
     hub_mapped_t mapped;
@@ -109,12 +110,59 @@ static int record_pos(sync_t *s, const json_t *rec, hub_poll_pos_t *pos,
     return rc ? 1 : 0;
 }
 
-/* Maps the records of one page past the cursor into s->mapped; *last
- * (s->cur on entry, when there is one) becomes the greatest position met
- * and *advanced says whether it moved. Every record counts, mapped or
+static int has_id(const json_t *ids, const char *id) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        if (strcmp(json_string_value(v), id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Produced already: before the cursor's instant, or at it and named by
+ * it. Not an order on ids: ties come in whatever order the vendor lists
+ * them, and one listed after the page that moved the cursor is new. */
+static int seen_before(const sync_t *s, const hub_poll_pos_t *pos) {
+    if (!s->have_cur)
+        return 0;
+    int c = hub_poll_at_cmp(pos->at, s->cur.at);
+    if (c)
+        return c < 0;
+    return strcmp(pos->id, s->cur.id) == 0 || has_id(s->ties, pos->id);
+}
+
+/* Moves (*last, ties) to take in pos: the greatest position, and the
+ * other ids at its instant. 1 when either changed. */
+static int take_in(hub_poll_pos_t *last, json_t *ties, int fresh,
+                   const hub_poll_pos_t *pos) {
+    int c = fresh ? 1 : hub_poll_at_cmp(pos->at, last->at);
+    if (c < 0 || (c == 0 && strcmp(pos->id, last->id) == 0))
+        return 0;
+    if (c > 0) { /* a later instant: its own ties from here */
+        json_array_clear(ties);
+        *last = *pos;
+        return 1;
+    }
+    const char *keep = pos->id; /* a tie: the greater id leads */
+    if (hub_poll_id_cmp(pos->id, last->id) > 0) {
+        keep = last->id;
+        json_array_append_new(ties, json_string(keep));
+        *last = *pos;
+        return 1;
+    }
+    if (has_id(ties, keep) || json_array_size(ties) >= HUB_POLL_TIES_MAX)
+        return 0;
+    json_array_append_new(ties, json_string(keep));
+    return 1;
+}
+
+/* Maps the records of one page not produced before into s->mapped;
+ * (*last, ties), s->cur and s->ties on entry, take in every record met,
+ * and *advanced says whether they moved. Every record counts, mapped or
  * not, so one that never maps cannot hold the cursor back forever. */
 static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
-                    int *advanced) {
+                    json_t *ties, int *advanced) {
     poller_t *p = s->p;
     char when[HUB_TIME_MAXLEN];
     hub_time_format(hub_time_now_ms(), when);
@@ -142,14 +190,12 @@ static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
             rc = add_dead(s, rec, meta, err);
             continue;
         }
-        if (s->have_cur && hub_poll_pos_cmp(&pos, &s->cur) <= 0) {
+        if (seen_before(s, &pos)) {
             s->n.seen++;
             continue;
         }
-        if ((!s->have_cur && !*advanced) || hub_poll_pos_cmp(&pos, last) > 0) {
-            *last = pos;
+        if (take_in(last, ties, !s->have_cur && !*advanced, &pos))
             *advanced = 1;
-        }
         if (hub_source_map(p->src, rec, meta, &s->mapped, NULL, err,
                            sizeof(err))) {
             hub_log_warn("poll", "source %s resource %s: record %s (at %s) "
@@ -206,7 +252,7 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
     poller_t *p = s->p;
     hub_mapping_t *m = hub_source_mapping(p->src);
     const json_t *sj = hub_source_json(p->src);
-    json_t *req = NULL, *body = NULL, *resp = NULL;
+    json_t *req = NULL, *body = NULL, *resp = NULL, *ties = NULL;
     *next = NULL;
     int rc = hub_mapping_poll_request(m, sj, s->resource, start, page,
                                       p->params, &req, err, errlen);
@@ -235,7 +281,9 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
     }
     hub_poll_pos_t last = s->cur;
     int advanced;
-    if ((rc = map_page(s, records, &last, &advanced))) {
+    ties = json_deep_copy(s->ties);
+    if ((rc = ties ? map_page(s, records, &last, ties, &advanced)
+                   : HUB_ENOMEM)) {
         hub_fail(err, errlen, rc, "out of memory");
         goto done;
     }
@@ -243,15 +291,20 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
         goto done;
     if (advanced) {
         if ((rc = hub_poll_cursors_put(p->pl->cursors, p->cfg->name,
-                                       s->resource, &last, err, errlen)))
+                                       s->resource, &last, ties, err,
+                                       errlen)))
             goto done;
         s->cur = last;
         s->have_cur = 1;
+        json_decref(s->ties);
+        s->ties = ties;
+        ties = NULL;
     }
     json_t *n = json_object_get(resp, "next");
     if (n && !json_is_null(n) && !(json_is_string(n) && !json_string_length(n)))
         *next = json_incref(n);
 done:
+    json_decref(ties);
     json_decref(req);
     json_decref(body);
     json_decref(resp);
@@ -266,7 +319,7 @@ done:
 static int sync_start(sync_t *s, char *err, size_t errlen) {
     poller_t *p = s->p;
     int rc = hub_poll_cursors_get(p->pl->cursors, p->cfg->name, s->resource,
-                                  &s->cur, err, errlen);
+                                  &s->cur, &s->ties, err, errlen);
     if (rc == 0) {
         s->have_cur = 1;
         return 0;
@@ -274,6 +327,8 @@ static int sync_start(sync_t *s, char *err, size_t errlen) {
     if (rc != HUB_ENOENT)
         return rc;
     s->have_cur = 0;
+    if (!(s->ties = json_array()))
+        return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     if (p->cfg->poll.since[0]) {
         /* An empty id sorts before every id of that instant. */
         snprintf(s->cur.at, sizeof(s->cur.at), "%s", p->cfg->poll.since);
@@ -319,6 +374,7 @@ static void sync_resource(poller_t *p, const char *resource) {
     json_decref(page);
     hub_mapped_free(&s.mapped);
     json_decref(s.dead);
+    json_decref(s.ties);
     hub_buf_free(&s.body);
     add_counts(&p->total, &s.n);
     if (rc == HUB_ESTATE && hub_poll_stop_requested(&p->pl->stop))

@@ -51,6 +51,8 @@ POST /_control with a JSON object sets knobs (kept until changed):
   oauth          {"client_id", "client_secret", "collections": [...]}:
                  those collections want a token from /oauth/token
   revoke         true: every token handed out so far stops working
+  ties_descending true: records of one updated_at are listed by id
+                 descending (a vendor that sorts on one property)
 GET /_stats answers counts: requests per collection, what was served
 (429, 500, 401, stall, cut, hang, malformed), requests stalling right now, tokens handed out,
 and the last credentials header seen per collection.
@@ -69,7 +71,8 @@ lock = threading.Lock()
 released = threading.Event()
 knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0, "fail_403": 0,
          "stall": 0, "stall_seconds": 30, "stall_skip": 0, "oauth": None,
-         "target": None, "oversize": 0, "cut": 0, "hang": 0, "malformed": 0}
+         "target": None, "oversize": 0, "cut": 0, "hang": 0, "malformed": 0,
+         "ties_descending": False}
 stats = {"requests": {}, "served": {"429": 0, "500": 0, "401": 0, "stall": 0,
                                     "cut": 0, "hang": 0, "malformed": 0},
          "stalling": 0, "tokens": 0, "auth": {}}
@@ -86,8 +89,10 @@ def updated(rec):
 
 def order(rec):
     rid = str(rec["id"])
-    return (updated(rec),
-            (0, int(rid), "") if rid.lstrip("-").isdigit() else (1, 0, rid))
+    key = (0, int(rid), "") if rid.lstrip("-").isdigit() else (1, 0, rid)
+    if knobs["ties_descending"]:  # sorted on updated_at only, as HubSpot's
+        key = (-key[0], -key[1], "".join(chr(0x10FFFF - ord(c)) for c in key[2]))
+    return (updated(rec), key)
 
 
 class Vendor(BaseHTTPRequestHandler):

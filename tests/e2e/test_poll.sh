@@ -132,9 +132,9 @@ erp_events() {
 # --- a first sync ---------------------------------------------------------
 
 start_adapters
-wait_for 40 cursor_is vendor/customers '{"at":"2026-03-01T18:00:03.5+08:00","id":"10"}'
+wait_for 40 cursor_is vendor/customers '{"at":"2026-03-01T18:00:03.5+08:00","id":"10","ties":["9"]}'
 wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:03Z","id":"SO-8"}'
-ok "the cursors stop at the last records (ids 9 and 10 at one instant, 10 last)"
+ok "the cursors stop at the last records (ids 9 and 10 at one instant: 10, and 9 as its tie)"
 # A few more syncs, each asking again from the cursor's instant.
 n=$(vendor_stat '.requests.orders')
 wait_for 20 at_least .requests.orders $((n + 2))
@@ -159,6 +159,7 @@ expect_eq "and is on the dead-letter topic as the vendor sent it" \
   '["vendor",6,"customers",true]'
 
 expect_eq "the vendor's own auth header was sent" "$(vendor_stat '.auth.customers')" "k-123"
+
 
 # The adapters process serves its metrics, pollers' included.
 metrics_addr=$(sed -n 's/^listening: //p' "$WORK/adapters.out" | tail -n1)
@@ -191,7 +192,7 @@ expect_eq "one token serves every request until it is revoked" "$(vendor_stat .t
 control '{"revoke": true}'
 edit '.mentions += [range(5; 8) as $i | {"id": "bw-\($i)", "platform": "weibo", "author_handle": "tea_fan",
                                          "text": "again \($i)", "updated_at": "2026-03-05T09:30:00.250Z"}]'
-wait_for 20 cursor_is listen/mentions '{"at":"2026-03-05T09:30:00.250Z","id":"bw-7"}'
+wait_for 20 cursor_is listen/mentions '{"at":"2026-03-05T09:30:00.250Z","id":"bw-7","ties":["bw-4","bw-5","bw-6"]}'
 expect_eq "a revoked token is renewed once and the request retried" "$(vendor_stat .tokens)" 2
 # Two pages now, and the 401, the token and the retry: each request of
 # the source at least poll.min_interval (300ms) after the one before. The
@@ -229,7 +230,7 @@ edit '.customers += [{"id": 11, "updated_at": "2026-03-01T10:00:03.500Z", "name"
       | (.customers[] | select(.id == 2)) |= (.updated_at = "2026-03-01T11:00:00Z" | .name = "Bo Wang Jr")
       | .orders += [{"id": "SO-9", "updated_at": "2026-03-02T09:00:04Z", "total": 900, "email": "ivy@example.com"}]'
 wait_for 20 cursor_is vendor/customers '{"at":"2026-03-01T11:00:00Z","id":"2"}'
-wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:04Z","id":"SO-9"}'
+wait_for 20 cursor_is vendor/orders '{"at":"2026-03-02T09:00:04Z","id":"SO-9","ties":["SO-10"]}'
 expect_eq "the 403 was served once" "$(vendor_stat '.served."403"')" 1
 line=$(grep 'HTTP 403' "$WORK/adapters.err") || fail "the 403 is not logged"
 case "$line" in
@@ -280,6 +281,20 @@ expect_file_eq "after kill -9 and a restart, the event ids are exactly the recor
 # was stored, so not even a same-id duplicate is expected.
 expect_eq "and there is one event per id" \
   "$(jq -r .event_id "$WORK/erp.ndjson" | sort | uniq -d)" ""
+
+# Ties in the vendor's own order: records of one instant listed by id
+# descending (a vendor that sorts on one property, as HubSpot's search
+# does), and pages of 3 that end inside the run. None is dropped, and
+# later syncs repeat none.
+control '{"ties_descending": true}'
+edit '.customers += [range(30; 35) as $i | {"id": $i, "updated_at": "2026-03-01T13:00:00Z", "name": "Tie \($i)", "email": "tie\($i)@example.com"}]'
+wait_for 40 cursor_is vendor/customers '{"at":"2026-03-01T13:00:00Z","id":"34","ties":["33","32","31","30"]}'
+n=$(vendor_stat '.requests.customers')
+wait_for 20 at_least .requests.customers $((n + 2))
+erp_events
+expect_eq "every record of a tied run is on Kafka once" \
+  "$(jq -r 'select(.source.entity_id | test("^3[0-4]$")) | .source.entity_id' "$WORK/erp.ndjson" | sort | uniq -c | awk '{print $1 "x" $2}' | tr '\n' ' ')" \
+  "1x30 1x31 1x32 1x33 1x34 "
 
 kill -TERM "$ADAPTERS"
 wait "$ADAPTERS" || fail "hub360 adapters exited $? on SIGTERM"
