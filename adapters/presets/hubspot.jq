@@ -63,6 +63,12 @@ def hs_webhook_event:
           | $head + {type: "crm.contact.upserted",
                      identities: [source_ident("crm_contact"; .objectId)], payload: ($f | compact)}
         end
+    elif $kind == "contact.privacyDeletion" then
+      # an erasure the portal asked for (GDPR "delete permanently"): the
+      # customer this contact belongs to is forgotten in every view
+      $head + {type: "customer.forget", identities: [],
+               payload: {identity: (source_ident("crm_contact"; .objectId) // null),
+                         reason: "gdpr_erasure", requested_by: $source.name}}
     elif $kind == "deal.creation" then
       $head + {type: "crm.opportunity.upserted", identities: [], payload: {}}
     elif $kind == "deal.propertyChange" then

@@ -163,9 +163,23 @@ def sh_topic:
     elif has("addresses") or has("default_address") or has("first_name") then "customers/update"
     else null end;
 
-def events:
-  objects
-  | (if (.order | type) == "object" then .order
+# customers/redact, a mandatory compliance webhook: a shop owner asked
+# to erase a customer. The customer is forgotten in every view; the id
+# derives from the shop and the customer, so Shopify's retries are one.
+def sh_redact:
+  (.customer // {}) as $c
+  | (source_ident("erp_customer"; $c.id) // ident("email"; $c.email)
+     // ident("phone"; $c.phone) // null) as $who
+  | { type: "customer.forget",
+      id: "customers-redact/\(.shop_id)/\($c.id // $c.email // $c.phone)",
+      occurred_at: $meta.received_at,
+      source: {entity_type: "customer", entity_id: (($c.id // $c.email // "") | tostring)},
+      identities: [],
+      payload: {identity: $who, reason: "gdpr_erasure",
+                requested_by: ("shopify:" + (.shop_domain // ($source.name)))} };
+
+def sh_event:
+  (if (.order | type) == "object" then .order
    elif (.customer | type) == "object" and (has("line_items") | not) then .customer
    elif (.fulfillment | type) == "object" then .fulfillment
    elif (.refund | type) == "object" then .refund
@@ -184,3 +198,8 @@ def events:
     elif $topic == "refunds/create" then sh_refund
     elif $topic == "customers/create" or $topic == "customers/update" then sh_customer
     else empty end;
+
+def events:
+  objects
+  | if ($meta.headers["x-shopify-topic"] // null) == "customers/redact"
+    then sh_redact else sh_event end;

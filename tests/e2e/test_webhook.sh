@@ -119,6 +119,18 @@ expect_eq "the batch's good event is on Kafka" \
   "$(jq -r 'select(.source.entity_id == "1246965" or .source.entity_id == "1246978") | .source.entity_id' "$WORK/crm.ndjson")" \
   1246965
 
+# Shopify's customers/redact (a mandatory compliance webhook): the shop's
+# erasure request becomes customer.forget on the control topic.
+RD=$FIX/shopify_customers_redact_docs_shape.json
+expect_eq "customers/redact is accepted" \
+  "$(post -X POST "$URL/shop" -H 'Content-Type: application/json' -H 'X-Shopify-Topic: customers/redact' \
+      -H "X-Shopify-Hmac-Sha256: $(sign "$RD")" --data-binary @"$RD")" \
+  '200 {"accepted":1}'
+"$HUB360" tail -c "$WORK/hub360.yaml" control --from-beginning --end --timeout 30s >"$WORK/control.ndjson"
+expect_eq "as a forget of the shop's customer" \
+  "$(jq -c '[.type, .source.kind, .payload.identity.kind, .payload.identity.value, .payload.reason]' "$WORK/control.ndjson")" \
+  '["customer.forget","hub","erp_customer","shop:191167","gdpr_erasure"]'
+
 # Meta: the subscription handshake, and a signed page comment.
 expect_eq "the Meta handshake answers the challenge" \
   "$(post "$URL/social?hub.mode=subscribe&hub.verify_token=tok-123&hub.challenge=1158201444")" \
@@ -218,7 +230,7 @@ expect_eq "the event is the mapped customer" \
 curl -sS "http://$ADDR/metrics" >"$WORK/metrics"
 expect_eq "/metrics counts webhook requests by source and status" \
   "$(grep -E '^hub360_webhook_requests_total\{source="shop",status="(200|401|400)"\}' "$WORK/metrics")" \
-'hub360_webhook_requests_total{source="shop",status="200"} 3
+'hub360_webhook_requests_total{source="shop",status="200"} 4
 hub360_webhook_requests_total{source="shop",status="400"} 1
 hub360_webhook_requests_total{source="shop",status="401"} 2'
 expect_eq "/metrics counts the dead letters" \
@@ -226,7 +238,7 @@ expect_eq "/metrics counts the dead letters" \
   'hub360_adapter_dead_letters_total{source="shop",adapter="webhook"} 1'
 expect_eq "/metrics counts the events Kafka acknowledged" \
   "$(grep '^hub360_adapter_events_total{source="shop",adapter="webhook"}' "$WORK/metrics")" \
-  'hub360_adapter_events_total{source="shop",adapter="webhook"} 2'
+  'hub360_adapter_events_total{source="shop",adapter="webhook"} 3'
 grep -q '^hub360_http_request_seconds_count{route="/ingest/"} ' "$WORK/metrics" ||
   fail "/metrics has no latency histogram for /ingest/"
 grep -q '^hub360_http_requests_total{route="none",method="POST",status="413"} 1$' "$WORK/metrics" ||
