@@ -317,8 +317,18 @@ static jv to_jv(const json_t *j, int depth) {
     case JSON_STRING:
         return jv_string_sized(json_string_value(j),
                                (int)json_string_length(j));
-    case JSON_INTEGER:
-        return jv_number((double)json_integer_value(j));
+    case JSON_INTEGER: {
+        /* jq's numbers are doubles: past 2^53 an integer (a BIGINT key, a
+         * snowflake id) would come out rounded, and two rows could share
+         * an id. Those reach the mapping as their decimal text. */
+        json_int_t n = json_integer_value(j);
+        if (n > ((json_int_t)1 << 53) || n < -((json_int_t)1 << 53)) {
+            char text[32];
+            snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, n);
+            return jv_string(text);
+        }
+        return jv_number((double)n);
+    }
     case JSON_REAL:
         return jv_number(json_real_value(j));
     case JSON_TRUE:

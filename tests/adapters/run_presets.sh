@@ -5,6 +5,7 @@
 #   tests/adapters/presets/<preset>/<case>.args             `hub360 map` arguments
 #   tests/adapters/presets/<preset>/<case>.expected.ndjson  the events, in order
 #   tests/adapters/presets/<preset>/<case>.jq-test          {"expr", "input", "expected"}
+#                                  (or "input_text": the input as JSON text)
 #
 # examples/ holds the cases of the mapping files in adapters/examples/
 # (their .args name the file with --mapping).
@@ -39,7 +40,11 @@ for t in tests/adapters/presets/*/*.jq-test; do
   preset=$(basename "$(dirname "$t")")
   expr=$(jq -r .expr "$t")
   input=()
-  if [ "$(jq -c .input "$t")" != null ]; then
+  if [ "$(jq -c .input_text "$t")" != null ]; then
+    # the input as text: jq (1.6) would round integers past 2^53
+    jq -r .input_text "$t" >"$work/input.json"
+    input=("$work/input.json")
+  elif [ "$(jq -c .input "$t")" != null ]; then
     jq .input "$t" >"$work/input.json"
     input=("$work/input.json")
   fi
