@@ -203,7 +203,8 @@ static const hub_cfg_entry_t poll_map[] = {
     HUB_CFG(HUB_CFG_STRLIST, "resources", "[]", hub_poll_config_t,
             resources, "Resources to poll; empty: all the preset polls."),
     HUB_CFG(HUB_CFG_STR, "since", NULL, hub_poll_config_t, since,
-            "Where the first sync starts (RFC 3339); empty: everything.",
+            "Where the first sync starts (RFC 3339, any offset: the vendor "
+            "is asked in UTC); empty: everything.",
             .check = check_since),
     HUB_CFG(HUB_CFG_DURATION, "min_interval", "0ms", hub_poll_config_t,
             min_interval_ms, "Rate limit: at most one request per this "

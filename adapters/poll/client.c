@@ -601,7 +601,9 @@ static int exchange(hub_poll_client_t *c, const spec_t *s, answer_t *a,
             if (a->status >= 200 && a->status < 300)
                 return 0;
             describe_status(s, a, why, sizeof(why));
-            if (a->status == 429 && a->retry_after[0])
+            /* RFC 9110: Retry-After on a 429, and on a 503 (a vendor in
+             * maintenance says when it is back) */
+            if ((a->status == 429 || a->status == 503) && a->retry_after[0])
                 delay = hub_poll_retry_after_ms(a->retry_after,
                                                 hub_time_now_ms());
             if (a->status != 429 && a->status != 408 && a->status < 500)

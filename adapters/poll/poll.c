@@ -330,8 +330,16 @@ static int sync_start(sync_t *s, char *err, size_t errlen) {
     if (!(s->ties = json_array()))
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     if (p->cfg->poll.since[0]) {
-        /* An empty id sorts before every id of that instant. */
-        snprintf(s->cur.at, sizeof(s->cur.at), "%s", p->cfg->poll.since);
+        /* In UTC: the presets put it in their vendor's query as UTC (some
+         * cut it to whole seconds), so an offset would shift the first
+         * sync by hours. An empty id sorts before every id of that
+         * instant. */
+        int64_t ms;
+        if (hub_time_parse(p->cfg->poll.since, strlen(p->cfg->poll.since),
+                           &ms, NULL) == 0)
+            hub_time_format(ms, s->cur.at);
+        else
+            snprintf(s->cur.at, sizeof(s->cur.at), "%s", p->cfg->poll.since);
         s->cur.id[0] = '\0';
         s->have_cur = 1;
     }

@@ -30,6 +30,8 @@ POST /_control with a JSON object sets knobs (kept until changed):
   fail_429 N     answer the next N collection requests 429 with
                  Retry-After: retry_after (default "1")
   fail_500 N     answer the next N collection requests 500
+  fail_503 N     answer the next N collection requests 503 with
+                 Retry-After: retry_after
   fail_403 N     answer the next N collection requests 403, with a body
                  of over 300 bytes
   stall N        hold the next N collection requests stall_seconds
@@ -69,7 +71,7 @@ records_path = sys.argv[1]
 log_path = sys.argv[2] if len(sys.argv) > 2 else None
 lock = threading.Lock()
 released = threading.Event()
-knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0, "fail_403": 0,
+knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0, "fail_503": 0, "fail_403": 0,
          "stall": 0, "stall_seconds": 30, "stall_skip": 0, "oauth": None,
          "target": None, "oversize": 0, "cut": 0, "hang": 0, "malformed": 0,
          "ties_descending": False}
@@ -246,6 +248,11 @@ class Vendor(BaseHTTPRequestHandler):
                 knobs["fail_403"] -= 1
                 stats["served"]["403"] = stats["served"].get("403", 0) + 1
                 return self.reply(403, {"error": "forbidden", "detail": "x" * 300})
+            if hit and knobs["fail_503"] > 0:
+                knobs["fail_503"] -= 1
+                stats["served"]["503"] = stats["served"].get("503", 0) + 1
+                return self.reply(503, {"error": "maintenance"},
+                                  [("Retry-After", knobs["retry_after"])])
             if hit and knobs["fail_500"] > 0:
                 knobs["fail_500"] -= 1
                 stats["served"]["500"] += 1

@@ -62,8 +62,9 @@ start_vendor "$WORK/records.json" "$WORK/vendor.log"
 at_least() { [ "$(vendor_stat "$1")" -ge "$2" ]; }
 
 # Pages of 3. The customers' first requests meet one 429 (Retry-After: 1),
-# two 500s and one page held past poll.timeout; all must be retried.
-control '{"page_size": 3, "target": "customers", "fail_429": 1, "fail_500": 2,
+# one 503 (Retry-After: 1), two 500s and one page held past poll.timeout;
+# all must be retried.
+control '{"page_size": 3, "target": "customers", "fail_429": 1, "fail_503": 1, "fail_500": 2,
           "stall": 1, "stall_seconds": 4,
           "oauth": {"client_id": "hub", "client_secret": "s3cret", "collections": ["mentions"]}}'
 
@@ -87,7 +88,7 @@ sources:
     poll:
       url: $VENDOR
       interval: 500ms
-      since: "2026-03-05T00:00:00Z"
+      since: "2026-03-05T16:00:00+08:00"
       auth: {token_url: $VENDOR/oauth/token, client_id: hub, client_secret: s3cret}
       timeout: 5s
       backoff: 100ms
@@ -150,6 +151,9 @@ expect_eq "429, the 500s and the held page were served, and retried" \
 grep -q 'HTTP 429.*retry 1 of 6 in 1000 ms' "$WORK/adapters.err" ||
   fail "no retry after Retry-After: 1 in the log: $(grep poll "$WORK/adapters.err")"
 ok "the 429 waited what Retry-After said"
+grep -q 'HTTP 503.*retry 2 of 6 in 1000 ms' "$WORK/adapters.err" ||
+  fail "the 503 did not wait its Retry-After: $(grep 'HTTP 503' "$WORK/adapters.err")"
+ok "so did the 503"
 grep -q 'record 6 (at 2026-03-01T10:00:02.500Z) did not map; it goes to the dead-letter topic' "$WORK/adapters.err" ||
   fail "the record that does not map is not logged"
 ok "a record that does not map is logged with its id"
@@ -183,11 +187,16 @@ ok "a body over 32 MiB is an error naming the limit, and the next sync recovers"
 
 wait_for 20 cursor_is listen/mentions '{"at":"2026-03-05T09:30:00.250Z","id":"bw-4"}'
 "$HUB360" tail -c "$WORK/hub360.yaml" scrm --from-beginning --end --timeout 30s >"$WORK/scrm.ndjson"
-jq -c '.mentions[] | select(.updated_at >= "2026-03-05")' "$WORK/records.json" |
+# since is 08:00 UTC, given with an offset: bw-2 and bw-3 (08:00 UTC)
+# are in, bw-1 (the day before) is not
+jq -c '.mentions[] | select(.updated_at >= "2026-03-05T08:00")' "$WORK/records.json" |
   "$HUB360" map --preset mention --name listen --via poll --resource mentions --lines - |
   jq -r .event_id | sort >"$WORK/expected.scrm"
 jq -r .event_id "$WORK/scrm.ndjson" | sort >"$WORK/got.scrm"
 expect_file_eq "the mention preset's events, from poll.since on, once each" "$WORK/got.scrm" "$WORK/expected.scrm"
+expect_eq "poll.since given with an offset is asked for in UTC" \
+  "$(jq -r 'select(.path == "/mentions") | .query.updated_since' "$WORK/vendor.log" | head -n1)" \
+  "2026-03-05T08:00:00Z"
 expect_eq "one token serves every request until it is revoked" "$(vendor_stat .tokens)" 1
 control '{"revoke": true}'
 edit '.mentions += [range(5; 8) as $i | {"id": "bw-\($i)", "platform": "weibo", "author_handle": "tea_fan",
