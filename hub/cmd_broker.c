@@ -158,7 +158,19 @@ static int run_up(hub_cli_t *cli) {
         hub_broker_stop(b);
         return hub_cli_fail(cli, "%s", err);
     }
+    /* the commands it suggests find this hub as up was told to */
     const char *me = hub_cli_program;
+    char as[3 * PATH_MAX] = "";
+    int n = 0;
+    if (cli->config_path)
+        n += snprintf(as + n, sizeof as - (size_t)n, " -c '%s'",
+                      cli->config_path);
+    if (cli->data && n < (int)sizeof as)
+        n += snprintf(as + n, sizeof as - (size_t)n, " --data '%s'",
+                      cli->data);
+    if (cli->brokers && n < (int)sizeof as)
+        snprintf(as + n, sizeof as - (size_t)n, " --brokers '%s'",
+                 cli->brokers);
     printf("api: http://%s/v1/customers/{id}\n", role.addr);
     if (role.adapters_running)
         printf("webhooks: http://%s/ingest/{source} (%zu source adapters "
@@ -167,15 +179,15 @@ static int run_up(hub_cli_t *cli) {
     printf("hub360 is up: %s %s, data in %s\n\n",
            b ? "embedded broker at" : "Kafka at", bootstrap, cfg->data_dir);
     if (!demo)
-        printf("In another terminal, in this directory, publish the example "
-               "events:\n"
-               "  cat schemas/examples/*.json | %s publish\n"
+        printf("In another terminal, in the hub360 source directory, "
+               "publish the example events:\n"
+               "  cat schemas/examples/*.json | %s publish%s\n"
                "watch them arrive, decoded:\n"
-               "  %s tail --from-beginning\n"
+               "  %s tail%s --from-beginning\n"
                "and read the customers they make:\n"
-               "  %s export\n"
-               "  %s get email:ann.li@example.com\n",
-               me, me, me, me);
+               "  %s export%s\n"
+               "  %s get%s email:ann.li@example.com\n",
+               me, as, me, as, me, as, me, as);
     printf("Ctrl-C stops hub360%s.\n",
            b ? "; the embedded broker keeps nothing" : "");
     if (demo)

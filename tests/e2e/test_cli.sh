@@ -191,6 +191,9 @@ fi
 up=$!
 PIDS+=("$up")
 wait_for 20 grep -q '^hub360 is up: embedded broker at ' up.out
+grep -qF "publish --data '$WORK/up'" up.out ||
+  fail "up's suggested commands do not name its data dir: $(cat up.out)"
+ok "up suggests commands that find it (--data as it was given)"
 cat "$HUB360_SOURCE_DIR"/schemas/examples/*.json | "$HUB360" publish --data "$WORK/up" > /dev/null
 wait_for 60 "$HUB360" get --data "$WORK/up" email:ann.li@example.com
 ok "up projects what is published: get finds the customer"
