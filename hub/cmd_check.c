@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "api.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -44,6 +45,12 @@ static int run_check(hub_cli_t *cli) {
         fprintf(stderr, "%s\n", err);
         return HUB_EXIT_FAIL;
     }
+    /* A rule of some processes only: `adapters` may listen anywhere
+     * (webhooks carry signatures), serve and up may not without tokens. */
+    if (hub_api_check_listen(cfg, cfg->api.listen, err, sizeof err))
+        fprintf(stderr, "%s: warning: hub360 serve and hub360 up refuse "
+                        "this file: %s\n",
+                path, err);
     printf("%s: ok\n", path);
     hub_config_free(cfg);
     return HUB_EXIT_OK;
@@ -56,7 +63,10 @@ const hub_cmd_t hub_cmd_check = {
     "Reads CONFIG with every rule the hub applies at start (unknown keys,\n"
     "types, ranges, allowed values, poll URLs and auth, mapping files\n"
     "compiled) and prints \"CONFIG: ok\", or the first problem as\n"
-    "FILE:LINE: key.path: reason and exits 1. A value left empty by an\n"
+    "FILE:LINE: key.path: reason and exits 1. A rule of some processes\n"
+    "only (serve and up refuse a non-loopback api.listen without\n"
+    "api.tokens; adapters does not) is a warning on standard error.\n"
+    "A value left empty by an\n"
     "unset ${VAR} is refused (${VAR:-} allows it). Examples of each kind\n"
     "of mistake: tests/fixtures/config-broken.",
     0,

@@ -77,6 +77,10 @@ err=$("$HUB360" broker --brokers kafka:9092 2>&1 | head -n1)
 set -e
 expect_eq "broker refuses --brokers rather than ignore it" "$err" \
   "hub360 broker: --brokers names a Kafka to use; broker starts the embedded one (point the other commands at a cluster with --brokers instead)"
+printf 'api: {listen: 0.0.0.0:8360}\n' >open.yaml
+expect_eq "check: a rule of serve and up only is a warning" \
+  "$("$HUB360" check open.yaml 2>check.err)/$(cat check.err)" \
+  "open.yaml: ok/open.yaml: warning: hub360 serve and hub360 up refuse this file: api.listen is 0.0.0.0:8360 but no api.tokens are configured: without tokens the API answers this machine only; listen on 127.0.0.1 or add tokens"
 expect_eq "check takes -c, as its --help says" \
   "$("$HUB360" check -c good.yaml)" "good.yaml: ok"
 set +e
