@@ -143,13 +143,16 @@ static int run_rebuild(hub_cli_t *cli) {
     free(bootstrap);
     if (!rc && hub_stop_requested)
         rc = hub_fail(err, sizeof err, HUB_ESTATE,
-                      "interrupted: %s is left beside the live store, which "
-                      "is unchanged",
-                      gen);
+                      "interrupted before the swap");
     if (!rc)
         rc = hub_store_swap(link, gen, err, sizeof err);
-    if (rc)
-        return hub_cli_fail(cli, "%s", err);
+    if (rc) {
+        /* half a rebuild is of no use: the next one starts over */
+        hub_store_discard_generation(gen);
+        return hub_cli_fail(cli, "%s; the live store is unchanged, and the "
+                                 "new generation %s was removed",
+                            err, gen);
+    }
     report(&st);
     fprintf(stderr, "rebuilt: %s now points at %s\n", link, gen);
     return HUB_EXIT_OK;

@@ -163,6 +163,10 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
+void hub_store_discard_generation(const char *generation) {
+    remove_dir(generation);
+}
+
 int hub_store_swap(const char *link, const char *generation, char *err,
                    size_t errlen) {
     char old[PATH_MAX] = "", tmp[PATH_MAX + 8];

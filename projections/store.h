@@ -95,6 +95,10 @@ const char *hub_store_strerror(int rc);
  * hub_store_swap points the link at it atomically and removes the old
  * generation. Both return 0 or a hub error with a message.
  */
+/* Removes a generation that was never swapped in (a rebuild that
+ * failed or was interrupted): its files, then the directory. */
+void hub_store_discard_generation(const char *generation);
+
 int hub_store_next_generation(const char *link, char *out, size_t outlen,
                               char *err, size_t errlen);
 int hub_store_swap(const char *link, const char *generation, char *err,

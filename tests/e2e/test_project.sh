@@ -192,6 +192,15 @@ grep -q '^rebuilt: ' rebuild.err || fail "rebuild said nothing"
 [ "$(readlink a/customer360)" != "$target" ] || fail "rebuild did not swap the store"
 [ ! -e "a/$target" ] || fail "rebuild left the old store behind"
 expect_eq "rebuild gives the same digest" "$("$HUB360" digest -c a.yaml)" "$(cat a.digest)"
+# a rebuild that fails (no Kafka there) leaves the live store as it was,
+# and no half generation beside it
+ls a >a.before
+rc=0; "$HUB360" rebuild -c a.yaml --brokers 127.0.0.1:1 --no-progress 2>failed.err || rc=$?
+expect_eq "a failed rebuild exits 1" "$rc" 1
+grep -q 'the live store is unchanged, and the new generation .* was removed$' failed.err ||
+  fail "a failed rebuild does not say what it left: $(tail -n1 failed.err)"
+ls a >a.after
+expect_file_eq "and leaves the data dir as it was" a.after a.before
 
 # --- the daemon -----------------------------------------------------------
 "$HUB360" project -c a.yaml 2> daemon.err &
