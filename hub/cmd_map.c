@@ -209,7 +209,8 @@ static int eval_print(hub_cli_t *cli, hub_source_t *src, const char *expr,
 /*
  * --via cdc: the input may be a Kafka record value as Kafka Connect's
  * JsonConverter writes it: the mapping gets what the CDC adapter would
- * give it (debezium.h): the payload of an envelope with a schema and,
+ * give it (debezium.h): the payload of an envelope with a schema (its
+ * logical types decoded, unread columns dropped) and,
  * unless --resource is given, a Debezium change event's table as
  * $meta.resource. Other records (Salesforce's change events) go as they
  * are. Returns the record to map (borrowed), NULL for a tombstone.
@@ -217,6 +218,8 @@ static int eval_print(hub_cli_t *cli, hub_source_t *src, const char *expr,
 static const json_t *cdc_event(const json_t *record, json_t *meta,
                                int resource_given) {
     const json_t *event = hub_debezium_unwrap(record);
+    if (json_is_object(event)) /* the input is this run's own to change */
+        hub_debezium_logical((json_t *)record, (json_t *)event);
     char table[512];
     if (!resource_given && hub_debezium_resource(event, table,
                                                  sizeof(table)) == 0)

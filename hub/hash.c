@@ -53,3 +53,40 @@ uint64_t hub_hash64(const void *data, size_t len) {
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 29);
 }
+
+static int b64val(char c) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int hub_base64_decode(const char *s, size_t len, uint8_t *out, size_t outcap,
+                      size_t *outlen) {
+    if (len % 4)
+        return -1;
+    size_t pad = len && s[len - 1] == '=' ? (s[len - 2] == '=' ? 2 : 1) : 0;
+    size_t want = len / 4 * 3 - pad;
+    if (want > outcap)
+        return -1;
+    uint32_t acc = 0;
+    size_t bits = 0, o = 0;
+    for (size_t i = 0; i < len - pad; i++) {
+        int v = b64val(s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (o != want || (acc & ((1u << bits) - 1)) != 0)
+        return -1;
+    *outlen = o;
+    return 0;
+}

@@ -26,6 +26,15 @@ static inline int hub_hex_digit(char c) {
     return -1;
 }
 
+/*
+ * Standard base64 (RFC 4648 section 4), strict: '=' padding required, no
+ * whitespace, no stray bits in the last character. Decodes s[0..len)
+ * into out, which has room for outcap bytes; *outlen gets how many. 0,
+ * or -1 for what is not such base64 or does not fit.
+ */
+int hub_base64_decode(const char *s, size_t len, uint8_t *out, size_t outcap,
+                      size_t *outlen);
+
 /* A fast 64-bit hash of bytes (not cryptographic): change detection and
  * hash tables. */
 uint64_t hub_hash64(const void *data, size_t len);

@@ -297,6 +297,7 @@ static void map_one(void *arg, size_t i, size_t t) {
         r->rc = REC_TOMBSTONE;
         return;
     }
+    hub_debezium_logical(root, (json_t *)payload);
     json_t *meta = record_meta(m, payload, mp->b->received_at);
     rc = meta ? hub_source_map(f->src[t], payload, meta, &r->mapped, NULL,
                                r->why, sizeof(r->why))

@@ -51,6 +51,23 @@ int hub_debezium_parse(const void *value, size_t len, json_t **root,
                        const json_t **payload, char *err, size_t errlen);
 
 /*
+ * Rewrites the rows of a change event (payload.before and .after, inside
+ * root) into what a mapping can use, in place:
+ * - a column Debezium could not read (`__debezium_unavailable_value`, an
+ *   unchanged TOASTed value) is removed: unknown, not a value;
+ * - with the record's schema (JsonConverter's schemas.enable), the
+ *   logical types are decoded: Decimal and VariableScaleDecimal (base64
+ *   two's complement with the scale in the schema) become decimal text
+ *   ("-1234.50", exact); Date (days) "YYYY-MM-DD"; Timestamp (ms),
+ *   MicroTimestamp and NanoTimestamp RFC 3339 UTC at their precision.
+ *   A value that does not decode is left as it came, for the mapping or
+ *   the schemas to name.
+ * Without a schema nothing says which integers are dates: the mapping
+ * gets them as they came.
+ */
+void hub_debezium_logical(json_t *root, json_t *payload);
+
+/*
  * The table a change event is about, written into out (NUL-terminated):
  * "<db>.<table>" from payload.source (MySQL, MariaDB, SQL Server, Db2,
  * Oracle's and Informix' connectors name the database in `db`; MongoDB

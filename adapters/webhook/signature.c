@@ -135,44 +135,12 @@ static int hex_decode(const char *s, uint8_t *out, size_t want) {
     return 0;
 }
 
-static int b64val(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/*
- * Standard base64 (RFC 4648 section 4, '=' padding required) that decodes
- * to exactly want bytes; 0 or -1. Strict where EVP_DecodeBlock is not: no
- * whitespace, no missing padding, no stray bits in the last character.
- */
+/* Base64 of exactly want bytes; 0 or -1. */
 static int b64_decode(const char *s, uint8_t *out, size_t want) {
-    size_t len = strlen(s), pad = (3 - want % 3) % 3;
-    if (len != (want + pad) / 3 * 4)
-        return -1;
-    for (size_t i = len - pad; i < len; i++)
-        if (s[i] != '=')
-            return -1;
-    uint32_t acc = 0;
-    size_t bits = 0, o = 0;
-    for (size_t i = 0; i < len - pad; i++) {
-        int v = b64val(s[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    if (o != want || (acc & ((1u << bits) - 1)) != 0)
-        return -1;
-    return 0;
+    size_t n;
+    return hub_base64_decode(s, strlen(s), out, want, &n) == 0 && n == want
+               ? 0
+               : -1;
 }
 
 /* ---------------------------------------------------------------------- */

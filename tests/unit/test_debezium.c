@@ -167,3 +167,93 @@ TEST(record_keys) {
     CHECK_STR(key_of("\xff\xfe", 2), "null");
     CHECK_STR(key_of(NULL, 0), "null");
 }
+
+/* The change event of text as the CDC adapter hands it to a mapping
+ * (*root to decref), or NULL. */
+static const json_t *rewritten(const char *text, json_t **root) {
+    char err[256];
+    const json_t *payload = NULL;
+    if (hub_debezium_parse(text, strlen(text), root, &payload, err,
+                           sizeof err) != 0 ||
+        !payload)
+        return NULL;
+    hub_debezium_logical(*root, (json_t *)payload);
+    return payload;
+}
+
+/* A row with its schema (JsonConverter's schemas.enable): the logical
+ * types decoded exactly, the unread column dropped, what does not decode
+ * left as it came. */
+TEST(logical_types_with_the_schema) {
+    const char *text =
+        "{\"schema\": {\"type\": \"struct\", \"fields\": ["
+        " {\"field\": \"before\", \"type\": \"struct\", \"fields\": []},"
+        " {\"field\": \"after\", \"type\": \"struct\", \"fields\": ["
+        "  {\"field\": \"id\", \"type\": \"int32\"},"
+        "  {\"field\": \"price\", \"type\": \"bytes\", \"name\": "
+        "\"org.apache.kafka.connect.data.Decimal\", \"parameters\": "
+        "{\"scale\": \"2\"}},"
+        "  {\"field\": \"refund\", \"type\": \"bytes\", \"name\": "
+        "\"org.apache.kafka.connect.data.Decimal\", \"parameters\": "
+        "{\"scale\": \"2\"}},"
+        "  {\"field\": \"cent\", \"type\": \"bytes\", \"name\": "
+        "\"org.apache.kafka.connect.data.Decimal\", \"parameters\": "
+        "{\"scale\": \"2\"}},"
+        "  {\"field\": \"huge\", \"type\": \"bytes\", \"name\": "
+        "\"org.apache.kafka.connect.data.Decimal\", \"parameters\": "
+        "{\"scale\": \"0\"}},"
+        "  {\"field\": \"bad\", \"type\": \"bytes\", \"name\": "
+        "\"org.apache.kafka.connect.data.Decimal\", \"parameters\": "
+        "{\"scale\": \"2\"}},"
+        "  {\"field\": \"rate\", \"type\": \"struct\", \"name\": "
+        "\"io.debezium.data.VariableScaleDecimal\"},"
+        "  {\"field\": \"born\", \"type\": \"int32\", \"name\": "
+        "\"io.debezium.time.Date\"},"
+        "  {\"field\": \"created\", \"type\": \"int64\", \"name\": "
+        "\"io.debezium.time.Timestamp\"},"
+        "  {\"field\": \"updated\", \"type\": \"int64\", \"name\": "
+        "\"io.debezium.time.MicroTimestamp\"},"
+        "  {\"field\": \"early\", \"type\": \"int64\", \"name\": "
+        "\"io.debezium.time.MicroTimestamp\"},"
+        "  {\"field\": \"seen\", \"type\": \"int64\", \"name\": "
+        "\"io.debezium.time.NanoTimestamp\"},"
+        "  {\"field\": \"notes\", \"type\": \"string\"}]}]},"
+        " \"payload\": {\"op\": \"u\", \"source\": {\"db\": \"shop\"},"
+        " \"before\": null, \"after\": {\"id\": 7, \"price\": \"AeI6\","
+        " \"refund\": \"/h3G\", \"cent\": \"/w==\","
+        " \"huge\": \"HWMp8cNcpL+rufVhAAAAAAc=\", \"bad\": \"!!\","
+        " \"rate\": {\"scale\": 3, \"value\": \"AeI6\"}, \"born\": 19723,"
+        " \"created\": 1704067200123, \"updated\": 1704067200123456,"
+        " \"early\": -1, \"seen\": 1704067200000000001,"
+        " \"notes\": \"__debezium_unavailable_value\"}}}";
+    json_t *root = NULL;
+    const json_t *payload = rewritten(text, &root);
+    REQUIRE(payload);
+    CHECK_STR(dump(json_object_get(payload, "after")),
+              "{\"bad\":\"!!\",\"born\":\"2024-01-01\",\"cent\":\"-0.01\","
+              "\"created\":\"2024-01-01T00:00:00.123Z\","
+              "\"early\":\"1969-12-31T23:59:59.999999Z\","
+              "\"huge\":\"10000000000000000000000000000000000000007\","
+              "\"id\":7,\"price\":\"1234.50\",\"rate\":\"123.450\","
+              "\"refund\":\"-1234.50\","
+              "\"seen\":\"2024-01-01T00:00:00.000000001Z\","
+              "\"updated\":\"2024-01-01T00:00:00.123456Z\"}");
+    json_decref(root);
+}
+
+/* Without a schema nothing says which integers are dates: only the
+ * column Debezium could not read goes. */
+TEST(without_the_schema_only_unread_columns_go) {
+    const char *text =
+        "{\"op\": \"u\", \"source\": {\"db\": \"shop\"},"
+        " \"before\": {\"id\": 7, \"notes\": \"__debezium_unavailable_value\"},"
+        " \"after\": {\"id\": 7, \"born\": 19723,"
+        " \"notes\": \"__debezium_unavailable_value\"}}";
+    json_t *root = NULL;
+    const json_t *payload = rewritten(text, &root);
+    REQUIRE(payload);
+    CHECK_STR(dump(json_object_get(payload, "after")),
+              "{\"born\":19723,\"id\":7}");
+    CHECK_STR(dump(json_object_get(payload, "before")), "{\"id\":7}");
+    json_decref(root);
+}
