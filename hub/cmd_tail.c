@@ -129,7 +129,9 @@ static int run_tail(hub_cli_t *cli) {
                                          : RD_KAFKA_OFFSET_END,
                                      &nparts, err, sizeof err);
     if (rc) {
-        int code = hub_cli_fail(cli, "%s", err);
+        int code = rc == HUB_EKAFKA
+                       ? hub_cli_fail(cli, "kafka at %s: %s", s.bootstrap, err)
+                       : hub_cli_fail(cli, "%s", err);
         if (rk)
             rd_kafka_destroy(rk);
         free(names);

@@ -223,14 +223,18 @@ def dbz_ts_ms:
 # Where the change is in the database's log: the same text each time
 # Debezium emits the change again (after a connector restart). Postgres:
 # lsn; MySQL and MariaDB: binlog file:pos:row; SQL Server:
-# commit_lsn:change_lsn:event_serial_no; Oracle: scn; MongoDB: ord;
+# commit_lsn:change_lsn:event_serial_no; Oracle: scn, with the redo
+# record's rs_id and ssn where the connector gives them (one SCN can hold
+# thousands of changes, two of them to one row); MongoDB: ord;
 # otherwise Debezium's ts_ms, which a re-emission does not keep.
 def dbz_position:
   .source as $s
   | if $s.lsn != null then "lsn:\($s.lsn)"
     elif $s.file != null then "\($s.file):\($s.pos):\($s.row // 0)"
     elif $s.change_lsn != null then "\($s.commit_lsn):\($s.change_lsn):\($s.event_serial_no // 0)"
-    elif $s.scn != null then "scn:\($s.scn)"
+    elif $s.scn != null then
+      "scn:\($s.scn)" + (if $s.rs_id != null or $s.ssn != null
+                         then ":\($s.rs_id // ""):\($s.ssn // 0)" else "" end)
     elif $s.ord != null then "ord:\($s.ts_ms):\($s.ord)"
     else "ts:\(.ts_ms)" end;
 
