@@ -146,8 +146,9 @@ static int take_in(hub_poll_pos_t *last, json_t *ties, int fresh,
     }
     const char *keep = pos->id; /* a tie: the greater id leads */
     if (hub_poll_id_cmp(pos->id, last->id) > 0) {
-        keep = last->id;
-        json_array_append_new(ties, json_string(keep));
+        keep = last->id; /* "" when it is poll.since's: no record's */
+        if (keep[0] && !has_id(ties, keep))
+            json_array_append_new(ties, json_string(keep));
         *last = *pos;
         return 1;
     }
