@@ -478,9 +478,7 @@ int hub_source_complete(const char *source, const char *system,
     /* a request a vendor relays (an erasure: customer.forget) is a
      * control event, whose source kind is hub; the system says who */
     const char *type = json_string_value(json_object_get(ev, "type"));
-    int control = type && strncmp(type, "crm.", 4) != 0 &&
-                  strncmp(type, "erp.", 4) != 0 &&
-                  strncmp(type, "scrm.", 5) != 0;
+    int control = type && hub_topic_of_type(type) == HUB_TOPIC_CONTROL;
     json_object_set_new(src, "system", json_string(source));
     json_object_set_new(src, "kind", json_string(control ? "hub" : system));
     stringify(src, "entity_id");

@@ -52,7 +52,7 @@ const char *hub_topic_kind_name(hub_topic_kind kind) {
     return kind < HUB_TOPIC_COUNT ? topic_names[kind] : "?";
 }
 
-static hub_topic_kind topic_of(const char *type) {
+hub_topic_kind hub_topic_of_type(const char *type) {
     for (int k = 0; k < HUB_TOPIC_CONTROL; k++) {
         size_t n = strlen(topic_names[k]);
         if (strncmp(type, topic_names[k], n) == 0 && type[n] == '.')
@@ -126,7 +126,7 @@ int hub_codec_new(hub_catalog_t *cat, const char *topic_prefix,
             goto fail;
         }
         c->types[c->ntypes++] = (hub_event_type_t){
-            b->event_type, b, (int)i, topic_of(b->event_type)};
+            b->event_type, b, (int)i, hub_topic_of_type(b->event_type)};
     }
     for (int k = 0; k < HUB_TOPIC_COUNT; k++)
         snprintf(c->subjects[k], sizeof c->subjects[k], "%s%s.events-value",

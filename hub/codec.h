@@ -33,6 +33,11 @@ typedef enum hub_topic_kind {
 /* "crm", "erp", "scrm", "control": the topic is prefix + name + ".events". */
 const char *hub_topic_kind_name(hub_topic_kind kind);
 
+/* The topic an event type goes to: by its "crm.", "erp." or "scrm."
+ * prefix; any other type (customer.forget, identity.link) is a control
+ * event. */
+hub_topic_kind hub_topic_of_type(const char *type);
+
 /* Envelope fields, in schema order (the codec checks the order). */
 enum {
     HUB_ENV_EVENT_ID,

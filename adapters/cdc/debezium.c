@@ -186,12 +186,10 @@ static json_t *variable_decimal(const json_t *v) {
     return decimal_text(bytes, n, (long)json_integer_value(scale));
 }
 
-/* An instant `units` per second since the epoch, as RFC 3339 UTC with
- * the unit's digits (none for seconds). */
-static json_t *instant(const json_t *v, int64_t units, int digits) {
-    if (!json_is_integer(v))
-        return NULL;
-    int64_t n = json_integer_value(v), secs = n / units, frac = n % units;
+/* n `units` per second since the epoch, as RFC 3339 UTC with the
+ * unit's digits (none for seconds); NULL past the years 1 to 9999. */
+static json_t *utc_text(int64_t n, int64_t units, int digits) {
+    int64_t secs = n / units, frac = n % units;
     if (frac < 0) {
         frac += units;
         secs--;
@@ -211,6 +209,11 @@ static json_t *instant(const json_t *v, int64_t units, int digits) {
     return json_string(out);
 }
 
+static json_t *instant(const json_t *v, int64_t units, int digits) {
+    return json_is_integer(v) ? utc_text(json_integer_value(v), units, digits)
+                              : NULL;
+}
+
 /* Days since the epoch, the years 1 to 9999: "YYYY-MM-DD". */
 static json_t *date(const json_t *v) {
     if (!json_is_integer(v))
@@ -218,10 +221,8 @@ static json_t *date(const json_t *v) {
     json_int_t days = json_integer_value(v);
     if (days < -719162 || days > 2932896)
         return NULL;
-    json_t *secs = json_integer(days * 86400);
-    json_t *at = secs ? instant(secs, 1, 0) : NULL;
+    json_t *at = utc_text(days * 86400, 1, 0);
     json_t *d = at ? json_stringn(json_string_value(at), 10) : NULL;
-    json_decref(secs);
     json_decref(at);
     return d;
 }
