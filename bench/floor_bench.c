@@ -18,14 +18,27 @@
  * the projector's batch without decoding, identity resolution, views,
  * timeline or changelog.
  *
- *     floor_bench -b BOOTSTRAP -d DIR [-k K] [-u U] [-p P] [-v VALUE]
- *                 [-n BATCH] [-s] [-t SECONDS] TOPIC...
+ *     floor_bench -b BOOTSTRAP -d DIR [-k K] [-u U] [-p P] [-r R]
+ *                 [-f] [-v VALUE] [-n BATCH] [-s] [-t SECONDS] TOPIC...
  *
  *   -k K        inserts per event (default 1)
  *   -u U        updates per event (default 0); K + U <= 16, and 0 + 0
  *               consumes only, with no store
  *   -p P        keys the updates are drawn from (default 40000)
- *   -v VALUE    bytes of each record's value (default 64)
+ *   -r R        reads per event before the writes (default 0): the
+ *               event's updates' keys first, then its inserts', as a
+ *               projection reads an entity and a customer before it
+ *               rewrites them and looks an event id up before it keeps
+ *               it; R <= K + U. A batch's reads are sorted, a key read
+ *               once, and made in its write transaction before the puts
+ *   -f          each read made by the write's own cursor right before
+ *               its put (one sorted walk, the page already in the CPU's
+ *               cache): a projection that could fold each record as it
+ *               walks, the least the reads can cost
+ *   -v VALUE    bytes of each record's value (default 64), or a list of
+ *               K + U sizes, one per record, inserts first ("8,100,168,
+ *               308": a dedupe stamp, a timeline entry, an entity's
+ *               state, a customer's view)
  *   -n BATCH    events per write transaction (default 20000, the
  *               projector's)
  *   -s          the store as hub360 ships it: fsync at each commit, no
@@ -33,7 +46,7 @@
  *               bench/projector's store)
  *   -t SECONDS  give up when no message came for that long (default 30)
  *
- * Prints "floor inserts K updates U events N seconds S events/s R" on
+ * Prints "floor inserts K updates U reads R events N seconds S events/s X" on
  * stdout. DIR must not hold a store already; it is left behind for the
  * caller. bench/projector runs it beside kcat and the projector.
  */
@@ -53,6 +66,8 @@
 typedef struct rec {
     uint8_t key[16];
     const uint8_t *val; /* into the batch's message */
+    uint16_t len;       /* the value's bytes */
+    uint8_t read;       /* -f: read by the cursor right before its put */
 } rec;
 
 typedef struct part {
@@ -85,29 +100,58 @@ static void die(const char *what, const char *why) {
     exit(1);
 }
 
+/* A bad option's value: exit 2 naming it, as a usage error. */
+static void bad_option(const char *opt, const char *why) {
+    fprintf(stderr, "floor_bench: %s: %s\n", opt, why);
+    exit(2);
+}
+
 static void usage(FILE *f) {
     fputs("usage: floor_bench -b BOOTSTRAP -d DIR [-k K] [-u U] [-p P] "
-          "[-v VALUE] [-n BATCH] [-s] [-t SECONDS] TOPIC...\n",
+          "[-r R] [-f] [-v VALUE] [-n BATCH] [-s] [-t SECONDS] TOPIC...\n",
           f);
 }
 
-/* The batch's records sorted and put, the offsets with them, committed. */
+/* The batch's reads made (sorted, each key once, the value copied out),
+ * then its records sorted and put, the offsets with them, committed. */
 static void write_batch(MDB_env *env, MDB_dbi data, MDB_dbi offs, rec *r,
-                        size_t n, size_t vlen, const part *parts,
-                        size_t nparts) {
-    static uint8_t zero[4096];
-    qsort(r, n, sizeof *r, cmp_rec);
+                        size_t n, rec *rd, size_t nrd,
+                        const part *parts, size_t nparts) {
+    static uint8_t zero[4096], copy[4096];
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc = mdb_txn_begin(env, NULL, 0, &txn);
     if (!rc)
         rc = mdb_cursor_open(txn, data, &cur);
+    if (nrd)
+        qsort(rd, nrd, sizeof *rd, cmp_rec);
+    for (size_t i = 0; i < nrd && !rc; i++) {
+        if (i + 1 < nrd && !memcmp(rd[i].key, rd[i + 1].key, 16))
+            continue;
+        MDB_val k = {16, rd[i].key}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        else if (!rc)
+            memcpy(copy, v.mv_data, v.mv_size < sizeof copy ? v.mv_size
+                                                             : sizeof copy);
+    }
+    qsort(r, n, sizeof *r, cmp_rec);
     for (size_t i = 0; i < n && !rc; i++) {
         if (i + 1 < n && !memcmp(r[i].key, r[i + 1].key, 16))
             continue; /* written once a batch, as the projector does */
-        MDB_val k = {16, r[i].key};
-        MDB_val v = {vlen, r[i].val ? (void *)r[i].val : zero};
-        rc = mdb_cursor_put(cur, &k, &v, 0);
+        MDB_val k = {16, r[i].key}, got;
+        if (r[i].read) {
+            rc = mdb_cursor_get(cur, &k, &got, MDB_SET_KEY);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            else if (!rc)
+                memcpy(copy, got.mv_data,
+                       got.mv_size < sizeof copy ? got.mv_size : sizeof copy);
+        }
+        MDB_val v = {r[i].len, r[i].val ? (void *)r[i].val : zero};
+        if (!rc)
+            rc = mdb_cursor_put(cur, &k, &v, 0);
     }
     if (!rc)
         mdb_cursor_close(cur);
@@ -139,16 +183,29 @@ static long number(int opt, const char *s, long lo, long hi) {
 
 int main(int argc, char **argv) {
     const char *bootstrap = NULL, *dir = NULL;
-    long k = 1, u = 0, keys = 40000, vlen = 64, batch = 20000, idle = 30;
-    int sync = 0, opt;
-    while ((opt = getopt(argc, argv, "b:d:k:u:p:v:n:st:h")) != -1) {
+    long k = 1, u = 0, reads = 0, keys = 40000, batch = 20000, idle = 30;
+    long vlen[16] = {64}, nvlen = 1;
+    int sync = 0, fused = 0, opt;
+    while ((opt = getopt(argc, argv, "b:d:k:u:p:r:fv:n:st:h")) != -1) {
         switch (opt) {
         case 'b': bootstrap = optarg; break;
         case 'd': dir = optarg; break;
         case 'k': k = number(opt, optarg, 0, 16); break;
         case 'u': u = number(opt, optarg, 0, 16); break;
         case 'p': keys = number(opt, optarg, 1, 1L << 40); break;
-        case 'v': vlen = number(opt, optarg, 0, 4096); break;
+        case 'r': reads = number(opt, optarg, 0, 16); break;
+        case 'f': fused = 1; break;
+        case 'v': {
+            nvlen = 0;
+            for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ","))
+                if (nvlen < 16)
+                    vlen[nvlen++] = number(opt, tok, 0, 4096);
+                else
+                    bad_option("-v", "more than 16 sizes");
+            if (!nvlen)
+                bad_option("-v", "no size given");
+            break;
+        }
         case 'n': batch = number(opt, optarg, 1, 10000000); break;
         case 's': sync = 1; break;
         case 't': idle = number(opt, optarg, 1, 86400); break;
@@ -156,6 +213,10 @@ int main(int argc, char **argv) {
         default: usage(stderr); return 2;
         }
     }
+    if (nvlen > 1 && nvlen != k + u)
+        bad_option("-v", "give one size, or one for each of the K + U records");
+    if (reads > k + u)
+        bad_option("-r", "more reads than the K + U records an event has");
     if (!bootstrap || !dir || optind >= argc || k + u > 16) {
         usage(stderr);
         return 2;
@@ -270,7 +331,8 @@ int main(int argc, char **argv) {
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
     rd_kafka_message_t **msgs = malloc((size_t)batch * sizeof *msgs);
     rec *recs = malloc((size_t)batch * (size_t)(per ? per : 1) * sizeof *recs);
-    if (!msgs || !recs)
+    rec *rds = malloc((size_t)batch * (size_t)(reads ? reads : 1) * sizeof *rds);
+    if (!msgs || !recs || !rds)
         die("memory", strerror(ENOMEM));
     double last = now_s();
     while (left) {
@@ -335,7 +397,17 @@ int main(int argc, char **argv) {
                     uint64_t h2 = mix(h ^ 1);
                     memcpy(r->key, &h, 8);
                     memcpy(r->key + 8, &h2, 8);
-                    r->val = m->len >= (size_t)vlen ? m->payload : NULL;
+                    r->len = (uint16_t)vlen[nvlen > 1 ? x : 0];
+                    r->val = m->len >= r->len ? m->payload : NULL;
+                    r->read = 0;
+                }
+                for (long x = 0; x < reads; x++) { /* updates first */
+                    rec *r = &recs[kept * (size_t)per +
+                                   (size_t)(x < u ? k + x : x - u)];
+                    if (fused)
+                        r->read = 1;
+                    else
+                        rds[kept * (size_t)reads + (size_t)x] = *r;
                 }
                 msgs[kept++] = m;
             }
@@ -343,16 +415,18 @@ int main(int argc, char **argv) {
         }
         events += (int64_t)n;
         if (per > 0 && n)
-            write_batch(env, data, offs, recs, n * (size_t)per, (size_t)vlen,
-                        parts, nparts);
+            write_batch(env, data, offs, recs, n * (size_t)per, rds,
+                        fused ? 0 : n * (size_t)reads, parts, nparts);
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
     }
     double secs = now_s() - start;
-    printf("floor inserts %ld updates %ld events %lld seconds %.3f "
+    printf("floor inserts %ld updates %ld reads %ld events %lld seconds %.3f "
            "events/s %.0f\n",
-           k, u, (long long)events, secs, secs > 0 ? (double)events / secs : 0);
+           k, u, reads, (long long)events, secs,
+           secs > 0 ? (double)events / secs : 0);
     free(msgs);
+    free(rds);
     free(recs);
     free(parts);
     free(slot);

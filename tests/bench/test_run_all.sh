@@ -40,11 +40,12 @@ expect_eq "every row has its figures" "$bad" ""
 grep -q '^bench/run-all --quick on .* load average [0-9.]*-[0-9.]* over the run$' "$WORK/table" ||
   fail "no heading with the date and load: $(head -n1 "$WORK/table")"
 # bench/projector's second reference: the floor, 1 insert an event, then
-# 2 inserts and 2 updates.
+# 2 inserts and 2 updates, then those after 3 reads.
 expect_eq "the floor's lines" \
   "$(sed -n 's/^floor *[1-9][0-9]* events\/s: \(.*\) an event, nothing else ([0-9.]* of kcat; the projector is [0-9.]* of it)$/\1/p' "$WORK/quick/projector.log")" \
   "1 random insert
-2 inserts and 2 updates (of 4000 keys)"
+2 inserts and 2 updates (of 4000 keys)
+3 reads, 2 inserts and 2 updates (of 4000 keys; 8-308 bytes)"
 expect_eq "table.md is the table printed" "$(cat "$WORK/quick/table.md")" "$(cat "$WORK/table")"
 
 # A benchmark that fails: its row says so and names its log; exit 1.
