@@ -22,7 +22,7 @@ static const char *const topic_source_kind[HUB_TOPIC_COUNT] = {"crm", "erp",
 
 static const char *const env_fields[HUB_ENV_NFIELDS] = {
     "event_id", "type", "occurred_at", "ingested_at",
-    "source",   "identities", "payload", "trace_id"};
+    "source",   "identities", "payload", "trace_id", "sequence"};
 
 typedef struct resolver_slot {
     int32_t id;

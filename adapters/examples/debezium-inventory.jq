@@ -21,6 +21,11 @@
 # the same event_id and the projector counts them once; two changes of a
 # row never share a position, and a snapshot's rows (one position) differ
 # by their key.
+#
+# sequence: dbz_sequence (the prelude) is the change's place in the
+# binlog as a number. MySQL's ts_ms is whole seconds, so two changes of
+# a row within one second (always, within one transaction) share
+# occurred_at; the sequence makes the later one win.
 
 # inventory.customers: id, first_name, last_name, email.
 #
@@ -36,6 +41,7 @@ def customers:
     | { type: "erp.customer.upserted",
         id: dbz_id($r.id),
         occurred_at: (dbz_ts_ms | ts_ms),
+        sequence: dbz_sequence,
         source: {entity_type: "customer", entity_id: $r.id},
         identities: [ident("email"; $r.email), source_ident("erp_customer"; $r.id)],
         payload: ({first_name: $r.first_name, last_name: $r.last_name} | compact) }

@@ -238,6 +238,28 @@ def dbz_position:
     elif $s.ord != null then "ord:\($s.ts_ms):\($s.ord)"
     else "ts:\(.ts_ms)" end;
 
+# The change's place in the database's log as a number, for the
+# envelope's `sequence`: two changes of one row in one transaction share
+# ts_ms (the commit time; MySQL's is whole seconds), and the sequence
+# keeps the later one. PostgreSQL: lsn; MySQL and MariaDB: the binlog
+# file's number * 2^32 + pos; Oracle: scn; MongoDB: ord (its ts_ms is
+# whole seconds, ord counts within one). null where the connector gives
+# none that fits in a double exactly (SQL Server's LSNs are 80 bits):
+# then the event id breaks the tie, as before.
+def dbz_sequence:
+  def exact: (if type == "string" then (try tonumber catch null) else . end)
+    | if type == "number" and . >= 0 and . < 9007199254740992 and . == floor
+      then . else null end;
+  .source as $s
+  | if $s.lsn != null then $s.lsn | exact
+    elif $s.file != null and $s.pos != null then
+      ((try ($s.file | split(".") | last | tonumber) catch null) | exact) as $n
+      | if $n != null and $n < 2097152 and ($s.pos | exact) != null
+        then ($n * 4294967296 + $s.pos) | exact else null end
+    elif $s.scn != null then $s.scn | exact
+    elif $s.ord != null then $s.ord | exact
+    else null end;
+
 # A stable event id for one row change: "<table>/<primary key>/<position>"
 # (the key too, because a snapshot reads every row at one position).
 def dbz_id($pk): "\($meta.resource)/\($pk)/\(dbz_position)";

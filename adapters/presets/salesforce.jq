@@ -147,7 +147,9 @@ def sf_cdc:
   | $h.recordIds[]
   | . as $rid
   | { id: "cdc/\($h.transactionKey)/\($h.sequenceNumber)/\($rid)",
-      occurred_at: ($h.commitTimestamp | ts_ms) } as $head
+      occurred_at: ($h.commitTimestamp | ts_ms),
+      sequence: ($h.sequenceNumber | if type == "number" and . >= 0 and . == floor
+                                     then . else null end) } as $head
   | $rec + {Id: $rid}
   | sf_object($h.entityName; ($h.changeType == "CREATE"); $head);
 

@@ -52,7 +52,8 @@ static int bind_envelope(hub_c360_t *c, char *err, size_t errlen) {
         (c->f_occurred = field(e, "occurred_at", err, errlen)) < 0 ||
         (c->f_source = field(e, "source", err, errlen)) < 0 ||
         (c->f_identities = field(e, "identities", err, errlen)) < 0 ||
-        (c->f_payload = field(e, "payload", err, errlen)) < 0)
+        (c->f_payload = field(e, "payload", err, errlen)) < 0 ||
+        (c->f_sequence = field(e, "sequence", err, errlen)) < 0)
         return HUB_ESCHEMA;
     const hub_snode_t *src = e->fields[c->f_source].type;
     const hub_snode_t *ident = e->fields[c->f_identities].type->items;
@@ -107,9 +108,10 @@ static int new_maps(hub_c360_t *c) {
  * The layout of the tables (meta "format", be64). A store written in
  * another layout is refused with a hint rather than misread; a new,
  * empty store is given this one. 1 (no mark): component headers in a
- * table of their own; 2: no report tables.
+ * table of their own; 2: no report tables; 3: stamps without the
+ * envelope's sequence.
  */
-#define STORE_FORMAT 3
+#define STORE_FORMAT 4
 
 static int check_format(hub_c360_t *c, const char *path, int writer,
                         char *err, size_t errlen) {

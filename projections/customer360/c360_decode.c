@@ -68,6 +68,8 @@ static int decode(const hub_c360_t *c, const uint8_t *avro, size_t alen,
                     (int)uidlen, uid);
     d->st.at = occurred;
     memcpy(d->st.id, d->id.b, 16);
+    if (hub_arec_long(&ev, c->f_sequence, &d->st.seq) != 1)
+        d->st.seq = 0; /* none: null counts as 0 */
     if (branch == c->b_link || branch == c->b_unlink || branch == c->b_forget) {
         d->what = branch == c->b_link     ? D_LINK
                   : branch == c->b_unlink ? D_UNLINK

@@ -99,6 +99,7 @@ struct hub_c360 {
     /* envelope and control payload field indexes */
     const hub_snode_t *env;
     int f_event_id, f_type, f_occurred, f_source, f_identities, f_payload;
+    int f_sequence;
     int s_system, s_kind, s_etype, s_eid, i_kind, i_value;
     int ctl_identities, ctl_customer_ids, ctl_customer_id, ctl_identity;
     int b_link, b_unlink, b_forget; /* payload branches */

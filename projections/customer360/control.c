@@ -223,20 +223,19 @@ static int set_excluded(hub_c360_t *c, const char *ident,
     if (c->key.len > HUB_MAX_KEY)
         return 0;
     MDB_val k = val(c->key.data, c->key.len), d;
-    if (mdb_get(c->txn, DBI(c, T_CTL), &k, &d) == 0 && d.mv_size == 25) {
+    if (mdb_get(c->txn, DBI(c, T_CTL), &k, &d) == 0 &&
+        d.mv_size == HUB_STAMP_LEN + 1) {
         hub_stamp_t old;
-        old.at = (int64_t)hub_rd_be64(d.mv_data);
-        memcpy(old.id, (const uint8_t *)d.mv_data + 8, 16);
+        hub_stamp_get(d.mv_data, &old);
         if (hub_stamp_cmp(st, &old) <= 0)
             return 0;
     } else if (!excluded) {
         return 0; /* nothing to lift */
     }
-    uint8_t b[25];
-    hub_be64(b, (uint64_t)st->at);
-    memcpy(b + 8, st->id, 16);
-    b[24] = (uint8_t)excluded;
-    d = val(b, 25);
+    uint8_t b[HUB_STAMP_LEN + 1];
+    hub_stamp_put(b, st);
+    b[HUB_STAMP_LEN] = (uint8_t)excluded;
+    d = val(b, sizeof b);
     int rc = mdb_put(c->txn, DBI(c, T_CTL), &k, &d, 0);
     c->any_excluded = 1;
     return rc ? hub_store_err(rc) : hub_graph_regraph_carriers(c, ident);

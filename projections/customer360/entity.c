@@ -2,11 +2,12 @@
  * hub360 - entity state: registers, accumulators, identities, and a
  * compact binary packing for LMDB.
  *
- * Packed form (version 4; stored inside its customer's record, graph.c):
+ * Packed form (version 5; stored inside its customer's record, graph.c):
  *   u8 version, u8 has_cidh [10 bytes cidh],
  *   u8 kind, varint roles, varint events,
- *   varint n, then n distinct stamps (zig-zag varint occurred_at, 16 bytes
- *     event id): every stamp below is a varint index into this table,
+ *   varint n, then n distinct stamps (zig-zag varint occurred_at, zig-zag
+ *     varint sequence, 16 bytes event id): every stamp below is a varint
+ *     index into this table,
  *     since most registers of an entity are set by the same few events;
  *   stamp first, stamp last,
  *   the set registers: u8 slot, u8 is_str, stamp, value (zig-zag varint,
@@ -20,13 +21,30 @@
 #include <string.h>
 
 #include "errors.h"
+#include "store.h"
 
-#define PACK_VERSION 4
+#define PACK_VERSION 5
 
 int hub_stamp_cmp(const hub_stamp_t *a, const hub_stamp_t *b) {
     if (a->at != b->at)
         return a->at < b->at ? -1 : 1;
+    if (a->seq != b->seq)
+        return a->seq < b->seq ? -1 : 1;
     return memcmp(a->id, b->id, 16);
+}
+
+#define SIGN_BIT ((uint64_t)1 << 63)
+
+void hub_stamp_put(uint8_t out[HUB_STAMP_LEN], const hub_stamp_t *st) {
+    hub_be64(out, (uint64_t)st->at ^ SIGN_BIT);
+    hub_be64(out + 8, (uint64_t)st->seq ^ SIGN_BIT);
+    memcpy(out + 16, st->id, 16);
+}
+
+void hub_stamp_get(const uint8_t in[HUB_STAMP_LEN], hub_stamp_t *st) {
+    st->at = (int64_t)(hub_rd_be64(in) ^ SIGN_BIT);
+    st->seq = (int64_t)(hub_rd_be64(in + 8) ^ SIGN_BIT);
+    memcpy(st->id, in + 16, 16);
 }
 
 static void *ent_alloc(hub_ent_t *e, size_t n) {
@@ -264,7 +282,7 @@ typedef struct stamps {
 
 static int stamp_index(stamps *t, const hub_stamp_t *st, size_t *out) {
     for (size_t i = 0; i < t->n; i++) {
-        if (t->v[i]->at == st->at && memcmp(t->v[i]->id, st->id, 16) == 0) {
+        if (hub_stamp_cmp(t->v[i], st) == 0) {
             *out = i;
             return 0;
         }
@@ -332,6 +350,7 @@ int hub_ent_pack(const hub_ent_t *e, hub_buf_t *b) {
     for (size_t i = 0; i < t.n; i++) {
         const hub_stamp_t *st = t.v[i];
         rc |= hub_buf_put_zigzag(b, st->at);
+        rc |= hub_buf_put_zigzag(b, st->seq);
         rc |= hub_buf_append(b, st->id, 16);
     }
     k = 0;
@@ -450,6 +469,7 @@ int hub_ent_unpack(hub_arena_t *arena, const char *key, size_t keylen,
     }
     for (uint64_t i = 0; i < nst && !r.bad; i++) {
         table[i].at = get_zz(&r);
+        table[i].seq = get_zz(&r);
         if (r.pos > r.len || r.len - r.pos < 16) {
             r.bad = 1;
             break;

@@ -4,8 +4,8 @@
  * Customer views are computed from the entities merged into a customer,
  * never updated in place, so every piece of entity state must be
  * independent of the order events arrive in:
- *  - registers are last-writer-wins on (occurred_at, event_id), or keep a
- *    minimum, and carry the stamp that set them;
+ *  - registers are last-writer-wins on (occurred_at, sequence, event_id),
+ *    or keep a minimum, and carry the stamp that set them;
  *  - accumulators only add (duplicates are kept out by the dedupe table);
  *  - identities form a set, each with the earliest stamp that named it;
  *  - roles (order, ticket, conversation...) form a set.
@@ -23,10 +23,20 @@
 typedef struct hub_stamp {
     int64_t at;      /* occurred_at, UTC ms */
     uint8_t id[16];  /* event_id */
+    int64_t seq;     /* the envelope's sequence, 0 when it has none */
 } hub_stamp_t;
 
-/* <0, 0, >0 like strcmp; (at, id) lexicographically. */
+/* <0, 0, >0 like strcmp; (at, seq, id) lexicographically: the source's
+ * own order breaks a tie of occurred_at (two changes of a row in one
+ * transaction), the event id what is still tied. */
 int hub_stamp_cmp(const hub_stamp_t *a, const hub_stamp_t *b);
+
+/* A stamp as 32 bytes that sort as the stamps do (memcmp): be64 at and
+ * seq with their sign bits flipped, then the event id. For keys and
+ * fixed records of the store. */
+#define HUB_STAMP_LEN 32
+void hub_stamp_put(uint8_t out[HUB_STAMP_LEN], const hub_stamp_t *st);
+void hub_stamp_get(const uint8_t in[HUB_STAMP_LEN], hub_stamp_t *st);
 
 typedef enum hub_reg_slot {
     R_NAME, R_FIRST_NAME, R_LAST_NAME, R_COMPANY, R_TITLE, R_LOCALE,

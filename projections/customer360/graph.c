@@ -422,7 +422,8 @@ static int links_now(hub_c360_t *c, const char *ident, size_t count) {
     MDB_val xk = hub_mval(c->key.data, c->key.len), xd;
     return !(c->key.len <= HUB_MAX_KEY &&
              mdb_get(c->txn, DBI(c, T_CTL), &xk, &xd) == 0 &&
-             xd.mv_size == 25 && ((const uint8_t *)xd.mv_data)[24]);
+             xd.mv_size == HUB_STAMP_LEN + 1 &&
+             ((const uint8_t *)xd.mv_data)[HUB_STAMP_LEN]);
 }
 
 /* Carriers of an identity, and whether it is active (links now). */

@@ -510,7 +510,7 @@ static void fold(estate *s, int kind, const char *type,
         }
         /* the opening time it reports stands in for a missing opened */
         if (p_long(p, "opened_at", &v) == 1) {
-            hub_stamp_t o = {v, {0}};
+            hub_stamp_t o = {v, {0}, 0};
             set_min(s, H_A, &s->a, &o);
         }
     }

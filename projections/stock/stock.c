@@ -115,9 +115,9 @@ int stock_rd_str(stock_rd *r, const char **s, size_t *len) {
 
 int stock_rd_stamp(stock_rd *r, hub_stamp_t *st) {
     const uint8_t *p;
-    if (stock_rd_i64(r, &st->at) || stock_rd_bytes(r, 16, &p))
+    if (stock_rd_bytes(r, HUB_STAMP_LEN, &p))
         return -1;
-    memcpy(st->id, p, 16);
+    hub_stamp_get(p, st);
     return 0;
 }
 
@@ -144,8 +144,9 @@ void stock_put_str(hub_buf_t *b, const char *s, size_t len) {
 }
 
 void stock_put_stamp(hub_buf_t *b, const hub_stamp_t *st) {
-    stock_put_i64(b, st->at);
-    hub_buf_append(b, st->id, 16);
+    uint8_t x[HUB_STAMP_LEN];
+    hub_stamp_put(x, st);
+    hub_buf_append(b, x, sizeof x);
 }
 
 /*
@@ -342,12 +343,10 @@ static int rebase(hub_stock_t *s, const uint8_t *k, size_t kl,
     MDB_val mk = stock_mval(pre, kl + 1), d;
     *sum = 0;
     r = mdb_cursor_get(cur, &mk, &d, MDB_SET_RANGE);
-    while (r == 0 && mk.mv_size == kl + 25 &&
+    while (r == 0 && mk.mv_size == kl + 1 + HUB_STAMP_LEN &&
            memcmp(mk.mv_data, pre, kl + 1) == 0) {
         hub_stamp_t at;
-        const uint8_t *tail = (const uint8_t *)mk.mv_data + kl + 1;
-        at.at = (int64_t)hub_rd_be64(tail);
-        memcpy(at.id, tail + 8, 16);
+        hub_stamp_get((const uint8_t *)mk.mv_data + kl + 1, &at);
         if (hub_stamp_cmp(&at, st) < 0) {
             if ((r = mdb_cursor_del(cur, 0)))
                 break;
@@ -418,7 +417,7 @@ static int apply_adjusted(hub_stock_t *s, const hub_arec_t *p,
         l->reference = w->reference;
         l->reference_len = reflen;
     }
-    uint8_t k[MAX_KEY + 32];
+    uint8_t k[MAX_KEY + 1 + HUB_STAMP_LEN];
     size_t kl = stock_level_key(k, sku, skulen, wh, whlen);
     int later = !(l->flags & L_BASE) || hub_stamp_cmp(st, &l->base_st) > 0;
     if (has_on_hand && later) {
@@ -430,11 +429,10 @@ static int apply_adjusted(hub_stock_t *s, const hub_arec_t *p,
     if (has_on_hand || !has_delta || !later)
         return 1; /* an older base, or a movement before the base */
     k[kl] = 0;
-    hub_be64(k + kl + 1, (uint64_t)st->at);
-    memcpy(k + kl + 9, st->id, 16);
+    hub_stamp_put(k + kl + 1, st);
     uint8_t v[8];
     hub_be64(v, (uint64_t)delta);
-    MDB_val mk = stock_mval(k, kl + 25), mv = stock_mval(v, 8);
+    MDB_val mk = stock_mval(k, kl + 1 + HUB_STAMP_LEN), mv = stock_mval(v, 8);
     if ((rc = mdb_put(s->txn, s->dbi[S_MOVES], &mk, &mv, 0)))
         return hub_store_err(rc);
     l->moves += delta;

@@ -25,7 +25,7 @@ enum { /* parts of a document */
 enum { P_ALL = 1, P_COMPLETE = 2 };  /* no lines: all of it; closes it */
 enum { F_RES, F_PO, F_PROD, F_RET }; /* what a contribution adds to */
 
-#define DOC_VERSION 1
+#define DOC_VERSION 2
 
 typedef struct sline {
     const char *sku, *wh;

@@ -44,7 +44,7 @@ struct hub_stock {
                                     sums of them stay far from overflow */
 #define MAX_PARTS           256  /* parts of one document kept */
 #define MAX_LINES           1000 /* lines of one part kept */
-#define STOCK_LEVEL_VERSION 1
+#define STOCK_LEVEL_VERSION 2
 #define STOCK_OVERSOLD_LIST 100 /* orders listed per SKU and warehouse */
 #define STOCK_BIAS          ((uint64_t)1 << 63)
 

@@ -17,8 +17,9 @@ examples="$HUB360_SOURCE_DIR/schemas/examples"
 cat "$examples"/crm.lead.created.json "$examples"/erp.order.placed.json > two.ndjson
 "$HUB360" publish --config hub360.yaml two.ndjson > /dev/null
 
-# registered once per subject, with the released envelope's text
-python3 - "$HUB360_SOURCE_DIR/schemas/released/1.avsc" <<'PY' || fail "registrations"
+# registered once per subject, with the newest released envelope's text
+ENVELOPE_ID=$(awk '$2 == "hub360.Envelope" { id = $1 } END { print id }' "$HUB360_SOURCE_DIR/schemas/ids.tsv")
+python3 - "$HUB360_SOURCE_DIR/schemas/released/$ENVELOPE_ID.avsc" <<'PY' || fail "registrations"
 import json, sys
 want = open(sys.argv[1]).read().strip()
 log = [json.loads(l) for l in open("registry.log")]

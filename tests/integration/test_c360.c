@@ -2,6 +2,7 @@
  * Integration tests of the customer-360 projection, applied in process
  * (no Kafka): order independence, duplicates, links, forget, guards.
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,13 +22,42 @@ static void dump(const char *name, const hub_buf_t *b) {
     }
 }
 
-static void orders_agree(int control, int dups) {
+/* Makes most events tie on occurred_at, as a database's changes of one
+ * transaction or one second do: each occurs at midnight of its day, and
+ * carries a sequence drawn from few values (so sequences tie too, and
+ * the event id decides), or none. A function of the event id, so that a
+ * re-sent event stays the same event. */
+static void make_ties(events_t *ev) {
+    for (size_t i = 0; i < ev->n; i++) {
+        json_t *e = json_loads(ev->lines[i], 0, NULL);
+        REQUIRE(e);
+        const char *at = json_string_value(json_object_get(e, "occurred_at"));
+        const char *id = json_string_value(json_object_get(e, "event_id"));
+        REQUIRE(at && strlen(at) >= 10 && id);
+        char day[32];
+        snprintf(day, sizeof day, "%.10sT00:00:00Z", at);
+        json_object_set_new(e, "occurred_at", json_string(day));
+        uint64_t x = 1469598103934665603ull; /* FNV-1a of the id */
+        for (; *id; id++)
+            x = (x ^ (unsigned char)*id) * 1099511628211ull;
+        if (x % 5)
+            json_object_set_new(e, "sequence", json_integer((json_int_t)(x % 50)));
+        free(ev->lines[i]);
+        ev->lines[i] = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        REQUIRE(ev->lines[i]);
+        json_decref(e);
+    }
+}
+
+static void orders_agree(int control, int dups, int ties) {
     events_t ev;
     const char *seed = getenv("HUB360_TEST_SEED"); /* to explore others */
     const char *pct = getenv("HUB360_TEST_CONTROL");
     size_t events = events_wanted(12000);
     events_generate(events, seed ? (unsigned)strtoul(seed, NULL, 10) : 7,
                     control && pct ? (int)strtol(pct, NULL, 10) : control, dups, &ev);
+    if (ties)
+        make_ties(&ev);
     hub_config_t *cfg = config_from("");
     REQUIRE(cfg);
     size_t *rev = malloc(ev.n * sizeof *rev), *shuf = shuffled(ev.n, 42);
@@ -73,11 +103,17 @@ static void orders_agree(int control, int dups) {
 }
 
 TEST(the_same_events_in_three_orders_give_identical_views) {
-    orders_agree(0, 0);
+    orders_agree(0, 0, 0);
 }
 
 TEST(with_duplicates_and_operators_the_orders_still_agree) {
-    orders_agree(1, 2);
+    orders_agree(1, 2, 0);
+}
+
+/* Last-writer-wins on (occurred_at, sequence, event_id) is as order
+ * independent as it was on (occurred_at, event_id). */
+TEST(events_that_tie_on_occurred_at_agree_in_three_orders_by_their_sequence) {
+    orders_agree(1, 2, 1);
 }
 
 /* ------------------------------------------------------------------ */

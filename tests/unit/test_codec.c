@@ -131,8 +131,21 @@ TEST(topic_and_key_follow_the_type) {
 }
 
 /* Expected bytes computed independently with fastavro (Python) from
- * schemas/released/1.avsc and schemas/examples/crm.lead.converted.json. */
+ * `hub360 schemas show 56` (the envelope with its sequence) and
+ * schemas/examples/crm.lead.converted.json. */
 static const char lead_converted_hex[] =
+    "00000000384865653666656632322d613764612d353061342d386335332d356664613435"
+    "6562353233662463726d2e6c6561642e636f6e7665727465648091b5919867dc9ab59198"
+    "671473616c6573666f72636500086c6561642430305135673030303030416243644545"
+    "415606002a66616e672e77616e67406578616d706c652e6f7267063a73616c6573666f72"
+    "63653a303051356730303030304162436445454156043a73616c6573666f7263653a3030"
+    "333567303030303058795a6142414156000402243030333567303030303058795a614241"
+    "41560224303031356730303030304b6c4d6e4f414155022430303635673030303030507152"
+    "73544141550000";
+
+/* The same event as an older hub360 wrote it: schema id 1, the envelope
+ * without a sequence (fastavro, schemas/released/1.avsc). */
+static const char lead_converted_v1_hex[] =
     "00000000014865653666656632322d613764612d353061342d386335332d356664613435"
     "6562353233662463726d2e6c6561642e636f6e7665727465648091b5919867dc9ab59198"
     "671473616c6573666f72636500086c6561642430305135673030303030416243644545"
@@ -154,10 +167,69 @@ TEST(framing_is_byte_exact) {
         hub_buf_printf(&hex, "%02x", (unsigned char)enc.value.data[i]);
     CHECK_STR(hex.data, lead_converted_hex);
     CHECK_INT(enc.value.data[0], 0);                 /* magic byte */
-    CHECK_INT((unsigned char)enc.value.data[4], 1);  /* schema id 1 */
+    CHECK_INT((unsigned char)enc.value.data[4], 56); /* schema id 56 */
     hub_buf_free(&hex);
     hub_encoded_free(&enc);
     free(text);
+}
+
+static size_t unhex(const char *hex, uint8_t *out) {
+    size_t n = 0;
+    for (; hex[0] && hex[1]; hex += 2) {
+        unsigned v;
+        sscanf(hex, "%2x", &v);
+        out[n++] = (uint8_t)v;
+    }
+    return n;
+}
+
+/* Events on the topics from before the envelope had its sequence still
+ * read: resolved from schema 1, the sequence null. */
+TEST(an_event_of_the_first_envelope_still_reads) {
+    setup();
+    uint8_t bin[sizeof lead_converted_v1_hex / 2];
+    size_t n = unhex(lead_converted_v1_hex, bin);
+    hub_buf_t json = HUB_BUF_INIT;
+    char err[512] = "";
+    CHECK_INT(hub_codec_render(codec, bin, n, &json, err, sizeof err), 0);
+    char *text = example("crm.lead.converted");
+    CHECK_STR(json.data, text);
+    const uint8_t *avro;
+    size_t alen;
+    CHECK_INT(hub_codec_envelope_bytes(codec, bin, n, &avro, &alen, err,
+                                       sizeof err), 0);
+    CHECK_INT(alen, n - 5 + 1); /* re-encoded: one byte more, the null */
+    free(text);
+    hub_buf_free(&json);
+}
+
+/* A sequence is kept as given, a long, and is optional. */
+TEST(the_sequence_round_trips) {
+    setup();
+    char *text = example("crm.lead.converted");
+    json_t *ev = json_loads(text, 0, NULL);
+    REQUIRE(ev);
+    json_object_set_new(ev, "sequence", json_integer(9007199254740993LL));
+    char *with = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    hub_encoded_t enc = {HUB_BUF_INIT, HUB_BUF_INIT, 0, NULL};
+    char err[512] = "";
+    REQUIRE(hub_codec_encode_text(codec, with, strlen(with), &enc, err,
+                                  sizeof err) == 0);
+    hub_buf_t json = HUB_BUF_INIT;
+    CHECK_INT(hub_codec_render(codec, enc.value.data, enc.value.len, &json,
+                               err, sizeof err), 0);
+    CHECK(strstr(json.data, "\"sequence\":9007199254740993}") != NULL);
+    json_object_set_new(ev, "sequence", json_string("12"));
+    free(with);
+    with = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    CHECK_INT(hub_codec_encode_text(codec, with, strlen(with), &enc, err,
+                                    sizeof err), HUB_EINVAL);
+    CHECK(strstr(err, "sequence") != NULL);
+    free(with);
+    free(text);
+    json_decref(ev);
+    hub_buf_free(&json);
+    hub_encoded_free(&enc);
 }
 
 static const char *encode_error(const char *text) {
@@ -242,8 +314,8 @@ TEST(bad_bytes_have_their_own_errors) {
     free(text);
     CHECK_STR(decode_error(enc.value.data, enc.value.len), "(decoded)");
     CHECK_STR(decode_error(enc.value.data, enc.value.len - 10),
-              "schema id 1: truncated Avro: 9 more bytes needed at byte 234 "
-              "of 243");
+              "schema id 56: truncated Avro: 8 more bytes needed at byte 234 "
+              "of 244");
     CHECK_STR(decode_error(enc.value.data, 3),
               "message of 3 bytes is shorter than the 5-byte schema header");
     CHECK_STR(decode_error("{\"a\":1}", 7),
@@ -256,21 +328,21 @@ TEST(bad_bytes_have_their_own_errors) {
     hub_buf_append(&longer, enc.value.data, enc.value.len);
     hub_buf_append(&longer, "xy", 2);
     CHECK_STR(decode_error(longer.data, longer.len),
-              "schema id 1: malformed Avro: 2 trailing bytes after the value "
-              "(at byte 253)");
+              "schema id 56: malformed Avro: 2 trailing bytes after the value "
+              "(at byte 254)");
     /* a string length far beyond the buffer must not reach avro-c */
     hub_buf_reset(&longer);
     hub_buf_append(&longer, enc.value.data, 5);
     hub_buf_append(&longer, "\xfe\xff\xff\xff\x0f", 5);
     CHECK_STR(decode_error(longer.data, longer.len),
-              "schema id 1: truncated Avro: 2147483647 more bytes needed at "
+              "schema id 56: truncated Avro: 2147483647 more bytes needed at "
               "byte 5 of 5");
     /* invalid UTF-8 inside an Avro string */
     hub_buf_reset(&longer);
     hub_buf_append(&longer, enc.value.data, enc.value.len);
     longer.data[6] = (char)0xff;
     CHECK_STR(decode_error(longer.data, longer.len),
-              "schema id 1: invalid UTF-8 in an Avro string at byte 1");
+              "schema id 56: invalid UTF-8 in an Avro string at byte 1");
     hub_buf_free(&longer);
     hub_encoded_free(&enc);
 }
