@@ -93,6 +93,12 @@ static const hub_cfg_entry_t webhook_map[] = {
             public_url, "The scheme and host the vendor calls (e.g. "
             "https://hooks.example.com), for signatures over the URL "
             "(HubSpot v2/v3); empty: https:// and the Host header."),
+    HUB_CFG(HUB_CFG_STR, "min_version", NULL, hub_webhook_config_t,
+            min_version, "HubSpot: the oldest signature version taken. v3 "
+            "refuses v1 and v2 signatures, which have no timestamp: a "
+            "captured request could be replayed, or one signed v3 sent again "
+            "with only its older signature. Empty takes every version.",
+            .choices = "|v1|v2|v3"),
     {0},
 };
 
@@ -302,6 +308,19 @@ int hub_source_check_item(const void *items, size_t i, char *msg,
                               "name the scheme that uses it");
         return -1;
     }
+    if (s[i].webhook.min_version[0]) {
+        const hub_preset_t *p = has_preset ? hub_preset_find(s[i].preset)
+                                           : NULL;
+        hub_sig_scheme scheme = p ? p->signature : HUB_SIG_HMAC;
+        if (s[i].webhook.signature[0])
+            hub_sig_scheme_parse(s[i].webhook.signature, &scheme);
+        if (scheme != HUB_SIG_HUBSPOT) {
+            snprintf(msg, msglen, "webhook.min_version is for HubSpot's "
+                                  "signatures, and this source's are %s",
+                     hub_sig_scheme_name(scheme));
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -405,6 +424,7 @@ int hub_source_signature(const hub_source_t *s, hub_sig_config_t *out) {
                                                     : HUB_SIG_HEX,
         .prefix = w->prefix[0] ? w->prefix : NULL,
         .max_age_ms = w->max_age_ms,
+        .min_version = w->min_version[0] ? w->min_version[1] - '0' : 1,
     };
     return 0;
 }

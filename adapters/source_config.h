@@ -22,6 +22,7 @@ typedef struct hub_webhook_config {
     int64_t max_age_ms;    /* timestamped schemes: oldest accepted */
     int64_t ack_timeout_ms; /* answer 503 when Kafka takes longer */
     char *public_url;      /* scheme://host as the vendor calls us */
+    char *min_version;     /* hubspot: oldest signature version, "" any */
 } hub_webhook_config_t;
 
 typedef struct hub_poll_auth_config {

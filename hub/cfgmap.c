@@ -513,9 +513,21 @@ int hub_cfg_describe(const hub_cfg_entry_t *table, const char *path,
             continue;
         }
         const char *type = type_name(e->type);
-        char tbuf[128];
+        char tbuf[256];
         if (e->type == HUB_CFG_STR && e->choices) {
-            snprintf(tbuf, sizeof tbuf, "one of `%s`", e->choices);
+            /* each choice its own code span: a '|' inside one would end
+             * the Markdown table's cell */
+            size_t n = (size_t)snprintf(tbuf, sizeof tbuf, "one of ");
+            for (const char *c = e->choices; n < sizeof tbuf;) {
+                const char *bar = strchr(c, '|');
+                size_t len = bar ? (size_t)(bar - c) : strlen(c);
+                n += (size_t)snprintf(tbuf + n, sizeof tbuf - n, "%s`%.*s`",
+                                      c == e->choices ? "" : ", ",
+                                      len ? (int)len : 2, len ? c : "\"\"");
+                if (!bar)
+                    break;
+                c = bar + 1;
+            }
             type = tbuf;
         } else if (e->type == HUB_CFG_INT && e->min < e->max) {
             snprintf(tbuf, sizeof tbuf, "integer %ld..%ld", e->min, e->max);

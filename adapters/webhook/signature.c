@@ -323,6 +323,11 @@ static int verify_hubspot_v1v2(const hub_sig_config_t *c,
         return hub_fail(err, errlen, HUB_EAUTH,
                         "X-HubSpot-Signature-Version \"%s\" is not v1 or v2",
                         version);
+    if (c->min_version > (v2 ? 2 : 1))
+        return hub_fail(err, errlen, HUB_EAUTH,
+                        "no X-HubSpot-Signature-v3 header, and min_version "
+                        "v%d refuses the request's v%d signature",
+                        c->min_version, v2 ? 2 : 1);
     if (v2 && (!r->method || !r->uri))
         return hub_fail(err, errlen, HUB_EINVAL,
                         "hubspot v2 signs the method and URI; the request "

@@ -72,6 +72,8 @@ typedef struct hub_sig_config {
     const char *prefix;        /* hmac: text before the digest, or NULL */
     int64_t max_age_ms;        /* hubspot v3, zendesk: oldest timestamp;
                                   0 for 300000 (HubSpot's 5 minutes) */
+    int min_version;           /* hubspot: 1, 2 or 3, the oldest signature
+                                  version taken (0 counts as 1) */
 } hub_sig_config_t;
 
 /* A read-only view of one request. Lookups return NULL when absent;

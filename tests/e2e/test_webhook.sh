@@ -25,6 +25,13 @@ sources:
     webhook:
       secret: yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy
       public_url: https://hooks.example.com
+  - name: crm3
+    system: crm
+    preset: hubspot
+    webhook:
+      secret: yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy
+      public_url: https://hooks.example.com
+      min_version: v3
   - name: frappe
     system: erp
     preset: erpnext
@@ -168,6 +175,20 @@ case "$status" in
   "401 {\"error\":{\"code\":\"bad_signature\",\"message\":\"timestamp $old is older than 300 s\"}}") ok "a stale HubSpot v3 timestamp is 401" ;;
   *) fail "a stale HubSpot v3 timestamp: got $status" ;;
 esac
+# webhook.min_version: v3 refuses the same valid v1 request (it has no
+# timestamp: a replay), and takes v3.
+expect_eq "min_version v3 refuses a valid v1 signature" \
+  "$(post -X POST "$URL/crm3" -H 'Content-Type: application/json' \
+      -H 'X-HubSpot-Signature-Version: v1' \
+      -H 'X-HubSpot-Signature: 232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de' \
+      --data-binary @"$HS")" \
+  '401 {"error":{"code":"bad_signature","message":"no X-HubSpot-Signature-v3 header, and min_version v3 refuses the request'"'"'s v1 signature"}}'
+expect_eq "min_version v3 takes v3" \
+  "$(post -X POST "$URL/crm3" -H 'Content-Type: application/json' \
+      -H "X-HubSpot-Request-Timestamp: $ts" \
+      -H "X-HubSpot-Signature-v3: $(v3 POST 'https://hooks.example.com/ingest/crm3' "$HS" "$ts")" \
+      --data-binary @"$HS")" \
+  '200 {"accepted":1}'
 
 # ERPNext: Frappe's own header and base64 digest, with no more set than
 # the secret.

@@ -198,7 +198,7 @@ TEST(reference_lists_every_key) {
     hub_cfg_describe(hub_config_map, "", &b);
     CHECK_CONTAINS(b.data, "| `kafka.brokers` | string | `embedded` |");
     CHECK_CONTAINS(b.data, "| `kafka.partitions` | integer 1..10000 | `12` |");
-    CHECK_CONTAINS(b.data, "| `api.tokens[].scope` | one of `read|admin` |");
+    CHECK_CONTAINS(b.data, "| `api.tokens[].scope` | one of `read`, `admin` |");
     CHECK_CONTAINS(b.data, "Required.");
     hub_buf_free(&b);
 }

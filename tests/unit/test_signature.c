@@ -411,6 +411,17 @@ TEST(hubspot_v1_and_v2_from_the_docs) {
          REJECT("X-HubSpot-Signature-Version \"v9\" is not v1 or v2")},
     };
     RUN(&c, &f, v1);
+    /* webhook.min_version: a request with only an older signature is
+     * refused, however valid (it may be a replay, or one signed v3 too
+     * sent again without its v3 header) */
+    hub_sig_config_t c3 = c;
+    c3.min_version = 3;
+    const sig_case_t v1_refused[] = {
+        {.what = "valid v1, min_version v3",
+         REJECT("no X-HubSpot-Signature-v3 header, and min_version v3 "
+                "refuses the request's v1 signature")},
+    };
+    RUN(&c3, &f, v1_refused);
 
     /* The docs' v2 GET example: SHA-256 of secret + method + URI */
     fake_t g =
@@ -425,6 +436,16 @@ TEST(hubspot_v1_and_v2_from_the_docs) {
          REJECT(MISMATCH)},
     };
     RUN(&c, &g, v2);
+    c3.min_version = 2;
+    const sig_case_t v2_min[] = {{.what = "valid v2, min_version v2"}};
+    RUN(&c3, &g, v2_min);
+    c3.min_version = 3;
+    const sig_case_t v2_refused[] = {
+        {.what = "valid v2, min_version v3",
+         REJECT("no X-HubSpot-Signature-v3 header, and min_version v3 "
+                "refuses the request's v2 signature")},
+    };
+    RUN(&c3, &g, v2_refused);
     g.r.uri = "https://www.example.com/webhook_uri?x=1";
     const sig_case_t v2uri[] = {{.what = "another URI", REJECT(MISMATCH)}};
     RUN(&c, &g, v2uri);
@@ -477,6 +498,10 @@ TEST(hubspot_v3_signs_method_decoded_uri_body_and_timestamp) {
                 "digest")},
     };
     RUN(&c, &f, cases);
+    hub_sig_config_t c3 = c;
+    c3.min_version = 3;
+    const sig_case_t v3_min[] = {{.what = "valid, min_version v3"}};
+    RUN(&c3, &f, v3_min);
 
     /* the same URI already decoded signs the same; %20 decoded does not */
     f.r.uri = "https://hooks.example.com/hubspot?tag=deal:new,(won)%20today";
