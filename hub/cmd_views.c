@@ -99,7 +99,14 @@ static int run_get(hub_cli_t *cli) {
                                     (size_t)limit, &out, next, id, sizeof id);
     else
         rc = hub_c360_get_json(c, cli->args[0], &out, id, sizeof id);
-    if (rc == HUB_ENOENT) {
+    if (rc == HUB_ENOENT && hub_c360_never_applied(c)) {
+        char path[PATH_MAX];
+        hub_projector_store_path(cli->cfg, path, sizeof path);
+        rc = hub_cli_fail(cli, "no customer %s: the store at %s has no "
+                               "event yet (`hub360 project` fills it from "
+                               "Kafka; has it run?)",
+                          cli->args[0], path);
+    } else if (rc == HUB_ENOENT) {
         rc = hub_cli_fail(cli, "no customer %s", cli->args[0]);
     } else if (rc == HUB_EINVAL) {
         rc = hub_cli_usage_error(cli, "--before: expected a cursor as printed "

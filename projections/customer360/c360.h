@@ -176,6 +176,10 @@ int hub_c360_changes(hub_c360_t *c, uint64_t after, size_t limit,
                      int (*fn)(uint64_t seq, const char *id,
                                const void *view, size_t len, void *opaque),
                      void *opaque);
+/* 1 when no batch was ever committed to the store (no offsets kept): a
+ * projector that has not run, or failed before its first batch. */
+int hub_c360_never_applied(hub_c360_t *c);
+
 /* The store's size and use, for metrics. */
 typedef struct hub_c360_store_info {
     uint64_t map_bytes;   /* the map's size (projector.map_size) */

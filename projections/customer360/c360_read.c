@@ -503,6 +503,17 @@ int hub_c360_set_published_seq(hub_c360_t *c, uint64_t seq) {
     return hub_store_err(mdb_txn_commit(txn));
 }
 
+int hub_c360_never_applied(hub_c360_t *c) {
+    MDB_txn *txn;
+    MDB_stat st;
+    if (begin_read(c, &txn))
+        return 0;
+    int none = mdb_stat(txn, DBI(c, T_OFFSETS), &st) == 0 &&
+               st.ms_entries == 0;
+    mdb_txn_abort(txn);
+    return none;
+}
+
 int hub_c360_store_info(hub_c360_t *c, hub_c360_store_info_t *out) {
     MDB_envinfo info;
     MDB_stat st;

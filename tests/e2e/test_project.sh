@@ -134,6 +134,12 @@ expect_eq "another order: the same digest" "$("$HUB360" digest -c b.yaml)" "$(ca
 
 # --- without the changelog ---------------------------------------------
 config e "${prefix}e." 2
+# before any event: the store is there and empty, and get says why
+"$HUB360" project -c e.yaml --once 2> e0.err || { cat e0.err >&2; fail "project on empty topics"; }
+rc=0; "$HUB360" get -c e.yaml email:a@example.com 2> e0get.err || rc=$?
+expect_eq "get on a store that holds no event yet exits 1" "$rc" 1
+expect_eq "and says the store has no event yet" "$(cat e0get.err)" \
+  "hub360 get: no customer email:a@example.com: the store at $WORK/e/customer360 has no event yet (\`hub360 project\` fills it from Kafka; has it run?)"
 head -n 500 events.ndjson | "$HUB360" publish -c e.yaml > /dev/null
 "$HUB360" project -c e.yaml --once --no-changelog 2> e.err || { cat e.err >&2; fail "project --no-changelog"; }
 written=$(tail -n1 e.err | sed -nE 's/.*; ([0-9]+) views written, .*, 0 changelog records$/\1/p')
