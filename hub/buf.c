@@ -108,6 +108,7 @@ int hub_buf_read_file(hub_buf_t *b, const char *path, size_t limit,
     char chunk[65536];
     size_t n;
     int rc = 0;
+    errno = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (b->len + n > limit) {
             rc = hub_fail(err, errlen, HUB_EINVAL,
@@ -120,8 +121,9 @@ int hub_buf_read_file(hub_buf_t *b, const char *path, size_t limit,
             break;
         }
     }
-    if (!rc && ferror(f))
-        rc = hub_fail(err, errlen, HUB_EIO, "%s: read error", path);
+    if (!rc && ferror(f)) /* a directory: EISDIR */
+        rc = hub_fail(err, errlen, HUB_EIO, "%s: %s", path,
+                      errno ? strerror(errno) : "read error");
     fclose(f);
     return rc;
 }

@@ -38,11 +38,17 @@ static const char *node_kind(const hub_ynode_t *n) {
 /* Scalars                                                             */
 /* ------------------------------------------------------------------ */
 
+/* 0 with *out; 1 for a whole number beyond a long; -1 for anything
+ * else. */
 static int parse_long(const char *s, long *out) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end)
+    if (end == s || *end)
+        return -1;
+    if (errno == ERANGE)
+        return 1;
+    if (errno)
         return -1;
     *out = v;
     return 0;
@@ -226,7 +232,17 @@ static int set_scalar(apply_ctx *c, const hub_cfg_entry_t *e, void *p,
     }
     case HUB_CFG_INT: {
         long v;
-        if (!n->plain || parse_long(s, &v))
+        int bad = parse_long(s, &v);
+        if (bad == 1 && e->min < e->max)
+            return fail_at(c, n, path, "%s is out of range %ld..%ld", s,
+                           e->min, e->max);
+        if (bad == 1)
+            return fail_at(c, n, path, "%s is too large an integer", s);
+        if (!bad && !n->plain)
+            return fail_at(c, n, path, "expected an integer, got the "
+                                       "string \"%s\" (write it without "
+                                       "quotes)", s);
+        if (bad)
             return fail_at(c, n, path, "expected an integer, got \"%s\"", s);
         if (e->min < e->max && (v < e->min || v > e->max))
             return fail_at(c, n, path, "%ld is out of range %ld..%ld", v,

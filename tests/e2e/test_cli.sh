@@ -88,6 +88,11 @@ err=$("$HUB360" check --config good.yaml typo.yaml 2>&1); rc=$?
 set -e
 expect_eq "check refuses two files" "$(echo "$err" | head -1)/$rc" \
   'hub360 check: expected one CONFIG file (as CONFIG or --config FILE)/2'
+mkdir -p confdir
+set +e
+err=$("$HUB360" check -c confdir 2>&1); rc=$?
+set -e
+expect_eq "a directory given as the config says so" "$err/$rc" "confdir: Is a directory/1"
 printf 'kafka:\n  brokers: k1:9092\n  partitons: 6\n' > typo.yaml
 set +e
 err=$("$HUB360" check typo.yaml 2>&1); rc=$?

@@ -78,7 +78,8 @@ static const struct {
     {"kafka:\n  brokers: x\n  partitions: many\n",
      "test.yaml:3: kafka.partitions: expected an integer, got \"many\""},
     {"kafka:\n  partitions: \"3\"\n",
-     "test.yaml:2: kafka.partitions: expected an integer, got \"3\""},
+     "test.yaml:2: kafka.partitions: expected an integer, got the string "
+     "\"3\" (write it without quotes)"},
     {"kafka:\n  partitions: 0\n",
      "test.yaml:2: kafka.partitions: 0 is out of range 1..10000"},
     {"kafka:\n  delivery_timeout: 30\n",
