@@ -280,6 +280,22 @@ if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
   ok "503 carries Retry-After"
 fi
 
+# WeChat gives up on an answer after 5 s and retries: its sources wait
+# for Kafka 4 s at most, whatever webhook.ack_timeout says (oa has the
+# default 10 s), and answer 503 so that WeChat's retry brings it again.
+if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
+  s=$(date +%s%N)
+  status=$(wechat "$FIX/wechat_oa_text_message_docs.xml")
+  waited=$(( ($(date +%s%N) - s) / 1000000 ))
+  case "$status" in
+    '503 {"error":{"code":"kafka_unavailable",'*) ;;
+    *) fail "WeChat, no broker: got $status" ;;
+  esac
+  [ "$waited" -ge 3900 ] && [ "$waited" -lt 8000 ] ||
+    fail "WeChat waited $waited ms for Kafka: not its 4 s cap (ack_timeout is 10 s)"
+  ok "WeChat, no broker: 503 after the 4 s cap ($waited ms), not the 10 s ack_timeout"
+fi
+
 # SIGTERM while a request waits for Kafka: it is answered, then the
 # process exits 0 (still no broker, so the answer is a whole 503).
 if [ -z "${HUB360_TEST_KAFKA:-}" ]; then
