@@ -679,13 +679,14 @@ int hub_consumer_subscribe(rd_kafka_t *rk, const char *const *topics,
 }
 
 int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
-                            size_t ntopics, int64_t offset,
+                            size_t ntopics, int64_t offset, int timeout_ms,
                             size_t *npartitions, char *err, size_t errlen) {
     /* The topics are looked up before any handle names them: a broker
      * that creates topics on request (the embedded one does) would
      * otherwise make a mistyped name exist, and `tail` wait on it. */
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(
+        rk, 1, NULL, &md, timeout_ms < 0 ? 10000 : timeout_ms);
     if (e)
         return hub_fail(err, errlen, HUB_EKAFKA, "kafka metadata: %s",
                         rd_kafka_err2str(e));

@@ -198,10 +198,11 @@ void hub_bus_release_topics(rd_kafka_topic_t **held, size_t n);
  * Assigns every partition of the given topics at `offset`
  * (RD_KAFKA_OFFSET_BEGINNING or _END), so a group-less consumer reads
  * them all. *npartitions is the number assigned. Unknown topics are an
- * error (HUB_ENOENT).
+ * error (HUB_ENOENT). Waits for the topics' metadata up to timeout_ms
+ * (10 s when it is negative): HUB_EKAFKA past it.
  */
 int hub_consumer_assign_all(rd_kafka_t *rk, const char *const *topics,
-                            size_t ntopics, int64_t offset,
+                            size_t ntopics, int64_t offset, int timeout_ms,
                             size_t *npartitions, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */

@@ -22,7 +22,7 @@ static const hub_cli_opt_t tail_opts[] = {
      "exit once every partition's end is reached (kcat -e)"},
     {"timeout", 't', "DURATION",
      "give up after DURATION (e.g. 30s) and exit 1 if --count was not "
-     "reached"},
+     "reached; Kafka is waited for that long at most too (else 10s)"},
     {0},
 };
 
@@ -123,11 +123,13 @@ static int run_tail(hub_cli_t *cli) {
     rc = hub_consumer_new(cli->cfg, s.bootstrap, NULL, at_end, &rk, err,
                           sizeof err);
     if (!rc)
-        rc = hub_consumer_assign_all(rk, topics, ntopics,
-                                     hub_cli_has(cli, "from-beginning")
-                                         ? RD_KAFKA_OFFSET_BEGINNING
-                                         : RD_KAFKA_OFFSET_END,
-                                     &nparts, err, sizeof err);
+        rc = hub_consumer_assign_all(
+            rk, topics, ntopics,
+            hub_cli_has(cli, "from-beginning") ? RD_KAFKA_OFFSET_BEGINNING
+                                               : RD_KAFKA_OFFSET_END,
+            /* --timeout bounds the wait for Kafka too */
+            timeout_ms >= 0 && timeout_ms < 10000 ? (int)timeout_ms : -1,
+            &nparts, err, sizeof err);
     if (rc) {
         int code = rc == HUB_EKAFKA
                        ? hub_cli_fail(cli, "kafka at %s: %s", s.bootstrap, err)

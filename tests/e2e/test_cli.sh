@@ -170,9 +170,12 @@ expect_eq "no embedded broker running" "$err/$rc" \
   "hub360 publish: kafka.brokers is \"embedded\" but no embedded broker is running for data dir $WORK/nothing: start one with \`hub360 broker\` or \`hub360 up\`, or pass --brokers HOST:PORT/1"
 
 set +e
-err=$("$HUB360" tail --end --brokers 127.0.0.1:1 2>&1 | grep '^hub360 tail')
+s=$(date +%s)
+err=$("$HUB360" tail --end --timeout 2s --brokers 127.0.0.1:1 2>&1 | grep '^hub360 tail')
+took=$(( $(date +%s) - s ))
 set -e
-expect_eq "tail names the Kafka it could not reach" "$err" \
+[ "$took" -lt 8 ] || fail "tail --timeout 2s waited $took s for a Kafka it cannot reach"
+expect_eq "tail names the Kafka it could not reach, within its --timeout" "$err" \
   "hub360 tail: kafka at 127.0.0.1:1: kafka metadata: Local: Broker transport failure"
 
 # hub360 broker: prints its address first, other commands find it

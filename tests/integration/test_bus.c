@@ -94,7 +94,7 @@ static size_t consume(const char *topic, size_t want, hub_buf_t *lines,
         return 0;
     }
     const char *topics[] = {topic};
-    if (hub_consumer_assign_all(rk, topics, 1, RD_KAFKA_OFFSET_BEGINNING,
+    if (hub_consumer_assign_all(rk, topics, 1, RD_KAFKA_OFFSET_BEGINNING, -1,
                                 NULL, err, sizeof err)) {
         FAIL_AT("assign: %s", err);
         rd_kafka_destroy(rk);

@@ -74,7 +74,7 @@ int webhook_env_read(webhook_env_t *w, const char *name,
     const char *topics[] = {topic};
     if (hub_consumer_new(w->cfg, hub_broker_bootstrap(w->broker), NULL, 1,
                          &rk, err, sizeof(err)) ||
-        hub_consumer_assign_all(rk, topics, 1, RD_KAFKA_OFFSET_BEGINNING,
+        hub_consumer_assign_all(rk, topics, 1, RD_KAFKA_OFFSET_BEGINNING, -1,
                                 &nparts, err, sizeof(err)) ||
         hub_codec_new(w->cat, w->cfg->kafka.topic_prefix, &codec, err,
                       sizeof(err))) {
