@@ -284,6 +284,24 @@ const hub_cfg_entry_t hub_source_config_map[] = {
     {0},
 };
 
+/* The signature scheme a source's webhooks are checked with: the
+ * preset's, or hub360's own hmac for a mapping; webhook.signature
+ * overrides it. A vendor that signs nothing (Salesforce, Odoo) comes
+ * through a relay: with a secret, the relay signs as hub360's hmac does.
+ * HUB_ECONFIG for a webhook.signature that names no scheme. */
+static int source_scheme(const hub_source_config_t *cfg,
+                         hub_sig_scheme *out) {
+    const hub_preset_t *p = cfg->preset[0] ? hub_preset_find(cfg->preset)
+                                           : NULL;
+    *out = p ? p->signature : HUB_SIG_HMAC;
+    if (*out == HUB_SIG_NONE && cfg->webhook.secret[0])
+        *out = HUB_SIG_HMAC;
+    if (cfg->webhook.signature[0] &&
+        hub_sig_scheme_parse(cfg->webhook.signature, out) != 0)
+        return HUB_ECONFIG;
+    return 0;
+}
+
 int hub_source_check_item(const void *items, size_t i, char *msg,
                           size_t msglen) {
     const hub_source_config_t *s = items;
@@ -308,18 +326,13 @@ int hub_source_check_item(const void *items, size_t i, char *msg,
                               "name the scheme that uses it");
         return -1;
     }
-    if (s[i].webhook.min_version[0]) {
-        const hub_preset_t *p = has_preset ? hub_preset_find(s[i].preset)
-                                           : NULL;
-        hub_sig_scheme scheme = p ? p->signature : HUB_SIG_HMAC;
-        if (s[i].webhook.signature[0])
-            hub_sig_scheme_parse(s[i].webhook.signature, &scheme);
-        if (scheme != HUB_SIG_HUBSPOT) {
-            snprintf(msg, msglen, "webhook.min_version is for HubSpot's "
-                                  "signatures, and this source's are %s",
-                     hub_sig_scheme_name(scheme));
-            return -1;
-        }
+    hub_sig_scheme scheme;
+    if (s[i].webhook.min_version[0] && source_scheme(&s[i], &scheme) == 0 &&
+        scheme != HUB_SIG_HUBSPOT) {
+        snprintf(msg, msglen, "webhook.min_version is for HubSpot's "
+                              "signatures, and this source's are %s",
+                 hub_sig_scheme_name(scheme));
+        return -1;
     }
     return 0;
 }
@@ -400,12 +413,8 @@ int hub_source_signature(const hub_source_t *s, hub_sig_config_t *out) {
     const hub_webhook_config_t *w = &s->cfg->webhook;
     const hub_preset_t *p = s->cfg->preset[0] ? hub_preset_find(s->cfg->preset)
                                               : NULL;
-    hub_sig_scheme scheme = p ? p->signature : HUB_SIG_HMAC;
-    /* a vendor that signs nothing (Salesforce, Odoo) comes through a
-     * relay; with a secret, the relay signs as hub360's own hmac does */
-    if (scheme == HUB_SIG_NONE && w->secret[0])
-        scheme = HUB_SIG_HMAC;
-    if (w->signature[0] && hub_sig_scheme_parse(w->signature, &scheme) != 0)
+    hub_sig_scheme scheme;
+    if (source_scheme(s->cfg, &scheme))
         return HUB_ECONFIG;
     if (scheme != HUB_SIG_NONE && !w->secret[0])
         return HUB_ECONFIG; /* no secret: the source takes no webhooks */

@@ -138,8 +138,10 @@ static void write_batch(MDB_env *env, MDB_dbi data, MDB_dbi offs, rec *r,
     }
     qsort(r, n, sizeof *r, cmp_rec);
     for (size_t i = 0; i < n && !rc; i++) {
-        if (i + 1 < n && !memcmp(r[i].key, r[i + 1].key, 16))
+        if (i + 1 < n && !memcmp(r[i].key, r[i + 1].key, 16)) {
+            r[i + 1].read |= r[i].read; /* read once, by the put kept */
             continue; /* written once a batch, as the projector does */
+        }
         MDB_val k = {16, r[i].key}, got;
         if (r[i].read) {
             rc = mdb_cursor_get(cur, &k, &got, MDB_SET_KEY);

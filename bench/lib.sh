@@ -56,6 +56,19 @@ bench_rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 # bench_free_port: a TCP port of 127.0.0.1 free right now.
 bench_free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# bench_publish HUB360 CONFIG EVENTS PEOPLE: `hub360 generate` of EVENTS
+# events over PEOPLE people (seed 1), published with CONFIG in big
+# producer batches, as a bulk load would be: the mock cluster keeps every
+# produce request as a message set and serves a fetch by walking them, so
+# many tiny sets would slow every reader down alike. Prints publish's
+# summary line; leaves $WORK/publish.yaml.
+bench_publish() {
+  sed 's/^kafka:$/kafka:\n  properties:\n    linger.ms: "100"\n    batch.size: "1000000"/' \
+    "$2" >"$WORK/publish.yaml"
+  "$1" generate --events "$3" --people "$4" --seed 1 |
+    "$1" publish -c "$WORK/publish.yaml"
+}
+
 # bench_start_broker CONFIG: starts `$HUB360 broker -c CONFIG` (the
 # embedded broker, its output in $WORK/broker.out and .err) and waits up
 # to 20 s for its address; sets BROKER_PID (for the caller's cleanup)

@@ -246,10 +246,16 @@ def dbz_position:
 # whole seconds, ord counts within one). null where the connector gives
 # none that fits in a double exactly (SQL Server's LSNs are 80 bits):
 # then the event id breaks the tie, as before.
+# A source's counter as the envelope's `sequence`: a whole number from 0
+# to 2^53 (what jq keeps exact), given as a number or as its decimal
+# text (integers past 2^53 reach jq as text); null for anything else.
+def sequence_number:
+  (if type == "string" then (try tonumber catch null) else . end)
+  | if type == "number" and . >= 0 and . < 9007199254740992 and . == floor
+    then . else null end;
+
 def dbz_sequence:
-  def exact: (if type == "string" then (try tonumber catch null) else . end)
-    | if type == "number" and . >= 0 and . < 9007199254740992 and . == floor
-      then . else null end;
+  def exact: sequence_number;
   .source as $s
   | if $s.lsn != null then $s.lsn | exact
     elif $s.file != null and $s.pos != null then

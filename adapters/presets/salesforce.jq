@@ -148,8 +148,7 @@ def sf_cdc:
   | . as $rid
   | { id: "cdc/\($h.transactionKey)/\($h.sequenceNumber)/\($rid)",
       occurred_at: ($h.commitTimestamp | ts_ms),
-      sequence: ($h.sequenceNumber | if type == "number" and . >= 0 and . == floor
-                                     then . else null end) } as $head
+      sequence: ($h.sequenceNumber | sequence_number) } as $head
   | $rec + {Id: $rid}
   | sf_object($h.entityName; ($h.changeType == "CREATE"); $head);
 
