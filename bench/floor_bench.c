@@ -106,10 +106,26 @@ static void bad_option(const char *opt, const char *why) {
     exit(2);
 }
 
-static void usage(FILE *f) {
+/* The usage line; with the options when asked for (-h, --help). */
+static void usage(FILE *f, int full) {
     fputs("usage: floor_bench -b BOOTSTRAP -d DIR [-k K] [-u U] [-p P] "
           "[-r R] [-f] [-v VALUE] [-n BATCH] [-s] [-t SECONDS] TOPIC...\n",
           f);
+    if (full)
+        fputs("Consumes TOPIC... from the beginning to the end offsets seen at start\n"
+              "and keeps a few records of each event in a new LMDB store at DIR.\n"
+              "  -k K        inserts per event, new 16-byte keys (default 1)\n"
+              "  -u U        updates per event, keys drawn from P (default 0);\n"
+              "              -k 0 -u 0 consumes only\n"
+              "  -p P        keys the updates are drawn from (default 40000)\n"
+              "  -r R        reads per event before the writes (default 0)\n"
+              "  -f          each read made by its write's cursor, in one walk\n"
+              "  -v VALUE    bytes of each value (default 64), or K + U sizes: 8,100\n"
+              "  -n BATCH    events per write transaction (default 20000)\n"
+              "  -s          fsync at each commit, no writable map (as shipped)\n"
+              "  -t SECONDS  give up when no message came for that long (default 30)\n"
+              "Prints: floor inserts K updates U reads R events N seconds S events/s X\n",
+              f);
 }
 
 /* The batch's reads made (sorted, each key once, the value copied out),
@@ -188,6 +204,11 @@ int main(int argc, char **argv) {
     long k = 1, u = 0, reads = 0, keys = 40000, batch = 20000, idle = 30;
     long vlen[16] = {64}, nvlen = 1;
     int sync = 0, fused = 0, opt;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help")) {
+            usage(stdout, 1);
+            return 0;
+        }
     while ((opt = getopt(argc, argv, "b:d:k:u:p:r:fv:n:st:h")) != -1) {
         switch (opt) {
         case 'b': bootstrap = optarg; break;
@@ -211,8 +232,8 @@ int main(int argc, char **argv) {
         case 'n': batch = number(opt, optarg, 1, 10000000); break;
         case 's': sync = 1; break;
         case 't': idle = number(opt, optarg, 1, 86400); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout, 1); return 0;
+        default: usage(stderr, 0); return 2;
         }
     }
     if (nvlen > 1 && nvlen != k + u)
@@ -220,7 +241,7 @@ int main(int argc, char **argv) {
     if (reads > k + u)
         bad_option("-r", "more reads than the K + U records an event has");
     if (!bootstrap || !dir || optind >= argc || k + u > 16) {
-        usage(stderr);
+        usage(stderr, 0);
         return 2;
     }
     long per = k + u; /* records per event */
