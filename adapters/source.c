@@ -226,6 +226,11 @@ static const hub_cfg_entry_t poll_map[] = {
     HUB_CFG(HUB_CFG_DURATION, "max_backoff", "60s", hub_poll_config_t,
             max_backoff_ms, "Longest retry delay (a Retry-After header "
             "may ask for more)."),
+    HUB_CFG(HUB_CFG_DURATION, "lookback", "0s", hub_poll_config_t,
+            lookback_ms, "Ask again for what changed this long before the "
+            "cursor, and produce what was not produced yet: records a vendor "
+            "stamps before its transaction commits (Odoo's write_date). 0: "
+            "off."),
     {0},
 };
 

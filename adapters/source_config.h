@@ -48,6 +48,7 @@ typedef struct hub_poll_config {
     long retries;          /* per request, on 5xx, 429 and timeouts */
     int64_t backoff_ms;    /* first retry delay (doubles, with jitter) */
     int64_t max_backoff_ms;
+    int64_t lookback_ms;   /* ask again this long before the cursor */
 } hub_poll_config_t;
 
 typedef struct hub_cdc_config {

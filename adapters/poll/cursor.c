@@ -174,7 +174,8 @@ static int make_key(const char *source, const char *resource, char *key,
 
 int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
                          const char *resource, hub_poll_pos_t *out,
-                         json_t **ties, char *err, size_t errlen) {
+                         json_t **ties, json_t **recent, char *err,
+                         size_t errlen) {
     char key[1024];
     int rc = make_key(source, resource, key, sizeof(key), err, errlen);
     if (rc)
@@ -201,9 +202,20 @@ int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
     json_t *t = json_object_get(doc, "ties");
     if (rc == 0 && t && !json_is_array(t))
         rc = hub_fail(why, sizeof(why), HUB_EDECODE, "ties: not an array");
+    json_t *r = json_object_get(doc, "recent");
+    if (rc == 0 && r && !json_is_object(r))
+        rc = hub_fail(why, sizeof(why), HUB_EDECODE, "recent: not an object");
     if (rc == 0 && ties &&
         !(*ties = t ? json_deep_copy(t) : json_array()))
         rc = hub_fail(why, sizeof(why), HUB_ENOMEM, "out of memory");
+    if (rc == 0 && recent &&
+        !(*recent = r ? json_deep_copy(r) : json_object())) {
+        if (ties) {
+            json_decref(*ties);
+            *ties = NULL;
+        }
+        rc = hub_fail(why, sizeof(why), HUB_ENOMEM, "out of memory");
+    }
     json_decref(doc);
     if (rc)
         return hub_fail(err, errlen, HUB_EDECODE, "cursor %s: %s", key, why);
@@ -212,14 +224,18 @@ int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
 
 int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
                          const char *resource, const hub_poll_pos_t *pos,
-                         const json_t *ties, char *err, size_t errlen) {
+                         const json_t *ties, const json_t *recent, char *err,
+                         size_t errlen) {
     char key[1024];
     int rc = make_key(source, resource, key, sizeof(key), err, errlen);
     if (rc)
         return rc;
     json_t *doc = hub_poll_pos_to_json(pos);
-    if (doc && json_array_size(ties) &&
-        json_object_set_new(doc, "ties", json_deep_copy(ties))) {
+    if (doc && ((json_array_size(ties) &&
+                 json_object_set_new(doc, "ties", json_deep_copy(ties))) ||
+                (json_object_size(recent) &&
+                 json_object_set_new(doc, "recent",
+                                     json_deep_copy(recent))))) {
         json_decref(doc);
         doc = NULL;
     }

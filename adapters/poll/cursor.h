@@ -18,8 +18,10 @@
  * DATA_DIR/adapters, table `cursors`: key "<source>/<resource>", value
  * JSON {"at": ..., "id": ...}, with "ties": [ids] when other records
  * share its instant (at most HUB_POLL_TIES_MAX; past that, ties are
- * produced again, which their event ids make harmless). One short write
- * transaction per page.
+ * produced again, which their event ids make harmless), and with
+ * poll.lookback "recent": {id: at} of the records produced within the
+ * lookback before it (at most HUB_POLL_RECENT_MAX, the same way). One
+ * short write transaction per page.
  */
 #ifndef HUB_POLL_CURSOR_H
 #define HUB_POLL_CURSOR_H
@@ -30,6 +32,7 @@
 #define HUB_POLL_AT_MAX 64   /* bytes of an `at`, NUL included */
 #define HUB_POLL_ID_MAX 256  /* bytes of an `id`, NUL included */
 #define HUB_POLL_TIES_MAX 1000 /* ids a cursor keeps besides its own */
+#define HUB_POLL_RECENT_MAX 5000 /* records it keeps of its lookback */
 
 typedef struct hub_poll_pos {
     char at[HUB_POLL_AT_MAX];
@@ -77,18 +80,21 @@ void hub_poll_cursors_close(hub_poll_cursors_t *c); /* NULL is fine */
 
 /*
  * Reads the cursor of source/resource into out, and when ties is not
- * NULL its ties (a new array, empty when none): 0, HUB_ENOENT when there
- * is none yet, or an error (HUB_EDECODE when the stored value is not a
- * position). Thread-safe.
+ * NULL its ties (a new array, empty when none), when recent is not NULL
+ * its recent records (a new object, empty when none): 0, HUB_ENOENT when
+ * there is none yet, or an error (HUB_EDECODE when the stored value is
+ * not a position). Thread-safe.
  */
 int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
                          const char *resource, hub_poll_pos_t *out,
-                         json_t **ties, char *err, size_t errlen);
+                         json_t **ties, json_t **recent, char *err,
+                         size_t errlen);
 
-/* Stores it in one write transaction (durable once it returns 0).
- * Thread-safe. */
+/* Stores it in one write transaction (durable once it returns 0); ties
+ * and recent may be NULL. Thread-safe. */
 int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
                          const char *resource, const hub_poll_pos_t *pos,
-                         const json_t *ties, char *err, size_t errlen);
+                         const json_t *ties, const json_t *recent, char *err,
+                         size_t errlen);
 
 #endif

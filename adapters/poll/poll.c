@@ -78,6 +78,8 @@ typedef struct sync {
     const char *resource;
     hub_poll_pos_t cur;  /* the last position acknowledged */
     json_t *ties;        /* and the other ids acknowledged at its instant */
+    json_t *recent;      /* poll.lookback: {id: at} produced within it */
+    char window[HUB_POLL_AT_MAX]; /* poll.lookback: cur.at less it */
     int have_cur;
     counts_t n;          /* this sync's */
     hub_mapped_t mapped;
@@ -120,16 +122,71 @@ static int has_id(const json_t *ids, const char *id) {
     return 0;
 }
 
+/* With poll.lookback: pos, or a later change of its record, was produced
+ * within the lookback. */
+static int in_recent(const json_t *recent, const hub_poll_pos_t *pos) {
+    const char *at = json_string_value(json_object_get(recent, pos->id));
+    return at && hub_poll_at_cmp(pos->at, at) <= 0;
+}
+
 /* Produced already: before the cursor's instant, or at it and named by
  * it. Not an order on ids: ties come in whatever order the vendor lists
- * them, and one listed after the page that moved the cursor is new. */
+ * them, and one listed after the page that moved the cursor is new. With
+ * poll.lookback, a record within it before the cursor is produced unless
+ * `recent` has it: one that committed after the cursor passed its time. */
 static int seen_before(const sync_t *s, const hub_poll_pos_t *pos) {
     if (!s->have_cur)
         return 0;
     int c = hub_poll_at_cmp(pos->at, s->cur.at);
-    if (c)
+    if (c > 0)
+        return 0;
+    if (c == 0 && (strcmp(pos->id, s->cur.id) == 0 ||
+                   has_id(s->ties, pos->id)))
+        return 1;
+    if (!s->p->cfg->poll.lookback_ms)
         return c < 0;
-    return strcmp(pos->id, s->cur.id) == 0 || has_id(s->ties, pos->id);
+    if (c < 0 && hub_poll_at_cmp(pos->at, s->window) < 0)
+        return 1; /* older than the lookback */
+    return in_recent(s->recent, pos);
+}
+
+/* The instant `ms` before at, in UTC, into out; at itself when it does not
+ * parse (a vendor's odd format is asked for as it is). */
+static void shift_at(const char *at, int64_t ms, char out[HUB_POLL_AT_MAX]) {
+    int64_t t;
+    if (ms && hub_time_parse(at, strlen(at), &t, NULL) == 0) {
+        char text[HUB_TIME_MAXLEN];
+        hub_time_format(t - ms, text);
+        snprintf(out, HUB_POLL_AT_MAX, "%s", text);
+    } else {
+        snprintf(out, HUB_POLL_AT_MAX, "%s", at);
+    }
+}
+
+/* Notes pos as produced in recent: its at unless a later one is there.
+ * Past HUB_POLL_RECENT_MAX records nothing more is noted (a record not
+ * noted is produced again while in the lookback, with the same event
+ * id). 1 when recent changed. */
+static int note_recent(json_t *recent, const hub_poll_pos_t *pos) {
+    if (in_recent(recent, pos))
+        return 0;
+    if (!json_object_get(recent, pos->id) &&
+        json_object_size(recent) >= HUB_POLL_RECENT_MAX)
+        return 0;
+    return json_object_set_new(recent, pos->id, json_string(pos->at)) == 0;
+}
+
+/* Drops from recent what is older than the lookback before last. */
+static void prune_recent(json_t *recent, const hub_poll_pos_t *last,
+                         int64_t lookback_ms) {
+    char window[HUB_POLL_AT_MAX];
+    shift_at(last->at, lookback_ms, window);
+    const char *id;
+    json_t *at, *tmp;
+    json_object_foreach_safe(recent, tmp, id, at) {
+        if (hub_poll_at_cmp(json_string_value(at), window) < 0)
+            json_object_del(recent, id);
+    }
 }
 
 /* Moves (*last, ties) to take in pos: the greatest position, and the
@@ -163,7 +220,7 @@ static int take_in(hub_poll_pos_t *last, json_t *ties, int fresh,
  * and *advanced says whether they moved. Every record counts, mapped or
  * not, so one that never maps cannot hold the cursor back forever. */
 static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
-                    json_t *ties, int *advanced) {
+                    json_t *ties, json_t *recent, int *advanced) {
     poller_t *p = s->p;
     char when[HUB_TIME_MAXLEN];
     hub_time_format(hub_time_now_ms(), when);
@@ -196,6 +253,8 @@ static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
             continue;
         }
         if (take_in(last, ties, !s->have_cur && !*advanced, &pos))
+            *advanced = 1;
+        if (s->p->cfg->poll.lookback_ms && note_recent(recent, &pos))
             *advanced = 1;
         if (hub_source_map(p->src, rec, meta, &s->mapped, NULL, err,
                            sizeof(err))) {
@@ -247,14 +306,18 @@ static int produce(sync_t *s, char *err, size_t errlen) {
 }
 
 /* One page: fetch, read, map, produce, store the cursor. *next is the
- * next page's token (new reference) or NULL at the end. */
+ * next page's token (new reference) or NULL at the end; *restart is 1
+ * when poll_response said the vendor pages this query no further and a
+ * new one from the cursor goes on. */
 static int sync_page(sync_t *s, const json_t *start, const json_t *page,
-                     json_t **next, char *err, size_t errlen) {
+                     json_t **next, int *restart, char *err, size_t errlen) {
     poller_t *p = s->p;
     hub_mapping_t *m = hub_source_mapping(p->src);
     const json_t *sj = hub_source_json(p->src);
     json_t *req = NULL, *body = NULL, *resp = NULL, *ties = NULL;
+    json_t *recent = NULL;
     *next = NULL;
+    *restart = 0;
     int rc = hub_mapping_poll_request(m, sj, s->resource, start, page,
                                       p->params, &req, err, errlen);
     if (rc == 0)
@@ -282,30 +345,42 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
     }
     hub_poll_pos_t last = s->cur;
     int advanced;
+    int64_t lookback = p->cfg->poll.lookback_ms;
     ties = json_deep_copy(s->ties);
-    if ((rc = ties ? map_page(s, records, &last, ties, &advanced)
-                   : HUB_ENOMEM)) {
+    recent = json_deep_copy(s->recent);
+    if ((rc = ties && recent ? map_page(s, records, &last, ties, recent,
+                                        &advanced)
+                             : HUB_ENOMEM)) {
         hub_fail(err, errlen, rc, "out of memory");
         goto done;
     }
     if ((rc = produce(s, err, errlen)))
         goto done;
     if (advanced) {
+        if (lookback)
+            prune_recent(recent, &last, lookback);
         if ((rc = hub_poll_cursors_put(p->pl->cursors, p->cfg->name,
-                                       s->resource, &last, ties, err,
+                                       s->resource, &last, ties, recent, err,
                                        errlen)))
             goto done;
         s->cur = last;
         s->have_cur = 1;
+        shift_at(s->cur.at, lookback, s->window);
         json_decref(s->ties);
         s->ties = ties;
         ties = NULL;
+        json_decref(s->recent);
+        s->recent = recent;
+        recent = NULL;
     }
     json_t *n = json_object_get(resp, "next");
     if (n && !json_is_null(n) && !(json_is_string(n) && !json_string_length(n)))
         *next = json_incref(n);
+    else
+        *restart = json_is_true(json_object_get(resp, "restart"));
 done:
     json_decref(ties);
+    json_decref(recent);
     json_decref(req);
     json_decref(body);
     json_decref(resp);
@@ -320,15 +395,16 @@ done:
 static int sync_start(sync_t *s, char *err, size_t errlen) {
     poller_t *p = s->p;
     int rc = hub_poll_cursors_get(p->pl->cursors, p->cfg->name, s->resource,
-                                  &s->cur, &s->ties, err, errlen);
+                                  &s->cur, &s->ties, &s->recent, err, errlen);
     if (rc == 0) {
         s->have_cur = 1;
+        shift_at(s->cur.at, p->cfg->poll.lookback_ms, s->window);
         return 0;
     }
     if (rc != HUB_ENOENT)
         return rc;
     s->have_cur = 0;
-    if (!(s->ties = json_array()))
+    if (!(s->ties = json_array()) || !(s->recent = json_object()))
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     if (p->cfg->poll.since[0]) {
         /* In UTC: the presets put it in their vendor's query as UTC (some
@@ -343,8 +419,20 @@ static int sync_start(sync_t *s, char *err, size_t errlen) {
             snprintf(s->cur.at, sizeof(s->cur.at), "%s", p->cfg->poll.since);
         s->cur.id[0] = '\0';
         s->have_cur = 1;
+        shift_at(s->cur.at, p->cfg->poll.lookback_ms, s->window);
     }
     return 0;
+}
+
+/* What a query asks from: the cursor, or with poll.lookback the start of
+ * its window (and no id: every record of that instant). A new reference,
+ * NULL when out of memory. */
+static json_t *query_start(const sync_t *s) {
+    if (!s->p->cfg->poll.lookback_ms)
+        return hub_poll_pos_to_json(&s->cur);
+    hub_poll_pos_t from = {{0}, {0}};
+    snprintf(from.at, sizeof(from.at), "%s", s->window);
+    return hub_poll_pos_to_json(&from);
 }
 
 static void add_counts(counts_t *to, const counts_t *n) {
@@ -358,14 +446,44 @@ static void sync_resource(poller_t *p, const char *resource) {
     sync_t s = {.p = p, .resource = resource};
     char err[1024];
     json_t *start = NULL, *page = NULL;
-    size_t pages = 0;
+    size_t pages = 0, queries = 1;
     int rc = sync_start(&s, err, sizeof(err));
-    if (rc == 0 && s.have_cur && !(start = hub_poll_pos_to_json(&s.cur)))
+    if (rc == 0 && s.have_cur && !(start = query_start(&s)))
         rc = hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
+    /* where the query under way began: a restart must have moved on */
+    hub_poll_pos_t began = s.cur;
+    int had_began = s.have_cur;
     while (rc == 0 && !hub_poll_stop_requested(&p->pl->stop)) {
         json_t *next = NULL;
-        rc = sync_page(&s, start, page, &next, err, sizeof(err));
+        int restart;
+        rc = sync_page(&s, start, page, &next, &restart, err, sizeof(err));
         pages++;
+        if (!rc && !next && restart) {
+            /* A vendor that pages one query only so far (HubSpot's search:
+             * 10,000 results): a new query from the cursor goes on, as
+             * the next interval would, without waiting for it. */
+            if (!s.have_cur ||
+                (had_began && hub_poll_pos_cmp(&s.cur, &began) <= 0)) {
+                rc = hub_fail(err, sizeof(err), HUB_EINVAL,
+                              "poll_response asked for a new query, but the "
+                              "cursor has not moved since this one began "
+                              "(%s): more records at one instant than one "
+                              "query pages through",
+                              s.cur.at);
+                break;
+            }
+            json_decref(start);
+            json_decref(page);
+            page = NULL;
+            began = s.cur;
+            had_began = 1;
+            if (!(start = query_start(&s))) {
+                rc = hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
+                break;
+            }
+            queries++;
+            continue;
+        }
         if (rc || !next) {
             json_decref(next);
             break;
@@ -384,6 +502,7 @@ static void sync_resource(poller_t *p, const char *resource) {
     hub_mapped_free(&s.mapped);
     json_decref(s.dead);
     json_decref(s.ties);
+    json_decref(s.recent);
     hub_buf_free(&s.body);
     add_counts(&p->total, &s.n);
     if (rc == HUB_ESTATE && hub_poll_stop_requested(&p->pl->stop))
@@ -414,10 +533,12 @@ static void sync_resource(poller_t *p, const char *resource) {
     hub_log(s.n.records > s.n.seen || s.n.failed ? HUB_LOG_INFO
                                                  : HUB_LOG_DEBUG,
             "poll",
-            "source %s resource %s: %zu page(s), %llu record(s), %llu "
-            "event(s), %llu seen before, %llu failed; cursor %s%s%s; since "
-            "start: %llu events, %llu failed, %llu requests, %llu retries",
-            p->cfg->name, resource, pages, (unsigned long long)s.n.records,
+            "source %s resource %s: %zu page(s) in %zu quer%s, %llu "
+            "record(s), %llu event(s), %llu seen before, %llu failed; cursor "
+            "%s%s%s; since start: %llu events, %llu failed, %llu requests, "
+            "%llu retries",
+            p->cfg->name, resource, pages, queries, queries == 1 ? "y" : "ies",
+            (unsigned long long)s.n.records,
             (unsigned long long)s.n.events, (unsigned long long)s.n.seen,
             (unsigned long long)s.n.failed, s.have_cur ? s.cur.at : "none",
             s.have_cur ? " " : "", s.have_cur ? s.cur.id : "",

@@ -160,8 +160,14 @@ def poll_request($resource; $cursor; $page; $params):
                limit: 100,
                after: $page } | compact) };
 
+# The search pages one query through its first 10,000 results only (an
+# `after` of 10,000 or more is answered 400): past that, a new search from
+# the cursor goes on (`restart`).
 def poll_response($resource; $page):
-  {records: (.results // []), next: (.paging.next.after // null)};
+  (.paging.next.after // null) as $after
+  | if $after != null and (try ($after | tonumber) catch 0) >= 10000
+    then {records: (.results // []), next: null, restart: true}
+    else {records: (.results // []), next: $after} end;
 
 def poll_cursor($resource):
   {at: ((.updatedAt // .properties[hs_modified_property($resource)]) | rfc3339),

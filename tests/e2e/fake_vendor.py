@@ -20,7 +20,9 @@ POST /crm/v3/objects/<collection>/search takes HubSpot's CRM search body
 (a GTE filter, `limit`, `after`) and answers {"total", "results",
 "paging": {"next": {"after"}}}, for the `hubspot` preset. Simplified:
 the filter is applied to each record's updatedAt, whatever property it
-names. Records carry updated_at, or updatedAt as HubSpot's do.
+names. Records carry updated_at, or updatedAt as HubSpot's do. As
+HubSpot's, a search pages through its first search_limit (10,000)
+results only: an `after` at or past that is answered 400.
 
 POST /oauth/token (form: grant_type=client_credentials, client_id,
 client_secret) hands out bearer tokens for 3600 s.
@@ -55,6 +57,7 @@ POST /_control with a JSON object sets knobs (kept until changed):
   revoke         true: every token handed out so far stops working
   ties_descending true: records of one updated_at are listed by id
                  descending (a vendor that sorts on one property)
+  search_limit   the results a HubSpot search pages through (10000)
 GET /_stats answers counts: requests per collection, what was served
 (429, 500, 401, stall, cut, hang, malformed), requests stalling right now, tokens handed out,
 and the last credentials header seen per collection.
@@ -74,8 +77,8 @@ released = threading.Event()
 knobs = {"page_size": 100, "fail_429": 0, "retry_after": "1", "fail_500": 0, "fail_503": 0, "fail_403": 0,
          "stall": 0, "stall_seconds": 30, "stall_skip": 0, "oauth": None,
          "target": None, "oversize": 0, "cut": 0, "hang": 0, "malformed": 0,
-         "ties_descending": False}
-stats = {"requests": {}, "served": {"429": 0, "500": 0, "401": 0, "stall": 0,
+         "ties_descending": False, "search_limit": 10000}
+stats = {"requests": {}, "served": {"400": 0, "429": 0, "500": 0, "401": 0, "stall": 0,
                                     "cut": 0, "hang": 0, "malformed": 0},
          "stalling": 0, "tokens": 0, "auth": {}}
 tokens = set()
@@ -286,6 +289,12 @@ class Vendor(BaseHTTPRequestHandler):
             since = instant(query["updated_since"])
             rows = [r for r in rows if updated(r) >= since]
         offset = int(query.get("cursor") or 0)
+        if "hubspot" in query and offset >= knobs["search_limit"]:
+            with lock:
+                stats["served"]["400"] += 1
+            return self.reply(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "paging past %d results is not allowed"
+                                               % knobs["search_limit"]})
         size = min(int(query.get("limit") or 100), knobs["page_size"])
         page = rows[offset:offset + size]
         more = offset + size < len(rows)

@@ -154,6 +154,18 @@ start_vendor() {
 control() { curl -fsS -X POST "$VENDOR/_control" -H 'Content-Type: application/json' -d "$1" >/dev/null; }
 vendor_stat() { curl -fsS "$VENDOR/_stats" | jq -r "$1"; }
 
+# start_adapters: starts `hub360 adapters` on $WORK/hub360.yaml (output
+# in $WORK/adapters.out, logs appended to $WORK/adapters.err) and waits
+# for its start line; sets ADAPTERS (its pid).
+start_adapters() {
+  : >"$WORK/adapters.out" # see start_broker
+  "$HUB360" adapters -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 >"$WORK/adapters.out" 2>>"$WORK/adapters.err" &
+  ADAPTERS=$!
+  PIDS+=($ADAPTERS)
+  wait_for_or_exit 30 "$ADAPTERS" grep -q '^adapters: ' "$WORK/adapters.out" ||
+    fail "hub360 adapters exited: $(cat "$WORK/adapters.err")"
+}
+
 # cursor KEY: the poll cursor LMDB holds for KEY ("source/resource").
 cursor() {
   mdb_dump -p -s cursors "$WORK/data/adapters" 2>/dev/null |

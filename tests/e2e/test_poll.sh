@@ -103,15 +103,6 @@ sources:
       auth: {bearer: pat-123}
 YAML
 
-start_adapters() {
-  : >"$WORK/adapters.out" # see start_broker in lib.sh
-  "$HUB360" adapters -c "$WORK/hub360.yaml" --listen 127.0.0.1:0 >"$WORK/adapters.out" 2>>"$WORK/adapters.err" &
-  ADAPTERS=$!
-  PIDS+=($ADAPTERS)
-  wait_for_or_exit 30 "$ADAPTERS" grep -q '^adapters: ' "$WORK/adapters.out" ||
-    fail "hub360 adapters exited: $(cat "$WORK/adapters.err")"
-}
-
 # The event ids hub360 must derive: UUIDv5(hub360's namespace,
 # "<source>/<the mapping's id>"), computed here independently.
 expected_ids() {
@@ -304,6 +295,34 @@ erp_events
 expect_eq "every record of a tied run is on Kafka once" \
   "$(jq -r 'select(.source.entity_id | test("^3[0-4]$")) | .source.entity_id' "$WORK/erp.ndjson" | sort | uniq -c | awk '{print $1 "x" $2}' | tr '\n' ' ')" \
   "1x30 1x31 1x32 1x33 1x34 "
+
+# HubSpot's search pages one query through its first 10,000 results only
+# (the fake answers an `after` of 10,000 or more 400, as HubSpot does). A
+# first sync of 10,250 contacts, three to a second, goes on past them with
+# a new search from the cursor, in the same sync: every contact once, and
+# not one 400.
+control '{"page_size": 100}'
+jq -n '{results: [range(0; 10250) as $i
+  | ((1769904000 + (($i / 3) | floor)) | todate | sub("Z$"; ".000Z")) as $at
+  | {id: "\(700000 + $i)", createdAt: $at, updatedAt: $at, archived: false,
+     properties: {email: "bulk\($i)@example.com", firstname: "Bulk", lastname: "No \($i)",
+                  lastmodifieddate: $at, hs_object_id: "\(700000 + $i)"}}]}' >"$WORK/bulk.json"
+jq --slurpfile bulk "$WORK/bulk.json" '.contacts += $bulk[0].results' "$WORK/records.json" >"$WORK/records.new" &&
+  mv "$WORK/records.new" "$WORK/records.json"
+wait_for 120 cursor_is crm/contacts '{"at":"2026-02-01T00:56:56.000Z","id":"710249","ties":["710248"]}'
+"$HUB360" tail -c "$WORK/hub360.yaml" crm --from-beginning --end --timeout 30s >"$WORK/crm.ndjson"
+{ "$HUB360" map --preset hubspot --name crm --via poll --resource contacts "$HS_PAGE"
+  "$HUB360" map --preset hubspot --name crm --via poll --resource contacts "$WORK/bulk.json"
+} | jq -r .event_id | sort >"$WORK/expected.crm"
+jq -r .event_id "$WORK/crm.ndjson" | sort >"$WORK/got.crm"
+expect_eq "10,250 contacts past the search's 10,000: every one on Kafka" \
+  "$(wc -l <"$WORK/got.crm")" "$(wc -l <"$WORK/expected.crm")"
+expect_file_eq "and each once" "$WORK/got.crm" "$WORK/expected.crm"
+expect_eq "no search paged past 10,000 (no 400)" "$(vendor_stat '.served["400"]')" 0
+expect_eq "it went on with a new search from the cursor, from its first page" \
+  "$(jq -c 'select(.path == "/crm/v3/objects/contacts/search"
+                   and .query.updated_since == "2026-02-01T00:55:32.000Z") | .query.cursor' \
+        "$WORK/vendor.log" | head -n1)" null
 
 kill -TERM "$ADAPTERS"
 wait "$ADAPTERS" || fail "hub360 adapters exited $? on SIGTERM"

@@ -81,30 +81,35 @@ TEST(cursor_table_round_trips_and_refuses_a_second_writer) {
     hub_poll_cursors_t *c = NULL, *other = NULL;
     REQUIRE(hub_poll_cursors_open(path, &c, err, sizeof(err)) == 0);
     hub_poll_pos_t p;
-    CHECK_INT(hub_poll_cursors_get(c, "odoo", "res.partner", &p, NULL, err,
-                                   sizeof(err)),
+    CHECK_INT(hub_poll_cursors_get(c, "odoo", "res.partner", &p, NULL, NULL,
+                                   err, sizeof(err)),
               HUB_ENOENT);
     hub_poll_pos_t want = {"2026-03-01T10:00:00.000001Z", "17"};
     json_t *ties = json_pack("[ss]", "9", "12"), *got = NULL;
+    json_t *recent = json_pack("{ss}", "4", "2026-03-01T09:59:30Z");
+    json_t *got_recent = NULL;
     CHECK_INT(hub_poll_cursors_put(c, "odoo", "res.partner", &want, ties,
-                                   err, sizeof(err)),
+                                   recent, err, sizeof(err)),
               0);
-    CHECK_INT(hub_poll_cursors_get(c, "odoo", "res.partner", &p, &got, err,
-                                   sizeof(err)),
+    CHECK_INT(hub_poll_cursors_get(c, "odoo", "res.partner", &p, &got,
+                                   &got_recent, err, sizeof(err)),
               0);
     CHECK_STR(p.at, want.at);
     CHECK_STR(p.id, want.id);
     CHECK(json_equal(got, ties));
+    CHECK(json_equal(got_recent, recent));
     json_decref(got);
+    json_decref(got_recent);
     json_decref(ties);
+    json_decref(recent);
     CHECK_INT(hub_poll_cursors_open(path, &other, err, sizeof(err)),
               HUB_ESTATE);
     CHECK_CONTAINS(err, "another hub360 adapters polls with this data dir");
     hub_poll_cursors_close(c);
     /* durable: a new environment reads it back */
     REQUIRE(hub_poll_cursors_open(path, &c, err, sizeof(err)) == 0);
-    CHECK_INT(hub_poll_cursors_get(c, "odoo", "res.partner", &p, NULL, err,
-                                   sizeof(err)),
+    CHECK_INT(hub_poll_cursors_get(c, "odoo", "res.partner", &p, NULL, NULL,
+                                   err, sizeof(err)),
               0);
     CHECK_STR(p.id, "17");
     hub_poll_cursors_close(c);

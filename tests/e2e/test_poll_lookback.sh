@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# poll.lookback: a vendor that stamps a record before its transaction
+# commits (Odoo's write_date) shows it after the cursor has passed its
+# time. Two sources poll the same orders of the fake vendor
+# (fake_vendor.py), one with `lookback: 60s`, one without. Checked: a
+# record that appears behind the cursor, within the lookback, reaches
+# Kafka through the first source once (the second cannot see it: the
+# limit the setting is for); one older than the lookback does not; the
+# queries ask from the cursor less the lookback; the records produced
+# within it are kept with the cursor (`recent`) and pruned past it; syncs
+# after a restart repeat nothing. Bounded: about 15 s.
+source "$(dirname "$0")/lib.sh"
+DATA=$HUB360_SOURCE_DIR/tests/e2e/data
+use_brokers
+
+cat >"$WORK/records.json" <<'JSON'
+{"customers": [],
+ "orders": [
+  {"id": "SO-1", "updated_at": "2026-03-02T09:00:01Z", "total": 100, "email": "ann@example.com"},
+  {"id": "SO-2", "updated_at": "2026-03-02T09:00:02Z", "total": 200, "email": "bo@example.com"},
+  {"id": "SO-3", "updated_at": "2026-03-02T09:00:03Z", "total": 300, "email": "cai@example.com"}]}
+JSON
+edit() { jq "$1" "$WORK/records.json" >"$WORK/records.new" && mv "$WORK/records.new" "$WORK/records.json"; }
+start_vendor "$WORK/records.json" "$WORK/vendor.log"
+
+cat >>"$WORK/hub360.yaml" <<YAML
+sources:
+  - name: late
+    system: erp
+    mapping: $DATA/poll_vendor.jq
+    poll:
+      url: $VENDOR/
+      interval: 200ms
+      resources: [orders]
+      lookback: 60s
+  - name: plain
+    system: erp
+    mapping: $DATA/poll_vendor.jq
+    poll:
+      url: $VENDOR/
+      interval: 200ms
+      resources: [orders]
+YAML
+
+# orders SOURCE: the order ids SOURCE put on Kafka, one line each, sorted.
+orders() {
+  "$HUB360" tail -c "$WORK/hub360.yaml" erp --from-beginning --end --timeout 30s |
+    jq -r --arg s "$1" 'select(.source.system == $s) | .source.entity_id' | LC_ALL=C sort
+}
+requests() { vendor_stat '.requests.orders'; }
+cursor_id_is() { [ "$(cursor "$1" | jq -r .id)" = "$2" ]; }
+at_least() { [ "$(requests)" -ge "$1" ]; }
+
+start_adapters
+wait_for 20 cursor_id_is late/orders SO-3
+expect_eq "the cursor keeps what it produced within the lookback" \
+  "$(cursor late/orders | jq -cS .)" \
+  '{"at":"2026-03-02T09:00:03Z","id":"SO-3","recent":{"SO-1":"2026-03-02T09:00:01Z","SO-2":"2026-03-02T09:00:02Z","SO-3":"2026-03-02T09:00:03Z"}}'
+wait_for 20 cursor_is plain/orders '{"at":"2026-03-02T09:00:03Z","id":"SO-3"}'
+
+# SO-9 moves both cursors; then SO-4 commits behind them, stamped
+# 09:00:02.5 (within the minute), and SO-0 stamped 08:58:00 (before it);
+# SO-10 after them marks a sync that has seen both.
+edit '.orders += [{"id": "SO-9", "updated_at": "2026-03-02T09:00:09Z", "total": 900, "email": "ann@example.com"}]'
+wait_for 20 cursor_is plain/orders '{"at":"2026-03-02T09:00:09Z","id":"SO-9"}'
+wait_for 20 cursor_id_is late/orders SO-9
+edit '.orders += [{"id": "SO-4", "updated_at": "2026-03-02T09:00:02.500Z", "total": 400, "email": "dan@example.com"},
+                  {"id": "SO-0", "updated_at": "2026-03-02T08:58:00Z", "total": 50, "email": "eva@example.com"}]'
+n=$(requests)
+wait_for 20 at_least $((n + 4))
+edit '.orders += [{"id": "SO-10", "updated_at": "2026-03-02T09:00:10Z", "total": 1000, "email": "bo@example.com"}]'
+wait_for 20 cursor_is plain/orders '{"at":"2026-03-02T09:00:10Z","id":"SO-10"}'
+wait_for 20 cursor_id_is late/orders SO-10
+
+expect_eq "with lookback: the record that committed behind the cursor is on Kafka, once" \
+  "$(orders late | tr '\n' ' ')" "SO-1 SO-10 SO-2 SO-3 SO-4 SO-9 "
+expect_eq "without: it is not (the limit lookback is for)" \
+  "$(orders plain | tr '\n' ' ')" "SO-1 SO-10 SO-2 SO-3 SO-9 "
+expect_eq "the cursor keeps what it produced within the minute before it, SO-4 too" \
+  "$(cursor late/orders | jq -c '.recent | keys')" '["SO-1","SO-10","SO-2","SO-3","SO-4","SO-9"]'
+expect_eq "the queries ask from the cursor less the lookback" \
+  "$(jq -r 'select(.path == "/orders") | .query.updated_since // empty' "$WORK/vendor.log" |
+     grep -c '^2026-03-02T08:59:10Z$' | awk '{ print ($1 > 0) }')" 1
+
+# A record changed far later: the cursor moves past the minute, and
+# `recent` keeps only what is within it.
+edit '.orders += [{"id": "SO-11", "updated_at": "2026-03-02T09:05:00Z", "total": 1100, "email": "cai@example.com"}]'
+wait_for 20 cursor_id_is late/orders SO-11
+expect_eq "past the minute, recent is pruned" \
+  "$(cursor late/orders | jq -cS '.recent')" '{"SO-11":"2026-03-02T09:05:00Z"}'
+
+# A restart: later syncs produce nothing again.
+kill -TERM "$ADAPTERS"
+wait "$ADAPTERS" || fail "hub360 adapters exited $? on SIGTERM"
+edit '.orders += [{"id": "SO-12", "updated_at": "2026-03-02T09:04:30Z", "total": 1200, "email": "dan@example.com"}]'
+start_adapters
+n=$(requests)
+wait_for 20 at_least $((n + 6))
+expect_eq "after a restart, nothing twice; SO-12 (behind the cursor, within the minute) once" \
+  "$(orders late | uniq -c | awk '{ print $1 "x" $2 }' | tr '\n' ' ')" \
+  "1xSO-1 1xSO-10 1xSO-11 1xSO-12 1xSO-2 1xSO-3 1xSO-4 1xSO-9 "
+kill -TERM "$ADAPTERS"
+wait "$ADAPTERS" || fail "hub360 adapters exited $? on SIGTERM"
