@@ -23,6 +23,11 @@ typedef struct parse_ctx {
     const char *name;
     char *err;
     size_t errlen;
+    /* where the parser is, for a syntax error: path[0..level) are the
+     * keys (NULL for a sequence's item, at index[i]) down to it */
+    const char *path[MAX_DEPTH + 2];
+    size_t index[MAX_DEPTH + 2];
+    int level;
 } parse_ctx;
 
 void hub_ynode_free(hub_ynode_t *node) {
@@ -116,6 +121,34 @@ static int expand_env(parse_ctx *c, int line, const char *in, size_t len,
     return *out ? 0 : HUB_ENOMEM;
 }
 
+/* " (note; from line N, in a.b[2].c)": a note, where a syntax error's
+ * construct began when not on the error's line, and the keys (and items)
+ * down to where the parser was; "" when none says anything. */
+static void where(const parse_ctx *c, size_t line, const char *note,
+                  char *out, size_t outlen) {
+    char path[512] = "";
+    size_t n = 0;
+    for (int i = 0; i < c->level && n < sizeof path; i++) {
+        if (c->path[i])
+            n += (size_t)snprintf(path + n, sizeof path - n, "%s%s",
+                                  i ? "." : "", c->path[i]);
+        else
+            n += (size_t)snprintf(path + n, sizeof path - n, "[%zu]",
+                                  c->index[i]);
+    }
+    size_t from = c->parser.context_mark.line + 1;
+    char at[64] = "";
+    if (c->parser.context && from < line)
+        snprintf(at, sizeof at, "from line %zu", from);
+    if (!note[0] && !at[0] && !path[0]) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, outlen, " (%s%s%s%s%s%s)", note,
+             note[0] && (at[0] || path[0]) ? "; " : "", at,
+             at[0] && path[0] ? ", " : "", path[0] ? "in " : "", path);
+}
+
 static int next_event(parse_ctx *c, yaml_event_t *ev) {
     if (!yaml_parser_parse(&c->parser, ev)) {
         const char *what = c->parser.problem ? c->parser.problem : "syntax";
@@ -123,14 +156,13 @@ static int next_event(parse_ctx *c, yaml_event_t *ev) {
         size_t at = c->parser.problem_mark.index;
         /* libyaml's words for a tab say nothing of tabs */
         const char *hint = at < c->len && c->text[at] == '\t'
-                               ? " (a tab: YAML indents with spaces)"
+                               ? "a tab: YAML indents with spaces"
                                : "";
-        if (c->parser.context)
-            return hub_fail(c->err, c->errlen, HUB_ECONFIG,
-                            "%s:%zu: %s %s%s", c->name, line, what,
-                            c->parser.context, hint);
-        return hub_fail(c->err, c->errlen, HUB_ECONFIG, "%s:%zu: %s%s",
-                        c->name, line, what, hint);
+        char in[700];
+        where(c, line, hint, in, sizeof in);
+        return hub_fail(c->err, c->errlen, HUB_ECONFIG, "%s:%zu: %s%s%s%s",
+                        c->name, line, what, c->parser.context ? " " : "",
+                        c->parser.context ? c->parser.context : "", in);
     }
     return 0;
 }
@@ -146,6 +178,17 @@ static int parse_children(parse_ctx *c, hub_ynode_t *node, int depth) {
         is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
     size_t used = 0;
     for (;;) {
+        if (depth <= MAX_DEPTH) { /* where the next event belongs */
+            c->level = depth;
+            if (!is_map) {
+                c->path[depth] = NULL;
+                c->index[depth] = used;
+                c->level = depth + 1;
+            } else if (used % 2) {
+                c->path[depth] = node->items[used - 1]->str;
+                c->level = depth + 1;
+            }
+        }
         yaml_event_t ev;
         int rc = next_event(c, &ev);
         if (rc)
@@ -268,6 +311,7 @@ int hub_yaml_parse(const char *name, const char *text, size_t len,
     int rc = 0, docs = 0;
     for (;;) {
         yaml_event_t ev;
+        c.level = 0; /* between documents: no key */
         if ((rc = next_event(&c, &ev)))
             break;
         yaml_event_type_t t = ev.type;

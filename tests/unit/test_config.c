@@ -153,7 +153,16 @@ static const struct {
     {"kafka:\n  brokers: a\n  brokers: b\n",
      "test.yaml:3: duplicate key \"brokers\" (first at line 2)"},
     {"kafka:\n  brokers: [a\n", "test.yaml:3: did not find expected ',' or "
-                                "']' while parsing a flow sequence"},
+                                "']' while parsing a flow sequence (from "
+                                "line 2, in kafka.brokers[1])"},
+    {"sources:\n  - name: a\n    poll:\n      url: http://x\n"
+     "      params: {a: 1, b: [1, 2}\n",
+     "test.yaml:5: did not find expected ',' or ']' while parsing a flow "
+     "sequence (in sources[0].poll.params.b[2])"},
+    {"sources:\n  - name: a\n    poll:\n      url: http://x\n"
+     "     interval: 3s\n",
+     "test.yaml:5: did not find expected key while parsing a block mapping "
+     "(from line 2, in sources[0])"},
     {"a: &x 1\nb: *x\n", "test.yaml:1: anchors (&x) are not supported"},
     {"log: {level: info}\n---\nlog: {}\n",
      "test.yaml:2: only one YAML document is allowed"},
