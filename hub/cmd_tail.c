@@ -131,11 +131,13 @@ static int run_tail(hub_cli_t *cli) {
             timeout_ms >= 0 && timeout_ms < 10000 ? (int)timeout_ms : -1,
             &nparts, err, sizeof err);
     if (rc) {
+        /* the client first: what it logs as it goes comes before the
+         * message that ends the command */
+        if (rk)
+            rd_kafka_destroy(rk);
         int code = rc == HUB_EKAFKA
                        ? hub_cli_fail(cli, "kafka at %s: %s", s.bootstrap, err)
                        : hub_cli_fail(cli, "%s", err);
-        if (rk)
-            rd_kafka_destroy(rk);
         free(names);
         free(topics);
         hub_session_close(&s);
