@@ -172,9 +172,28 @@ static int make_key(const char *source, const char *resource, char *key,
     return 0;
 }
 
+/* NULL when look is what a cursor's "lookback" must be ({"recent": {id:
+ * at string}, "floor": at string}, both optional), else what is not. */
+static const char *bad_lookback(const json_t *look) {
+    if (!json_is_object(look))
+        return "lookback: not an object";
+    const json_t *r = json_object_get(look, "recent"), *f;
+    if (r && !json_is_object(r))
+        return "lookback.recent: not an object";
+    const char *id;
+    json_object_foreach((json_t *)r, id, f) {
+        if (!json_is_string(f))
+            return "lookback.recent: a value that is not a string";
+    }
+    f = json_object_get(look, "floor");
+    if (f && !json_is_string(f))
+        return "lookback.floor: not a string";
+    return NULL;
+}
+
 int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
                          const char *resource, hub_poll_pos_t *out,
-                         json_t **ties, json_t **recent, char *err,
+                         json_t **ties, json_t **look, char *err,
                          size_t errlen) {
     char key[1024];
     int rc = make_key(source, resource, key, sizeof(key), err, errlen);
@@ -202,14 +221,15 @@ int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
     json_t *t = json_object_get(doc, "ties");
     if (rc == 0 && t && !json_is_array(t))
         rc = hub_fail(why, sizeof(why), HUB_EDECODE, "ties: not an array");
-    json_t *r = json_object_get(doc, "recent");
-    if (rc == 0 && r && !json_is_object(r))
-        rc = hub_fail(why, sizeof(why), HUB_EDECODE, "recent: not an object");
+    json_t *l = json_object_get(doc, "lookback");
+    const char *bad = l ? bad_lookback(l) : NULL;
+    if (rc == 0 && bad)
+        rc = hub_fail(why, sizeof(why), HUB_EDECODE, "%s", bad);
     if (rc == 0 && ties &&
         !(*ties = t ? json_deep_copy(t) : json_array()))
         rc = hub_fail(why, sizeof(why), HUB_ENOMEM, "out of memory");
-    if (rc == 0 && recent &&
-        !(*recent = r ? json_deep_copy(r) : json_object())) {
+    if (rc == 0 && look &&
+        !(*look = l ? json_deep_copy(l) : json_object())) {
         if (ties) {
             json_decref(*ties);
             *ties = NULL;
@@ -224,7 +244,7 @@ int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
 
 int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
                          const char *resource, const hub_poll_pos_t *pos,
-                         const json_t *ties, const json_t *recent, char *err,
+                         const json_t *ties, const json_t *look, char *err,
                          size_t errlen) {
     char key[1024];
     int rc = make_key(source, resource, key, sizeof(key), err, errlen);
@@ -233,9 +253,10 @@ int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
     json_t *doc = hub_poll_pos_to_json(pos);
     if (doc && ((json_array_size(ties) &&
                  json_object_set_new(doc, "ties", json_deep_copy(ties))) ||
-                (json_object_size(recent) &&
-                 json_object_set_new(doc, "recent",
-                                     json_deep_copy(recent))))) {
+                ((json_object_size(json_object_get(look, "recent")) ||
+                  json_object_get(look, "floor")) &&
+                 json_object_set_new(doc, "lookback",
+                                     json_deep_copy(look))))) {
         json_decref(doc);
         doc = NULL;
     }

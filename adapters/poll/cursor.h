@@ -19,9 +19,11 @@
  * JSON {"at": ..., "id": ...}, with "ties": [ids] when other records
  * share its instant (at most HUB_POLL_TIES_MAX; past that, ties are
  * produced again, which their event ids make harmless), and with
- * poll.lookback "recent": {id: at} of the records produced within the
- * lookback before it (at most HUB_POLL_RECENT_MAX, the same way). One
- * short write transaction per page.
+ * poll.lookback "lookback": {"recent": {id: at}, "floor": at}: the
+ * latest version of each record produced within the lookback before it,
+ * and, once HUB_POLL_RECENT_MAX of them filled it and its older half was
+ * dropped, the latest of those (records at or before it count as
+ * produced). One short write transaction per page.
  */
 #ifndef HUB_POLL_CURSOR_H
 #define HUB_POLL_CURSOR_H
@@ -80,21 +82,22 @@ void hub_poll_cursors_close(hub_poll_cursors_t *c); /* NULL is fine */
 
 /*
  * Reads the cursor of source/resource into out, and when ties is not
- * NULL its ties (a new array, empty when none), when recent is not NULL
- * its recent records (a new object, empty when none): 0, HUB_ENOENT when
- * there is none yet, or an error (HUB_EDECODE when the stored value is
- * not a position). Thread-safe.
+ * NULL its ties (a new array, empty when none), when look is not NULL
+ * its lookback (a new object, empty when none): 0, HUB_ENOENT when there
+ * is none yet, or an error (HUB_EDECODE when the stored value is not a
+ * position, or its lookback is not of the shape above). Thread-safe.
  */
 int hub_poll_cursors_get(hub_poll_cursors_t *c, const char *source,
                          const char *resource, hub_poll_pos_t *out,
-                         json_t **ties, json_t **recent, char *err,
+                         json_t **ties, json_t **look, char *err,
                          size_t errlen);
 
 /* Stores it in one write transaction (durable once it returns 0); ties
- * and recent may be NULL. Thread-safe. */
+ * and look may be NULL, and are kept only when they hold something.
+ * Thread-safe. */
 int hub_poll_cursors_put(hub_poll_cursors_t *c, const char *source,
                          const char *resource, const hub_poll_pos_t *pos,
-                         const json_t *ties, const json_t *recent, char *err,
+                         const json_t *ties, const json_t *look, char *err,
                          size_t errlen);
 
 #endif

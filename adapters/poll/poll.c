@@ -78,7 +78,8 @@ typedef struct sync {
     const char *resource;
     hub_poll_pos_t cur;  /* the last position acknowledged */
     json_t *ties;        /* and the other ids acknowledged at its instant */
-    json_t *recent;      /* poll.lookback: {id: at} produced within it */
+    json_t *look;        /* poll.lookback: {"recent": {id: at} produced
+                            within it, "floor": at} (cursor.h) */
     char window[HUB_POLL_AT_MAX]; /* poll.lookback: cur.at less it */
     int have_cur;
     counts_t n;          /* this sync's */
@@ -122,18 +123,29 @@ static int has_id(const json_t *ids, const char *id) {
     return 0;
 }
 
-/* With poll.lookback: pos, or a later change of its record, was produced
- * within the lookback. */
-static int in_recent(const json_t *recent, const hub_poll_pos_t *pos) {
-    const char *at = json_string_value(json_object_get(recent, pos->id));
-    return at && hub_poll_at_cmp(pos->at, at) <= 0;
+/* With poll.lookback, what the cursor keeps of it ({"recent": {id: at},
+ * "floor": at}): recent, created when missing (NULL out of memory). */
+static json_t *recent_of(json_t *look) {
+    json_t *r = json_object_get(look, "recent");
+    if (!r && json_object_set_new(look, "recent", r = json_object()))
+        return NULL;
+    return r;
+}
+
+/* This version of pos's record (the same at: a vendor lists a record's
+ * latest version) was produced within the lookback. */
+static int in_recent(const json_t *look, const hub_poll_pos_t *pos) {
+    const char *at = json_string_value(
+        json_object_get(json_object_get(look, "recent"), pos->id));
+    return at && hub_poll_at_cmp(pos->at, at) == 0;
 }
 
 /* Produced already: before the cursor's instant, or at it and named by
  * it. Not an order on ids: ties come in whatever order the vendor lists
  * them, and one listed after the page that moved the cursor is new. With
  * poll.lookback, a record within it before the cursor is produced unless
- * `recent` has it: one that committed after the cursor passed its time. */
+ * the lookback's `recent` has it (or it is at or before its `floor`): one
+ * that committed after the cursor passed its time. */
 static int seen_before(const sync_t *s, const hub_poll_pos_t *pos) {
     if (!s->have_cur)
         return 0;
@@ -147,7 +159,10 @@ static int seen_before(const sync_t *s, const hub_poll_pos_t *pos) {
         return c < 0;
     if (c < 0 && hub_poll_at_cmp(pos->at, s->window) < 0)
         return 1; /* older than the lookback */
-    return in_recent(s->recent, pos);
+    const char *floor = json_string_value(json_object_get(s->look, "floor"));
+    if (floor && hub_poll_at_cmp(pos->at, floor) <= 0)
+        return 1;
+    return in_recent(s->look, pos);
 }
 
 /* The instant `ms` before at, in UTC, into out; at itself when it does not
@@ -163,30 +178,72 @@ static void shift_at(const char *at, int64_t ms, char out[HUB_POLL_AT_MAX]) {
     }
 }
 
-/* Notes pos as produced in recent: its at unless a later one is there.
- * Past HUB_POLL_RECENT_MAX records nothing more is noted (a record not
- * noted is produced again while in the lookback, with the same event
- * id). 1 when recent changed. */
-static int note_recent(json_t *recent, const hub_poll_pos_t *pos) {
-    if (in_recent(recent, pos))
-        return 0;
-    if (!json_object_get(recent, pos->id) &&
-        json_object_size(recent) >= HUB_POLL_RECENT_MAX)
-        return 0;
-    return json_object_set_new(recent, pos->id, json_string(pos->at)) == 0;
+typedef struct recent_entry {
+    const char *id, *at;
+} recent_entry_t;
+
+static int cmp_recent_at(const void *a, const void *b) {
+    return hub_poll_at_cmp(((const recent_entry_t *)a)->at,
+                           ((const recent_entry_t *)b)->at);
 }
 
-/* Drops from recent what is older than the lookback before last. */
-static void prune_recent(json_t *recent, const hub_poll_pos_t *last,
+/* A full `recent` drops its older half, and its floor rises to the
+ * latest of them: records at or before the floor count as produced (the
+ * lookback no longer covers that stretch, rather than producing it again
+ * on every sync). */
+static int halve_recent(json_t *look, json_t *recent) {
+    size_t n = json_object_size(recent), i = 0;
+    recent_entry_t *e = malloc(n * sizeof *e);
+    if (!e)
+        return HUB_ENOMEM;
+    const char *id;
+    json_t *at;
+    json_object_foreach(recent, id, at) {
+        e[i].id = id;
+        e[i++].at = json_string_value(at);
+    }
+    qsort(e, n, sizeof *e, cmp_recent_at);
+    char floor[HUB_POLL_AT_MAX];
+    snprintf(floor, sizeof floor, "%s", e[n / 2 - 1].at);
+    for (i = 0; i < n / 2; i++)
+        json_object_del(recent, e[i].id); /* frees only its own key */
+    free(e);
+    return json_object_set_new(look, "floor", json_string(floor)) ? HUB_ENOMEM
+                                                                   : 0;
+}
+
+/* Notes pos as produced in the lookback's recent (its latest version).
+ * 1 when that changed, 0 when not, <0 out of memory. */
+static int note_recent(json_t *look, const hub_poll_pos_t *pos) {
+    json_t *recent = recent_of(look);
+    if (!recent)
+        return HUB_ENOMEM;
+    if (in_recent(look, pos))
+        return 0;
+    if (!json_object_get(recent, pos->id) &&
+        json_object_size(recent) >= HUB_POLL_RECENT_MAX &&
+        halve_recent(look, recent))
+        return HUB_ENOMEM;
+    return json_object_set_new(recent, pos->id, json_string(pos->at))
+               ? HUB_ENOMEM
+               : 1;
+}
+
+/* Drops from the lookback what is older than it, seen from last. */
+static void prune_recent(json_t *look, const hub_poll_pos_t *last,
                          int64_t lookback_ms) {
     char window[HUB_POLL_AT_MAX];
     shift_at(last->at, lookback_ms, window);
+    json_t *recent = json_object_get(look, "recent");
     const char *id;
     json_t *at, *tmp;
     json_object_foreach_safe(recent, tmp, id, at) {
         if (hub_poll_at_cmp(json_string_value(at), window) < 0)
             json_object_del(recent, id);
     }
+    const char *floor = json_string_value(json_object_get(look, "floor"));
+    if (floor && hub_poll_at_cmp(floor, window) < 0)
+        json_object_del(look, "floor");
 }
 
 /* Moves (*last, ties) to take in pos: the greatest position, and the
@@ -220,7 +277,7 @@ static int take_in(hub_poll_pos_t *last, json_t *ties, int fresh,
  * and *advanced says whether they moved. Every record counts, mapped or
  * not, so one that never maps cannot hold the cursor back forever. */
 static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
-                    json_t *ties, json_t *recent, int *advanced) {
+                    json_t *ties, json_t *look, int *advanced) {
     poller_t *p = s->p;
     char when[HUB_TIME_MAXLEN];
     hub_time_format(hub_time_now_ms(), when);
@@ -254,8 +311,15 @@ static int map_page(sync_t *s, const json_t *records, hub_poll_pos_t *last,
         }
         if (take_in(last, ties, !s->have_cur && !*advanced, &pos))
             *advanced = 1;
-        if (s->p->cfg->poll.lookback_ms && note_recent(recent, &pos))
-            *advanced = 1;
+        if (s->p->cfg->poll.lookback_ms) {
+            int noted = note_recent(look, &pos);
+            if (noted < 0) {
+                rc = noted;
+                break;
+            }
+            if (noted)
+                *advanced = 1;
+        }
         if (hub_source_map(p->src, rec, meta, &s->mapped, NULL, err,
                            sizeof(err))) {
             hub_log_warn("poll", "source %s resource %s: record %s (at %s) "
@@ -315,7 +379,7 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
     hub_mapping_t *m = hub_source_mapping(p->src);
     const json_t *sj = hub_source_json(p->src);
     json_t *req = NULL, *body = NULL, *resp = NULL, *ties = NULL;
-    json_t *recent = NULL;
+    json_t *look = NULL;
     *next = NULL;
     *restart = 0;
     int rc = hub_mapping_poll_request(m, sj, s->resource, start, page,
@@ -347,10 +411,10 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
     int advanced;
     int64_t lookback = p->cfg->poll.lookback_ms;
     ties = json_deep_copy(s->ties);
-    recent = json_deep_copy(s->recent);
-    if ((rc = ties && recent ? map_page(s, records, &last, ties, recent,
-                                        &advanced)
-                             : HUB_ENOMEM)) {
+    look = json_deep_copy(s->look);
+    if ((rc = ties && look ? map_page(s, records, &last, ties, look,
+                                      &advanced)
+                           : HUB_ENOMEM)) {
         hub_fail(err, errlen, rc, "out of memory");
         goto done;
     }
@@ -358,9 +422,9 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
         goto done;
     if (advanced) {
         if (lookback)
-            prune_recent(recent, &last, lookback);
+            prune_recent(look, &last, lookback);
         if ((rc = hub_poll_cursors_put(p->pl->cursors, p->cfg->name,
-                                       s->resource, &last, ties, recent, err,
+                                       s->resource, &last, ties, look, err,
                                        errlen)))
             goto done;
         s->cur = last;
@@ -369,9 +433,9 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
         json_decref(s->ties);
         s->ties = ties;
         ties = NULL;
-        json_decref(s->recent);
-        s->recent = recent;
-        recent = NULL;
+        json_decref(s->look);
+        s->look = look;
+        look = NULL;
     }
     json_t *n = json_object_get(resp, "next");
     if (n && !json_is_null(n) && !(json_is_string(n) && !json_string_length(n)))
@@ -380,7 +444,7 @@ static int sync_page(sync_t *s, const json_t *start, const json_t *page,
         *restart = json_is_true(json_object_get(resp, "restart"));
 done:
     json_decref(ties);
-    json_decref(recent);
+    json_decref(look);
     json_decref(req);
     json_decref(body);
     json_decref(resp);
@@ -395,16 +459,18 @@ done:
 static int sync_start(sync_t *s, char *err, size_t errlen) {
     poller_t *p = s->p;
     int rc = hub_poll_cursors_get(p->pl->cursors, p->cfg->name, s->resource,
-                                  &s->cur, &s->ties, &s->recent, err, errlen);
+                                  &s->cur, &s->ties, &s->look, err, errlen);
     if (rc == 0) {
         s->have_cur = 1;
         shift_at(s->cur.at, p->cfg->poll.lookback_ms, s->window);
+        if (!p->cfg->poll.lookback_ms) /* turned off: not kept any more */
+            json_object_clear(s->look);
         return 0;
     }
     if (rc != HUB_ENOENT)
         return rc;
     s->have_cur = 0;
-    if (!(s->ties = json_array()) || !(s->recent = json_object()))
+    if (!(s->ties = json_array()) || !(s->look = json_object()))
         return hub_fail(err, errlen, HUB_ENOMEM, "out of memory");
     if (p->cfg->poll.since[0]) {
         /* In UTC: the presets put it in their vendor's query as UTC (some
@@ -477,7 +543,8 @@ static void sync_resource(poller_t *p, const char *resource) {
             page = NULL;
             began = s.cur;
             had_began = 1;
-            if (!(start = query_start(&s))) {
+            /* from the cursor itself: this sync read the lookback already */
+            if (!(start = hub_poll_pos_to_json(&s.cur))) {
                 rc = hub_fail(err, sizeof(err), HUB_ENOMEM, "out of memory");
                 break;
             }
@@ -502,7 +569,7 @@ static void sync_resource(poller_t *p, const char *resource) {
     hub_mapped_free(&s.mapped);
     json_decref(s.dead);
     json_decref(s.ties);
-    json_decref(s.recent);
+    json_decref(s.look);
     hub_buf_free(&s.body);
     add_counts(&p->total, &s.n);
     if (rc == HUB_ESTATE && hub_poll_stop_requested(&p->pl->stop))

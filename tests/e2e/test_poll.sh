@@ -98,7 +98,7 @@ sources:
     preset: hubspot
     poll:
       url: $VENDOR
-      interval: 500ms
+      interval: 4s               # a restart within a sync comes sooner
       resources: [contacts]
       auth: {bearer: pat-123}
 YAML
@@ -323,6 +323,12 @@ expect_eq "it went on with a new search from the cursor, from its first page" \
   "$(jq -c 'select(.path == "/crm/v3/objects/contacts/search"
                    and .query.updated_since == "2026-02-01T00:55:32.000Z") | .query.cursor' \
         "$WORK/vendor.log" | head -n1)" null
+# in the same sync: right after the last page the first search reached,
+# not an interval (4 s) later
+expect_eq "and in the same sync, not at the next interval" \
+  "$(jq -s '[.[] | select(.path == "/crm/v3/objects/contacts/search")]
+            | (map(.query.cursor == "9900") | index(true)) as $i
+            | .[$i + 1].t - .[$i].t < 2' "$WORK/vendor.log")" true
 
 kill -TERM "$ADAPTERS"
 wait "$ADAPTERS" || fail "hub360 adapters exited $? on SIGTERM"

@@ -86,22 +86,35 @@ TEST(cursor_table_round_trips_and_refuses_a_second_writer) {
               HUB_ENOENT);
     hub_poll_pos_t want = {"2026-03-01T10:00:00.000001Z", "17"};
     json_t *ties = json_pack("[ss]", "9", "12"), *got = NULL;
-    json_t *recent = json_pack("{ss}", "4", "2026-03-01T09:59:30Z");
-    json_t *got_recent = NULL;
+    json_t *look = json_pack("{s{ss}ss}", "recent", "4",
+                             "2026-03-01T09:59:30Z", "floor",
+                             "2026-03-01T09:59:10Z");
+    json_t *got_look = NULL;
     CHECK_INT(hub_poll_cursors_put(c, "odoo", "res.partner", &want, ties,
-                                   recent, err, sizeof(err)),
+                                   look, err, sizeof(err)),
               0);
     CHECK_INT(hub_poll_cursors_get(c, "odoo", "res.partner", &p, &got,
-                                   &got_recent, err, sizeof(err)),
+                                   &got_look, err, sizeof(err)),
               0);
     CHECK_STR(p.at, want.at);
     CHECK_STR(p.id, want.id);
     CHECK(json_equal(got, ties));
-    CHECK(json_equal(got_recent, recent));
+    CHECK(json_equal(got_look, look));
     json_decref(got);
-    json_decref(got_recent);
+    json_decref(got_look);
     json_decref(ties);
-    json_decref(recent);
+    json_decref(look);
+    /* a lookback of another shape is named, not crashed on */
+    look = json_pack("{s{si}}", "recent", "4", 17);
+    CHECK_INT(hub_poll_cursors_put(c, "odoo", "sale.order", &want, NULL, look,
+                                   err, sizeof(err)),
+              0);
+    json_decref(look);
+    CHECK_INT(hub_poll_cursors_get(c, "odoo", "sale.order", &p, NULL,
+                                   &got_look, err, sizeof(err)),
+              HUB_EDECODE);
+    CHECK_STR(err, "cursor odoo/sale.order: lookback.recent: a value that "
+                   "is not a string");
     CHECK_INT(hub_poll_cursors_open(path, &other, err, sizeof(err)),
               HUB_ESTATE);
     CHECK_CONTAINS(err, "another hub360 adapters polls with this data dir");
