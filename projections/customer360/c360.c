@@ -109,9 +109,9 @@ static int new_maps(hub_c360_t *c) {
  * another layout is refused with a hint rather than misread; a new,
  * empty store is given this one. 1 (no mark): component headers in a
  * table of their own; 2: no report tables; 3: stamps without the
- * envelope's sequence.
+ * envelope's sequence; 4: timeline keys without it.
  */
-#define STORE_FORMAT 4
+#define STORE_FORMAT 5
 
 static int check_format(hub_c360_t *c, const char *path, int writer,
                         char *err, size_t errlen) {
@@ -773,8 +773,9 @@ static int record_offset(hub_c360_t *c, const hub_c360_msg_t *m) {
 }
 
 /*
- * Writes the timeline entry of an event: key entity key, NUL, be64
- * occurred_at, 16-byte event id (so an entity's entries sort by time);
+ * Writes the timeline entry of an event: key entity key, NUL, the event's
+ * stamp (hub_stamp_put: occurred_at, sequence, event id; so an entity's
+ * entries sort by time, and a tie of time by the source's own order);
  * value u8 version, varint type length, type, and the fold's summary as
  * JSON members without braces. Everything else a timeline item shows
  * comes from the key; c360_read.c renders it.
@@ -786,10 +787,9 @@ static int put_timeline(hub_c360_t *c, const hub_ent_t *e,
     hub_buf_reset(k);
     hub_buf_append(k, e->key, e->keylen);
     hub_buf_putc(k, '\0');
-    uint8_t tail[24];
-    hub_be64(tail, (uint64_t)st->at);
-    memcpy(tail + 8, st->id, 16);
-    hub_buf_append(k, tail, 24);
+    uint8_t tail[HUB_STAMP_LEN];
+    hub_stamp_put(tail, st);
+    hub_buf_append(k, tail, sizeof tail);
     if (k->len > HUB_MAX_KEY)
         return 0;
     hub_buf_t *v = &c->tmp;

@@ -166,18 +166,18 @@ typedef struct tl_walk {
 
 /* Is the cursor's entry one of this member's? */
 static int tl_mine(const tl_walk *w) {
-    return w->k.mv_size == w->klen + 25 &&
+    return w->k.mv_size == w->klen + 1 + HUB_STAMP_LEN &&
            memcmp(w->k.mv_data, w->key, w->klen) == 0 &&
            ((const char *)w->k.mv_data)[w->klen] == '\0';
 }
 
-/* Positions w on its newest entry before (at, id). */
-static void tl_seek(tl_walk *w, const uint8_t before[24]) {
-    uint8_t kb[HUB_MAX_KEY + 32];
+/* Positions w on its newest entry before the stamp `before`. */
+static void tl_seek(tl_walk *w, const uint8_t before[HUB_STAMP_LEN]) {
+    uint8_t kb[HUB_MAX_KEY + 1 + HUB_STAMP_LEN];
     memcpy(kb, w->key, w->klen);
     kb[w->klen] = 0;
-    memcpy(kb + w->klen + 1, before, 24);
-    w->k = val(kb, w->klen + 25);
+    memcpy(kb + w->klen + 1, before, HUB_STAMP_LEN);
+    w->k = val(kb, w->klen + 1 + HUB_STAMP_LEN);
     int r = mdb_cursor_get(w->cur, &w->k, &w->d, MDB_SET_RANGE);
     r = r == 0 ? mdb_cursor_get(w->cur, &w->k, &w->d, MDB_PREV)
                : mdb_cursor_get(w->cur, &w->k, &w->d, MDB_LAST);
@@ -208,8 +208,10 @@ static int tl_render(const tl_walk *w, hub_buf_t *out) {
     if (tlen > vlen - pos)
         return HUB_EDECODE;
     char ts[HUB_TIME_MAXLEN], uid[HUB_UUID_STRLEN + 1];
-    size_t tslen = hub_time_format((int64_t)hub_rd_be64(kt), ts);
-    hub_uuid_format((const hub_uuid_t *)(kt + 8), uid);
+    hub_stamp_t st;
+    hub_stamp_get(kt, &st);
+    size_t tslen = hub_time_format(st.at, ts);
+    hub_uuid_format((const hub_uuid_t *)st.id, uid);
     const char *k = w->key, *s1 = memchr(k, '/', w->klen),
                *s2 = s1 ? memchr(s1 + 1, '/', w->klen - (size_t)(s1 + 1 - k))
                         : NULL;
@@ -237,24 +239,43 @@ static int tl_render(const tl_walk *w, hub_buf_t *out) {
     return hub_buf_putc(out, '}');
 }
 
-/* Page cursors: "<occurred_at ms>-<event id as 32 hex digits>". */
-static void cursor_format(const uint8_t st[24], char out[HUB_C360_CURSOR_LEN]) {
+/* Page cursors: "<occurred_at ms>-<event id as 32 hex digits>", and
+ * "<ms>-<sequence>-<event id>" for an event with a sequence. */
+static void cursor_format(const uint8_t key[HUB_STAMP_LEN],
+                          char out[HUB_C360_CURSOR_LEN]) {
     static const char hex[] = "0123456789abcdef";
-    int n = snprintf(out, 64, "%" PRId64 "-", (int64_t)hub_rd_be64(st));
-    for (int i = 0; i < 16 && n > 0 && n + 2 * i + 2 < 64; i++) {
-        out[n + 2 * i] = hex[st[8 + i] >> 4];
-        out[n + 2 * i + 1] = hex[st[8 + i] & 15];
+    hub_stamp_t st;
+    hub_stamp_get(key, &st);
+    int n = st.seq ? snprintf(out, HUB_C360_CURSOR_LEN, "%" PRId64 "-%" PRId64
+                              "-", st.at, st.seq)
+                   : snprintf(out, HUB_C360_CURSOR_LEN, "%" PRId64 "-", st.at);
+    if (n < 0 || n + 33 > HUB_C360_CURSOR_LEN) { /* cannot be: 2 x 20 + 34 */
+        out[0] = '\0';
+        return;
+    }
+    for (int i = 0; i < 16; i++) {
+        out[n + 2 * i] = hex[st.id[i] >> 4];
+        out[n + 2 * i + 1] = hex[st.id[i] & 15];
     }
     out[n + 32] = '\0';
 }
 
-static int cursor_parse(const char *s, uint8_t st[24]) {
+static int cursor_parse(const char *s, uint8_t key[HUB_STAMP_LEN]) {
+    hub_stamp_t st = {0};
     char *end;
     errno = 0;
     long long at = strtoll(s, &end, 10);
-    if (errno || end == s || *end != '-' || strlen(end + 1) != 32)
+    if (errno || end == s || *end != '-')
         return HUB_EINVAL;
-    hub_be64(st, (uint64_t)at);
+    st.at = at;
+    if (strlen(end + 1) != 32) { /* a sequence first */
+        const char *from = end + 1;
+        long long seq = strtoll(from, &end, 10);
+        if (errno || end == from || *end != '-' || strlen(end + 1) != 32 ||
+            seq == 0)
+            return HUB_EINVAL;
+        st.seq = seq;
+    }
     for (int i = 0; i < 16; i++) {
         int v = 0;
         for (int j = 0; j < 2; j++) {
@@ -266,8 +287,9 @@ static int cursor_parse(const char *s, uint8_t st[24]) {
                 return HUB_EINVAL;
             v = v * 16 + d;
         }
-        st[8 + i] = (uint8_t)v;
+        st.id[i] = (uint8_t)v;
     }
+    hub_stamp_put(key, &st);
     return 0;
 }
 
@@ -275,7 +297,7 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
                            const char *before, size_t limit, hub_buf_t *out,
                            char next[HUB_C360_CURSOR_LEN], char *id_out,
                            size_t idlen) {
-    uint8_t bound[24];
+    uint8_t bound[HUB_STAMP_LEN];
     memset(bound, 0xff, sizeof bound); /* no bound: from the newest */
     if (before && *before &&
         cursor_parse(before, bound))
@@ -323,7 +345,7 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
     }
     /* merge the members' entries, newest first */
     size_t got = 0;
-    uint8_t last[24];
+    uint8_t last[HUB_STAMP_LEN];
     if (!rc)
         rc = hub_buf_putc(out, '[');
     while (!rc && got < limit) {
@@ -334,7 +356,7 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
             if (!best ||
                 memcmp((const uint8_t *)w[i].k.mv_data + w[i].klen + 1,
                        (const uint8_t *)best->k.mv_data + best->klen + 1,
-                       24) > 0)
+                       HUB_STAMP_LEN) > 0)
                 best = &w[i];
         }
         if (!best)
@@ -342,7 +364,8 @@ int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
         if (got)
             hub_buf_putc(out, ',');
         rc = tl_render(best, out);
-        memcpy(last, (const uint8_t *)best->k.mv_data + best->klen + 1, 24);
+        memcpy(last, (const uint8_t *)best->k.mv_data + best->klen + 1,
+               HUB_STAMP_LEN);
         got++;
         tl_step(best);
     }

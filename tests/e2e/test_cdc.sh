@@ -202,3 +202,22 @@ expect_eq "each row's view holds its last change" "$(cat "$WORK/last-names")" \
        echo "$((1000 + k)) F L$i"
      done)"
 ok "the last change of a row wins a tie of occurred_at (the sequence)"
+# and its timeline lists them newest first in that order too, not in the
+# order of their event ids' hashes
+expect_eq "a row's timeline lists its changes of one instant by their sequence" \
+  "$("$HUB360" get -c "$WORK/hub360.yaml" --timeline --limit 100 erp_customer:inventory:1012 |
+     jq -r --slurpfile m "$WORK/many-events" '($m | map({(.event_id): .payload.last_name}) | add) as $name
+       | .items[] | $name[.event_id] // empty | "F \(.)"' | tr '\n' ' ')" \
+  "$(for i in $(seq 12 40 600 | sort -rn); do [ $((i % 97)) = 0 ] || printf 'F L%s ' "$i"; done)"
+# paged by 4, through cursors that carry the sequence, the same list
+tl() { "$HUB360" get -c "$WORK/hub360.yaml" --timeline erp_customer:inventory:1012 "$@"; }
+whole=$(tl --limit 100 | jq -c '[.items[].event_id]')
+pages=() before=
+while :; do
+  page=$(tl --limit 4 ${before:+--before "$before"})
+  pages+=("$(jq -c '[.items[].event_id]' <<<"$page")")
+  before=$(jq -r '.next // empty' <<<"$page")
+  [ -n "$before" ] || break
+  case "$before" in *-*-*) ;; *) fail "a cursor without the sequence: $before" ;; esac
+done
+expect_eq "paged through its cursors, the same entries" "$(printf '%s\n' "${pages[@]}" | jq -sc add)" "$whole"

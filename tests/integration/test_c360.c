@@ -264,6 +264,44 @@ static size_t count_customers(const char *store) {
     return table_entries(store, T_VIEWS);
 }
 
+/* A store of another table layout (4: timeline keys without the
+ * sequence) is refused by name, with the way out. */
+TEST(a_store_of_another_layout_is_refused_with_a_hint) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = {0};
+    char *e1 = line(1, "crm.contact.upserted", "2026-03-01T00:00:00Z",
+                    SRC("hubspot", "contact", "1"), EMAIL("a@example.com"),
+                    "{\"name\":\"Ann\"}");
+    ev.lines = &e1;
+    ev.n = 1;
+    char store[4096];
+    snprintf(store, sizeof store, "%s", fresh_store("layout"));
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 1, NULL, NULL), 0);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    uint8_t four[8] = {0, 0, 0, 0, 0, 0, 0, 4};
+    MDB_val k = {6, "format"}, d = {8, four};
+    REQUIRE(mdb_env_create(&env) == 0);
+    REQUIRE(mdb_env_set_maxdbs(env, 64) == 0);
+    REQUIRE(mdb_env_open(env, store, 0, 0644) == 0);
+    REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    REQUIRE(mdb_put(txn, meta, &k, &d, 0) == 0);
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+    hub_c360_t *c = NULL;
+    char err[1024], want[5000];
+    CHECK_INT(hub_c360_open_reader(store, &c, err, sizeof err), HUB_ESTATE);
+    snprintf(want, sizeof want, "the store at %s has the table layout 4 of "
+             "an older or newer hub360 (this one reads 5): `hub360 rebuild` "
+             "makes it anew from the topics", store);
+    CHECK_STR(err, want);
+    hub_c360_close(c);
+    free(e1);
+    hub_config_free(cfg);
+}
+
 TEST(a_resent_event_changes_nothing) {
     hub_config_t *cfg = config_from("");
     events_t ev = {0};
