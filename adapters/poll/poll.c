@@ -144,8 +144,9 @@ static int in_recent(const json_t *look, const hub_poll_pos_t *pos) {
  * it. Not an order on ids: ties come in whatever order the vendor lists
  * them, and one listed after the page that moved the cursor is new. With
  * poll.lookback, a record within it before the cursor is produced unless
- * the lookback's `recent` has it (or it is at or before its `floor`): one
- * that committed after the cursor passed its time. */
+ * the lookback's `recent` has it (or it is at or before its `floor`,
+ * before the cursor's instant): one that committed after the cursor
+ * passed its time. */
 static int seen_before(const sync_t *s, const hub_poll_pos_t *pos) {
     if (!s->have_cur)
         return 0;
@@ -159,8 +160,10 @@ static int seen_before(const sync_t *s, const hub_poll_pos_t *pos) {
         return c < 0;
     if (c < 0 && hub_poll_at_cmp(pos->at, s->window) < 0)
         return 1; /* older than the lookback */
+    /* the floor only below the cursor's instant: at it, the ties say
+     * (past their cap a record is produced again, never dropped) */
     const char *floor = json_string_value(json_object_get(s->look, "floor"));
-    if (floor && hub_poll_at_cmp(pos->at, floor) <= 0)
+    if (c < 0 && floor && hub_poll_at_cmp(pos->at, floor) <= 0)
         return 1;
     return in_recent(s->look, pos);
 }
@@ -193,9 +196,9 @@ static int cmp_recent_at(const void *a, const void *b) {
  * on every sync). */
 static int halve_recent(json_t *look, json_t *recent) {
     size_t n = json_object_size(recent), i = 0;
-    recent_entry_t *e = malloc(n * sizeof *e);
+    recent_entry_t *e = n >= 2 ? malloc(n * sizeof *e) : NULL;
     if (!e)
-        return HUB_ENOMEM;
+        return n >= 2 ? HUB_ENOMEM : 0;
     const char *id;
     json_t *at;
     json_object_foreach(recent, id, at) {

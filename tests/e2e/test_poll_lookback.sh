@@ -11,7 +11,7 @@
 # it; a record stamped back in time is a new version, produced; syncs
 # after a restart repeat nothing; past the 5,000 records the cursor keeps,
 # its floor keeps the older ones from being produced again. Bounded: about
-# 30 s.
+# 40 s.
 source "$(dirname "$0")/lib.sh"
 DATA=$HUB360_SOURCE_DIR/tests/e2e/data
 use_brokers
@@ -43,6 +43,14 @@ sources:
       url: $VENDOR/
       interval: 200ms
       resources: [orders]
+  - name: many
+    system: erp
+    mapping: $DATA/poll_vendor.jq
+    poll:
+      url: $VENDOR/
+      interval: 200ms
+      resources: [customers]
+      lookback: 60s
 YAML
 
 # orders SOURCE: the order ids SOURCE put on Kafka, one line each, sorted.
@@ -125,5 +133,19 @@ wait_for 30 at_least $((n + 130))
 expect_eq "6,000 orders in the minute: each once, SO-13 (late, after the floor) too" \
   "$(orders late | uniq -c | awk '$1 != 1 { print $1 "x" $2 }' | tr '\n' ' ')|$(orders late | wc -l)" \
   "2xSO-11 |6010"
+
+# 5,200 records of one instant (customers: offset pages, which page
+# through them): the cursor's 5,000 fill with records of its own instant,
+# and the floor rises to it. At the cursor's instant its ties decide:
+# past their 1,000 a record may be produced again, none is dropped.
+edit '.customers += [range(0; 5200) as $i | {"id": (10000 + $i), "name": "Many \($i)",
+                                             "email": "m\($i)@example.com",
+                                             "updated_at": "2026-03-02T09:20:00Z"}]'
+all_many() {
+  [ "$("$HUB360" tail -c "$WORK/hub360.yaml" erp --from-beginning --end --timeout 30s |
+       jq -r 'select(.source.system == "many") | .source.entity_id' | sort -u | wc -l)" = 5200 ]
+}
+wait_for 60 all_many
+ok "5,200 records of the cursor's instant: every one on Kafka"
 kill -TERM "$ADAPTERS"
 wait "$ADAPTERS" || fail "hub360 adapters exited $? on SIGTERM"
