@@ -153,7 +153,7 @@ int hub_c360_get_json(hub_c360_t *c, const char *ref, hub_buf_t *out,
  * cursor. The entries are kept per member entity (an entity's customer
  * changes with merges; its history does not) and merged on read.
  */
-#define HUB_C360_CURSOR_LEN 64
+#define HUB_C360_CURSOR_LEN 80 /* "<ms>-<sequence>-<32 hex>": 20+1+20+1+32+1 */
 int hub_c360_timeline_json(hub_c360_t *c, const char *ref,
                            const char *before, size_t limit, hub_buf_t *out,
                            char next[HUB_C360_CURSOR_LEN], char *id_out,

@@ -249,7 +249,7 @@ static void cursor_format(const uint8_t key[HUB_STAMP_LEN],
     int n = st.seq ? snprintf(out, HUB_C360_CURSOR_LEN, "%" PRId64 "-%" PRId64
                               "-", st.at, st.seq)
                    : snprintf(out, HUB_C360_CURSOR_LEN, "%" PRId64 "-", st.at);
-    if (n < 0 || n + 33 > HUB_C360_CURSOR_LEN) { /* cannot be: 2 x 20 + 34 */
+    if (n < 0 || n + 33 > HUB_C360_CURSOR_LEN) { /* cannot be (c360.h) */
         out[0] = '\0';
         return;
     }

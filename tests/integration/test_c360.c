@@ -302,6 +302,55 @@ TEST(a_store_of_another_layout_is_refused_with_a_hint) {
     hub_config_free(cfg);
 }
 
+/* The timeline pages through an entity's entries of one millisecond in
+ * their sequence's order, with cursors that hold the largest sequence. */
+TEST(timeline_pages_by_sequence_with_any_long) {
+    hub_config_t *cfg = config_from("");
+    events_t ev = {0};
+    const char *seqs[3] = {"9223372036854775807", "-9223372036854775807",
+                           "42"};
+    for (int i = 0; i < 3; i++) {
+        char *l = line(90 + i, "crm.contact.upserted",
+                       "2026-03-01T00:00:00.123Z",
+                       SRC("hubspot", "contact", "7"), EMAIL("s@example.com"),
+                       "{}");
+        hub_buf_t b = HUB_BUF_INIT; /* the sequence before the payload */
+        char *p = strstr(l, ",\"payload\"");
+        REQUIRE(p);
+        hub_buf_printf(&b, "%.*s,\"sequence\":%s%s", (int)(p - l), l, seqs[i],
+                       p);
+        free(l);
+        add(&ev, hub_buf_steal(&b, NULL));
+    }
+    char store[4096];
+    snprintf(store, sizeof store, "%s", fresh_store("tl-seq"));
+    CHECK_INT(apply_events(cfg, store, &ev, NULL, 3, NULL, NULL), 0);
+    hub_c360_t *c;
+    char err[512], next[HUB_C360_CURSOR_LEN] = "", id[64];
+    REQUIRE(hub_c360_open_reader(store, &c, err, sizeof err) == 0);
+    const char *want[3] = {"00000000-0000-5000-8000-000000000090",
+                           "00000000-0000-5000-8000-000000000092",
+                           "00000000-0000-5000-8000-000000000091"};
+    for (int i = 0; i < 3; i++) {
+        hub_buf_t out = HUB_BUF_INIT;
+        char before[HUB_C360_CURSOR_LEN];
+        snprintf(before, sizeof before, "%s", next);
+        CHECK_INT(hub_c360_timeline_json(c, "email:s@example.com",
+                                         i ? before : NULL, 1, &out, next, id,
+                                         sizeof id),
+                  0);
+        CHECK_CONTAINS(out.data, want[i]);
+        hub_buf_free(&out);
+        if (i == 0)
+            CHECK_STR(next, "1772323200123-9223372036854775807-"
+                            "00000000000050008000000000000090");
+    }
+    CHECK_STR(next, ""); /* the last page */
+    hub_c360_close(c);
+    events_free(&ev);
+    hub_config_free(cfg);
+}
+
 TEST(a_resent_event_changes_nothing) {
     hub_config_t *cfg = config_from("");
     events_t ev = {0};
