@@ -255,15 +255,14 @@ def sequence_number:
     then . else null end;
 
 def dbz_sequence:
-  def exact: sequence_number;
   .source as $s
-  | if $s.lsn != null then $s.lsn | exact
+  | if $s.lsn != null then $s.lsn | sequence_number
     elif $s.file != null and $s.pos != null then
-      ((try ($s.file | split(".") | last | tonumber) catch null) | exact) as $n
-      | if $n != null and $n < 2097152 and ($s.pos | exact) != null
-        then ($n * 4294967296 + $s.pos) | exact else null end
-    elif $s.scn != null then $s.scn | exact
-    elif $s.ord != null then $s.ord | exact
+      ((try ($s.file | split(".") | last | tonumber) catch null) | sequence_number) as $n
+      | if $n != null and $n < 2097152 and ($s.pos | sequence_number) != null
+        then ($n * 4294967296 + $s.pos) | sequence_number else null end
+    elif $s.scn != null then $s.scn | sequence_number
+    elif $s.ord != null then $s.ord | sequence_number
     else null end;
 
 # A stable event id for one row change: "<table>/<primary key>/<position>"
